@@ -1,0 +1,74 @@
+//! Generated corpora for the ingest benchmark: flat same-stem image + report pairs.
+
+use std::path::Path;
+
+use image::{GrayImage, imageops::FilterType};
+use rayon::prelude::*;
+
+use super::synth::{self, Case, Rng};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// 256-px greyscale PNGs.
+    Small,
+    /// Greyscale JPEGs of 2,500 × 3,000 px, the size of a real chest X-ray.
+    Xray,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Small => "small",
+            Kind::Xray => "xray",
+        }
+    }
+}
+
+/// Writes `n` pairs into `dir` (folders of 1,000). Returns false when `dir` already holds
+/// this corpus (kept between runs, since writing it takes a while).
+pub fn write(dir: &Path, kind: Kind, n: u32) -> Result<bool> {
+    let marker = dir.join(".pairlab-bench");
+    let settings = format!("{} {n}\n", kind.name());
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == settings) {
+        return Ok(false);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    (0..n).into_par_iter().try_for_each(|i| -> Result<()> {
+        let mut rng = Rng::new(0xbe7c_4000 + u64::from(i));
+        let case = Case::random(&mut rng);
+        let sub = dir.join(format!("{:04}", i / 1000));
+        std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
+        let report = synth::write_report(&case, &mut rng);
+        let txt = sub.join(format!("{i:07}.txt"));
+        std::fs::write(&txt, report.text).map_err(|e| Error::io(&txt, e))?;
+        let (img, ext) = match kind {
+            Kind::Small => (synth::render(&case, 256, &mut rng), "png"),
+            Kind::Xray => (xray(&case, &mut rng), "jpg"),
+        };
+        let path = sub.join(format!("{i:07}.{ext}"));
+        img.save(&path)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        Ok(())
+    })?;
+    std::fs::write(&marker, settings).map_err(|e| Error::io(&marker, e))?;
+    Ok(true)
+}
+
+/// A 2,500 × 3,000 picture: the synthetic X-ray scaled up, with film-grain noise so that
+/// it compresses like a real radiograph rather than a smooth drawing.
+fn xray(case: &Case, rng: &mut Rng) -> GrayImage {
+    let base = synth::render(case, 1024, rng);
+    let mut big = image::imageops::resize(&base, 2500, 3000, FilterType::Triangle);
+    let mut state = rng.next_u64() | 1;
+    for p in big.pixels_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let noise = (state % 9) as i16 - 4;
+        p.0[0] = (i16::from(p.0[0]) + noise).clamp(0, 255) as u8;
+    }
+    big
+}

@@ -1,0 +1,158 @@
+//! `pairlab demo`: a built-in synthetic paired corpus in the MIMIC-CXR layout. Images are
+//! chest-radiograph-like pictures whose content follows their findings; reports state
+//! them positively, negated or uncertain. A `truth.csv` beside `files/` records both.
+
+pub mod bench_corpus;
+pub mod synth;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ingest::dicom::{self, DicomPixels, DicomSpec};
+use synth::{Case, FINDINGS, Rng};
+
+/// Marks a folder as written by `pairlab demo`, with the settings used.
+const MARKER: &str = ".pairlab-demo";
+/// Side of the demo images, in pixels.
+pub const IMAGE_SIZE: u32 = 320;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoCorpus {
+    pub root: PathBuf,
+    pub patients: u32,
+    pub studies: u32,
+    pub images: u32,
+    pub dicom_images: u32,
+    /// True when an existing demo folder with the same settings was reused.
+    pub reused: bool,
+}
+
+/// Writes the demo corpus with `patients` patients into `dir`. A folder already holding a
+/// demo with the same settings is reused; any other non-empty folder is refused.
+pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> {
+    let settings = format!("patients={patients} seed={seed} size={IMAGE_SIZE} v1\n");
+    let marker = dir.join(MARKER);
+    if dir.exists() {
+        let same = std::fs::read_to_string(&marker).is_ok_and(|m| m == settings);
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_none();
+        if !same && !empty && !marker.exists() {
+            return Err(Error::Invalid(format!(
+                "{} is not empty and holds no Pairlab demo; choose another --dir",
+                dir.display()
+            )));
+        }
+        if same {
+            return Ok(count_existing(dir, patients));
+        }
+        if marker.exists() {
+            let files = dir.join("files");
+            if files.exists() {
+                std::fs::remove_dir_all(&files).map_err(|e| Error::io(&files, e))?;
+            }
+        }
+    }
+    let mut rng = Rng::new(seed);
+    let mut truth = String::from("path,patient_id,study_id,view");
+    for f in FINDINGS {
+        let _ = write!(truth, ",{f} (image),{f} (report)");
+    }
+    truth.push_str(",No Finding (report)\n");
+    let mut out = DemoCorpus {
+        root: dir.to_owned(),
+        patients,
+        studies: 0,
+        images: 0,
+        dicom_images: 0,
+        reused: false,
+    };
+    for p in 0..patients {
+        let subject = 10_000_000 + p * 37 + 1;
+        let group = format!("p{}", subject / 1_000_000);
+        let studies = 1 + rng.below(3) as u32;
+        for _ in 0..studies {
+            out.studies += 1;
+            let study = 50_000_000 + out.studies * 101;
+            let case = Case::random(&mut rng);
+            let report = synth::write_report(&case, &mut rng);
+            let study_dir = dir
+                .join("files")
+                .join(&group)
+                .join(format!("p{subject}"))
+                .join(format!("s{study}"));
+            std::fs::create_dir_all(&study_dir).map_err(|e| Error::io(&study_dir, e))?;
+            let report_path = study_dir.with_extension("txt");
+            std::fs::write(&report_path, &report.text).map_err(|e| Error::io(&report_path, e))?;
+            let views: &[&str] = if rng.chance(0.5) { &["PA", "LATERAL"] } else { &["AP"] };
+            for view in views {
+                let img = synth::render(&case, IMAGE_SIZE, &mut rng);
+                // Every ninth image is written as DICOM, to show both kinds side by side.
+                let as_dicom = out.images % 9 == 4;
+                let name = format!("{}-{view}.{}", out.images + 1, if as_dicom { "dcm" } else { "png" });
+                let path = study_dir.join(&name);
+                if as_dicom {
+                    let patient_id = subject.to_string();
+                    let study_uid = format!("1.2.826.0.1.3680043.10.{study}");
+                    let spec = DicomSpec {
+                        width: img.width(),
+                        height: img.height(),
+                        pixels: DicomPixels::Mono8(img.into_raw()),
+                        photometric: "MONOCHROME2",
+                        rescale: None,
+                        window: None,
+                        patient_id: Some(&patient_id),
+                        study_uid: Some(&study_uid),
+                        view: Some(view),
+                    };
+                    dicom::write_dicom(&path, &spec)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+                    out.dicom_images += 1;
+                } else {
+                    img.save(&path)
+                        .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+                }
+                out.images += 1;
+                let rel = format!("files/{group}/p{subject}/s{study}/{name}");
+                let _ = write!(truth, "{rel},{subject},{study},{view}");
+                for (i, present) in case.present.iter().enumerate() {
+                    let stated = report.stated[i].map(|v| v.to_string()).unwrap_or_default();
+                    let _ = write!(truth, ",{},{stated}", u8::from(*present));
+                }
+                let nf = report.no_finding.map(|v| v.to_string()).unwrap_or_default();
+                let _ = writeln!(truth, ",{nf}");
+            }
+        }
+    }
+    let truth_path = dir.join("truth.csv");
+    std::fs::write(&truth_path, truth).map_err(|e| Error::io(&truth_path, e))?;
+    std::fs::write(&marker, settings).map_err(|e| Error::io(&marker, e))?;
+    Ok(out)
+}
+
+fn count_existing(dir: &Path, patients: u32) -> DemoCorpus {
+    let mut out = DemoCorpus {
+        root: dir.to_owned(),
+        patients,
+        studies: 0,
+        images: 0,
+        dicom_images: 0,
+        reused: true,
+    };
+    for e in walkdir::WalkDir::new(dir.join("files")).into_iter().flatten() {
+        let name = e.file_name().to_string_lossy();
+        if name.ends_with(".txt") {
+            out.studies += 1;
+        } else if name.ends_with(".png") {
+            out.images += 1;
+        } else if name.ends_with(".dcm") {
+            out.images += 1;
+            out.dicom_images += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,336 @@
+//! `manifest`: a CSV or JSONL file with columns `image`, `report` (text) or `report_path`,
+//! optional `patient_id`, `study_id`, `split`, and any label columns holding CheXpert-style
+//! values (1 / 0 / -1 / blank; `1.0` etc. accepted).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{ImportedSchema, Layout, Plan, PlannedImage, PlannedReport, ReportContent};
+use crate::error::{Error, Result};
+use crate::ingest::report::decode_text;
+use crate::ingest::scan::{FileRef, rel_path};
+use crate::ingest::{ErrorKind, IngestError};
+
+/// The 14 CheXpert observations, in the labeler's column order.
+pub const CHEXPERT_CLASSES: [&str; 14] = [
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Lesion",
+    "Lung Opacity",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+];
+
+const KNOWN: &[&str] = &[
+    "image",
+    "report",
+    "report_path",
+    "patient_id",
+    "study_id",
+    "split",
+];
+
+/// True for a `.csv`/`.jsonl`/`.ndjson` file whose header names an `image` column.
+pub fn is_manifest(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let (text, _) = decode_text(&bytes[..bytes.len().min(64 * 1024)]);
+    let first = text.lines().next().unwrap_or("");
+    match ext.as_str() {
+        "csv" => first
+            .split(',')
+            .any(|c| c.trim().trim_matches('"').eq_ignore_ascii_case("image")),
+        "jsonl" | "ndjson" => first.contains("\"image\""),
+        _ => false,
+    }
+}
+
+/// One manifest row as column → cell text ("" for blank or null).
+type Row = BTreeMap<String, String>;
+
+fn read_rows(file: &Path) -> Result<(Vec<String>, Vec<(usize, Result<Row, String>)>, bool)> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let (text, lossy) = decode_text(&bytes);
+    let ext = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if ext == "jsonl" || ext == "ndjson" {
+        let mut columns: Vec<String> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+            {
+                Ok(obj) => Ok(obj
+                    .into_iter()
+                    .map(|(k, v)| {
+                        if !columns.contains(&k) {
+                            columns.push(k.clone());
+                        }
+                        let cell = match v {
+                            serde_json::Value::Null => String::new(),
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (k, cell)
+                    })
+                    .collect()),
+                Err(e) => Err(format!("not a JSON object: {e}")),
+            };
+            rows.push((i + 1, row));
+        }
+        return Ok((columns, rows, lossy));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::Invalid(format!("{}: bad CSV header: {e}", file.display())))?
+        .iter()
+        .map(|c| c.trim().to_owned())
+        .collect();
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        match rec {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
+                let row = columns
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(str::to_owned))
+                    .collect();
+                rows.push((line, Ok(row)));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                rows.push((line, Err(format!("malformed CSV row: {e}"))));
+            }
+        }
+    }
+    Ok((columns, rows, lossy))
+}
+
+/// Parses a CheXpert-style label cell.
+pub fn parse_label(cell: &str) -> Option<Option<i8>> {
+    match cell.trim() {
+        "" => Some(None),
+        "1" | "1.0" | "1.00" => Some(Some(1)),
+        "0" | "0.0" | "0.00" | "-0.0" => Some(Some(0)),
+        "-1" | "-1.0" | "-1.00" => Some(Some(-1)),
+        _ => None,
+    }
+}
+
+fn resolve(root: &Path, manifest_dir: &Path, cell: &str) -> Option<PathBuf> {
+    let p = Path::new(cell);
+    if p.is_absolute() {
+        return Some(p.to_owned());
+    }
+    let from_root = root.join(p);
+    if from_root.exists() {
+        return Some(from_root);
+    }
+    let from_manifest = manifest_dir.join(p);
+    from_manifest.exists().then_some(from_manifest)
+}
+
+pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
+    let manifest_rel = rel_path(root, file);
+    let (columns, rows, lossy) = read_rows(file)?;
+    if !columns.iter().any(|c| c == "image") {
+        return Err(Error::Invalid(format!(
+            "{}: the manifest has no `image` column (columns: {})",
+            file.display(),
+            columns.join(", ")
+        )));
+    }
+    let mut plan = Plan::new(Layout::Manifest, Vec::new());
+    if lossy {
+        plan.errors.push(IngestError::new(
+            manifest_rel.clone(),
+            ErrorKind::NonUtf8,
+            "manifest is not valid UTF-8; decoded with replacement characters",
+        ));
+    }
+    let label_cols: Vec<String> = columns
+        .iter()
+        .filter(|c| !KNOWN.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let manifest_dir = file.parent().unwrap_or(root).to_owned();
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    let mut seen_images = HashSet::new();
+    let mut seen_reports = HashSet::new();
+    for (line, row) in rows {
+        let at = format!("{manifest_rel}:{line}");
+        let row = match row {
+            Ok(r) => r,
+            Err(message) => {
+                plan.errors
+                    .push(IngestError::new(at, ErrorKind::Manifest, message));
+                continue;
+            }
+        };
+        let cell = |name: &str| row.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let Some(image) = cell("image") else {
+            plan.errors.push(IngestError::new(
+                at,
+                ErrorKind::Manifest,
+                "row has no `image` value; skipped",
+            ));
+            continue;
+        };
+        let Some(abs) = resolve(root, &manifest_dir, image) else {
+            plan.errors.push(IngestError::new(
+                image.to_owned(),
+                ErrorKind::MissingFile,
+                format!("named in {at} but the file does not exist"),
+            ));
+            continue;
+        };
+        let canon = abs.canonicalize().unwrap_or_else(|_| abs.clone());
+        if !canon.starts_with(&root_canon) {
+            plan.errors.push(IngestError::new(
+                image.to_owned(),
+                ErrorKind::Manifest,
+                format!("named in {at} but lies outside the corpus root; skipped"),
+            ));
+            continue;
+        }
+        let rel = rel_path(&root_canon, &canon);
+        let file_ref = match FileRef::stat(abs, rel.clone()) {
+            Ok(f) => f,
+            Err(e) => {
+                plan.errors.push(IngestError::new(
+                    rel,
+                    ErrorKind::Unreadable,
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        if !seen_images.insert(rel.clone()) {
+            plan.errors.push(IngestError::new(
+                at,
+                ErrorKind::Manifest,
+                format!("{rel} is listed more than once; only its first row is used"),
+            ));
+            continue;
+        }
+        let mut planned = PlannedImage {
+            file: Some(file_ref),
+            patient: cell("patient_id").map(str::to_owned),
+            study: cell("study_id").map(str::to_owned),
+            split: cell("split").map(|s| s.to_ascii_lowercase()),
+            ..PlannedImage::default()
+        };
+        if let Some(path) = cell("report_path") {
+            match resolve(root, &manifest_dir, path)
+                .ok_or_else(|| "file does not exist".to_string())
+                .and_then(|abs| {
+                    let rel = rel_path(&root_canon, &abs.canonicalize().unwrap_or(abs.clone()));
+                    FileRef::stat(abs, rel).map_err(|e| e.to_string())
+                }) {
+                Ok(rf) => {
+                    if seen_reports.insert(rf.rel.clone()) {
+                        plan.reports.push(PlannedReport {
+                            source: rf.rel.clone(),
+                            content: ReportContent::File(rf.clone()),
+                            tags: Vec::new(),
+                        });
+                    }
+                    planned.report = Some(rf.rel);
+                }
+                Err(e) => plan.errors.push(IngestError::new(
+                    path.to_owned(),
+                    ErrorKind::MissingFile,
+                    format!("report named in {at}: {e}; image indexed without a report"),
+                )),
+            }
+        } else if columns.iter().any(|c| c == "report") {
+            match cell("report") {
+                Some(_) => {
+                    let source = format!("{manifest_rel}#{rel}");
+                    let text = row.get("report").cloned().unwrap_or_default();
+                    plan.reports.push(PlannedReport {
+                        source: source.clone(),
+                        content: ReportContent::Text { text, from: None },
+                        tags: Vec::new(),
+                    });
+                    planned.report = Some(source);
+                }
+                None => plan.errors.push(IngestError::new(
+                    at.clone(),
+                    ErrorKind::EmptyReport,
+                    format!("report of {rel} is empty; image indexed without a report"),
+                )),
+            }
+        }
+        for col in &label_cols {
+            let value = row.get(col).map(String::as_str).unwrap_or("");
+            match parse_label(value) {
+                Some(Some(v)) => planned.labels.push((col.clone(), v)),
+                Some(None) => {}
+                None => plan.errors.push(IngestError::new(
+                    at.clone(),
+                    ErrorKind::Manifest,
+                    format!(
+                        "label {col:?} has value {value:?}; expected 1, 0, -1 or blank; label skipped"
+                    ),
+                )),
+            }
+        }
+        plan.images.push(planned);
+    }
+    if !label_cols.is_empty() {
+        let all_chexpert = label_cols
+            .iter()
+            .all(|c| CHEXPERT_CLASSES.contains(&c.as_str()));
+        plan.schema = Some(if all_chexpert {
+            ImportedSchema {
+                name: "chexpert".into(),
+                kind: "multi-label",
+                classes: CHEXPERT_CLASSES.iter().map(|s| s.to_string()).collect(),
+            }
+        } else {
+            ImportedSchema {
+                name: "manifest".into(),
+                kind: "multi-label",
+                classes: label_cols,
+            }
+        });
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_cells() {
+        assert_eq!(parse_label("1.0"), Some(Some(1)));
+        assert_eq!(parse_label(" -1 "), Some(Some(-1)));
+        assert_eq!(parse_label("0"), Some(Some(0)));
+        assert_eq!(parse_label(""), Some(None));
+        assert_eq!(parse_label("yes"), None);
+        assert_eq!(parse_label("2"), None);
+    }
+}

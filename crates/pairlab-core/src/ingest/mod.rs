@@ -1,0 +1,352 @@
+//! Corpus ingest: walk a folder in one of the supported layouts, read every image and
+//! report (in parallel), and write the catalogue in batched transactions. Re-running is
+//! incremental; bad files become rows in `ingest_errors` and never stop the run.
+
+pub mod dicom;
+pub mod layout;
+pub mod media;
+pub mod report;
+pub mod scan;
+mod write;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::library::Library;
+use crate::progress::Progress;
+pub use layout::Layout;
+pub use media::Limits;
+
+/// What kind of problem an ingest error row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Empty,
+    TooLarge,
+    Corrupt,
+    Mislabelled,
+    Dicom,
+    Unreadable,
+    SymlinkLoop,
+    NonUtf8,
+    EmptyReport,
+    Report,
+    Layout,
+    Manifest,
+    MissingFile,
+    Thumbnail,
+}
+
+impl ErrorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Empty => "empty",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Mislabelled => "mislabelled",
+            ErrorKind::Dicom => "dicom",
+            ErrorKind::Unreadable => "unreadable",
+            ErrorKind::SymlinkLoop => "symlink_loop",
+            ErrorKind::NonUtf8 => "non_utf8",
+            ErrorKind::EmptyReport => "empty_report",
+            ErrorKind::Report => "report",
+            ErrorKind::Layout => "layout",
+            ErrorKind::Manifest => "manifest",
+            ErrorKind::MissingFile => "missing_file",
+            ErrorKind::Thumbnail => "thumbnail",
+        }
+    }
+}
+
+/// One problem found while indexing: a file (or manifest row) and what was wrong.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IngestError {
+    pub path: String,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl IngestError {
+    pub fn new(path: impl Into<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
+        IngestError {
+            path: path.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// How to index a corpus.
+#[derive(Clone, Debug)]
+pub struct IndexOptions {
+    pub layout: Layout,
+    pub manifest: Option<PathBuf>,
+    pub limits: Limits,
+    pub thumbnails: bool,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            layout: Layout::Auto,
+            manifest: None,
+            limits: Limits::default(),
+            thumbnails: true,
+        }
+    }
+}
+
+/// The outcome of one `index` run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IndexSummary {
+    /// Corpus id.
+    pub corpus: i64,
+    pub root: String,
+    /// The layout used (the detected one for `auto`).
+    pub layout: String,
+    /// Images paired with a report.
+    pub pairs: u64,
+    /// Images present on disk.
+    pub images: u64,
+    /// Reports present on disk.
+    pub reports: u64,
+    /// Images without a report (still samples that can be labelled).
+    pub unpaired_images: u64,
+    /// Reports that no image pairs with.
+    pub unpaired_reports: u64,
+    /// Rows written to `ingest_errors` by this run.
+    pub errors: u64,
+    /// Images skipped because size and mtime were unchanged.
+    pub unchanged: u64,
+    /// Images of this corpus that are no longer on disk.
+    pub missing: u64,
+    /// Images read and written by this run (new or changed).
+    pub added: u64,
+    /// Images recognised by hash at a new path.
+    pub moved: u64,
+    pub seconds: f64,
+}
+
+/// Images are read in parallel and written in one transaction per batch of this size.
+const BATCH: usize = 512;
+
+/// Indexes (or re-indexes) the corpus at `root` into `lib`.
+pub fn index(
+    lib: &mut Library,
+    root: &Path,
+    opts: &IndexOptions,
+    progress: &dyn Progress,
+) -> Result<IndexSummary> {
+    let started = Instant::now();
+    let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+    if !root.is_dir() {
+        return Err(Error::Invalid(format!("{} is not a folder", root.display())));
+    }
+    let lib_root = lib.root().canonicalize().ok();
+    let skip = lib_root.as_deref().filter(|l| l.starts_with(&root));
+    progress.stage("scanning", 0);
+    let plan = layout::plan(&root, opts.layout, opts.manifest.as_deref(), skip)?;
+    let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
+    let conn = lib.conn_mut();
+    let root_str = root.to_string_lossy().into_owned();
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| root_str.clone());
+    let corpus = write::upsert_corpus(conn, &root_str, &name, plan.layout.name())?;
+    let mut errors = plan.errors.clone();
+
+    // Reports first: pairs point at them.
+    let old_reports = write::existing_reports(conn, corpus)?;
+    progress.stage("reports", plan.reports.len() as u64);
+    let read: Vec<_> = plan
+        .reports
+        .par_iter()
+        .map(|r| {
+            let res = read_planned_report(r, old_reports.get(&r.source), &opts.limits);
+            progress.advance(1);
+            res
+        })
+        .collect();
+    let mut report_ids: HashMap<String, i64> = HashMap::new();
+    {
+        let tx = conn.transaction()?;
+        for (planned, res) in plan.reports.iter().zip(read) {
+            match res {
+                Ok(ReadReport::Unchanged(id)) => {
+                    write::mark_report_present(&tx, id)?;
+                    report_ids.insert(planned.source.clone(), id);
+                }
+                Ok(ReadReport::New(parsed, file)) => {
+                    if parsed.lossy {
+                        errors.push(IngestError::new(
+                            planned.source.clone(),
+                            ErrorKind::NonUtf8,
+                            "report is not valid UTF-8; indexed with replacement characters",
+                        ));
+                    }
+                    let id =
+                        write::upsert_report(&tx, corpus, &planned.source, file.as_ref(), &parsed)?;
+                    write::set_report_tags(&tx, id, &planned.tags)?;
+                    report_ids.insert(planned.source.clone(), id);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for (source, old) in &old_reports {
+            if !report_ids.contains_key(source) {
+                write::set_report_missing(&tx, old.id)?;
+            }
+        }
+        tx.commit()?;
+    }
+
+    // Images: unchanged ones are only re-linked; new and changed ones are read.
+    let old_images = write::existing_images(conn, corpus)?;
+    let planned: Vec<_> = plan.images.iter().filter(|p| p.file.is_some()).collect();
+    let planned_paths: HashSet<&str> = planned
+        .iter()
+        .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
+        .collect();
+    let mut vanished_by_hash: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (path, old) in &old_images {
+        if !planned_paths.contains(path.as_str()) {
+            vanished_by_hash.entry(old.hash.as_str()).or_default().push(old.id);
+        }
+    }
+    let mut linker = write::Linker::new(
+        conn,
+        corpus,
+        plan.schema.as_ref(),
+        plan.images.iter().any(|p| p.split.is_some()),
+    )?;
+    let (unchanged, changed): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| {
+        p.file.as_ref().is_some_and(|f| {
+            old_images
+                .get(&f.rel)
+                .is_some_and(|o| o.size == f.size && o.mtime_ns == f.mtime_ns)
+        })
+    });
+    let mut seen_ids: HashSet<i64> = HashSet::new();
+    let report_of = |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
+    {
+        let tx = conn.transaction()?;
+        for p in &unchanged {
+            let Some(old) = p.file.as_ref().and_then(|f| old_images.get(&f.rel)) else {
+                continue;
+            };
+            write::set_image_missing(&tx, old.id, false)?;
+            linker.link(&tx, old.id, p, report_of(p), None)?;
+            seen_ids.insert(old.id);
+        }
+        tx.commit()?;
+    }
+    progress.stage("images", changed.len() as u64);
+    let (mut added, mut moved) = (0u64, 0u64);
+    for batch in changed.chunks(BATCH) {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let results: Vec<_> = batch
+            .par_iter()
+            .map(|p| {
+                let file = p.file.as_ref().ok_or_else(|| {
+                    IngestError::new("", ErrorKind::Layout, "planned image without a file")
+                })?;
+                let res = media::process(file, &opts.limits, thumbs.as_deref());
+                progress.advance(1);
+                res
+            })
+            .collect();
+        let tx = conn.transaction()?;
+        for (p, res) in batch.iter().zip(results) {
+            let Some(file) = p.file.as_ref() else { continue };
+            let mut meta = match res {
+                Ok(m) => m,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Some(w) = meta.warning.take() {
+                errors.push(w);
+            }
+            let reuse = match old_images.get(&file.rel) {
+                Some(old) => Some(old.id),
+                None => {
+                    let m = vanished_by_hash
+                        .get_mut(meta.hash.as_str())
+                        .and_then(|ids| ids.pop());
+                    moved += u64::from(m.is_some());
+                    m
+                }
+            };
+            let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
+            linker.link(&tx, id, p, report_of(p), Some(&meta))?;
+            seen_ids.insert(id);
+            added += 1;
+        }
+        tx.commit()?;
+    }
+
+    let tx = conn.transaction()?;
+    for old in old_images.values() {
+        if !seen_ids.contains(&old.id) {
+            write::set_image_missing(&tx, old.id, true)?;
+        }
+    }
+    write::replace_errors(&tx, corpus, &errors)?;
+    write::finish_corpus(&tx, corpus)?;
+    tx.commit()?;
+
+    let counts = crate::store::read::corpus_counts(conn, corpus)?;
+    Ok(IndexSummary {
+        corpus,
+        root: root_str,
+        layout: plan.layout.name().to_owned(),
+        pairs: counts.pairs,
+        images: counts.images,
+        reports: counts.reports,
+        unpaired_images: counts.unpaired_images,
+        unpaired_reports: counts.unpaired_reports,
+        errors: errors.len() as u64,
+        unchanged: unchanged.len() as u64,
+        missing: counts.missing,
+        added: added - moved,
+        moved,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+enum ReadReport {
+    Unchanged(i64),
+    New(report::ParsedReport, Option<scan::FileRef>),
+}
+
+fn read_planned_report(
+    r: &layout::PlannedReport,
+    old: Option<&write::ExistingReport>,
+    limits: &Limits,
+) -> Result<ReadReport, IngestError> {
+    let file = match &r.content {
+        layout::ReportContent::File(f) => Some(f),
+        layout::ReportContent::Text { from, .. } => from.as_ref(),
+    };
+    if let (Some(f), Some(old)) = (file, old) {
+        if old.size == f.size && old.mtime_ns == f.mtime_ns {
+            return Ok(ReadReport::Unchanged(old.id));
+        }
+    }
+    let parsed = match &r.content {
+        layout::ReportContent::File(f) => report::read_report(f, limits.max_report_bytes)?,
+        layout::ReportContent::Text { text, .. } => {
+            report::check_text(&r.source, text.clone(), false)?
+        }
+    };
+    Ok(ReadReport::New(parsed, file.cloned()))
+}

@@ -1,0 +1,372 @@
+//! Database writes of the ingest engine. Every function runs inside the caller's
+//! transaction and uses cached prepared statements.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::IngestError;
+use super::layout::{ImportedSchema, PlannedImage};
+use super::media::ImageMeta;
+use super::report::ParsedReport;
+use super::scan::FileRef;
+use crate::error::Result;
+
+/// An image row as it was before this run.
+#[derive(Clone, Debug)]
+pub struct ExistingImage {
+    pub id: i64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub hash: String,
+}
+
+/// A report row as it was before this run.
+#[derive(Clone, Debug)]
+pub struct ExistingReport {
+    pub id: i64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+pub fn upsert_corpus(conn: &Connection, root: &str, name: &str, layout: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "INSERT INTO corpora (root, name, layout) VALUES (?1, ?2, ?3)
+         ON CONFLICT (root) DO UPDATE SET layout = excluded.layout
+         RETURNING id",
+        params![root, name, layout],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn finish_corpus(conn: &Connection, corpus: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE corpora SET indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+        [corpus],
+    )?;
+    Ok(())
+}
+
+pub fn existing_images(conn: &Connection, corpus: i64) -> Result<HashMap<String, ExistingImage>> {
+    let mut stmt =
+        conn.prepare("SELECT path, id, size, mtime_ns, hash FROM images WHERE corpus_id = ?1")?;
+    let rows = stmt.query_map([corpus], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            ExistingImage {
+                id: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                mtime_ns: r.get(3)?,
+                hash: r.get(4)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn existing_reports(
+    conn: &Connection,
+    corpus: i64,
+) -> Result<HashMap<String, ExistingReport>> {
+    let mut stmt =
+        conn.prepare("SELECT source, id, size, mtime_ns FROM reports WHERE corpus_id = ?1")?;
+    let rows = stmt.query_map([corpus], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            ExistingReport {
+                id: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                mtime_ns: r.get(3)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Inserts or updates a report; the text (and so the FTS index) is only rewritten when it
+/// changed. Returns the report id.
+pub fn upsert_report(
+    conn: &Connection,
+    corpus: i64,
+    source: &str,
+    file: Option<&FileRef>,
+    report: &ParsedReport,
+) -> Result<i64> {
+    let (size, mtime) = file.map(|f| (f.size as i64, f.mtime_ns)).unwrap_or((0, 0));
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM reports WHERE corpus_id = ?1 AND source = ?2")?
+        .query_row(params![corpus, source], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => {
+            conn.prepare_cached(
+                "UPDATE reports SET text = ?2, findings = ?3, impression = ?4, lossy = ?5
+                 WHERE id = ?1 AND text IS NOT ?2",
+            )?
+            .execute(params![
+                id,
+                report.text,
+                report.findings,
+                report.impression,
+                report.lossy
+            ])?;
+            conn.prepare_cached(
+                "UPDATE reports SET size = ?2, mtime_ns = ?3, missing = 0 WHERE id = ?1",
+            )?
+            .execute(params![id, size, mtime])?;
+            Ok(id)
+        }
+        None => Ok(conn
+            .prepare_cached(
+                "INSERT INTO reports (corpus_id, source, size, mtime_ns, text, findings, impression, lossy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    corpus,
+                    source,
+                    size,
+                    mtime,
+                    report.text,
+                    report.findings,
+                    report.impression,
+                    report.lossy
+                ],
+                |r| r.get(0),
+            )?),
+    }
+}
+
+pub fn set_report_tags(conn: &Connection, report: i64, tags: &[String]) -> Result<()> {
+    conn.prepare_cached("DELETE FROM report_tags WHERE report_id = ?1")?
+        .execute([report])?;
+    for tag in tags {
+        let tag_id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO tags (name) VALUES (?1)
+                 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+            )?
+            .query_row([tag], |r| r.get(0))?;
+        conn.prepare_cached("INSERT OR IGNORE INTO report_tags (report_id, tag_id) VALUES (?1, ?2)")?
+            .execute([report, tag_id])?;
+    }
+    Ok(())
+}
+
+pub fn mark_report_present(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE reports SET missing = 0 WHERE id = ?1 AND missing != 0")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Writes a new or changed image. `reuse` is the id of the row to update (same path
+/// changed, or a moved file recognised by its hash); otherwise a row is inserted.
+pub fn write_image(
+    conn: &Connection,
+    corpus: i64,
+    file: &FileRef,
+    meta: &ImageMeta,
+    reuse: Option<i64>,
+) -> Result<i64> {
+    let thumb = meta.thumb.as_deref();
+    let dhash = meta.dhash as i64;
+    let (size, mtime) = (file.size as i64, file.mtime_ns);
+    match reuse {
+        Some(id) => {
+            conn.prepare_cached(
+                "UPDATE images SET path = ?2, size = ?3, mtime_ns = ?4, hash = ?5,
+                   width = ?6, height = ?7, format = ?8, bits = ?9, photometric = ?10, view = ?11,
+                   dhash = ?12, thumb = ?13, missing = 0 WHERE id = ?1",
+            )?
+            .execute(params![
+                id, file.rel, size, mtime, meta.hash, meta.width, meta.height, meta.format,
+                meta.bits, meta.photometric, meta.view, dhash, thumb
+            ])?;
+            Ok(id)
+        }
+        None => Ok(conn
+            .prepare_cached(
+                "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format,
+                   bits, photometric, view, dhash, thumb)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    corpus, file.rel, size, mtime, meta.hash, meta.width, meta.height,
+                    meta.format, meta.bits, meta.photometric, meta.view, dhash, thumb
+                ],
+                |r| r.get(0),
+            )?),
+    }
+}
+
+pub fn set_image_missing(conn: &Connection, id: i64, missing: bool) -> Result<()> {
+    conn.prepare_cached("UPDATE images SET missing = ?2 WHERE id = ?1 AND missing != ?2")?
+        .execute(params![id, missing])?;
+    Ok(())
+}
+
+pub fn set_report_missing(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE reports SET missing = 1 WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Ids of patients, studies, the imported schema and split, cached for one run.
+pub struct Linker {
+    corpus: i64,
+    patients: HashMap<String, i64>,
+    studies: HashMap<String, i64>,
+    schema: Option<i64>,
+    split: Option<i64>,
+}
+
+impl Linker {
+    pub fn new(
+        conn: &Connection,
+        corpus: i64,
+        schema: Option<&ImportedSchema>,
+        with_split: bool,
+    ) -> Result<Linker> {
+        let schema = schema.map(|s| ensure_schema(conn, s)).transpose()?;
+        let split = if with_split {
+            Some(conn.query_row(
+                "INSERT INTO splits (name, strategy) VALUES ('imported', 'imported')
+                 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+                [],
+                |r| r.get(0),
+            )?)
+        } else {
+            None
+        };
+        Ok(Linker {
+            corpus,
+            patients: HashMap::new(),
+            studies: HashMap::new(),
+            schema,
+            split,
+        })
+    }
+
+    fn patient(&mut self, conn: &Connection, key: &str) -> Result<i64> {
+        if let Some(id) = self.patients.get(key) {
+            return Ok(*id);
+        }
+        let id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO patients (corpus_id, key) VALUES (?1, ?2)
+                 ON CONFLICT (corpus_id, key) DO UPDATE SET key = excluded.key RETURNING id",
+            )?
+            .query_row(params![self.corpus, key], |r| r.get(0))?;
+        self.patients.insert(key.to_owned(), id);
+        Ok(id)
+    }
+
+    fn study(&mut self, conn: &Connection, key: &str, patient: Option<i64>) -> Result<i64> {
+        if let Some(id) = self.studies.get(key) {
+            return Ok(*id);
+        }
+        let id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO studies (corpus_id, key, patient_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (corpus_id, key)
+                 DO UPDATE SET patient_id = COALESCE(excluded.patient_id, studies.patient_id)
+                 RETURNING id",
+            )?
+            .query_row(params![self.corpus, key, patient], |r| r.get(0))?;
+        self.studies.insert(key.to_owned(), id);
+        Ok(id)
+    }
+
+    /// Creates or updates the pair of `image` and attaches imported labels and split.
+    pub fn link(
+        &mut self,
+        conn: &Connection,
+        image: i64,
+        planned: &PlannedImage,
+        report: Option<i64>,
+        meta: Option<&ImageMeta>,
+    ) -> Result<i64> {
+        let patient_key = planned
+            .patient
+            .as_deref()
+            .or(meta.and_then(|m| m.patient.as_deref()));
+        let study_key = planned
+            .study
+            .as_deref()
+            .or(meta.and_then(|m| m.study.as_deref()));
+        let patient = patient_key.map(|k| self.patient(conn, k)).transpose()?;
+        let study = study_key
+            .map(|k| self.study(conn, k, patient))
+            .transpose()?;
+        let pair: i64 = conn
+            .prepare_cached(
+                "INSERT INTO pairs (corpus_id, image_id, report_id, study_id, patient_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (image_id) DO UPDATE SET
+                   report_id = excluded.report_id,
+                   study_id = COALESCE(excluded.study_id, pairs.study_id),
+                   patient_id = COALESCE(excluded.patient_id, pairs.patient_id)
+                 RETURNING id",
+            )?
+            .query_row(params![self.corpus, image, report, study, patient], |r| {
+                r.get(0)
+            })?;
+        if let Some(schema) = self.schema {
+            conn.prepare_cached(
+                "DELETE FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND source = 'import'",
+            )?
+            .execute([pair, schema])?;
+            for (class, value) in &planned.labels {
+                conn.prepare_cached(
+                    "INSERT INTO labels (pair_id, schema_id, class, source, value)
+                     VALUES (?1, ?2, ?3, 'import', ?4)",
+                )?
+                .execute(params![pair, schema, class, value])?;
+            }
+        }
+        if let (Some(split), Some(part)) = (self.split, planned.split.as_deref()) {
+            conn.prepare_cached(
+                "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (split_id, pair_id) DO UPDATE SET part = excluded.part",
+            )?
+            .execute(params![split, pair, part])?;
+        }
+        Ok(pair)
+    }
+}
+
+fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<i64> {
+    let id: i64 = conn.query_row(
+        "INSERT INTO schemas (name, kind) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+        params![s.name, s.kind],
+        |r| r.get(0),
+    )?;
+    let next: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(position) + 1, 0) FROM schema_classes WHERE schema_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let mut pos = next;
+    for class in &s.classes {
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO schema_classes (schema_id, position, name) VALUES (?1, ?2, ?3)",
+            params![id, pos, class],
+        )?;
+        pos += added as i64;
+    }
+    Ok(id)
+}
+
+/// Replaces the corpus's recorded ingest errors with this run's.
+pub fn replace_errors(conn: &Connection, corpus: i64, errors: &[IngestError]) -> Result<()> {
+    conn.execute("DELETE FROM ingest_errors WHERE corpus_id = ?1", [corpus])?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO ingest_errors (corpus_id, path, kind, message) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for e in errors {
+        stmt.execute(params![corpus, e.path, e.kind.name(), e.message])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Pairlab's core: the domain, the SQLite library, corpus ingest and the API that every
+//! front end (CLI, HTTP server, Tauri shell) calls. It knows nothing of those front ends.
+
+pub mod api;
+// pub mod demo; (pending)
+pub mod error;
+pub mod ingest;
+pub mod library;
+pub mod progress;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use library::Library;

@@ -1,0 +1,133 @@
+//! `pairlab bench ingest`: generates a corpus, then times cold and warm `pairlab index`
+//! runs in child processes and reports their rate and peak memory. Run in release mode.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use pairlab_core::demo::bench_corpus::{self, Kind};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Index throughput: cold (fresh library) and warm (unchanged re-index).
+    Ingest {
+        #[arg(long, value_enum, default_value = "small")]
+        kind: KindArg,
+        /// Number of image/report pairs.
+        #[arg(long, default_value_t = 10_000)]
+        n: u32,
+        /// Where to generate the corpus (reused when it already holds one of this size).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// 256-px PNGs with text reports.
+    Small,
+    /// Full-size (about 2,500 × 3,000 px) JPEG chest X-rays with text reports.
+    Xray,
+}
+
+/// One timed child run.
+struct Run {
+    seconds: f64,
+    peak_rss_kib: i64,
+    summary: serde_json::Value,
+}
+
+#[allow(unsafe_code)]
+fn run_child(cmd: &mut Command) -> Result<Run> {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start pairlab index")?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.context("no stdout")?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut out)?;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = started.elapsed().as_secs_f64();
+    if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("pairlab index failed (status {status})");
+    }
+    Ok(Run {
+        seconds,
+        peak_rss_kib: usage.ru_maxrss,
+        summary: serde_json::from_str(out.trim()).context("index printed no JSON")?,
+    })
+}
+
+fn index_cmd(root: &Path, library: &Path) -> Result<Command> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--library").arg(library).arg("index").arg(root).arg("--json");
+    Ok(cmd)
+}
+
+pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
+    let BenchCommand::Ingest { kind, n, dir, json } = cmd;
+    let kind = match kind {
+        KindArg::Small => Kind::Small,
+        KindArg::Xray => Kind::Xray,
+    };
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("pairlab-bench-{}-{n}", kind.name()))
+    });
+    let t = Instant::now();
+    let generated = bench_corpus::write(&dir, kind, n)?;
+    let gen_s = t.elapsed().as_secs_f64();
+    if !json {
+        eprintln!(
+            "corpus: {} pairs in {} ({}; {:.1} s)",
+            n,
+            dir.display(),
+            if generated { "generated" } else { "reused" },
+            gen_s
+        );
+    }
+    let library = dir.with_extension("library");
+    if library.exists() {
+        std::fs::remove_dir_all(&library)?;
+    }
+    let cold = run_child(&mut index_cmd(&dir, &library)?)?;
+    let warm = run_child(&mut index_cmd(&dir, &library)?)?;
+    let pairs = cold.summary["pairs"].as_u64().unwrap_or(0);
+    let result = serde_json::json!({
+        "kind": kind.name(),
+        "n": n,
+        "pairs": pairs,
+        "errors": cold.summary["errors"],
+        "cold_seconds": cold.seconds,
+        "cold_pairs_per_second": pairs as f64 / cold.seconds,
+        "cold_peak_rss_mib": cold.peak_rss_kib as f64 / 1024.0,
+        "warm_seconds": warm.seconds,
+        "warm_unchanged": warm.summary["unchanged"],
+        "warm_peak_rss_mib": warm.peak_rss_kib as f64 / 1024.0,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if json {
+        println!("{result}");
+    } else {
+        println!(
+            "{} × {}: cold {:.2} s = {:.0} pairs/s (peak RSS {:.0} MiB); warm re-index {:.2} s (peak RSS {:.0} MiB)",
+            n,
+            kind.name(),
+            cold.seconds,
+            pairs as f64 / cold.seconds,
+            cold.peak_rss_kib as f64 / 1024.0,
+            warm.seconds,
+            warm.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    std::fs::remove_dir_all(&library).ok();
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! `pairlab`: the command line over pairlab-core's API.
+
+mod bench;
+mod bar;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use pairlab_core::Library;
+use pairlab_core::ingest::{IndexOptions, Layout, Limits};
+
+#[derive(Parser)]
+#[command(name = "pairlab", version, about = "Curate, label and model paired image/text corpora")]
+struct Cli {
+    /// Library folder (holds pairlab.db and caches). Default: the platform data folder.
+    #[arg(long, global = true, env = "PAIRLAB_LIBRARY", value_name = "DIR")]
+    library: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    Auto,
+    Stem,
+    Folders,
+    Mimic,
+    IuXml,
+    Manifest,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Layout {
+        match l {
+            LayoutArg::Auto => Layout::Auto,
+            LayoutArg::Stem => Layout::Stem,
+            LayoutArg::Folders => Layout::Folders,
+            LayoutArg::Mimic => Layout::Mimic,
+            LayoutArg::IuXml => Layout::IuXml,
+            LayoutArg::Manifest => Layout::Manifest,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index (or re-index) a corpus folder into the library.
+    Index {
+        /// The corpus folder.
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "auto")]
+        layout: LayoutArg,
+        /// CSV or JSONL manifest (for --layout manifest; found at ROOT's top otherwise).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Refuse images with more pixels than this (decompression-bomb guard).
+        #[arg(long, default_value_t = Limits::default().max_pixels)]
+        max_pixels: u64,
+        /// Refuse image files larger than this many MiB.
+        #[arg(long, default_value_t = Limits::default().max_image_bytes >> 20)]
+        max_file_mib: u64,
+        /// Do not write thumbnails.
+        #[arg(long)]
+        no_thumbnails: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts for the library and each corpus.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search in reports.
+    Search {
+        text: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Files that could not be indexed, with the reason.
+    Errors {
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one pair.
+    Show {
+        pair: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the built-in synthetic chest X-ray corpus, index it and show what to do next.
+    Demo {
+        /// Where to write the corpus (default: a `demo-corpus` folder in the library).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Number of patients.
+        #[arg(long, default_value_t = 120)]
+        n: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Benchmarks (run them in release mode).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn open_library(dir: Option<PathBuf>) -> Result<Library> {
+    let dir = match dir {
+        Some(d) => d,
+        None => Library::default_dir()?,
+    };
+    Library::open(&dir).with_context(|| format!("cannot open the library at {}", dir.display()))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Index {
+            root,
+            layout,
+            manifest,
+            max_pixels,
+            max_file_mib,
+            no_thumbnails,
+            json,
+        } => {
+            let mut lib = open_library(cli.library)?;
+            let opts = IndexOptions {
+                layout: layout.into(),
+                manifest,
+                limits: Limits {
+                    max_pixels,
+                    max_image_bytes: max_file_mib << 20,
+                    ..Limits::default()
+                },
+                thumbnails: !no_thumbnails,
+            };
+            let bar = bar::Bar::new(!json);
+            let summary = lib.index(&root, &opts, &bar)?;
+            bar.finish();
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                print::index_summary(&summary, layout_was_auto(layout));
+            }
+        }
+        Command::Stats { json } => {
+            let stats = open_library(cli.library)?.stats()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print::stats(&stats);
+            }
+        }
+        Command::Search { text, limit, json } => {
+            let hits = open_library(cli.library)?.search(&text, limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits)?);
+            } else {
+                print::search(&hits);
+            }
+        }
+        Command::Errors { limit, json } => {
+            let lib = open_library(cli.library)?;
+            let errors = lib.errors(0, limit)?;
+            if json {
+                let rows: Vec<_> = errors
+                    .iter()
+                    .map(|e| serde_json::json!({"path": e.path, "kind": e.kind, "message": e.message}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print::errors(&errors);
+            }
+        }
+        Command::Show { pair, json } => {
+            let detail = open_library(cli.library)?.pair(pair)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                print::pair(&detail);
+            }
+        }
+        Command::Demo { dir, n, seed } => {
+            let mut lib = open_library(cli.library)?;
+            let dir = dir.unwrap_or_else(|| lib.root().join("demo-corpus"));
+            print::demo(&mut lib, &dir, n, seed)?;
+        }
+        Command::Bench(cmd) => bench::run(cmd, cli.library)?,
+    }
+    Ok(())
+}
+
+fn layout_was_auto(l: LayoutArg) -> bool {
+    matches!(l, LayoutArg::Auto)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

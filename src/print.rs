@@ -1,0 +1,151 @@
+//! Human-readable output of the CLI commands.
+
+use std::path::Path;
+
+use anyhow::Result;
+use pairlab_core::Library;
+use pairlab_core::ingest::{IndexOptions, IndexSummary};
+use pairlab_core::store::read::{ErrorRow, PairDetail, SearchHit, Stats};
+
+pub fn index_summary(s: &IndexSummary, auto: bool) {
+    let how = if auto { "detected layout" } else { "layout" };
+    println!("Indexed {} ({how}: {}) in {:.2} s", s.root, s.layout, s.seconds);
+    println!(
+        "  {} pairs · {} images · {} reports · {} unpaired images · {} unpaired reports",
+        s.pairs, s.images, s.reports, s.unpaired_images, s.unpaired_reports
+    );
+    println!(
+        "  {} new or changed · {} unchanged · {} moved · {} missing",
+        s.added, s.unchanged, s.moved, s.missing
+    );
+    if s.errors > 0 {
+        println!(
+            "  {} problems recorded — `pairlab errors` lists them with reasons",
+            s.errors
+        );
+    } else {
+        println!("  no problems found");
+    }
+}
+
+pub fn stats(s: &Stats) {
+    println!(
+        "{} corpora · {} pairs · {} images · {} reports · {} patients · {} studies",
+        s.corpora, s.counts.pairs, s.counts.images, s.counts.reports, s.counts.patients, s.counts.studies
+    );
+    println!(
+        "{} unpaired images · {} unpaired reports · {} missing images · {} ingest errors",
+        s.counts.unpaired_images, s.counts.unpaired_reports, s.counts.missing, s.counts.errors
+    );
+    if !s.formats.is_empty() {
+        let f: Vec<String> = s.formats.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("formats: {}", f.join(", "));
+    }
+    for c in &s.corpus_list {
+        println!(
+            "  #{} {} [{}] {} pairs, {} images, {} reports, {} errors (indexed {})",
+            c.id,
+            c.root,
+            c.layout,
+            c.counts.pairs,
+            c.counts.images,
+            c.counts.reports,
+            c.counts.errors,
+            c.indexed_at.as_deref().unwrap_or("never")
+        );
+    }
+}
+
+pub fn search(hits: &[SearchHit]) {
+    if hits.is_empty() {
+        println!("no matching reports");
+    }
+    for h in hits {
+        let pairs: Vec<String> = h.pairs.iter().map(|p| p.to_string()).collect();
+        println!("{}  (pairs {})", h.source, if pairs.is_empty() { "none".into() } else { pairs.join(", ") });
+        println!("    {}", h.snippet.replace('\n', " "));
+    }
+}
+
+pub fn errors(rows: &[ErrorRow]) {
+    if rows.is_empty() {
+        println!("no ingest errors");
+    }
+    for e in rows {
+        println!("{:<13} {}: {}", e.kind, e.path, e.message);
+    }
+}
+
+pub fn pair(d: &PairDetail) {
+    let i = &d.image;
+    println!("pair {}  (corpus {}: {})", d.id, d.corpus, d.corpus_root);
+    println!(
+        "image   {}{}\n        {}×{} {} {}-bit{}{} · {} bytes · blake3 {} · dhash {}",
+        i.path,
+        if i.missing { "  [MISSING]" } else { "" },
+        i.width,
+        i.height,
+        i.format,
+        i.bits,
+        i.photometric.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
+        i.view.as_deref().map(|v| format!(" view {v}")).unwrap_or_default(),
+        i.size,
+        &i.hash[..16.min(i.hash.len())],
+        i.dhash
+    );
+    println!(
+        "patient {}  study {}",
+        d.patient.as_deref().unwrap_or("-"),
+        d.study.as_deref().unwrap_or("-")
+    );
+    if !d.study_pairs.is_empty() {
+        let others: Vec<String> = d.study_pairs.iter().map(|p| p.to_string()).collect();
+        println!("same study: pairs {}", others.join(", "));
+    }
+    for s in &d.splits {
+        println!("split   {}: {}", s.split, s.part);
+    }
+    for l in &d.labels {
+        println!("label   {}/{} = {} ({})", l.schema, l.class, l.value, l.source);
+    }
+    match &d.report {
+        Some(r) => {
+            println!("report  {}{}", r.source, if r.lossy { "  [not UTF-8; decoded lossily]" } else { "" });
+            if !r.tags.is_empty() {
+                println!("tags    {}", r.tags.join("; "));
+            }
+            println!();
+            for line in r.text.lines() {
+                println!("  {line}");
+            }
+        }
+        None => println!("report  none"),
+    }
+}
+
+/// Writes and indexes the demo corpus, then tells the user what to run next.
+pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
+    println!("Writing the demo corpus ({n} patients) to {} …", dir.display());
+    let corpus = pairlab_core::demo::write_corpus(dir, n, seed)?;
+    println!(
+        "  {} patients · {} studies · {} images ({} DICOM){}",
+        corpus.patients,
+        corpus.studies,
+        corpus.images,
+        corpus.dicom_images,
+        if corpus.reused { " — already there, reused" } else { "" }
+    );
+    let bar = crate::bar::Bar::new(true);
+    let summary = lib.index(dir, &IndexOptions::default(), &bar)?;
+    bar.finish();
+    index_summary(&summary, true);
+    let lib_arg = format!(" --library {}", lib.root().display());
+    println!();
+    println!("Next:");
+    println!("  pairlab{lib_arg} stats");
+    println!("  pairlab{lib_arg} search \"pleural effusion\"");
+    println!("  pairlab{lib_arg} show 1");
+    println!("  pairlab{lib_arg} errors");
+    println!("The truth behind every image and report is in {}", dir.join("truth.csv").display());
+    Ok(())
+}
