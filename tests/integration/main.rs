@@ -1,1 +1,8 @@
+//! Workspace integration tests: the real `pairlab` binary against real corpora in
+//! temporary folders and a real SQLite library. One test binary, many modules.
 
+mod bad_input;
+mod cli;
+mod layouts;
+mod reindex;
+mod util;

@@ -1,7 +1,7 @@
 //! Helpers for the integration tests: temporary corpora, image writers and running the
 //! real `pairlab` binary against a real SQLite library.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -155,8 +155,4 @@ pub fn jpeg_bytes(w: u32, h: u32, seed: u8) -> Vec<u8> {
         .write_to(&mut buf, image::ImageFormat::Jpeg)
         .expect("encode jpeg");
     buf.into_inner()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }

@@ -2,7 +2,7 @@
 //! front end (CLI, HTTP server, Tauri shell) calls. It knows nothing of those front ends.
 
 pub mod api;
-// pub mod demo; (pending)
+pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod library;

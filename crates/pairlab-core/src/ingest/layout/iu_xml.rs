@@ -40,6 +40,7 @@ pub fn parse(xml: &str) -> Result<OpenIReport, String> {
             "AbstractText" => {
                 let text: String = node
                     .descendants()
+                    .filter(|n| n.is_text())
                     .filter_map(|n| n.text())
                     .collect::<String>();
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -1,0 +1,78 @@
+//! Re-indexing is incremental: unchanged files are skipped, new ones added, vanished ones
+//! marked missing, moved ones recognised by hash (keeping their pair, labels and id).
+
+use std::time::{Duration, SystemTime};
+
+use crate::util::{Env, assert_counts, png_bytes};
+
+#[test]
+fn modify_add_delete_move() {
+    let env = Env::new();
+    for i in 0..5u8 {
+        env.png(&format!("img{i}.png"), i);
+        env.write(&format!("img{i}.txt"), format!("IMPRESSION: case {i}."));
+    }
+    let first = env.index(&[]);
+    assert_counts(&first, &[("pairs", 5), ("images", 5), ("added", 5), ("unchanged", 0)]);
+    let id_of = |path: &str| env.query(&format!("SELECT p.id FROM pairs p JOIN images i ON i.id = p.image_id WHERE i.path = '{path}'"));
+    let moved_pair = id_of("img3.png");
+
+    // Unchanged: nothing is read again.
+    let again = env.index(&[]);
+    assert_counts(&again, &[("pairs", 5), ("unchanged", 5), ("added", 0), ("moved", 0), ("missing", 0)]);
+
+    // Modify img0 (new content and mtime), add img5, delete img1, move img3 into a folder
+    // together with its report.
+    let p0 = env.write("img0.png", png_bytes(48, 48, 99));
+    let later = SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&p0)
+        .and_then(|f| f.set_modified(later))
+        .expect("touch");
+    env.png("img5.png", 5);
+    env.write("img5.txt", "IMPRESSION: case 5.");
+    std::fs::remove_file(env.path("img1.png")).expect("rm");
+    std::fs::create_dir_all(env.path("moved")).expect("mkdir");
+    std::fs::rename(env.path("img3.png"), env.path("moved/img3.png")).expect("mv");
+    std::fs::rename(env.path("img3.txt"), env.path("moved/img3.txt")).expect("mv");
+
+    let v = env.index(&[]);
+    assert_counts(
+        &v,
+        &[
+            ("images", 5),
+            ("pairs", 5),
+            ("unchanged", 2), // img2 and img4
+            ("added", 2),     // img0 (changed) and img5 (new)
+            ("moved", 1),
+            ("missing", 1),
+            ("unpaired_reports", 1), // img1.txt lost its image
+            ("errors", 0),
+        ],
+    );
+    assert_eq!(id_of("moved/img3.png"), moved_pair, "a moved image keeps its pair");
+    assert_eq!(
+        env.query("SELECT path, missing FROM images ORDER BY path"),
+        vec![
+            vec!["img0.png", "0"],
+            vec!["img1.png", "1"],
+            vec!["img2.png", "0"],
+            vec!["img4.png", "0"],
+            vec!["img5.png", "0"],
+            vec!["moved/img3.png", "0"],
+        ]
+    );
+    assert_eq!(
+        env.query("SELECT width FROM images WHERE path = 'img0.png'"),
+        vec![vec!["48"]]
+    );
+    assert_eq!(
+        env.query("SELECT r.source FROM pairs p JOIN images i ON i.id = p.image_id JOIN reports r ON r.id = p.report_id WHERE i.path = 'moved/img3.png'"),
+        vec![vec!["moved/img3.txt"]]
+    );
+    // The deleted file comes back unchanged: it is present again.
+    env.png("img1.png", 1);
+    let back = env.index(&[]);
+    assert_counts(&back, &[("images", 6), ("missing", 0), ("pairs", 6)]);
+}
