@@ -25,9 +25,7 @@ impl Progress for Bar {
         let style = if total == 0 {
             ProgressStyle::with_template("{spinner} {msg} {elapsed}")
         } else {
-            ProgressStyle::with_template(
-                "{msg:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
-            )
+            ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
         };
         if let Ok(style) = style {
             self.0.set_style(style.progress_chars("=> "));

@@ -69,7 +69,11 @@ fn run_child(cmd: &mut Command) -> Result<Run> {
 
 fn index_cmd(root: &Path, library: &Path) -> Result<Command> {
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("--library").arg(library).arg("index").arg(root).arg("--json");
+    cmd.arg("--library")
+        .arg(library)
+        .arg("index")
+        .arg(root)
+        .arg("--json");
     Ok(cmd)
 }
 
@@ -79,9 +83,8 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         KindArg::Small => Kind::Small,
         KindArg::Xray => Kind::Xray,
     };
-    let dir = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("pairlab-bench-{}-{n}", kind.name()))
-    });
+    let dir = dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("pairlab-bench-{}-{n}", kind.name())));
     let t = Instant::now();
     let generated = bench_corpus::write(&dir, kind, n)?;
     let gen_s = t.elapsed().as_secs_f64();

@@ -1,7 +1,7 @@
 //! `pairlab`: the command line over pairlab-core's API.
 
-mod bench;
 mod bar;
+mod bench;
 mod print;
 
 use std::path::PathBuf;
@@ -13,7 +13,11 @@ use pairlab_core::Library;
 use pairlab_core::ingest::{IndexOptions, Layout, Limits};
 
 #[derive(Parser)]
-#[command(name = "pairlab", version, about = "Curate, label and model paired image/text corpora")]
+#[command(
+    name = "pairlab",
+    version,
+    about = "Curate, label and model paired image/text corpora"
+)]
 struct Cli {
     /// Library folder (holds pairlab.db and caches). Default: the platform data folder.
     #[arg(long, global = true, env = "PAIRLAB_LIBRARY", value_name = "DIR")]

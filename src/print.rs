@@ -9,7 +9,10 @@ use pairlab_core::store::read::{ErrorRow, PairDetail, SearchHit, Stats};
 
 pub fn index_summary(s: &IndexSummary, auto: bool) {
     let how = if auto { "detected layout" } else { "layout" };
-    println!("Indexed {} ({how}: {}) in {:.2} s", s.root, s.layout, s.seconds);
+    println!(
+        "Indexed {} ({how}: {}) in {:.2} s",
+        s.root, s.layout, s.seconds
+    );
     println!(
         "  {} pairs · {} images · {} reports · {} unpaired images · {} unpaired reports",
         s.pairs, s.images, s.reports, s.unpaired_images, s.unpaired_reports
@@ -31,7 +34,12 @@ pub fn index_summary(s: &IndexSummary, auto: bool) {
 pub fn stats(s: &Stats) {
     println!(
         "{} corpora · {} pairs · {} images · {} reports · {} patients · {} studies",
-        s.corpora, s.counts.pairs, s.counts.images, s.counts.reports, s.counts.patients, s.counts.studies
+        s.corpora,
+        s.counts.pairs,
+        s.counts.images,
+        s.counts.reports,
+        s.counts.patients,
+        s.counts.studies
     );
     println!(
         "{} unpaired images · {} unpaired reports · {} missing images · {} ingest errors",
@@ -62,7 +70,15 @@ pub fn search(hits: &[SearchHit]) {
     }
     for h in hits {
         let pairs: Vec<String> = h.pairs.iter().map(|p| p.to_string()).collect();
-        println!("{}  (pairs {})", h.source, if pairs.is_empty() { "none".into() } else { pairs.join(", ") });
+        println!(
+            "{}  (pairs {})",
+            h.source,
+            if pairs.is_empty() {
+                "none".into()
+            } else {
+                pairs.join(", ")
+            }
+        );
         println!("    {}", h.snippet.replace('\n', " "));
     }
 }
@@ -87,8 +103,14 @@ pub fn pair(d: &PairDetail) {
         i.height,
         i.format,
         i.bits,
-        i.photometric.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
-        i.view.as_deref().map(|v| format!(" view {v}")).unwrap_or_default(),
+        i.photometric
+            .as_deref()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default(),
+        i.view
+            .as_deref()
+            .map(|v| format!(" view {v}"))
+            .unwrap_or_default(),
         i.size,
         &i.hash[..16.min(i.hash.len())],
         i.dhash
@@ -106,11 +128,22 @@ pub fn pair(d: &PairDetail) {
         println!("split   {}: {}", s.split, s.part);
     }
     for l in &d.labels {
-        println!("label   {}/{} = {} ({})", l.schema, l.class, l.value, l.source);
+        println!(
+            "label   {}/{} = {} ({})",
+            l.schema, l.class, l.value, l.source
+        );
     }
     match &d.report {
         Some(r) => {
-            println!("report  {}{}", r.source, if r.lossy { "  [not UTF-8; decoded lossily]" } else { "" });
+            println!(
+                "report  {}{}",
+                r.source,
+                if r.lossy {
+                    "  [not UTF-8; decoded lossily]"
+                } else {
+                    ""
+                }
+            );
             if !r.tags.is_empty() {
                 println!("tags    {}", r.tags.join("; "));
             }
@@ -125,7 +158,10 @@ pub fn pair(d: &PairDetail) {
 
 /// Writes and indexes the demo corpus, then tells the user what to run next.
 pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
-    println!("Writing the demo corpus ({n} patients) to {} …", dir.display());
+    println!(
+        "Writing the demo corpus ({n} patients) to {} …",
+        dir.display()
+    );
     let corpus = pairlab_core::demo::write_corpus(dir, n, seed)?;
     println!(
         "  {} patients · {} studies · {} images ({} DICOM){}",
@@ -133,7 +169,11 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
         corpus.studies,
         corpus.images,
         corpus.dicom_images,
-        if corpus.reused { " — already there, reused" } else { "" }
+        if corpus.reused {
+            " — already there, reused"
+        } else {
+            ""
+        }
     );
     let bar = crate::bar::Bar::new(true);
     let summary = lib.index(dir, &IndexOptions::default(), &bar)?;
@@ -146,6 +186,9 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     println!("  pairlab{lib_arg} search \"pleural effusion\"");
     println!("  pairlab{lib_arg} show 1");
     println!("  pairlab{lib_arg} errors");
-    println!("The truth behind every image and report is in {}", dir.join("truth.csv").display());
+    println!(
+        "The truth behind every image and report is in {}",
+        dir.join("truth.csv").display()
+    );
     Ok(())
 }

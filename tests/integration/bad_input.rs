@@ -18,7 +18,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -38,10 +42,18 @@ fn every_bad_file_is_one_error_row_and_the_rest_is_indexed() {
     env.write("truncated.png", &png[..png.len() / 2]);
     let jpg = jpeg_bytes(64, 64, 4);
     env.write("truncated.jpg", &jpg[..jpg.len() / 2]);
-    env.write("random.png", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>());
+    env.write(
+        "random.png",
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    );
     env.write("text.jpg", "this is a text file, not a JPEG");
     env.write("bomb.png", png_declaring(100_000, 100_000));
-    env.write("broken.dcm", [vec![0u8; 128], b"DICM".to_vec(), vec![7u8; 64]].concat());
+    env.write(
+        "broken.dcm",
+        [vec![0u8; 128], b"DICM".to_vec(), vec![7u8; 64]].concat(),
+    );
     // A valid JPEG with a .png name: indexed, with a warning row.
     env.write("mislabelled.png", jpeg_bytes(20, 20, 5));
     env.write("mislabelled.txt", "IMPRESSION: Normal.");
@@ -86,14 +98,20 @@ fn every_bad_file_is_one_error_row_and_the_rest_is_indexed() {
         ]
     );
     let lossy = env.query("SELECT text, lossy FROM reports WHERE source = 'latin1.txt'");
-    assert_eq!(lossy, vec![vec!["FINDINGS: Epanchement pleural l\u{FFFD}ger.\n", "1"]]);
+    assert_eq!(
+        lossy,
+        vec![vec!["FINDINGS: Epanchement pleural l\u{FFFD}ger.\n", "1"]]
+    );
     let mis = env.query("SELECT format, width FROM images WHERE path = 'mislabelled.png'");
     assert_eq!(mis, vec![vec!["jpeg", "20"]]);
     let uni = env.query("SELECT r.source FROM pairs p JOIN images i ON i.id = p.image_id JOIN reports r ON r.id = p.report_id WHERE i.path = 'Ünïcode folder/chest x-ray ü 1.png'");
     assert_eq!(uni, vec![vec!["Ünïcode folder/chest x-ray ü 1.txt"]]);
     // Messages say what is wrong.
     let msg = env.query("SELECT message FROM ingest_errors WHERE path = 'bomb.png'");
-    assert!(msg[0][0].contains("100000×100000") && msg[0][0].contains("refused before decoding"), "{msg:?}");
+    assert!(
+        msg[0][0].contains("100000×100000") && msg[0][0].contains("refused before decoding"),
+        "{msg:?}"
+    );
     let msg = env.query("SELECT message FROM ingest_errors WHERE path = 'loop/up'");
     assert!(msg[0][0].contains("loop"), "{msg:?}");
 }
@@ -107,5 +125,8 @@ fn limits_are_configurable() {
     let v = env.index(&["--max-pixels", "1000000", "--max-file-mib", "1"]);
     assert_counts(&v, &[("images", 1), ("errors", 2)]);
     let s = |a: &str, b: &str| (a.to_string(), b.to_string());
-    assert_eq!(env.errors(), vec![s("big.png", "too_large"), s("huge.bin.png", "too_large")]);
+    assert_eq!(
+        env.errors(),
+        vec![s("big.png", "too_large"), s("huge.bin.png", "too_large")]
+    );
 }

@@ -6,21 +6,42 @@ use crate::util::{Env, assert_counts};
 fn stats_search_errors_show() {
     let env = Env::new();
     env.png("a.png", 1);
-    env.write("a.txt", "FINDINGS: Moderate right pleural effusion.\nIMPRESSION: Effusion.");
+    env.write(
+        "a.txt",
+        "FINDINGS: Moderate right pleural effusion.\nIMPRESSION: Effusion.",
+    );
     env.png("b.png", 2);
     env.write("b.txt", "FINDINGS: No pneumothorax.\nIMPRESSION: Normal.");
     env.write("c.png", "not an image");
     env.index(&[]);
 
     let stats = env.json(&["stats", "--json"]);
-    assert_counts(&stats, &[("corpora", 1), ("pairs", 2), ("images", 2), ("reports", 2), ("errors", 1)]);
+    assert_counts(
+        &stats,
+        &[
+            ("corpora", 1),
+            ("pairs", 2),
+            ("images", 2),
+            ("reports", 2),
+            ("errors", 1),
+        ],
+    );
     assert_eq!(stats["formats"]["png"], 2);
 
     let hits = env.json(&["search", "pleural effusions", "--json"]);
     let hits = hits.as_array().expect("array");
-    assert_eq!(hits.len(), 1, "porter stemming matches the plural: {hits:?}");
+    assert_eq!(
+        hits.len(),
+        1,
+        "porter stemming matches the plural: {hits:?}"
+    );
     assert_eq!(hits[0]["source"], "a.txt");
-    assert!(hits[0]["snippet"].as_str().expect("snippet").contains("[pleural]"));
+    assert!(
+        hits[0]["snippet"]
+            .as_str()
+            .expect("snippet")
+            .contains("[pleural]")
+    );
     let pair_id = hits[0]["pairs"][0].as_i64().expect("pair id");
 
     let nothing = env.json(&["search", "cardiomegaly", "--json"]);
@@ -38,7 +59,10 @@ fn stats_search_errors_show() {
     let show = env.json(&["show", &pair_id.to_string(), "--json"]);
     assert_eq!(show["image"]["path"], "a.png");
     assert_eq!(show["image"]["width"], 32);
-    assert_eq!(show["report"]["findings"], "Moderate right pleural effusion.");
+    assert_eq!(
+        show["report"]["findings"],
+        "Moderate right pleural effusion."
+    );
     assert_eq!(show["report"]["impression"], "Effusion.");
     assert_eq!(show["image"]["hash"].as_str().map(str::len), Some(64));
 
@@ -58,13 +82,23 @@ fn demo_writes_and_indexes_a_paired_corpus() {
     let stats = env.json(&["stats", "--json"]);
     let images = stats["images"].as_u64().expect("images");
     assert!(images >= 6, "{stats}");
-    assert_eq!(stats["pairs"].as_u64(), Some(images), "every demo image has its report");
+    assert_eq!(
+        stats["pairs"].as_u64(),
+        Some(images),
+        "every demo image has its report"
+    );
     assert_eq!(stats["patients"], 6);
     assert_eq!(stats["errors"], 0);
-    assert!(stats["formats"]["dicom"].as_u64().is_some_and(|n| n >= 1), "{stats}");
+    assert!(
+        stats["formats"]["dicom"].as_u64().is_some_and(|n| n >= 1),
+        "{stats}"
+    );
     let truth = std::fs::read_to_string(dir.join("truth.csv")).expect("truth.csv");
     assert_eq!(truth.lines().count() as u64, images + 1);
     // Running it again reuses the corpus and re-indexes incrementally.
     let again = env.run(&["demo", "--dir", &d, "--n", "6"]);
-    assert!(again.contains("reused") && again.contains(&format!("{images} unchanged")), "{again}");
+    assert!(
+        again.contains("reused") && again.contains(&format!("{images} unchanged")),
+        "{again}"
+    );
 }

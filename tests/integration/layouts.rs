@@ -69,7 +69,10 @@ fn folders_with_splits_become_classes_and_an_imported_split() {
             ("errors", 1),
         ],
     );
-    assert_eq!(env.errors(), vec![("test/7.png".to_string(), "layout".to_string())]);
+    assert_eq!(
+        env.errors(),
+        vec![("test/7.png".to_string(), "layout".to_string())]
+    );
     let labels = env.query(
         "SELECT i.path, s.name, s.kind, l.class, l.value, l.source FROM labels l
          JOIN pairs p ON p.id = l.pair_id JOIN images i ON i.id = p.image_id
@@ -85,7 +88,10 @@ fn folders_with_splits_become_classes_and_an_imported_split() {
     ];
     assert_eq!(labels.len(), expect.len());
     for (row, (path, class)) in labels.iter().zip(expect) {
-        assert_eq!(row, &vec![path, "class", "multi-class", class, "1", "import"]);
+        assert_eq!(
+            row,
+            &vec![path, "class", "multi-class", class, "1", "import"]
+        );
     }
     let classes = env.query(
         "SELECT c.name FROM schema_classes c JOIN schemas s ON s.id = c.schema_id
@@ -125,9 +131,15 @@ fn mimic_studies_share_their_report() {
         "                                 FINAL REPORT\n FINDINGS: No pleural effusion.\n IMPRESSION: Normal chest.\n",
     );
     env.jpeg("files/p10/p10000032/s53189527/img-c.jpg", 3);
-    env.write("files/p10/p10000032/s53189527.txt", "IMPRESSION: Cardiomegaly.");
+    env.write(
+        "files/p10/p10000032/s53189527.txt",
+        "IMPRESSION: Cardiomegaly.",
+    );
     env.jpeg("files/p11/p11000011/s51111111/img-d.jpg", 4); // report missing
-    env.write("files/p12/p12000012/s52222222.txt", "IMPRESSION: No image for this study.");
+    env.write(
+        "files/p12/p12000012/s52222222.txt",
+        "IMPRESSION: No image for this study.",
+    );
     env.jpeg("files/p10/stray.jpg", 5); // not in a study folder
     env.write("mimic-cxr-2.0.0-metadata.csv", "dicom_id,subject_id\nx,1\n");
     let v = env.index(&[]);
@@ -235,11 +247,16 @@ fn iu_xml_reports_images_and_mesh_tags() {
     assert_eq!(
         env.errors(),
         vec![
-            ("ecgen-radiology/3.xml".to_string(), "missing_file".to_string()),
+            (
+                "ecgen-radiology/3.xml".to_string(),
+                "missing_file".to_string()
+            ),
             ("ecgen-radiology/4.xml".to_string(), "report".to_string()),
         ]
     );
-    let report = env.query("SELECT text, findings, impression FROM reports WHERE source = 'ecgen-radiology/1.xml'");
+    let report = env.query(
+        "SELECT text, findings, impression FROM reports WHERE source = 'ecgen-radiology/1.xml'",
+    );
     assert_eq!(
         report,
         vec![vec![
@@ -268,10 +285,26 @@ fn iu_xml_reports_images_and_mesh_tags() {
     assert_eq!(
         pairs,
         vec![
-            vec!["images/CXR1_1_IM-0001-3001.png", "ecgen-radiology/1.xml", "CXR1"],
-            vec!["images/CXR1_1_IM-0001-4001.png", "ecgen-radiology/1.xml", "CXR1"],
-            vec!["images/CXR2_1_IM-0001-4001.png", "ecgen-radiology/2.xml", "CXR2"],
-            vec!["images/more/CXR2_1_IM-0001-3001.png", "ecgen-radiology/2.xml", "CXR2"],
+            vec![
+                "images/CXR1_1_IM-0001-3001.png",
+                "ecgen-radiology/1.xml",
+                "CXR1"
+            ],
+            vec![
+                "images/CXR1_1_IM-0001-4001.png",
+                "ecgen-radiology/1.xml",
+                "CXR1"
+            ],
+            vec![
+                "images/CXR2_1_IM-0001-4001.png",
+                "ecgen-radiology/2.xml",
+                "CXR2"
+            ],
+            vec![
+                "images/more/CXR2_1_IM-0001-3001.png",
+                "ecgen-radiology/2.xml",
+                "CXR2"
+            ],
         ]
     );
 }
@@ -341,10 +374,28 @@ fn csv_manifest_with_labels_ids_splits_and_bad_rows() {
     assert_eq!(
         meta,
         vec![
-            vec!["img/1.png", "P1", "S1", "train", "Cardiomegaly.\nNo effusion, none."],
-            vec!["img/2.png", "P1", "S2", "test", "Possible \"small\" effusion."],
+            vec![
+                "img/1.png",
+                "P1",
+                "S1",
+                "train",
+                "Cardiomegaly.\nNo effusion, none."
+            ],
+            vec![
+                "img/2.png",
+                "P1",
+                "S2",
+                "test",
+                "Possible \"small\" effusion."
+            ],
             vec!["img/3.png", "P2", "S3", "val", "-"],
-            vec!["img/4.png", "P3", "S4", "train", "FINDINGS: Right pneumothorax."],
+            vec![
+                "img/4.png",
+                "P3",
+                "S4",
+                "train",
+                "FINDINGS: Right pneumothorax."
+            ],
         ]
     );
 }
@@ -364,7 +415,10 @@ fn jsonl_manifest_given_explicitly() {
     let m = manifest.to_string_lossy().into_owned();
     let v = env.index(&["--layout", "manifest", "--manifest", &m]);
     assert_eq!(v["layout"], "manifest");
-    assert_counts(&v, &[("pairs", 2), ("images", 2), ("reports", 2), ("errors", 1)]);
+    assert_counts(
+        &v,
+        &[("pairs", 2), ("images", 2), ("reports", 2), ("errors", 1)],
+    );
     assert_eq!(
         env.errors(),
         vec![("meta/list.jsonl:4".to_string(), "manifest".to_string())]

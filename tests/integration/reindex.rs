@@ -13,13 +13,29 @@ fn modify_add_delete_move() {
         env.write(&format!("img{i}.txt"), format!("IMPRESSION: case {i}."));
     }
     let first = env.index(&[]);
-    assert_counts(&first, &[("pairs", 5), ("images", 5), ("added", 5), ("unchanged", 0)]);
-    let id_of = |path: &str| env.query(&format!("SELECT p.id FROM pairs p JOIN images i ON i.id = p.image_id WHERE i.path = '{path}'"));
+    assert_counts(
+        &first,
+        &[("pairs", 5), ("images", 5), ("added", 5), ("unchanged", 0)],
+    );
+    let id_of = |path: &str| {
+        env.query(&format!(
+            "SELECT p.id FROM pairs p JOIN images i ON i.id = p.image_id WHERE i.path = '{path}'"
+        ))
+    };
     let moved_pair = id_of("img3.png");
 
     // Unchanged: nothing is read again.
     let again = env.index(&[]);
-    assert_counts(&again, &[("pairs", 5), ("unchanged", 5), ("added", 0), ("moved", 0), ("missing", 0)]);
+    assert_counts(
+        &again,
+        &[
+            ("pairs", 5),
+            ("unchanged", 5),
+            ("added", 0),
+            ("moved", 0),
+            ("missing", 0),
+        ],
+    );
 
     // Modify img0 (new content and mtime), add img5, delete img1, move img3 into a folder
     // together with its report.
@@ -51,7 +67,11 @@ fn modify_add_delete_move() {
             ("errors", 0),
         ],
     );
-    assert_eq!(id_of("moved/img3.png"), moved_pair, "a moved image keeps its pair");
+    assert_eq!(
+        id_of("moved/img3.png"),
+        moved_pair,
+        "a moved image keeps its pair"
+    );
     assert_eq!(
         env.query("SELECT path, missing FROM images ORDER BY path"),
         vec![

@@ -28,7 +28,11 @@ impl IntoResponse for ApiError {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(serde_json::to_value(&self.0).unwrap_or_default())).into_response()
+        (
+            status,
+            Json(serde_json::to_value(&self.0).unwrap_or_default()),
+        )
+            .into_response()
     }
 }
 
@@ -75,7 +79,11 @@ mod tests {
             library: Arc::new(dir.path().to_owned()),
         });
         let res = app
-            .oneshot(Request::get("/api/stats").body(Body::empty()).expect("request"))
+            .oneshot(
+                Request::get("/api/stats")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
             .await
             .expect("response");
         assert_eq!(res.status(), StatusCode::OK);

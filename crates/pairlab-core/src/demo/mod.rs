@@ -88,12 +88,20 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
             std::fs::create_dir_all(&study_dir).map_err(|e| Error::io(&study_dir, e))?;
             let report_path = study_dir.with_extension("txt");
             std::fs::write(&report_path, &report.text).map_err(|e| Error::io(&report_path, e))?;
-            let views: &[&str] = if rng.chance(0.5) { &["PA", "LATERAL"] } else { &["AP"] };
+            let views: &[&str] = if rng.chance(0.5) {
+                &["PA", "LATERAL"]
+            } else {
+                &["AP"]
+            };
             for view in views {
                 let img = synth::render(&case, IMAGE_SIZE, &mut rng);
                 // Every ninth image is written as DICOM, to show both kinds side by side.
                 let as_dicom = out.images % 9 == 4;
-                let name = format!("{}-{view}.{}", out.images + 1, if as_dicom { "dcm" } else { "png" });
+                let name = format!(
+                    "{}-{view}.{}",
+                    out.images + 1,
+                    if as_dicom { "dcm" } else { "png" }
+                );
                 let path = study_dir.join(&name);
                 if as_dicom {
                     let patient_id = subject.to_string();
@@ -143,7 +151,10 @@ fn count_existing(dir: &Path, patients: u32) -> DemoCorpus {
         dicom_images: 0,
         reused: true,
     };
-    for e in walkdir::WalkDir::new(dir.join("files")).into_iter().flatten() {
+    for e in walkdir::WalkDir::new(dir.join("files"))
+        .into_iter()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy();
         if name.ends_with(".txt") {
             out.studies += 1;

@@ -22,10 +22,22 @@ pub enum DicomError {
 pub fn read_dicom(_path: &std::path::Path, _max_pixels: u64) -> Result<DicomImage, DicomError> {
     Err(DicomError::Parse("stub".into()))
 }
-pub enum DicomPixels { Mono8(Vec<u8>), Mono16(Vec<u16>), Rgb8(Vec<u8>) }
-pub struct DicomSpec<'a> {
-    pub width: u32, pub height: u32, pub pixels: DicomPixels, pub photometric: &'a str,
-    pub rescale: Option<(f64, f64)>, pub window: Option<(f64, f64)>,
-    pub patient_id: Option<&'a str>, pub study_uid: Option<&'a str>, pub view: Option<&'a str>,
+pub enum DicomPixels {
+    Mono8(Vec<u8>),
+    Mono16(Vec<u16>),
+    Rgb8(Vec<u8>),
 }
-pub fn write_dicom(_path: &std::path::Path, _spec: &DicomSpec) -> Result<(), DicomError> { Err(DicomError::Parse("stub".into())) }
+pub struct DicomSpec<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: DicomPixels,
+    pub photometric: &'a str,
+    pub rescale: Option<(f64, f64)>,
+    pub window: Option<(f64, f64)>,
+    pub patient_id: Option<&'a str>,
+    pub study_uid: Option<&'a str>,
+    pub view: Option<&'a str>,
+}
+pub fn write_dicom(_path: &std::path::Path, _spec: &DicomSpec) -> Result<(), DicomError> {
+    Err(DicomError::Parse("stub".into()))
+}

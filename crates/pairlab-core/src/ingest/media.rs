@@ -182,10 +182,7 @@ fn check_pixels(file: &FileRef, w: u32, h: u32, limits: &Limits) -> Result<(), I
     Ok(())
 }
 
-fn decode_dicom(
-    file: &FileRef,
-    limits: &Limits,
-) -> Result<(DynamicImage, ImageMeta), IngestError> {
+fn decode_dicom(file: &FileRef, limits: &Limits) -> Result<(DynamicImage, ImageMeta), IngestError> {
     let d = dicom::read_dicom(&file.abs, limits.max_pixels).map_err(|e| {
         let kind = match e {
             dicom::DicomError::TooLarge { .. } => ErrorKind::TooLarge,
@@ -255,12 +252,17 @@ fn decode_jpeg(
     bytes: &[u8],
     limits: &Limits,
 ) -> Result<(DynamicImage, ImageMeta), IngestError> {
-    let corrupt = |e: jpeg_decoder::Error| err(file, ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
+    let corrupt =
+        |e: jpeg_decoder::Error| err(file, ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     dec.read_info().map_err(corrupt)?;
-    let info = dec
-        .info()
-        .ok_or_else(|| err(file, ErrorKind::Corrupt, "cannot decode JPEG: no frame header"))?;
+    let info = dec.info().ok_or_else(|| {
+        err(
+            file,
+            ErrorKind::Corrupt,
+            "cannot decode JPEG: no frame header",
+        )
+    })?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     check_pixels(file, w, h, limits)?;
     // Smallest DCT scale (1/8..1) that still covers the thumbnail size.
@@ -277,7 +279,13 @@ fn decode_jpeg(
     }
     let (sw, sh) = (u32::from(sw), u32::from(sh));
     use jpeg_decoder::PixelFormat as P;
-    let bad = || err(file, ErrorKind::Corrupt, "JPEG pixel data is shorter than its size");
+    let bad = || {
+        err(
+            file,
+            ErrorKind::Corrupt,
+            "JPEG pixel data is shorter than its size",
+        )
+    };
     let (img, bits) = match info.pixel_format {
         P::L8 => (
             DynamicImage::ImageLuma8(image::GrayImage::from_raw(sw, sh, pixels).ok_or_else(bad)?),
@@ -338,9 +346,9 @@ fn to_8bit(img: DynamicImage) -> DynamicImage {
     match img {
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => img,
         DynamicImage::ImageLuma16(g) => {
-            let (lo, hi) = g
-                .pixels()
-                .fold((u16::MAX, 0u16), |(lo, hi), p| (lo.min(p.0[0]), hi.max(p.0[0])));
+            let (lo, hi) = g.pixels().fold((u16::MAX, 0u16), |(lo, hi), p| {
+                (lo.min(p.0[0]), hi.max(p.0[0]))
+            });
             let span = f32::from(hi.saturating_sub(lo)).max(1.0);
             let (w, h) = g.dimensions();
             let data = g
@@ -407,7 +415,10 @@ mod tests {
         }));
         assert_eq!(dhash(&grad), 0);
         assert_eq!(dhash(&flipped), u64::MAX);
-        assert_eq!(dhash(&grad), dhash(&grad.resize(32, 32, FilterType::Triangle)));
+        assert_eq!(
+            dhash(&grad),
+            dhash(&grad.resize(32, 32, FilterType::Triangle))
+        );
     }
 
     #[test]

@@ -145,7 +145,10 @@ pub fn index(
     let started = Instant::now();
     let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
     if !root.is_dir() {
-        return Err(Error::Invalid(format!("{} is not a folder", root.display())));
+        return Err(Error::Invalid(format!(
+            "{} is not a folder",
+            root.display()
+        )));
     }
     let lib_root = lib.root().canonicalize().ok();
     let skip = lib_root.as_deref().filter(|l| l.starts_with(&root));
@@ -216,7 +219,10 @@ pub fn index(
     let mut vanished_by_hash: HashMap<&str, Vec<i64>> = HashMap::new();
     for (path, old) in &old_images {
         if !planned_paths.contains(path.as_str()) {
-            vanished_by_hash.entry(old.hash.as_str()).or_default().push(old.id);
+            vanished_by_hash
+                .entry(old.hash.as_str())
+                .or_default()
+                .push(old.id);
         }
     }
     let mut linker = write::Linker::new(
@@ -233,7 +239,8 @@ pub fn index(
         })
     });
     let mut seen_ids: HashSet<i64> = HashSet::new();
-    let report_of = |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
+    let report_of =
+        |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
     {
         let tx = conn.transaction()?;
         for p in &unchanged {
@@ -265,7 +272,9 @@ pub fn index(
             .collect();
         let tx = conn.transaction()?;
         for (p, res) in batch.iter().zip(results) {
-            let Some(file) = p.file.as_ref() else { continue };
+            let Some(file) = p.file.as_ref() else {
+                continue;
+            };
             let mut meta = match res {
                 Ok(m) => m,
                 Err(e) => {
@@ -337,10 +346,11 @@ fn read_planned_report(
         layout::ReportContent::File(f) => Some(f),
         layout::ReportContent::Text { from, .. } => from.as_ref(),
     };
-    if let (Some(f), Some(old)) = (file, old) {
-        if old.size == f.size && old.mtime_ns == f.mtime_ns {
-            return Ok(ReadReport::Unchanged(old.id));
-        }
+    if let (Some(f), Some(old)) = (file, old)
+        && old.size == f.size
+        && old.mtime_ns == f.mtime_ns
+    {
+        return Ok(ReadReport::Unchanged(old.id));
     }
     let parsed = match &r.content {
         layout::ReportContent::File(f) => report::read_report(f, limits.max_report_bytes)?,

@@ -109,7 +109,10 @@ fn heading(line: &str) -> Option<(String, &str)> {
         return None;
     }
     let lower = head.to_lowercase();
-    let all_caps = head.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase);
+    let all_caps = head
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .all(char::is_uppercase);
     (all_caps || KNOWN_HEADINGS.contains(&lower.as_str())).then_some((lower, rest))
 }
 
@@ -167,7 +170,10 @@ mod tests {
     #[test]
     fn mixed_case_headings_and_missing_sections() {
         let (f, i) = sections("Findings: Lungs clear.\nNote: time 10:30 recorded.");
-        assert_eq!(f.as_deref(), Some("Lungs clear. Note: time 10:30 recorded."));
+        assert_eq!(
+            f.as_deref(),
+            Some("Lungs clear. Note: time 10:30 recorded.")
+        );
         assert_eq!(i, None);
         assert_eq!(sections("Just a caption."), (None, None));
     }

@@ -64,10 +64,7 @@ pub fn existing_images(conn: &Connection, corpus: i64) -> Result<HashMap<String,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn existing_reports(
-    conn: &Connection,
-    corpus: i64,
-) -> Result<HashMap<String, ExistingReport>> {
+pub fn existing_reports(conn: &Connection, corpus: i64) -> Result<HashMap<String, ExistingReport>> {
     let mut stmt =
         conn.prepare("SELECT source, id, size, mtime_ns FROM reports WHERE corpus_id = ?1")?;
     let rows = stmt.query_map([corpus], |r| {
@@ -147,8 +144,10 @@ pub fn set_report_tags(conn: &Connection, report: i64, tags: &[String]) -> Resul
                  ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
             )?
             .query_row([tag], |r| r.get(0))?;
-        conn.prepare_cached("INSERT OR IGNORE INTO report_tags (report_id, tag_id) VALUES (?1, ?2)")?
-            .execute([report, tag_id])?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO report_tags (report_id, tag_id) VALUES (?1, ?2)",
+        )?
+        .execute([report, tag_id])?;
     }
     Ok(())
 }
@@ -179,8 +178,19 @@ pub fn write_image(
                    dhash = ?12, thumb = ?13, missing = 0 WHERE id = ?1",
             )?
             .execute(params![
-                id, file.rel, size, mtime, meta.hash, meta.width, meta.height, meta.format,
-                meta.bits, meta.photometric, meta.view, dhash, thumb
+                id,
+                file.rel,
+                size,
+                mtime,
+                meta.hash,
+                meta.width,
+                meta.height,
+                meta.format,
+                meta.bits,
+                meta.photometric,
+                meta.view,
+                dhash,
+                thumb
             ])?;
             Ok(id)
         }
@@ -192,8 +202,19 @@ pub fn write_image(
             )?
             .query_row(
                 params![
-                    corpus, file.rel, size, mtime, meta.hash, meta.width, meta.height,
-                    meta.format, meta.bits, meta.photometric, meta.view, dhash, thumb
+                    corpus,
+                    file.rel,
+                    size,
+                    mtime,
+                    meta.hash,
+                    meta.width,
+                    meta.height,
+                    meta.format,
+                    meta.bits,
+                    meta.photometric,
+                    meta.view,
+                    dhash,
+                    thumb
                 ],
                 |r| r.get(0),
             )?),

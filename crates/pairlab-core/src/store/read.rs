@@ -28,11 +28,9 @@ fn counts(conn: &Connection, corpus: Option<i64>) -> Result<Counts> {
     Ok(Counts {
         pairs: count(
             conn,
-            &format!(
-                "SELECT COUNT(*) FROM pairs p JOIN images i ON i.id = p.image_id
-                 JOIN reports r ON r.id = p.report_id
-                 WHERE i.missing = 0 AND r.missing = 0 AND (?1 IS NULL OR p.corpus_id = ?1)"
-            ),
+            "SELECT COUNT(*) FROM pairs p JOIN images i ON i.id = p.image_id
+             JOIN reports r ON r.id = p.report_id
+             WHERE i.missing = 0 AND r.missing = 0 AND (?1 IS NULL OR p.corpus_id = ?1)",
             corpus,
         )?,
         images: count(
@@ -66,8 +64,16 @@ fn counts(conn: &Connection, corpus: Option<i64>) -> Result<Counts> {
             &format!("SELECT COUNT(*) FROM images WHERE missing = 1 AND {C}"),
             corpus,
         )?,
-        patients: count(conn, &format!("SELECT COUNT(*) FROM patients WHERE {C}"), corpus)?,
-        studies: count(conn, &format!("SELECT COUNT(*) FROM studies WHERE {C}"), corpus)?,
+        patients: count(
+            conn,
+            &format!("SELECT COUNT(*) FROM patients WHERE {C}"),
+            corpus,
+        )?,
+        studies: count(
+            conn,
+            &format!("SELECT COUNT(*) FROM studies WHERE {C}"),
+            corpus,
+        )?,
         errors: count(
             conn,
             &format!("SELECT COUNT(*) FROM ingest_errors WHERE {C}"),
@@ -130,7 +136,9 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
         "SELECT format, COUNT(*) FROM images WHERE missing = 0 GROUP BY format ORDER BY format",
     )?;
     let formats = fstmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
         .collect::<Result<_, _>>()?;
     Ok(Stats {
         corpora: corpus_list.len() as u64,

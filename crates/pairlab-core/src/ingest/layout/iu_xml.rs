@@ -70,13 +70,16 @@ pub fn parse(xml: &str) -> Result<OpenIReport, String> {
     Ok(out)
 }
 
+/// A parsed report and whether it had to be decoded lossily, or why it could not be read.
+type ParsedXml = Result<(OpenIReport, bool), String>;
+
 pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     let mut plan = Plan::new(Layout::IuXml, errors);
     let mut by_stem: HashMap<String, Vec<&FileRef>> = HashMap::new();
     for f in files.iter().filter(|f| is_image(f)) {
         by_stem.entry(f.stem()).or_default().push(f);
     }
-    let parsed: Vec<(&FileRef, Result<(OpenIReport, bool), String>)> = files
+    let parsed: Vec<(&FileRef, ParsedXml)> = files
         .par_iter()
         .filter(|f| f.ext() == "xml")
         .map(|f| {
@@ -96,8 +99,11 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
         let (report, lossy) = match res {
             Ok(r) => r,
             Err(message) => {
-                plan.errors
-                    .push(IngestError::new(xml.rel.clone(), ErrorKind::Report, message));
+                plan.errors.push(IngestError::new(
+                    xml.rel.clone(),
+                    ErrorKind::Report,
+                    message,
+                ));
                 continue;
             }
         };
@@ -139,7 +145,10 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
                     plan.errors.push(IngestError::new(
                         img.rel.clone(),
                         ErrorKind::Layout,
-                        format!("image is named by more than one report; {} ignored", xml.rel),
+                        format!(
+                            "image is named by more than one report; {} ignored",
+                            xml.rel
+                        ),
                     ));
                     continue;
                 }

@@ -61,7 +61,10 @@ pub fn is_manifest(path: &Path) -> bool {
 /// One manifest row as column → cell text ("" for blank or null).
 type Row = BTreeMap<String, String>;
 
-fn read_rows(file: &Path) -> Result<(Vec<String>, Vec<(usize, Result<Row, String>)>, bool)> {
+/// Columns, (line, row or why it is malformed) and whether decoding was lossy.
+type Rows = (Vec<String>, Vec<(usize, Result<Row, String>)>, bool);
+
+fn read_rows(file: &Path) -> Result<Rows> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
     let (text, lossy) = decode_text(&bytes);
     let ext = file

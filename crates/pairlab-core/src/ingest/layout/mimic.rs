@@ -8,7 +8,7 @@ use super::{Layout, Plan, PlannedImage, PlannedReport, ReportContent, is_image};
 use crate::ingest::scan::FileRef;
 use crate::ingest::{ErrorKind, IngestError};
 
-fn digits_after<'a>(s: &'a str, prefix: char) -> Option<&'a str> {
+fn digits_after(s: &str, prefix: char) -> Option<&str> {
     let rest = s.strip_prefix(prefix)?;
     (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
 }

@@ -81,10 +81,7 @@ pub enum ReportContent {
     File(FileRef),
     /// Text already in hand (a manifest cell, a parsed XML file), with the file it came
     /// from when there is one, for change detection.
-    Text {
-        text: String,
-        from: Option<FileRef>,
-    },
+    Text { text: String, from: Option<FileRef> },
 }
 
 #[derive(Clone, Debug)]
@@ -158,10 +155,10 @@ pub fn plan(
         };
         return manifest::plan(root, &file);
     }
-    if layout == Layout::Auto {
-        if let Some(file) = find_manifest(root)? {
-            return manifest::plan(root, &file);
-        }
+    if layout == Layout::Auto
+        && let Some(file) = find_manifest(root)?
+    {
+        return manifest::plan(root, &file);
     }
     let (files, errors) = scan::walk(root, skip);
     let layout = match layout {
@@ -188,7 +185,7 @@ pub fn detect(files: &[FileRef]) -> Layout {
         .iter()
         .filter(|f| f.ext() == "xml")
         .take(5)
-        .any(|f| iu_xml::looks_like_openi(f))
+        .any(iu_xml::looks_like_openi)
     {
         return Layout::IuXml;
     }
@@ -215,7 +212,9 @@ fn find_manifest(root: &Path) -> Result<Option<std::path::PathBuf>> {
 fn by_dir_stem(files: &[FileRef]) -> BTreeMap<(String, String), Vec<&FileRef>> {
     let mut map: BTreeMap<(String, String), Vec<&FileRef>> = BTreeMap::new();
     for f in files {
-        map.entry((f.dir().to_owned(), f.stem())).or_default().push(f);
+        map.entry((f.dir().to_owned(), f.stem()))
+            .or_default()
+            .push(f);
     }
     map
 }

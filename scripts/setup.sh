@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system packages Pairlab needs to build and test on Debian 12 (idempotent).
+# Run as root, or with sudo available.
+set -euo pipefail
+
+packages=(
+    # Tauri 2 (the desktop shell)
+    libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libayatana-appindicator3-dev
+    librsvg2-dev libxdo-dev
+    # building bundled C code
+    build-essential pkg-config
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+echo "== system packages ready"
