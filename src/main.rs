@@ -88,8 +88,9 @@ enum Command {
     },
     /// Files that could not be indexed, with the reason.
     Errors {
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
+        /// Show at most this many (default: all).
+        #[arg(long)]
+        limit: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -172,7 +173,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Errors { limit, json } => {
             let lib = open_library(cli.library)?;
-            let errors = lib.errors(0, limit)?;
+            // Page through by key (the store never pages with OFFSET).
+            let limit = limit.unwrap_or(u64::MAX);
+            let mut errors = Vec::new();
+            let mut after = 0;
+            while (errors.len() as u64) < limit {
+                let page = lib.errors(after, 1000)?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                errors.extend(page);
+            }
+            errors.truncate(limit.min(errors.len() as u64) as usize);
             if json {
                 let rows: Vec<_> = errors
                     .iter()

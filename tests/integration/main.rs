@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod cli;
+mod dicom;
+mod formats;
 mod layouts;
 mod reindex;
 mod util;

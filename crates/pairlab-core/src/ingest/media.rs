@@ -265,10 +265,9 @@ fn decode_jpeg(
     })?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     check_pixels(file, w, h, limits)?;
-    // Smallest DCT scale (1/8..1) that still covers the thumbnail size.
-    let (sw, sh) = dec
-        .scale(THUMB_SIZE as u16, THUMB_SIZE as u16)
-        .map_err(corrupt)?;
+    // Smallest DCT scale (1/8..1) that still covers the thumbnail's size.
+    let (tw, th) = thumb_dims(w, h);
+    let (sw, sh) = dec.scale(tw as u16, th as u16).map_err(corrupt)?;
     let pixels = dec.decode().map_err(corrupt)?;
     if !has_eoi(bytes) {
         return Err(err(
@@ -328,6 +327,16 @@ fn decode_jpeg(
 fn has_eoi(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// The size of an image's thumbnail: longest side THUMB_SIZE, never enlarged.
+fn thumb_dims(w: u32, h: u32) -> (u32, u32) {
+    let longest = w.max(h);
+    if longest <= THUMB_SIZE {
+        return (w, h);
+    }
+    let scale = |v: u32| ((u64::from(v) * u64::from(THUMB_SIZE)).div_ceil(u64::from(longest))).max(1) as u32;
+    (scale(w), scale(h))
 }
 
 /// Shrinks to at most THUMB_SIZE on the longest side.
