@@ -12,10 +12,16 @@ use crate::util::Env;
 fn write_dx(path: &std::path::Path, patient: &str, study: &str, window: Option<(&str, &str)>) {
     let s = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
     let u = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
-    let pixels: Vec<u16> = (0..64 * 64).map(|i| if i % 64 < 32 { 100 } else { 3000 }).collect();
+    let pixels: Vec<u16> = (0..64 * 64)
+        .map(|i| if i % 64 < 32 { 100 } else { 3000 })
+        .collect();
     let sop = "1.2.826.0.1.3680043.10.999.1";
     let mut obj = InMemDicomObject::from_element_iter([
-        s(tags::SOP_CLASS_UID, VR::UI, uids::DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION),
+        s(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            uids::DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION,
+        ),
         s(tags::SOP_INSTANCE_UID, VR::UI, sop),
         s(tags::MODALITY, VR::CS, "DX"),
         s(tags::PATIENT_ID, VR::LO, patient),
@@ -57,7 +63,11 @@ fn thumb_mean(env: &Env, path: &str, left: bool) -> f64 {
     let img = image::open(env.library.join("thumbs").join(&rel[0][0]))
         .expect("thumb")
         .to_luma8();
-    let xs: Vec<u32> = if left { (4..24).collect() } else { (40..60).collect() };
+    let xs: Vec<u32> = if left {
+        (4..24).collect()
+    } else {
+        (40..60).collect()
+    };
     let sum: u64 = xs
         .iter()
         .flat_map(|&x| (4..60).map(move |y| (x, y)))
@@ -73,7 +83,12 @@ fn dicom_metadata_ids_and_display_pixels() {
     env.write("scans/auto window.txt", "FINDINGS: Clear.");
     // Window centred on the left half's value (100 - 1024 = -924): left mid grey, right
     // far above the window, so white before MONOCHROME1 inversion, black after.
-    write_dx(&env.path("scans/windowed.dcm"), "PAT-8", "1.2.3.5", Some(("-924", "200")));
+    write_dx(
+        &env.path("scans/windowed.dcm"),
+        "PAT-8",
+        "1.2.3.5",
+        Some(("-924", "200")),
+    );
     let v = env.index(&[]);
     assert_eq!(v["errors"], 0, "{v}");
     assert_eq!(v["pairs"], 1);
@@ -86,22 +101,56 @@ fn dicom_metadata_ids_and_display_pixels() {
     assert_eq!(
         rows,
         vec![
-            vec!["scans/auto window.dcm", "dicom", "64", "64", "12", "MONOCHROME1", "PA", "PAT-7", "1.2.3.4"],
-            vec!["scans/windowed.dcm", "dicom", "64", "64", "12", "MONOCHROME1", "PA", "PAT-8", "1.2.3.5"],
+            vec![
+                "scans/auto window.dcm",
+                "dicom",
+                "64",
+                "64",
+                "12",
+                "MONOCHROME1",
+                "PA",
+                "PAT-7",
+                "1.2.3.4"
+            ],
+            vec![
+                "scans/windowed.dcm",
+                "dicom",
+                "64",
+                "64",
+                "12",
+                "MONOCHROME1",
+                "PA",
+                "PAT-8",
+                "1.2.3.5"
+            ],
         ]
     );
     // Auto window over the pixel range, then inverted: low values bright, high values dark.
-    let (l, r) = (thumb_mean(&env, "scans/auto window.dcm", true), thumb_mean(&env, "scans/auto window.dcm", false));
+    let (l, r) = (
+        thumb_mean(&env, "scans/auto window.dcm", true),
+        thumb_mean(&env, "scans/auto window.dcm", false),
+    );
     assert!(l > 240.0 && r < 15.0, "auto window: left {l}, right {r}");
     // The file's window: the left half sits at the centre (mid grey), the right is clipped.
-    let (l, r) = (thumb_mean(&env, "scans/windowed.dcm", true), thumb_mean(&env, "scans/windowed.dcm", false));
-    assert!((100.0..156.0).contains(&l) && r < 15.0, "file window: left {l}, right {r}");
+    let (l, r) = (
+        thumb_mean(&env, "scans/windowed.dcm", true),
+        thumb_mean(&env, "scans/windowed.dcm", false),
+    );
+    assert!(
+        (100.0..156.0).contains(&l) && r < 15.0,
+        "file window: left {l}, right {r}"
+    );
 }
 
 #[test]
 fn layout_ids_win_over_dicom_tags() {
     let env = Env::new();
-    write_dx(&env.path("files/p10/p10000001/s50000001/view.dcm"), "TAG-PATIENT", "9.9.9", None);
+    write_dx(
+        &env.path("files/p10/p10000001/s50000001/view.dcm"),
+        "TAG-PATIENT",
+        "9.9.9",
+        None,
+    );
     env.write("files/p10/p10000001/s50000001.txt", "IMPRESSION: Normal.");
     let v = env.index(&[]);
     assert_eq!(v["layout"], "mimic");

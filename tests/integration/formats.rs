@@ -27,7 +27,9 @@ fn formats_dimensions_and_thumbnails() {
     let v = env.index(&[]);
     assert_eq!(v["images"], 6);
     assert_eq!(v["errors"], 0);
-    let rows = env.query("SELECT path, format, width, height, bits, photometric, thumb FROM images ORDER BY path");
+    let rows = env.query(
+        "SELECT path, format, width, height, bits, photometric, thumb FROM images ORDER BY path",
+    );
     let expect = [
         ("a.tif", "tiff", 600, 300, 8, "MONOCHROME2", (256, 128)),
         ("b.bmp", "bmp", 100, 800, 8, "RGB", (32, 256)),
@@ -38,7 +40,18 @@ fn formats_dimensions_and_thumbnails() {
     ];
     assert_eq!(rows.len(), expect.len());
     for (row, (path, format, w, h, bits, photo, (tw, th))) in rows.iter().zip(expect) {
-        assert_eq!(&row[..6], &[path, format, &w.to_string(), &h.to_string(), &bits.to_string(), photo], "{row:?}");
+        assert_eq!(
+            &row[..6],
+            &[
+                path,
+                format,
+                &w.to_string(),
+                &h.to_string(),
+                &bits.to_string(),
+                photo
+            ],
+            "{row:?}"
+        );
         let thumb = image::open(env.library.join("thumbs").join(&row[6])).expect("thumbnail");
         assert_eq!((thumb.width(), thumb.height()), (tw, th), "{path}");
     }

@@ -2,7 +2,9 @@
 //! It knows nothing of SQLite or the library; core hands it plain data.
 //!
 //! The model and training issues fill this crate; for now it holds the vector maths that
-//! the similarity features build on.
+//! embeddings and similarity search build on.
+
+use candle_core::{D, Result, Tensor};
 
 /// Cosine similarity of two equally long vectors (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -19,9 +21,21 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// Scales each row of a `[n, d]` tensor to unit L2 norm (rows of zeros stay zero), as
+/// embeddings are stored and compared.
+pub fn normalize_rows(t: &Tensor) -> Result<Tensor> {
+    let norms = t
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::INFINITY)?;
+    t.broadcast_div(&norms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn cosine_basics() {
@@ -29,5 +43,23 @@ mod tests {
         assert!(cosine(&[1.0, 0.0], &[0.0, 2.0]).abs() < 1e-6);
         assert!((cosine(&[1.0, 1.0], &[-1.0, -1.0]) + 1.0).abs() < 1e-6);
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+    }
+
+    #[test]
+    fn rows_become_unit_length() -> Result<()> {
+        let t = Tensor::new(&[[3f32, 4.0], [0.0, 0.0], [1.0, 1.0]], &Device::Cpu)?;
+        let n = normalize_rows(&t)?.to_vec2::<f32>()?;
+        assert_eq!(n[0], vec![0.6, 0.8]);
+        assert_eq!(n[1], vec![0.0, 0.0]);
+        let r = (0.5f32).sqrt();
+        assert!((n[2][0] - r).abs() < 1e-6 && (n[2][1] - r).abs() < 1e-6);
+        // Normalised rows agree with the scalar cosine.
+        let a = [1f32, 2.0, 3.0];
+        let b = [-2f32, 0.5, 4.0];
+        let t = Tensor::new(&[a, b], &Device::Cpu)?;
+        let n = normalize_rows(&t)?.to_vec2::<f32>()?;
+        let dot: f32 = n[0].iter().zip(&n[1]).map(|(x, y)| x * y).sum();
+        assert!((dot - cosine(&a, &b)).abs() < 1e-6);
+        Ok(())
     }
 }

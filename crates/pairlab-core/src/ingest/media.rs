@@ -335,7 +335,9 @@ fn thumb_dims(w: u32, h: u32) -> (u32, u32) {
     if longest <= THUMB_SIZE {
         return (w, h);
     }
-    let scale = |v: u32| ((u64::from(v) * u64::from(THUMB_SIZE)).div_ceil(u64::from(longest))).max(1) as u32;
+    let scale = |v: u32| {
+        ((u64::from(v) * u64::from(THUMB_SIZE)).div_ceil(u64::from(longest))).max(1) as u32
+    };
     (scale(w), scale(h))
 }
 
