@@ -33,7 +33,7 @@ pub struct DemoCorpus {
 /// Writes the demo corpus with `patients` patients into `dir`. A folder already holding a
 /// demo with the same settings is reused; any other non-empty folder is refused.
 pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> {
-    let settings = format!("patients={patients} seed={seed} size={IMAGE_SIZE} v1\n");
+    let settings = format!("patients={patients} seed={seed} size={IMAGE_SIZE} v2\n");
     let marker = dir.join(MARKER);
     if dir.exists() {
         let same = std::fs::read_to_string(&marker).is_ok_and(|m| m == settings);
@@ -89,7 +89,7 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
             let report_path = study_dir.with_extension("txt");
             std::fs::write(&report_path, &report.text).map_err(|e| Error::io(&report_path, e))?;
             let views: &[&str] = if rng.chance(0.5) {
-                &["PA", "LATERAL"]
+                &["PA", "AP"]
             } else {
                 &["AP"]
             };
