@@ -24,6 +24,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Only write the benchmark corpus (used by `bench ingest` in a child process, so that
+    /// the parent stays small and the children's peak memory is theirs alone).
+    #[command(hide = true)]
+    Gen {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[arg(long)]
+        n: u32,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn kind_of(k: KindArg) -> Kind {
+    match k {
+        KindArg::Small => Kind::Small,
+        KindArg::Xray => Kind::Xray,
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,23 +96,38 @@ fn index_cmd(root: &Path, library: &Path) -> Result<Command> {
 }
 
 pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
-    let BenchCommand::Ingest { kind, n, dir, json } = cmd;
-    let kind = match kind {
-        KindArg::Small => Kind::Small,
-        KindArg::Xray => Kind::Xray,
+    let (kind_arg, n, dir, json) = match cmd {
+        BenchCommand::Gen { kind, n, dir } => {
+            bench_corpus::write(&dir, kind_of(kind), n)?;
+            return Ok(());
+        }
+        BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
     };
+    let kind = kind_of(kind_arg);
     let dir = dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("pairlab-bench-{}-{n}", kind.name())));
     let t = Instant::now();
-    let generated = bench_corpus::write(&dir, kind, n)?;
-    let gen_s = t.elapsed().as_secs_f64();
+    let status = Command::new(std::env::current_exe()?)
+        .args([
+            "bench",
+            "gen",
+            "--kind",
+            kind.name(),
+            "--n",
+            &n.to_string(),
+            "--dir",
+        ])
+        .arg(&dir)
+        .status()
+        .context("cannot start the corpus generator")?;
+    if !status.success() {
+        bail!("writing the benchmark corpus failed");
+    }
     if !json {
         eprintln!(
-            "corpus: {} pairs in {} ({}; {:.1} s)",
-            n,
+            "corpus: {n} pairs in {} (ready in {:.1} s)",
             dir.display(),
-            if generated { "generated" } else { "reused" },
-            gen_s
+            t.elapsed().as_secs_f64()
         );
     }
     let library = dir.with_extension("library");

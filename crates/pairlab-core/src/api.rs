@@ -46,3 +46,40 @@ impl Library {
         read::pair(self.conn(), id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+
+    #[test]
+    fn pairs_and_errors_page_by_key() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let corpus = tmp.path().join("c");
+        std::fs::create_dir_all(&corpus).map_err(|e| crate::Error::io(&corpus, e))?;
+        for i in 0..7u8 {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([x as u8 * i + y as u8]));
+            img.save(corpus.join(format!("{i}.png")))
+                .map_err(|e| crate::Error::io("png", std::io::Error::other(e)))?;
+            std::fs::write(corpus.join(format!("bad{i}.png")), b"x")
+                .map_err(|e| crate::Error::io("bad", e))?;
+        }
+        let mut lib = Library::open(&tmp.path().join("lib"))?;
+        let summary = lib.index(&corpus, &IndexOptions::default(), &Silent)?;
+        assert_eq!((summary.images, summary.errors), (7, 7));
+        let (mut after, mut seen) = (0, Vec::new());
+        loop {
+            let page = lib.pairs(after, 3)?;
+            let Some(last) = page.last() else { break };
+            assert!(page.len() <= 3);
+            after = last.id;
+            seen.extend(page.iter().map(|p| p.id));
+        }
+        assert_eq!(seen.len(), 7);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        let first = lib.errors(0, 4)?;
+        let rest = lib.errors(first.last().map(|e| e.id).unwrap_or(0), 100)?;
+        assert_eq!((first.len(), rest.len()), (4, 3));
+        Ok(())
+    }
+}
