@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::ingest::{self, IndexOptions, IndexSummary};
+use crate::labels::{self, CurrentLabel, LabelEvent, Schema, SchemaDef};
 use crate::library::Library;
 use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
@@ -44,6 +45,58 @@ impl Library {
     /// Everything about one pair.
     pub fn pair(&self, id: i64) -> Result<PairDetail> {
         read::pair(self.conn(), id)
+    }
+
+    /// All label schemas.
+    pub fn schemas(&self) -> Result<Vec<Schema>> {
+        labels::schema::list(self.conn())
+    }
+
+    /// Adds (or extends) a schema from the text of a TOML file.
+    pub fn add_schema(&self, toml: &str) -> Result<Schema> {
+        labels::schema::upsert(self.conn(), &SchemaDef::from_toml(toml)?)
+    }
+
+    /// A person sets (value Some) or blanks (None) one class of a pair.
+    pub fn set_label(
+        &mut self,
+        pair: i64,
+        schema: &str,
+        class: &str,
+        value: Option<i8>,
+        annotator: &str,
+    ) -> Result<Option<LabelEvent>> {
+        labels::set_human(self.conn_mut(), pair, schema, class, value, annotator)
+    }
+
+    /// Undoes the annotator's latest label change.
+    pub fn undo(&mut self, annotator: &str) -> Result<Option<LabelEvent>> {
+        labels::undo(self.conn_mut(), annotator)
+    }
+
+    /// Redoes the annotator's latest undo.
+    pub fn redo(&mut self, annotator: &str) -> Result<Option<LabelEvent>> {
+        labels::redo(self.conn_mut(), annotator)
+    }
+
+    /// A pair's label audit trail, oldest first.
+    pub fn label_history(&self, pair: i64) -> Result<Vec<LabelEvent>> {
+        labels::history(self.conn(), pair)
+    }
+
+    /// A pair's current labels under a schema.
+    pub fn current_labels(&self, pair: i64, schema: &str) -> Result<Vec<CurrentLabel>> {
+        labels::current(self.conn(), pair, schema)
+    }
+
+    /// A pair's review status under a schema.
+    pub fn review_status(&self, pair: i64, schema: &str) -> Result<String> {
+        labels::review_status(self.conn(), pair, schema)
+    }
+
+    /// Sets a pair's review status (accepted, rejected, flagged, ...).
+    pub fn set_review(&self, pair: i64, schema: &str, status: &str, annotator: &str) -> Result<()> {
+        labels::set_review(self.conn(), pair, schema, status, annotator)
     }
 }
 

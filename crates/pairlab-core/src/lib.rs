@@ -5,6 +5,7 @@ pub mod api;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod labels;
 pub mod library;
 pub mod progress;
 pub mod store;

@@ -25,6 +25,7 @@ impl Library {
         let thumbs = dir.join(THUMBS_DIR);
         std::fs::create_dir_all(&thumbs).map_err(|e| Error::io(&thumbs, e))?;
         let conn = store::open(&dir.join(DB_FILE))?;
+        crate::labels::schema::upsert(&conn, &crate::labels::SchemaDef::chexpert()?)?;
         Ok(Library {
             root: dir.to_owned(),
             conn,

@@ -373,15 +373,47 @@ impl SampleLayout {
         })
     }
 
-    fn stored(&self, samples: &Samples<'_>, i: usize) -> i64 {
-        let raw = u64::from(samples.raw(i, self.bits_allocated));
-        let mask = (1u64 << self.bits_stored) - 1;
-        let v = (raw >> self.shift) & mask;
+    /// The unsigned stored bits of a raw cell.
+    fn mask(&self, raw: u64) -> u64 {
+        (raw >> self.shift) & ((1u64 << self.bits_stored) - 1)
+    }
+
+    /// Interprets masked stored bits (two's complement when signed).
+    fn to_signed(&self, v: u64) -> i64 {
         if self.signed && (v >> (self.bits_stored - 1)) & 1 == 1 {
             v as i64 - (1i64 << self.bits_stored)
         } else {
             v as i64
         }
+    }
+
+    fn stored(&self, samples: &Samples<'_>, i: usize) -> i64 {
+        self.to_signed(self.mask(u64::from(samples.raw(i, self.bits_allocated))))
+    }
+
+    /// Masked stored bits of the first `n` cells when they fit 16 bits
+    /// (the caller has checked that enough data is present).
+    fn masked_cells_u16(&self, samples: &Samples<'_>, n: usize) -> Option<Vec<u16>> {
+        if self.bits_stored > 16 {
+            return None;
+        }
+        let shift = self.shift;
+        let mask = ((1u32 << self.bits_stored) - 1) as u16;
+        let cells = match (self.bits_allocated, samples) {
+            (16, Samples::Words(w)) => w[..n].iter().map(|&r| (r >> shift) & mask).collect(),
+            (16, Samples::Bytes(b)) => b[..2 * n]
+                .chunks_exact(2)
+                .map(|c| (u16::from_le_bytes([c[0], c[1]]) >> shift) & mask)
+                .collect(),
+            (8, Samples::Bytes(b)) => b[..n]
+                .iter()
+                .map(|&r| (u16::from(r) >> shift) & mask)
+                .collect(),
+            _ => (0..n)
+                .map(|i| self.mask(u64::from(samples.raw(i, self.bits_allocated))) as u16)
+                .collect(),
+        };
+        Some(cells)
     }
 }
 
@@ -403,6 +435,65 @@ fn map_monochrome(
     samples: &Samples<'_>,
     npix: usize,
     layout: &SampleLayout,
+    rescale: (f64, f64),
+    window: Option<Window>,
+) -> Vec<u8> {
+    match layout.masked_cells_u16(samples, npix) {
+        Some(cells) => map_with_lut(&cells, layout, rescale, window),
+        None => map_direct(samples, npix, layout, rescale, window),
+    }
+}
+
+/// Up to 16 stored bits: map every possible stored value once through a
+/// lookup table (fast even in unoptimised builds), then index it per pixel.
+fn map_with_lut(
+    cells: &[u16],
+    layout: &SampleLayout,
+    (slope, intercept): (f64, f64),
+    window: Option<Window>,
+) -> Vec<u8> {
+    let size = 1usize << layout.bits_stored;
+    let modality = |u: usize| layout.to_signed(u as u64) as f64 * slope + intercept;
+    let mut seen = vec![false; size];
+    for &u in cells {
+        seen[usize::from(u)] = true;
+    }
+    let mut lut = vec![0u8; size];
+    match window {
+        Some(w) => {
+            for (u, entry) in lut.iter_mut().enumerate() {
+                if seen[u] {
+                    *entry = apply_window(modality(u), &w);
+                }
+            }
+        }
+        None => {
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for u in (0..size).filter(|&u| seen[u]) {
+                let m = modality(u);
+                lo = lo.min(m);
+                hi = hi.max(m);
+            }
+            let range = hi - lo;
+            if !range.is_finite() || range <= 0.0 {
+                // constant image (or degenerate values): no contrast to show
+                return vec![0; cells.len()];
+            }
+            for (u, entry) in lut.iter_mut().enumerate() {
+                if seen[u] {
+                    *entry = to_u8((modality(u) - lo) / range * 255.0);
+                }
+            }
+        }
+    }
+    cells.iter().map(|&u| lut[usize::from(u)]).collect()
+}
+
+/// General path (17..=32 stored bits): per-pixel arithmetic.
+fn map_direct(
+    samples: &Samples<'_>,
+    npix: usize,
+    layout: &SampleLayout,
     (slope, intercept): (f64, f64),
     window: Option<Window>,
 ) -> Vec<u8> {
@@ -418,8 +509,7 @@ fn map_monochrome(
                 hi = hi.max(m);
             }
             let range = hi - lo;
-            if !(range > 0.0) || !range.is_finite() {
-                // constant image (or degenerate values): no contrast to show
+            if !range.is_finite() || range <= 0.0 {
                 return vec![0; npix];
             }
             (0..npix)
@@ -585,6 +675,7 @@ fn check_structure(path: &Path) -> Result<(), DicomError> {
         r: std::io::BufReader::new(file),
         pos: 0,
         len,
+        skew: 0,
     };
     match scanner.scan_file() {
         Ok(_) => Ok(()),
@@ -634,11 +725,20 @@ const SEQUENCE_DELIMITER: (u16, u16) = (0xFFFE, 0xE0DD);
 
 struct Scanner<R> {
     r: R,
+    /// bytes actually consumed
     pos: u64,
+    /// file size
     len: u64,
+    /// how far dicom-rs' position counter runs ahead of `pos` (see
+    /// `scan_dataset`); defined-length items end by that counter
+    skew: u64,
 }
 
 impl<R: std::io::Read + std::io::Seek> Scanner<R> {
+    fn logical(&self) -> u64 {
+        self.pos + self.skew
+    }
+
     fn remaining(&self) -> u64 {
         self.len.saturating_sub(self.pos)
     }
@@ -713,23 +813,36 @@ impl<R: std::io::Read + std::io::Seek> Scanner<R> {
             self.r.seek(std::io::SeekFrom::Start(4))?;
             self.pos = 4;
         }
-        // file meta group: always explicit VR little endian
+        // File meta group: always explicit VR little endian. Like dicom-rs,
+        // read (0002,0000) first and then as many bytes as it announces.
         let meta_mode = Mode {
             explicit: true,
             big_endian: false,
         };
+        if self.read_tag(false)? != Some((0x0002, 0x0000)) {
+            return Ok(Flow::GiveUp);
+        }
+        if !matches!(
+            self.read_header_rest(meta_mode, (0x0002, 0x0000))?,
+            Some((_, 4))
+        ) {
+            return Ok(Flow::GiveUp);
+        }
+        let Some(group_length) = self.read_u32(false)? else {
+            return Ok(Flow::GiveUp);
+        };
+        let meta_start = self.pos;
         let mut transfer_syntax = String::new();
-        loop {
+        while self.pos - meta_start < u64::from(group_length) {
             let Some(tag) = self.read_tag(false)? else {
                 return Ok(Flow::GiveUp);
             };
-            if tag.0 != 0x0002 {
-                // first data set element: rewind its tag
-                self.r.seek_relative(-4)?;
-                self.pos -= 4;
-                break;
-            }
-            let Some((_, len)) = self.read_header_rest(meta_mode)? else {
+            let header = if tag.0 == 0xFFFE {
+                self.read_u32(false)?.map(|len| (VR::UN, len))
+            } else {
+                self.read_header_rest(meta_mode, tag)?
+            };
+            let Some((_, len)) = header else {
                 return Ok(Flow::GiveUp);
             };
             if len == UNDEFINED {
@@ -766,44 +879,73 @@ impl<R: std::io::Read + std::io::Seek> Scanner<R> {
         self.scan_dataset(mode, DatasetEnd::Eof, 0)
     }
 
-    /// Reads what follows a tag: (explicit VR, length); `None` at EOF or on an
-    /// unknown VR.
+    /// Reads what follows a tag: (VR, length), with the VR resolved exactly
+    /// as dicom-rs does; `None` at end of file.
     fn read_header_rest(
         &mut self,
         mode: Mode,
-    ) -> Result<Option<(Option<[u8; 2]>, u32)>, ScanError> {
+        tag: (u16, u16),
+    ) -> Result<Option<(VR, u32)>, ScanError> {
         if !mode.explicit {
-            return Ok(self.read_u32(mode.big_endian)?.map(|len| (None, len)));
+            // implicit VR: OW for pixel/overlay data, else the dictionary, else UN
+            let vr = if tag == (0x7FE0, 0x0010) || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+                VR::OW
+            } else {
+                use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+                dicom_dictionary_std::StandardDataDictionary
+                    .by_tag(Tag(tag.0, tag.1))
+                    .map_or(VR::UN, |e| e.vr().relaxed())
+            };
+            return Ok(self.read_u32(mode.big_endian)?.map(|len| (vr, len)));
         }
-        let Some(vr) = self.read_bytes::<2>()? else {
+        let Some(bytes) = self.read_bytes::<2>()? else {
             return Ok(None);
         };
-        let long = match &vr {
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN"
-            | b"UR" | b"UT" | b"UV" => true,
-            b"AE" | b"AS" | b"AT" | b"CS" | b"DA" | b"DS" | b"DT" | b"FL" | b"FD" | b"IS"
-            | b"LO" | b"LT" | b"PN" | b"SH" | b"SL" | b"SS" | b"ST" | b"TM" | b"UI" | b"UL"
-            | b"US" => false,
-            _ => return Ok(None),
-        };
-        if long {
+        let vr = VR::from_binary(bytes).unwrap_or(VR::UN);
+        // 16-bit length for these VRs, otherwise 2 reserved bytes + 32-bit length
+        use VR::*;
+        let short = matches!(
+            vr,
+            AE | AS
+                | AT
+                | CS
+                | DA
+                | DS
+                | DT
+                | FL
+                | FD
+                | IS
+                | LO
+                | LT
+                | PN
+                | SH
+                | SL
+                | SS
+                | ST
+                | TM
+                | UI
+                | UL
+                | US
+        );
+        if short {
+            Ok(self
+                .read_u16(mode.big_endian)?
+                .map(|len| (vr, u32::from(len))))
+        } else {
             if self.read_bytes::<2>()?.is_none() {
                 return Ok(None);
             }
-            Ok(self.read_u32(mode.big_endian)?.map(|len| (Some(vr), len)))
-        } else {
-            Ok(self
-                .read_u16(mode.big_endian)?
-                .map(|len| (Some(vr), u32::from(len))))
+            Ok(self.read_u32(mode.big_endian)?.map(|len| (vr, len)))
         }
     }
 
     fn scan_dataset(&mut self, mode: Mode, end: DatasetEnd, depth: u32) -> Result<Flow, ScanError> {
+        use VR::*;
         loop {
             match end {
                 DatasetEnd::Eof if self.remaining() == 0 => return Ok(Flow::Continue),
-                DatasetEnd::At(e) if self.pos == e => return Ok(Flow::Continue),
-                DatasetEnd::At(e) if self.pos > e => return Ok(Flow::GiveUp),
+                DatasetEnd::At(e) if self.logical() == e => return Ok(Flow::Continue),
+                DatasetEnd::At(e) if self.logical() > e => return Ok(Flow::GiveUp),
                 _ => {}
             }
             let Some(tag) = self.read_tag(mode.big_endian)? else {
@@ -818,42 +960,36 @@ impl<R: std::io::Read + std::io::Seek> Scanner<R> {
             if tag.0 == 0xFFFE {
                 return Ok(Flow::GiveUp);
             }
-            let Some((vr, len)) = self.read_header_rest(mode)? else {
+            let Some((vr, len)) = self.read_header_rest(mode, tag)? else {
                 return Ok(Flow::GiveUp);
-            };
-            let is_sq = match vr {
-                Some(vr) => &vr == b"SQ",
-                None => {
-                    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-                    dicom_dictionary_std::StandardDataDictionary
-                        .by_tag(Tag(tag.0, tag.1))
-                        .is_some_and(|e| e.vr() == dicom_core::dictionary::VirtualVr::Exact(VR::SQ))
-                }
             };
             let flow = if len == UNDEFINED {
                 if tag == (0x7FE0, 0x0010) {
                     self.scan_fragments(mode)?
                 } else {
-                    // an undefined-length UN is an implicit VR LE sequence
-                    let inner = if vr.as_ref() == Some(b"UN") {
-                        Mode {
-                            explicit: false,
-                            big_endian: false,
-                        }
-                    } else {
-                        mode
-                    };
-                    self.scan_sequence(inner, None, depth + 1)?
+                    // dicom-rs reads any other undefined length element as a
+                    // sequence, in the same encoding
+                    self.scan_sequence(mode, None, depth + 1)?
                 }
-            } else {
+            } else if vr == VR::SQ {
                 self.check_len(tag, len)?;
-                if is_sq {
-                    let end = self.pos + u64::from(len);
-                    self.scan_sequence(mode, Some(end), depth + 1)?
-                } else {
-                    self.skip(len)?;
-                    Flow::Continue
-                }
+                let end = self.logical() + u64::from(len);
+                self.scan_sequence(mode, Some(end), depth + 1)?
+            } else {
+                // dicom-rs reads whole binary numbers only: a length that is
+                // not a multiple of the number size leaves bytes unread
+                // (while its position counter still advances by `len`)
+                let unit = match vr {
+                    US | OW | SS => 2,
+                    AT | FL | OF | SL | UL | OL => 4,
+                    FD | OD | SV | UV | OV => 8,
+                    _ => 1,
+                };
+                let consumed = len - len % unit;
+                self.check_len(tag, consumed)?;
+                self.skip(consumed)?;
+                self.skew += u64::from(len - consumed);
+                Flow::Continue
             };
             if flow == Flow::GiveUp {
                 return Ok(Flow::GiveUp);
@@ -874,8 +1010,8 @@ impl<R: std::io::Read + std::io::Seek> Scanner<R> {
         }
         loop {
             match end {
-                Some(e) if self.pos == e => return Ok(Flow::Continue),
-                Some(e) if self.pos > e => return Ok(Flow::GiveUp),
+                Some(e) if self.logical() == e => return Ok(Flow::Continue),
+                Some(e) if self.logical() > e => return Ok(Flow::GiveUp),
                 _ => {}
             }
             let Some(tag) = self.read_tag(mode.big_endian)? else {
@@ -890,7 +1026,7 @@ impl<R: std::io::Read + std::io::Seek> Scanner<R> {
                 self.scan_dataset(mode, DatasetEnd::Delimiter, depth)?
             } else if tag == ITEM {
                 self.check_len(tag, len)?;
-                let item_end = self.pos + u64::from(len);
+                let item_end = self.logical() + u64::from(len);
                 self.scan_dataset(mode, DatasetEnd::At(item_end), depth)?
             } else {
                 Flow::GiveUp
@@ -1044,7 +1180,7 @@ pub fn write_dicom(path: &Path, spec: &DicomSpec) -> Result<(), DicomError> {
                 "a VOI window is only meaningful for monochrome images".into(),
             ));
         }
-        if !(width >= 1.0) {
+        if width.is_nan() || width < 1.0 {
             return Err(invalid(format!("window width {width} must be >= 1")));
         }
         obj.put(str_el(
@@ -1126,6 +1262,7 @@ fn new_uid() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1577,10 +1714,102 @@ mod tests {
     }
 
     #[test]
+    fn corrupt_length_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.dcm");
+        write_dicom(
+            &path,
+            &spec(2, 2, DicomPixels::Mono8(vec![1, 2, 3, 4]), "MONOCHROME2"),
+        )
+        .unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // PixelData header: (7FE0,0010) OB 00 00 <u32 length>
+        let hdr = [0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
+        let at = bytes.windows(8).position(|w| w == hdr).unwrap() + 8;
+        bytes[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_dicom(&path, u64::MAX).unwrap_err();
+        assert!(
+            matches!(&err, DicomError::Parse(m) if m.contains("declares")),
+            "{err}"
+        );
+
+        // the same in the file meta group (unknown VR → 32-bit length)
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at..at + 4].copy_from_slice(&4u32.to_le_bytes());
+        bytes[163] = 0xE0; // VR of (0002,0002) at offset 162: "UI" -> "U\xE0"
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read_dicom(&path, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.dcm");
+        write_dicom(
+            &path,
+            &spec(1, 1, DicomPixels::Mono8(vec![1]), "MONOCHROME2"),
+        )
+        .unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        for _ in 0..10_000 {
+            // (7FE1,0010) SQ, undefined length, then an undefined-length item
+            bytes.extend_from_slice(&[0xE1, 0x7F, 0x10, 0x00, b'S', b'Q', 0, 0]);
+            bytes.extend_from_slice(&[0xFF; 4]);
+            bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_dicom(&path, u64::MAX).unwrap_err();
+        assert!(
+            matches!(&err, DicomError::Parse(m) if m.contains("nested")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nested_sequences_pass_the_structure_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.dcm");
+        let mut obj = base_obj(1, 2, "MONOCHROME2", 1, 8);
+        let code = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::CODE_VALUE, VR::SH, "R-10224"),
+            DataElement::new(tags::CODE_MEANING, VR::LO, "posterior-anterior"),
+        ]);
+        let view = InMemDicomObject::from_element_iter([DataElement::new(
+            tags::VIEW_MODIFIER_CODE_SEQUENCE,
+            VR::SQ,
+            dicom_core::value::DataSetSequence::from(vec![code.clone()]),
+        )]);
+        obj.put(DataElement::new(
+            tags::VIEW_CODE_SEQUENCE,
+            VR::SQ,
+            dicom_core::value::DataSetSequence::from(vec![view, code]),
+        ));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::from(vec![3u8, 9]),
+        ));
+        write_obj(&path, obj);
+
+        let file = std::fs::File::open(&path).unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut scanner = Scanner {
+            r: std::io::BufReader::new(file),
+            pos: 0,
+            len,
+            skew: 0,
+        };
+        assert!(matches!(scanner.scan_file(), Ok(Flow::Continue)));
+        assert_eq!(scanner.pos, len);
+        assert_eq!(luma(&read_dicom(&path, u64::MAX).unwrap()), vec![0, 255]);
+    }
+
+    #[test]
     fn ds_formatting_fits_16_chars() {
         assert_eq!(format_ds(40.0).as_deref(), Some("40"));
         assert_eq!(format_ds(-1024.5).as_deref(), Some("-1024.5"));
-        for v in [1e-20, 1.0 / 3.0, -123456789.123456789, 6.02e23] {
+        for v in [1e-20, 1.0 / 3.0, -123_456_789.125, 6.02e23] {
             let s = format_ds(v).unwrap();
             assert!(s.len() <= 16, "{s}");
             let back: f64 = s.parse().unwrap();

@@ -11,6 +11,7 @@ use super::media::ImageMeta;
 use super::report::ParsedReport;
 use super::scan::FileRef;
 use crate::error::Result;
+use crate::labels::schema::{self, SchemaDef, SchemaKind};
 
 /// An image row as it was before this run.
 #[derive(Clone, Debug)]
@@ -358,26 +359,17 @@ impl Linker {
 }
 
 fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<i64> {
-    let id: i64 = conn.query_row(
-        "INSERT INTO schemas (name, kind) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
-        params![s.name, s.kind],
-        |r| r.get(0),
-    )?;
-    let next: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(position) + 1, 0) FROM schema_classes WHERE schema_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    let mut pos = next;
-    for class in &s.classes {
-        let added = conn.execute(
-            "INSERT OR IGNORE INTO schema_classes (schema_id, position, name) VALUES (?1, ?2, ?3)",
-            params![id, pos, class],
-        )?;
-        pos += added as i64;
-    }
-    Ok(id)
+    let kind = if s.kind == "multi-class" {
+        SchemaKind::MultiClass
+    } else {
+        SchemaKind::MultiLabel
+    };
+    let def = SchemaDef {
+        name: s.name.clone(),
+        kind,
+        classes: s.classes.clone(),
+    };
+    Ok(schema::upsert(conn, &def)?.id)
 }
 
 /// Replaces the corpus's recorded ingest errors with this run's.

@@ -9,7 +9,10 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Migrations in order; migration `i` brings the schema to `user_version = i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_label_events.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,439 @@
+//! Labels: one row per (pair, schema, class, source) with CheXpert values 1 / 0 / -1 (a
+//! blank is no row). Sources are `human` (with the annotator), `report-rules`,
+//! `model:<name>` and `import`. A machine source never touches a human row; the current
+//! value of a class is the human one if any, else the most confident machine one. Every
+//! change is appended to `label_events`, which also drives per-annotator undo and redo.
+
+pub mod schema;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+pub use schema::{Schema, SchemaDef, SchemaKind};
+
+/// The source name of labels set by a person.
+pub const HUMAN: &str = "human";
+
+/// Parses a label value as typed by a user: 1, 0, -1 (also 1.0 …), or blank.
+pub fn parse_value(s: &str) -> Result<Option<i8>> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "1.0" | "pos" | "positive" => Ok(Some(1)),
+        "0" | "0.0" | "neg" | "negative" => Ok(Some(0)),
+        "-1" | "-1.0" | "u" | "uncertain" => Ok(Some(-1)),
+        "" | "blank" | "none" => Ok(None),
+        other => Err(Error::Invalid(format!(
+            "label value {other:?}: expected 1, 0, -1 or blank"
+        ))),
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LabelEvent {
+    pub id: i64,
+    pub pair: i64,
+    pub schema: String,
+    pub class: String,
+    pub source: String,
+    pub annotator: Option<String>,
+    pub old_value: Option<i8>,
+    pub new_value: Option<i8>,
+    /// "set", "undo" or "redo".
+    pub kind: String,
+    /// The event an undo undoes, or the undo a redo redoes.
+    pub ref_event: Option<i64>,
+    pub time: String,
+}
+
+/// The value a class has now, and where it comes from.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CurrentLabel {
+    pub class: String,
+    pub value: i8,
+    pub source: String,
+    pub annotator: Option<String>,
+    pub confidence: Option<f64>,
+}
+
+fn stored(
+    conn: &Connection,
+    pair: i64,
+    schema: i64,
+    class: &str,
+    source: &str,
+) -> Result<Option<i8>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT value FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
+        )?
+        .query_row(params![pair, schema, class, source], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes (or, for a blank, removes) one label row without recording an event.
+#[allow(clippy::too_many_arguments)]
+fn write_row(
+    conn: &Connection,
+    pair: i64,
+    schema: i64,
+    class: &str,
+    source: &str,
+    value: Option<i8>,
+    annotator: Option<&str>,
+    confidence: Option<f64>,
+    evidence: Option<&str>,
+) -> Result<()> {
+    match value {
+        Some(v) => conn
+            .prepare_cached(
+                "INSERT INTO labels (pair_id, schema_id, class, source, value, annotator, confidence, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (pair_id, schema_id, class, source) DO UPDATE SET
+                   value = excluded.value, annotator = excluded.annotator,
+                   confidence = excluded.confidence, evidence = excluded.evidence,
+                   updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            )?
+            .execute(params![pair, schema, class, source, v, annotator, confidence, evidence])?,
+        None => conn
+            .prepare_cached(
+                "DELETE FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
+            )?
+            .execute(params![pair, schema, class, source])?,
+    };
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    conn: &Connection,
+    pair: i64,
+    schema: i64,
+    class: &str,
+    source: &str,
+    annotator: Option<&str>,
+    old: Option<i8>,
+    new: Option<i8>,
+    kind: &str,
+    ref_event: Option<i64>,
+) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+        )?
+        .query_row(
+            params![pair, schema, class, source, annotator, old, new, kind, ref_event],
+            |r| r.get(0),
+        )?)
+}
+
+fn check_target(conn: &Connection, pair: i64, schema: &Schema, class: &str) -> Result<()> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pairs WHERE id = ?1)",
+        [pair],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(Error::NotFound(format!("pair {pair}")));
+    }
+    if !schema.classes.iter().any(|c| c == class) {
+        return Err(Error::Invalid(format!(
+            "{class:?} is not a class of schema {} (classes: {})",
+            schema.name,
+            schema.classes.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A person sets (or blanks) a class of a pair. Returns the recorded event, or None when
+/// the value was already that.
+pub fn set_human(
+    conn: &mut Connection,
+    pair: i64,
+    schema: &str,
+    class: &str,
+    value: Option<i8>,
+    annotator: &str,
+) -> Result<Option<LabelEvent>> {
+    let tx = conn.transaction()?;
+    let schema = schema::get(&tx, schema)?;
+    check_target(&tx, pair, &schema, class)?;
+    let old = stored(&tx, pair, schema.id, class, HUMAN)?;
+    if old == value {
+        return Ok(None);
+    }
+    write_row(
+        &tx,
+        pair,
+        schema.id,
+        class,
+        HUMAN,
+        value,
+        Some(annotator),
+        None,
+        None,
+    )?;
+    let id = record(
+        &tx,
+        pair,
+        schema.id,
+        class,
+        HUMAN,
+        Some(annotator),
+        old,
+        value,
+        "set",
+        None,
+    )?;
+    let ev = event(&tx, id)?;
+    tx.commit()?;
+    Ok(Some(ev))
+}
+
+/// A machine source (never `human`) writes a label, with its confidence and evidence
+/// (JSON). Human rows are untouched: the current value stays the human one.
+#[allow(clippy::too_many_arguments)]
+pub fn set_machine(
+    conn: &Connection,
+    pair: i64,
+    schema: &Schema,
+    class: &str,
+    source: &str,
+    value: Option<i8>,
+    confidence: Option<f64>,
+    evidence: Option<&str>,
+) -> Result<()> {
+    if source == HUMAN {
+        return Err(Error::Invalid(
+            "a machine source cannot be named `human`".into(),
+        ));
+    }
+    let old = stored(conn, pair, schema.id, class, source)?;
+    write_row(
+        conn, pair, schema.id, class, source, value, None, confidence, evidence,
+    )?;
+    if old != value {
+        record(
+            conn, pair, schema.id, class, source, None, old, value, "set", None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Undoes the annotator's latest change that is not undone yet.
+pub fn undo(conn: &mut Connection, annotator: &str) -> Result<Option<LabelEvent>> {
+    let tx = conn.transaction()?;
+    let target: Option<i64> = tx
+        .query_row(
+            "SELECT e.id FROM label_events e
+             WHERE e.annotator = ?1 AND e.source = 'human' AND e.kind IN ('set', 'redo')
+               AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.kind = 'undo' AND u.ref_event = e.id)
+             ORDER BY e.id DESC LIMIT 1",
+            [annotator],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let ev = event(&tx, target)?;
+    let id = apply_reverse(&tx, &ev, annotator, "undo")?;
+    let out = event(&tx, id)?;
+    tx.commit()?;
+    Ok(Some(out))
+}
+
+/// Redoes the annotator's latest undo, unless they have set a label since.
+pub fn redo(conn: &mut Connection, annotator: &str) -> Result<Option<LabelEvent>> {
+    let tx = conn.transaction()?;
+    let target: Option<i64> = tx
+        .query_row(
+            "SELECT u.id FROM label_events u
+             WHERE u.annotator = ?1 AND u.source = 'human' AND u.kind = 'undo'
+               AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.kind = 'redo' AND r.ref_event = u.id)
+               AND NOT EXISTS (SELECT 1 FROM label_events s WHERE s.annotator = ?1
+                               AND s.source = 'human' AND s.kind = 'set' AND s.id > u.id)
+             ORDER BY u.id DESC LIMIT 1",
+            [annotator],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let ev = event(&tx, target)?;
+    let id = apply_reverse(&tx, &ev, annotator, "redo")?;
+    let out = event(&tx, id)?;
+    tx.commit()?;
+    Ok(Some(out))
+}
+
+/// Puts back `ev.old_value` and records it as `kind` referring to `ev`.
+fn apply_reverse(conn: &Connection, ev: &LabelEvent, annotator: &str, kind: &str) -> Result<i64> {
+    let schema = schema::get(conn, &ev.schema)?;
+    let now = stored(conn, ev.pair, schema.id, &ev.class, HUMAN)?;
+    write_row(
+        conn,
+        ev.pair,
+        schema.id,
+        &ev.class,
+        HUMAN,
+        ev.old_value,
+        Some(annotator),
+        None,
+        None,
+    )?;
+    record(
+        conn,
+        ev.pair,
+        schema.id,
+        &ev.class,
+        HUMAN,
+        Some(annotator),
+        now,
+        ev.old_value,
+        kind,
+        Some(ev.id),
+    )
+}
+
+const EVENT_SQL: &str =
+    "SELECT e.id, e.pair_id, s.name, e.class, e.source, e.annotator, e.old_value,
+        e.new_value, e.kind, e.ref_event, e.created_at
+     FROM label_events e JOIN schemas s ON s.id = e.schema_id";
+
+fn row_event(r: &rusqlite::Row) -> rusqlite::Result<LabelEvent> {
+    Ok(LabelEvent {
+        id: r.get(0)?,
+        pair: r.get(1)?,
+        schema: r.get(2)?,
+        class: r.get(3)?,
+        source: r.get(4)?,
+        annotator: r.get(5)?,
+        old_value: r.get(6)?,
+        new_value: r.get(7)?,
+        kind: r.get(8)?,
+        ref_event: r.get(9)?,
+        time: r.get(10)?,
+    })
+}
+
+fn event(conn: &Connection, id: i64) -> Result<LabelEvent> {
+    Ok(conn.query_row(&format!("{EVENT_SQL} WHERE e.id = ?1"), [id], row_event)?)
+}
+
+/// The whole audit trail of a pair, oldest first.
+pub fn history(conn: &Connection, pair: i64) -> Result<Vec<LabelEvent>> {
+    Ok(conn
+        .prepare(&format!("{EVENT_SQL} WHERE e.pair_id = ?1 ORDER BY e.id"))?
+        .query_map([pair], row_event)?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The current value of every labelled class of a pair under a schema: the human label
+/// if any, else the most confident machine label (ties: import, report-rules, models).
+pub fn current(conn: &Connection, pair: i64, schema: &str) -> Result<Vec<CurrentLabel>> {
+    let schema = schema::get(conn, schema)?;
+    let mut stmt = conn.prepare(
+        "SELECT class, value, source, annotator, confidence FROM labels
+         WHERE pair_id = ?1 AND schema_id = ?2
+         ORDER BY class,
+                  CASE WHEN source = 'human' THEN 0 ELSE 1 END,
+                  COALESCE(confidence, 1.0) DESC,
+                  CASE WHEN source = 'import' THEN 0 WHEN source = 'report-rules' THEN 1 ELSE 2 END,
+                  source",
+    )?;
+    let rows = stmt.query_map(params![pair, schema.id], |r| {
+        Ok(CurrentLabel {
+            class: r.get(0)?,
+            value: r.get(1)?,
+            source: r.get(2)?,
+            annotator: r.get(3)?,
+            confidence: r.get(4)?,
+        })
+    })?;
+    let mut out: Vec<CurrentLabel> = Vec::new();
+    for row in rows {
+        let row = row?;
+        if out.last().is_none_or(|l| l.class != row.class) {
+            out.push(row);
+        }
+    }
+    let order = |c: &str| {
+        schema
+            .classes
+            .iter()
+            .position(|x| x == c)
+            .unwrap_or(usize::MAX)
+    };
+    out.sort_by_key(|l| order(&l.class));
+    Ok(out)
+}
+
+/// Review statuses a person can set.
+pub const REVIEW_STATUSES: &[&str] = &[
+    "accepted",
+    "rejected",
+    "flagged",
+    "unlabelled",
+    "pre-labelled",
+];
+
+/// A pair's review status under a schema: the one set by a person, else `pre-labelled`
+/// when it has machine labels only, `accepted` when it has human labels, else `unlabelled`.
+pub fn review_status(conn: &Connection, pair: i64, schema: &str) -> Result<String> {
+    let schema = schema::get(conn, schema)?;
+    let set: Option<String> = conn
+        .query_row(
+            "SELECT status FROM reviews WHERE pair_id = ?1 AND schema_id = ?2",
+            params![pair, schema.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(s) = set {
+        return Ok(s);
+    }
+    let (human, machine): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(source = 'human'), 0), COALESCE(SUM(source != 'human'), 0)
+         FROM labels WHERE pair_id = ?1 AND schema_id = ?2",
+        params![pair, schema.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(match (human, machine) {
+        (h, _) if h > 0 => "accepted",
+        (_, m) if m > 0 => "pre-labelled",
+        _ => "unlabelled",
+    }
+    .to_owned())
+}
+
+pub fn set_review(
+    conn: &Connection,
+    pair: i64,
+    schema: &str,
+    status: &str,
+    annotator: &str,
+) -> Result<()> {
+    if !REVIEW_STATUSES.contains(&status) {
+        return Err(Error::Invalid(format!(
+            "review status {status:?}: expected one of {}",
+            REVIEW_STATUSES.join(", ")
+        )));
+    }
+    let schema = schema::get(conn, schema)?;
+    check_target(
+        conn,
+        pair,
+        &schema,
+        schema.classes.first().map(String::as_str).unwrap_or(""),
+    )?;
+    conn.execute(
+        "INSERT INTO reviews (pair_id, schema_id, status, annotator) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pair_id, schema_id) DO UPDATE SET status = excluded.status,
+           annotator = excluded.annotator, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        params![pair, schema.id, status, annotator],
+    )?;
+    Ok(())
+}

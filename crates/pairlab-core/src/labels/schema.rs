@@ -1,0 +1,171 @@
+//! Label schemas: a named set of classes and a kind (multi-label: each class 1 / 0 / -1 /
+//! blank; multi-class: one class per sample). The built-in `chexpert` schema ships in
+//! `assets/schemas/`; users add their own from TOML files.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+const CHEXPERT_TOML: &str = include_str!("../../../../assets/schemas/chexpert.toml");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaKind {
+    MultiLabel,
+    MultiClass,
+}
+
+impl SchemaKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemaKind::MultiLabel => "multi-label",
+            SchemaKind::MultiClass => "multi-class",
+        }
+    }
+}
+
+/// A schema as written in a TOML file. Extra tables (e.g. report rules) are kept for the
+/// labeler and ignored here.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SchemaDef {
+    pub name: String,
+    pub kind: SchemaKind,
+    pub classes: Vec<String>,
+}
+
+impl SchemaDef {
+    pub fn from_toml(text: &str) -> Result<SchemaDef> {
+        let def: SchemaDef =
+            toml::from_str(text).map_err(|e| Error::Invalid(format!("schema file: {e}")))?;
+        def.validate()?;
+        Ok(def)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::Invalid("schema file: `name` is empty".into()));
+        }
+        if self.classes.is_empty() {
+            return Err(Error::Invalid(format!("schema {}: no classes", self.name)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.classes {
+            if c.trim().is_empty() {
+                return Err(Error::Invalid(format!(
+                    "schema {}: an empty class name",
+                    self.name
+                )));
+            }
+            if !seen.insert(c.as_str()) {
+                return Err(Error::Invalid(format!(
+                    "schema {}: class {c:?} is listed twice",
+                    self.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn chexpert() -> Result<SchemaDef> {
+        SchemaDef::from_toml(CHEXPERT_TOML)
+    }
+}
+
+/// A schema stored in the library.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Schema {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub classes: Vec<String>,
+}
+
+/// Stores `def`; an existing schema of that name must have the same kind, and gains any
+/// new classes (classes are never removed, so no label loses its class).
+pub fn upsert(conn: &Connection, def: &SchemaDef) -> Result<Schema> {
+    let existing: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, kind FROM schemas WHERE name = ?1",
+            [&def.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let id = match existing {
+        Some((_, kind)) if kind != def.kind.name() => {
+            return Err(Error::Invalid(format!(
+                "schema {} exists as {kind}, not {}",
+                def.name,
+                def.kind.name()
+            )));
+        }
+        Some((id, _)) => id,
+        None => conn.query_row(
+            "INSERT INTO schemas (name, kind) VALUES (?1, ?2) RETURNING id",
+            params![def.name, def.kind.name()],
+            |r| r.get(0),
+        )?,
+    };
+    for class in &def.classes {
+        conn.execute(
+            "INSERT OR IGNORE INTO schema_classes (schema_id, position, name)
+             VALUES (?1, (SELECT COALESCE(MAX(position) + 1, 0) FROM schema_classes WHERE schema_id = ?1), ?2)",
+            params![id, class],
+        )?;
+    }
+    get(conn, &def.name)
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Schema> {
+    let (id, kind): (i64, String) = conn
+        .query_row(
+            "SELECT id, kind FROM schemas WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("schema {name:?} (see `pairlab schema list`)")))?;
+    let classes = conn
+        .prepare("SELECT name FROM schema_classes WHERE schema_id = ?1 ORDER BY position")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Schema {
+        id,
+        name: name.to_owned(),
+        kind,
+        classes,
+    })
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Schema>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM schemas ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    names.iter().map(|n| get(conn, n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_and_bad_files() {
+        let c = SchemaDef::chexpert().expect("built-in schema parses");
+        assert_eq!(c.classes.len(), 14);
+        assert_eq!(c.kind, SchemaKind::MultiLabel);
+        assert!(
+            SchemaDef::from_toml("name = \"x\"\nkind = \"multi-class\"\nclasses = []").is_err()
+        );
+        assert!(SchemaDef::from_toml("name = \"x\"\nkind = \"other\"\nclasses = [\"a\"]").is_err());
+        assert!(
+            SchemaDef::from_toml("name = \"x\"\nkind = \"multi-class\"\nclasses = [\"a\", \"a\"]")
+                .is_err()
+        );
+        let ok = SchemaDef::from_toml(
+            "name = \"tb\"\nkind = \"multi-class\"\nclasses = [\"normal\", \"tb\"]\n[rules]\ntb = [\"tuberculosis\"]\n",
+        )
+        .expect("extra tables are allowed");
+        assert_eq!(ok.classes, vec!["normal", "tb"]);
+    }
+}
