@@ -2,6 +2,7 @@
 
 mod bar;
 mod bench;
+mod labels;
 mod print;
 
 use std::path::PathBuf;
@@ -111,6 +112,12 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Label pairs by hand: set, undo, redo, history, review.
+    #[command(subcommand)]
+    Label(labels::LabelCommand),
+    /// Label schemas: add from a TOML file, list.
+    #[command(subcommand)]
+    Schema(labels::SchemaCommand),
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -207,6 +214,8 @@ fn run(cli: Cli) -> Result<()> {
             let dir = dir.unwrap_or_else(|| lib.root().join("demo-corpus"));
             print::demo(&mut lib, &dir, n, seed)?;
         }
+        Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
+        Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
     }
     Ok(())

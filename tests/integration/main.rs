@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod dicom;
 mod formats;
+mod labels;
 mod layouts;
 mod reindex;
 mod util;
