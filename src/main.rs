@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use pairlab_core::Library;
 use pairlab_core::ingest::{IndexOptions, Layout, Limits};
 
@@ -27,27 +27,8 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LayoutArg {
-    Auto,
-    Stem,
-    Folders,
-    Mimic,
-    IuXml,
-    Manifest,
-}
-
-impl From<LayoutArg> for Layout {
-    fn from(l: LayoutArg) -> Layout {
-        match l {
-            LayoutArg::Auto => Layout::Auto,
-            LayoutArg::Stem => Layout::Stem,
-            LayoutArg::Folders => Layout::Folders,
-            LayoutArg::Mimic => Layout::Mimic,
-            LayoutArg::IuXml => Layout::IuXml,
-            LayoutArg::Manifest => Layout::Manifest,
-        }
-    }
+fn parse_layout(s: &str) -> pairlab_core::Result<Layout> {
+    Layout::parse(s)
 }
 
 #[derive(Subcommand)]
@@ -56,8 +37,9 @@ enum Command {
     Index {
         /// The corpus folder.
         root: PathBuf,
-        #[arg(long, value_enum, default_value = "auto")]
-        layout: LayoutArg,
+        /// auto, stem, folders, mimic, iu-xml or manifest.
+        #[arg(long, default_value = "auto", value_parser = parse_layout)]
+        layout: Layout,
         /// CSV or JSONL manifest (for --layout manifest; found at ROOT's top otherwise).
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
@@ -144,7 +126,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mut lib = open_library(cli.library)?;
             let opts = IndexOptions {
-                layout: layout.into(),
+                layout,
                 manifest,
                 limits: Limits {
                     max_pixels,
@@ -159,7 +141,7 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
-                print::index_summary(&summary, layout_was_auto(layout));
+                print::index_summary(&summary, layout == Layout::Auto);
             }
         }
         Command::Stats { json } => {
@@ -219,10 +201,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
     }
     Ok(())
-}
-
-fn layout_was_auto(l: LayoutArg) -> bool {
-    matches!(l, LayoutArg::Auto)
 }
 
 fn main() -> ExitCode {

@@ -132,7 +132,19 @@ pub fn process(
     let small = to_8bit(small_version(decoded));
     meta.dhash = dhash(&small);
     if let Some(dir) = thumbs {
-        meta.thumb = Some(write_thumb(dir, &hash, &small).map_err(|e| {
+        // An image already at thumbnail size in a format every browser shows is its own
+        // thumbnail: store its bytes instead of re-encoding them.
+        let as_is = meta.width <= THUMB_SIZE
+            && meta.height <= THUMB_SIZE
+            && meta.bits == 8
+            && matches!(meta.format, "png" | "jpeg" | "webp")
+            && meta.warning.is_none();
+        let written = if as_is {
+            write_thumb_bytes(dir, &hash, meta.format, &bytes)
+        } else {
+            encode_jpeg(&small).and_then(|jpg| write_thumb_bytes(dir, &hash, "jpeg", &jpg))
+        };
+        meta.thumb = Some(written.map_err(|e| {
             err(
                 file,
                 ErrorKind::Thumbnail,
@@ -391,10 +403,23 @@ pub fn dhash(img: &DynamicImage) -> u64 {
     bits
 }
 
-/// Writes the thumbnail as `<dir>/<h0h1>/<hash>.jpg` unless it exists; returns the path
-/// relative to `dir`.
-fn write_thumb(dir: &Path, hash: &str, img: &DynamicImage) -> std::io::Result<String> {
-    let rel = format!("{}/{hash}.jpg", &hash[..2]);
+fn encode_jpeg(img: &DynamicImage) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 85);
+    img.write_with_encoder(enc).map_err(std::io::Error::other)?;
+    Ok(buf)
+}
+
+/// Stores an encoded thumbnail as `<dir>/<h0h1>/<hash>.<ext>` unless it exists; returns
+/// the path relative to `dir`.
+fn write_thumb_bytes(
+    dir: &Path,
+    hash: &str,
+    format: &str,
+    bytes: &[u8],
+) -> std::io::Result<String> {
+    let ext = if format == "jpeg" { "jpg" } else { format };
+    let rel = format!("{}/{hash}.{ext}", &hash[..2]);
     let path = dir.join(&rel);
     if path.exists() {
         return Ok(rel);
@@ -402,12 +427,12 @@ fn write_thumb(dir: &Path, hash: &str, img: &DynamicImage) -> std::io::Result<St
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 85);
-    img.write_with_encoder(enc).map_err(std::io::Error::other)?;
-    // Write to a private temporary name, then rename: a crash never leaves half a file.
-    let tmp = dir.join(format!("{rel}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, &buf)?;
+    // Write to a private temporary name, then rename: a crash never leaves half a file,
+    // and two workers writing the same thumbnail (duplicate images) never collide.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{rel}.{}-{n}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)?;
     Ok(rel)
 }

@@ -167,40 +167,45 @@ pub fn index(
     // Reports first: pairs point at them.
     let old_reports = write::existing_reports(conn, corpus)?;
     progress.stage("reports", plan.reports.len() as u64);
-    let read: Vec<_> = plan
-        .reports
-        .par_iter()
-        .map(|r| {
-            let res = read_planned_report(r, old_reports.get(&r.source), &opts.limits);
-            progress.advance(1);
-            res
-        })
-        .collect();
     let mut report_ids: HashMap<String, i64> = HashMap::new();
+    pipelined(
+        &plan.reports,
+        |r| read_planned_report(r, old_reports.get(&r.source), &opts.limits),
+        |batch, results| {
+            let tx = conn.transaction()?;
+            for (planned, res) in batch.iter().zip(results) {
+                match res {
+                    Ok(ReadReport::Unchanged(id)) => {
+                        write::mark_report_present(&tx, id)?;
+                        report_ids.insert(planned.source.clone(), id);
+                    }
+                    Ok(ReadReport::New(parsed, file)) => {
+                        if parsed.lossy {
+                            errors.push(IngestError::new(
+                                planned.source.clone(),
+                                ErrorKind::NonUtf8,
+                                "report is not valid UTF-8; indexed with replacement characters",
+                            ));
+                        }
+                        let id = write::upsert_report(
+                            &tx,
+                            corpus,
+                            &planned.source,
+                            file.as_ref(),
+                            &parsed,
+                        )?;
+                        write::set_report_tags(&tx, id, &planned.tags)?;
+                        report_ids.insert(planned.source.clone(), id);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            Ok(tx.commit()?)
+        },
+        progress,
+    )?;
     {
         let tx = conn.transaction()?;
-        for (planned, res) in plan.reports.iter().zip(read) {
-            match res {
-                Ok(ReadReport::Unchanged(id)) => {
-                    write::mark_report_present(&tx, id)?;
-                    report_ids.insert(planned.source.clone(), id);
-                }
-                Ok(ReadReport::New(parsed, file)) => {
-                    if parsed.lossy {
-                        errors.push(IngestError::new(
-                            planned.source.clone(),
-                            ErrorKind::NonUtf8,
-                            "report is not valid UTF-8; indexed with replacement characters",
-                        ));
-                    }
-                    let id =
-                        write::upsert_report(&tx, corpus, &planned.source, file.as_ref(), &parsed)?;
-                    write::set_report_tags(&tx, id, &planned.tags)?;
-                    report_ids.insert(planned.source.clone(), id);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
         for (source, old) in &old_reports {
             if !report_ids.contains_key(source) {
                 write::set_report_missing(&tx, old.id)?;
@@ -255,53 +260,51 @@ pub fn index(
     }
     progress.stage("images", changed.len() as u64);
     let (mut added, mut moved) = (0u64, 0u64);
-    for batch in changed.chunks(BATCH) {
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let results: Vec<_> = batch
-            .par_iter()
-            .map(|p| {
-                let file = p.file.as_ref().ok_or_else(|| {
-                    IngestError::new("", ErrorKind::Layout, "planned image without a file")
-                })?;
-                let res = media::process(file, &opts.limits, thumbs.as_deref());
-                progress.advance(1);
-                res
-            })
-            .collect();
-        let tx = conn.transaction()?;
-        for (p, res) in batch.iter().zip(results) {
-            let Some(file) = p.file.as_ref() else {
-                continue;
-            };
-            let mut meta = match res {
-                Ok(m) => m,
-                Err(e) => {
-                    errors.push(e);
+    pipelined(
+        &changed,
+        |p| match p.file.as_ref() {
+            Some(file) => media::process(file, &opts.limits, thumbs.as_deref()),
+            None => Err(IngestError::new(
+                "",
+                ErrorKind::Layout,
+                "planned image without a file",
+            )),
+        },
+        |batch, results| {
+            let tx = conn.transaction()?;
+            for (p, res) in batch.iter().zip(results) {
+                let Some(file) = p.file.as_ref() else {
                     continue;
+                };
+                let mut meta = match res {
+                    Ok(m) => m,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                if let Some(w) = meta.warning.take() {
+                    errors.push(w);
                 }
-            };
-            if let Some(w) = meta.warning.take() {
-                errors.push(w);
+                let reuse = match old_images.get(&file.rel) {
+                    Some(old) => Some(old.id),
+                    None => {
+                        let m = vanished_by_hash
+                            .get_mut(meta.hash.as_str())
+                            .and_then(|ids| ids.pop());
+                        moved += u64::from(m.is_some());
+                        m
+                    }
+                };
+                let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
+                linker.link(&tx, id, p, report_of(p), Some(&meta))?;
+                seen_ids.insert(id);
+                added += 1;
             }
-            let reuse = match old_images.get(&file.rel) {
-                Some(old) => Some(old.id),
-                None => {
-                    let m = vanished_by_hash
-                        .get_mut(meta.hash.as_str())
-                        .and_then(|ids| ids.pop());
-                    moved += u64::from(m.is_some());
-                    m
-                }
-            };
-            let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
-            linker.link(&tx, id, p, report_of(p), Some(&meta))?;
-            seen_ids.insert(id);
-            added += 1;
-        }
-        tx.commit()?;
-    }
+            Ok(tx.commit()?)
+        },
+        progress,
+    )?;
 
     let tx = conn.transaction()?;
     for old in old_images.values() {
@@ -329,6 +332,47 @@ pub fn index(
         added: added - moved,
         moved,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs `compute` over `items` in parallel batches and hands each batch's results to
+/// `write` (one transaction per batch) while the next batch is being computed, so the
+/// single writer and the readers overlap. Checks for cancellation between batches.
+fn pipelined<T: Sync, R: Send>(
+    items: &[T],
+    compute: impl Fn(&T) -> R + Sync,
+    mut write: impl FnMut(&[T], Vec<R>) -> Result<()>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let run = |batch: &[T]| -> Vec<R> {
+        batch
+            .par_iter()
+            .map(|item| {
+                let r = compute(item);
+                progress.advance(1);
+                r
+            })
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let mut pending: Option<(&[T], Vec<R>)> = None;
+        for batch in items.chunks(BATCH) {
+            if progress.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let next = scope.spawn(|| run(batch));
+            if let Some((done, results)) = pending.take() {
+                write(done, results)?;
+            }
+            let results = next
+                .join()
+                .map_err(|_| Error::Invalid("an ingest worker panicked".into()))?;
+            pending = Some((batch, results));
+        }
+        match pending {
+            Some((done, results)) => write(done, results),
+            None => Ok(()),
+        }
     })
 }
 

@@ -224,47 +224,47 @@ pub fn set_machine(
 
 /// Undoes the annotator's latest change that is not undone yet.
 pub fn undo(conn: &mut Connection, annotator: &str) -> Result<Option<LabelEvent>> {
-    let tx = conn.transaction()?;
-    let target: Option<i64> = tx
-        .query_row(
-            "SELECT e.id FROM label_events e
-             WHERE e.annotator = ?1 AND e.source = 'human' AND e.kind IN ('set', 'redo')
-               AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.kind = 'undo' AND u.ref_event = e.id)
-             ORDER BY e.id DESC LIMIT 1",
-            [annotator],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(target) = target else {
-        return Ok(None);
-    };
-    let ev = event(&tx, target)?;
-    let id = apply_reverse(&tx, &ev, annotator, "undo")?;
-    let out = event(&tx, id)?;
-    tx.commit()?;
-    Ok(Some(out))
+    reverse_latest(
+        conn,
+        annotator,
+        "undo",
+        "SELECT e.id FROM label_events e
+         WHERE e.annotator = ?1 AND e.source = 'human' AND e.kind IN ('set', 'redo')
+           AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.kind = 'undo' AND u.ref_event = e.id)
+         ORDER BY e.id DESC LIMIT 1",
+    )
 }
 
 /// Redoes the annotator's latest undo, unless they have set a label since.
 pub fn redo(conn: &mut Connection, annotator: &str) -> Result<Option<LabelEvent>> {
+    reverse_latest(
+        conn,
+        annotator,
+        "redo",
+        "SELECT u.id FROM label_events u
+         WHERE u.annotator = ?1 AND u.source = 'human' AND u.kind = 'undo'
+           AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.kind = 'redo' AND r.ref_event = u.id)
+           AND NOT EXISTS (SELECT 1 FROM label_events s WHERE s.annotator = ?1
+                           AND s.source = 'human' AND s.kind = 'set' AND s.id > u.id)
+         ORDER BY u.id DESC LIMIT 1",
+    )
+}
+
+/// Finds the event `find` selects for `annotator` and reverses it as `kind`, in one
+/// transaction.
+fn reverse_latest(
+    conn: &mut Connection,
+    annotator: &str,
+    kind: &str,
+    find: &str,
+) -> Result<Option<LabelEvent>> {
     let tx = conn.transaction()?;
-    let target: Option<i64> = tx
-        .query_row(
-            "SELECT u.id FROM label_events u
-             WHERE u.annotator = ?1 AND u.source = 'human' AND u.kind = 'undo'
-               AND NOT EXISTS (SELECT 1 FROM label_events r WHERE r.kind = 'redo' AND r.ref_event = u.id)
-               AND NOT EXISTS (SELECT 1 FROM label_events s WHERE s.annotator = ?1
-                               AND s.source = 'human' AND s.kind = 'set' AND s.id > u.id)
-             ORDER BY u.id DESC LIMIT 1",
-            [annotator],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let target: Option<i64> = tx.query_row(find, [annotator], |r| r.get(0)).optional()?;
     let Some(target) = target else {
         return Ok(None);
     };
     let ev = event(&tx, target)?;
-    let id = apply_reverse(&tx, &ev, annotator, "redo")?;
+    let id = apply_reverse(&tx, &ev, annotator, kind)?;
     let out = event(&tx, id)?;
     tx.commit()?;
     Ok(Some(out))
