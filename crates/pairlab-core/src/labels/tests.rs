@@ -1,0 +1,132 @@
+//! Labels: human vs machine precedence, undo/redo and the append-only trail.
+
+use super::*;
+use crate::store;
+
+fn setup() -> Result<(tempfile::TempDir, Connection)> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let conn = store::open(&dir.path().join("t.db"))?;
+    schema::upsert(&conn, &SchemaDef::chexpert()?)?;
+    conn.execute_batch(
+        "INSERT INTO corpora (id, root, name, layout) VALUES (1, '/c', 'c', 'stem');
+         INSERT INTO images (id, corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash)
+           VALUES (1, 1, 'a.png', 1, 1, 'h', 1, 1, 'png', 8, 0);
+         INSERT INTO pairs (id, corpus_id, image_id) VALUES (1, 1, 1);",
+    )?;
+    Ok((dir, conn))
+}
+
+fn value(conn: &Connection, class: &str) -> Result<Option<(i8, String)>> {
+    Ok(current(conn, 1, "chexpert")?
+        .into_iter()
+        .find(|l| l.class == class)
+        .map(|l| (l.value, l.source)))
+}
+
+#[test]
+fn machine_labels_never_overwrite_human_ones() -> Result<()> {
+    let (_d, mut conn) = setup()?;
+    let chexpert = schema::get(&conn, "chexpert")?;
+    set_human(&mut conn, 1, "chexpert", "Edema", Some(1), "ann")?;
+    set_machine(
+        &conn,
+        1,
+        &chexpert,
+        "Edema",
+        "report-rules",
+        Some(0),
+        Some(0.99),
+        None,
+    )?;
+    set_machine(
+        &conn,
+        1,
+        &chexpert,
+        "Edema",
+        "model:clip",
+        Some(-1),
+        Some(0.7),
+        None,
+    )?;
+    assert_eq!(value(&conn, "Edema")?, Some((1, "human".into())));
+    assert_eq!(stored(&conn, 1, chexpert.id, "Edema", HUMAN)?, Some(1));
+    // Without the human label, the most confident machine label is current.
+    set_human(&mut conn, 1, "chexpert", "Edema", None, "ann")?;
+    assert_eq!(value(&conn, "Edema")?, Some((0, "report-rules".into())));
+    assert!(set_machine(&conn, 1, &chexpert, "Edema", HUMAN, Some(0), None, None).is_err());
+    assert_eq!(review_status(&conn, 1, "chexpert")?, "pre-labelled");
+    Ok(())
+}
+
+#[test]
+fn undo_redo_per_annotator_and_the_trail_is_append_only() -> Result<()> {
+    let (_d, mut conn) = setup()?;
+    set_human(&mut conn, 1, "chexpert", "Edema", Some(1), "alice")?;
+    set_human(&mut conn, 1, "chexpert", "Edema", Some(0), "alice")?;
+    set_human(&mut conn, 1, "chexpert", "Fracture", Some(-1), "bob")?;
+    assert!(set_human(&mut conn, 1, "chexpert", "Fracture", Some(-1), "bob")?.is_none());
+    // alice's undo touches only alice's changes, newest first.
+    let u1 = undo(&mut conn, "alice")?.expect("undo");
+    assert_eq!(
+        (u1.old_value, u1.new_value, u1.kind.as_str()),
+        (Some(0), Some(1), "undo")
+    );
+    assert_eq!(value(&conn, "Edema")?, Some((1, "human".into())));
+    assert_eq!(value(&conn, "Fracture")?, Some((-1, "human".into())));
+    undo(&mut conn, "alice")?.expect("second undo");
+    assert_eq!(value(&conn, "Edema")?, None);
+    assert!(undo(&mut conn, "alice")?.is_none());
+    // Redo in reverse order of the undos.
+    redo(&mut conn, "alice")?.expect("redo");
+    assert_eq!(value(&conn, "Edema")?, Some((1, "human".into())));
+    redo(&mut conn, "alice")?.expect("redo");
+    assert_eq!(value(&conn, "Edema")?, Some((0, "human".into())));
+    assert!(redo(&mut conn, "alice")?.is_none());
+    // A new change clears alice's redo stack.
+    undo(&mut conn, "alice")?.expect("undo");
+    set_human(&mut conn, 1, "chexpert", "Cardiomegaly", Some(1), "alice")?;
+    assert!(redo(&mut conn, "alice")?.is_none());
+    // Undo never overwrites another annotator's later change.
+    set_human(&mut conn, 1, "chexpert", "Cardiomegaly", Some(0), "bob")?;
+    assert!(undo(&mut conn, "alice").is_err());
+    assert_eq!(value(&conn, "Cardiomegaly")?, Some((0, "human".into())));
+    // Every change is in the trail, which cannot be edited.
+    let trail = history(&conn, 1)?;
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "set", "set", "set", "undo", "undo", "redo", "redo", "undo", "set", "set"
+        ]
+    );
+    assert!(
+        conn.execute("UPDATE label_events SET new_value = 1", [])
+            .is_err()
+    );
+    assert!(conn.execute("DELETE FROM label_events", []).is_err());
+    Ok(())
+}
+
+#[test]
+fn bad_targets_are_refused() -> Result<()> {
+    let (_d, mut conn) = setup()?;
+    assert!(matches!(
+        set_human(&mut conn, 9, "chexpert", "Edema", Some(1), "a"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        set_human(&mut conn, 1, "chexpert", "Edemaa", Some(1), "a"),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        set_human(&mut conn, 1, "nope", "Edema", Some(1), "a"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(parse_value("2").is_err());
+    assert_eq!(parse_value("-1.0")?, Some(-1));
+    assert_eq!(parse_value("blank")?, None);
+    set_review(&conn, 1, "chexpert", "flagged", "a")?;
+    assert_eq!(review_status(&conn, 1, "chexpert")?, "flagged");
+    assert!(set_review(&conn, 1, "chexpert", "maybe", "a").is_err());
+    Ok(())
+}
