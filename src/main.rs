@@ -4,6 +4,7 @@ mod bar;
 mod bench;
 mod labels;
 mod print;
+mod report_labels;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +101,20 @@ enum Command {
     /// Label schemas: add from a TOML file, list.
     #[command(subcommand)]
     Schema(labels::SchemaCommand),
+    /// Pre-label pairs: `prelabel reports` runs the rule-based report labeler.
+    #[command(subcommand)]
+    Prelabel(report_labels::PrelabelCommand),
+    /// Label a CSV (one column of report text, no header) or JSONL of reports, like the
+    /// CheXpert labeler: output has `Reports` + 14 observation columns (1.0 / 0.0 / -1.0 / empty).
+    LabelReports {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// The report labeler's tools: `labeler eval --gold G --pred P`.
+    #[command(subcommand)]
+    Labeler(report_labels::LabelerCommand),
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -198,6 +213,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
+        Command::Prelabel(cmd) => report_labels::prelabel(&mut open_library(cli.library)?, cmd)?,
+        Command::LabelReports { input, output } => report_labels::label_reports(input, output)?,
+        Command::Labeler(cmd) => report_labels::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
     }
     Ok(())

@@ -179,12 +179,34 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     let summary = lib.index(dir, &IndexOptions::default(), &bar)?;
     bar.finish();
     index_summary(&summary, true);
+    let labeler = pairlab_core::labeler::Labeler::chexpert()?;
+    let bar = crate::bar::Bar::new(true);
+    let pre = lib.prelabel_reports(&labeler, "chexpert", &bar)?;
+    bar.finish();
+    println!();
+    println!(
+        "Pre-labelled {} reports ({} pairs) with the report labeler: {} labels (source report-rules)",
+        pre.reports, pre.pairs, pre.labels
+    );
+    println!("Agreement with what the demo reports state (truth.csv):");
+    for a in pairlab_core::demo::agreement::agreement(lib.conn(), dir)? {
+        let pct = if a.total == 0 {
+            0.0
+        } else {
+            100.0 * a.agree as f64 / a.total as f64
+        };
+        println!(
+            "  {:<20} {:>4}/{:<4} {:>6.1} %",
+            a.class, a.agree, a.total, pct
+        );
+    }
     let lib_arg = format!(" --library {}", lib.root().display());
     println!();
     println!("Next:");
     println!("  pairlab{lib_arg} stats");
     println!("  pairlab{lib_arg} search \"pleural effusion\"");
     println!("  pairlab{lib_arg} show 1");
+    println!("  pairlab{lib_arg} label show 1");
     println!("  pairlab{lib_arg} errors");
     println!(
         "The truth behind every image and report is in {}",

@@ -8,4 +8,5 @@ mod formats;
 mod labels;
 mod layouts;
 mod reindex;
+mod report_labels;
 mod util;

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::ingest::{self, IndexOptions, IndexSummary};
+use crate::labeler::Labeler;
 use crate::labels::{self, CurrentLabel, LabelEvent, Schema, SchemaDef};
 use crate::library::Library;
+use crate::prelabel::{self, PrelabelSummary};
 use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 
@@ -92,6 +94,16 @@ impl Library {
     /// A pair's review status under a schema.
     pub fn review_status(&self, pair: i64, schema: &str) -> Result<String> {
         labels::review_status(self.conn(), pair, schema)
+    }
+
+    /// Labels every pair from its report with the rule-based labeler.
+    pub fn prelabel_reports(
+        &mut self,
+        labeler: &Labeler,
+        schema: &str,
+        progress: &dyn Progress,
+    ) -> Result<PrelabelSummary> {
+        prelabel::reports(self.conn_mut(), labeler, schema, progress)
     }
 
     /// Sets a pair's review status (accepted, rejected, flagged, ...).

@@ -2,11 +2,14 @@
 //! front end (CLI, HTTP server, Tauri shell) calls. It knows nothing of those front ends.
 
 pub mod api;
+pub mod chexpert_csv;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod labeler;
 pub mod labels;
 pub mod library;
+pub mod prelabel;
 pub mod progress;
 pub mod store;
 

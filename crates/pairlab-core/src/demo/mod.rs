@@ -2,6 +2,7 @@
 //! chest-radiograph-like pictures whose content follows their findings; reports state
 //! them positively, negated or uncertain. A `truth.csv` beside `files/` records both.
 
+pub mod agreement;
 pub mod bench_corpus;
 pub mod synth;
 

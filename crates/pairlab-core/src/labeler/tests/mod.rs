@@ -1,6 +1,5 @@
 //! Labeler tests: evidence offsets, sentences, sections and No Finding; rule-file
 //! errors are in `errors.rs` and the big table of report sentences is in `table.rs`.
-//! sentences is in `table.rs`.
 
 mod errors;
 mod table;

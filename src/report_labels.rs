@@ -1,0 +1,107 @@
+//! `pairlab prelabel reports`, `pairlab label-reports` (a drop-in for the CheXpert
+//! labeler's command line) and `pairlab labeler eval`.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use pairlab_core::Library;
+use pairlab_core::chexpert_csv::{self, Format};
+use pairlab_core::labeler::Labeler;
+
+#[derive(Subcommand)]
+pub enum PrelabelCommand {
+    /// Label every pair from its report with the rule-based labeler (source report-rules).
+    Reports {
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LabelerCommand {
+    /// Per-class precision / recall / F1 (positive, negative, uncertain) against a gold file.
+    Eval {
+        #[arg(long)]
+        gold: PathBuf,
+        #[arg(long)]
+        pred: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
+    let PrelabelCommand::Reports { schema, json } = cmd;
+    let labeler = Labeler::chexpert()?;
+    let bar = crate::bar::Bar::new(!json);
+    let s = lib.prelabel_reports(&labeler, &schema, &bar)?;
+    bar.finish();
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "Labelled {} reports ({} pairs) under {}: {} labels from report-rules in {:.2} s",
+            s.reports, s.pairs, s.schema, s.labels, s.seconds
+        );
+    }
+    Ok(())
+}
+
+/// `pairlab label-reports --input reports.csv --output labeled.csv`
+pub fn label_reports(input: PathBuf, output: PathBuf) -> Result<()> {
+    let labeler = Labeler::chexpert()?;
+    let reader = BufReader::new(
+        File::open(&input).with_context(|| format!("cannot open {}", input.display()))?,
+    );
+    let writer = BufWriter::new(
+        File::create(&output).with_context(|| format!("cannot create {}", output.display()))?,
+    );
+    let n = chexpert_csv::label_reports(
+        &labeler,
+        reader,
+        Format::of(&input),
+        writer,
+        Format::of(&output),
+    )?;
+    eprintln!("labelled {n} reports → {}", output.display());
+    Ok(())
+}
+
+pub fn labeler(cmd: LabelerCommand) -> Result<()> {
+    let LabelerCommand::Eval { gold, pred, json } = cmd;
+    let open = |p: &PathBuf| -> Result<BufReader<File>> {
+        Ok(BufReader::new(
+            File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        ))
+    };
+    let rows = chexpert_csv::evaluate(open(&gold)?, open(&pred)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<28} {:>20} {:>20} {:>20}",
+        "class", "positive P/R/F1", "negative P/R/F1", "uncertain P/R/F1"
+    );
+    let f = |p: &chexpert_csv::Prf| {
+        format!(
+            "{:.2}/{:.2}/{:.2} ({})",
+            p.precision, p.recall, p.f1, p.support
+        )
+    };
+    for r in &rows {
+        println!(
+            "{:<28} {:>20} {:>20} {:>20}",
+            r.class,
+            f(&r.positive),
+            f(&r.negative),
+            f(&r.uncertain)
+        );
+    }
+    Ok(())
+}

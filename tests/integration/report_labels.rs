@@ -1,0 +1,199 @@
+//! The report labeler from the command line: the CheXpert-labeler drop-in (CSV and JSONL),
+//! its evaluation, and pre-labelling a library.
+
+use crate::util::Env;
+
+const HEADER: [&str; 15] = [
+    "Reports",
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Lesion",
+    "Lung Opacity",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+];
+
+fn col(name: &str) -> usize {
+    HEADER.iter().position(|h| *h == name).expect("column")
+}
+
+#[test]
+fn label_reports_is_a_drop_in_for_the_chexpert_labeler() {
+    let env = Env::new();
+    let reports = [
+        "FINDINGS: Moderate cardiomegaly.\nIMPRESSION: No pleural effusion.",
+        "Cannot exclude a small pneumothorax, \"per\" the résident.\nThere is a 2.5 cm nodule.",
+        "",
+        "Lungs are clear. No pneumothorax.",
+    ];
+    let mut input = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    for r in reports {
+        input.write_record([r]).expect("row");
+    }
+    let input = env.write("in/reports.csv", input.into_inner().expect("csv"));
+    let output = env.corpus.join("labeled.csv");
+    env.run(&[
+        "label-reports",
+        "--input",
+        &input.to_string_lossy(),
+        "--output",
+        &output.to_string_lossy(),
+    ]);
+    let mut reader = csv::Reader::from_path(&output).expect("output opens as CSV");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, HEADER);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), reports.len(), "one row per input row, in order");
+    for (row, text) in rows.iter().zip(reports) {
+        assert_eq!(
+            &row[0], text,
+            "report text round-trips (quotes, newlines, accents)"
+        );
+        for cell in row.iter().skip(1) {
+            assert!(["", "1.0", "0.0", "-1.0"].contains(&cell), "{cell:?}");
+        }
+    }
+    assert_eq!(&rows[0][col("Cardiomegaly")], "1.0");
+    assert_eq!(&rows[0][col("Pleural Effusion")], "0.0");
+    assert_eq!(&rows[0][col("No Finding")], "");
+    assert_eq!(&rows[1][col("Pneumothorax")], "-1.0");
+    assert_eq!(&rows[1][col("Lung Lesion")], "1.0");
+    for c in ["Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Edema"] {
+        assert_eq!(&rows[2][col(c)], "", "an empty report mentions nothing");
+    }
+    assert_eq!(&rows[3][col("Pneumothorax")], "0.0");
+    assert_eq!(&rows[3][col("No Finding")], "1.0");
+
+    // JSONL in, JSONL out.
+    let jin = env.write(
+        "in/reports.jsonl",
+        "{\"report\": \"Small left pleural effusion.\"}\n\"No edema.\"\n",
+    );
+    let jout = env.corpus.join("labeled.jsonl");
+    env.run(&[
+        "label-reports",
+        "--input",
+        &jin.to_string_lossy(),
+        "--output",
+        &jout.to_string_lossy(),
+    ]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jout)
+        .expect("jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["labels"]["Pleural Effusion"], 1.0);
+    assert_eq!(lines[1]["labels"]["Edema"], 0.0);
+    assert!(
+        lines[0]["evidence"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+
+    // Evaluating the output against itself is perfect; against a changed gold it is not.
+    let out = env.json(&[
+        "labeler",
+        "eval",
+        "--gold",
+        &output.to_string_lossy(),
+        "--pred",
+        &output.to_string_lossy(),
+        "--json",
+    ]);
+    let cardio = out
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["class"] == "Cardiomegaly")
+        .expect("class");
+    assert_eq!(cardio["positive"]["f1"], 1.0);
+    assert_eq!(cardio["positive"]["support"], 1);
+    let gold = std::fs::read_to_string(&output)
+        .expect("read")
+        .replacen(",1.0,", ",0.0,", 1);
+    let gold = env.write("gold.csv", gold);
+    let out = env.json(&[
+        "labeler",
+        "eval",
+        "--gold",
+        &gold.to_string_lossy(),
+        "--pred",
+        &output.to_string_lossy(),
+        "--json",
+    ]);
+    let worse = out.as_array().expect("rows").iter().any(|r| {
+        r["positive"]["f1"].as_f64().is_some_and(|f| f < 1.0)
+            || r["negative"]["f1"].as_f64().is_some_and(|f| f < 1.0)
+    });
+    assert!(worse, "{out}");
+}
+
+#[test]
+fn prelabel_reports_writes_machine_labels_and_keeps_human_ones() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write(
+        "a.txt",
+        "FINDINGS: Large right pleural effusion.\nIMPRESSION: Effusion. No pneumothorax.",
+    );
+    env.png("b.png", 2);
+    env.write("b.txt", "IMPRESSION: Possible pneumonia.");
+    env.index(&[]);
+    env.run(&[
+        "label",
+        "set",
+        "1",
+        "Pleural Effusion",
+        "0",
+        "--annotator",
+        "dr",
+    ]);
+    let s = env.json(&["prelabel", "reports", "--json"]);
+    assert_eq!(s["reports"], 2);
+    assert_eq!(s["pairs"], 2);
+    let shown = env.json(&["label", "show", "1", "--json"]);
+    let get = |class: &str| {
+        shown["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .find(|l| l["class"] == class)
+            .map(|l| (l["value"].as_i64(), l["source"].as_str().map(str::to_owned)))
+    };
+    assert_eq!(
+        get("Pleural Effusion"),
+        Some((Some(0), Some("human".into()))),
+        "the human label stays current"
+    );
+    assert_eq!(
+        get("Pneumothorax"),
+        Some((Some(0), Some("report-rules".into())))
+    );
+    let machine = env.query("SELECT value, evidence IS NOT NULL FROM labels WHERE pair_id = 1 AND class = 'Pleural Effusion' AND source = 'report-rules'");
+    assert_eq!(machine, vec![vec!["1", "1"]]);
+    let b = env.json(&["label", "show", "2", "--json"]);
+    assert_eq!(b["status"], "pre-labelled");
+    let pneumonia = b["labels"]
+        .as_array()
+        .expect("labels")
+        .iter()
+        .find(|l| l["class"] == "Pneumonia")
+        .expect("pneumonia");
+    assert_eq!(pneumonia["value"], -1);
+}
