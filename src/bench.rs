@@ -24,6 +24,14 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Report labeler throughput on one thread over generated reports.
+    Labeler {
+        /// Number of reports.
+        #[arg(long, default_value_t = 100_000)]
+        n: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Only write the benchmark corpus (used by `bench ingest` in a child process, so that
     /// the parent stays small and the children's peak memory is theirs alone).
     #[command(hide = true)]
@@ -102,6 +110,7 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             return Ok(());
         }
         BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
+        BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
     };
     let kind = kind_of(kind_arg);
     let dir = dir
@@ -165,5 +174,37 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         );
     }
     std::fs::remove_dir_all(&library).ok();
+    Ok(())
+}
+
+/// Labels `n` generated reports on this thread and prints reports/s.
+fn bench_labeler(n: u32, json: bool) -> Result<()> {
+    use pairlab_core::demo::synth::{Case, Rng, write_report};
+    let mut rng = Rng::new(0x1abe_1e55);
+    let reports: Vec<String> = (0..n)
+        .map(|_| write_report(&Case::random(&mut rng), &mut rng).text)
+        .collect();
+    let bytes: usize = reports.iter().map(String::len).sum();
+    let labeler = pairlab_core::labeler::Labeler::chexpert()?;
+    let started = Instant::now();
+    let mut positives = 0usize;
+    for r in &reports {
+        let l = labeler.label(r);
+        positives += l.values.iter().filter(|v| v.is_some()).count();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = f64::from(n) / seconds;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"reports": n, "seconds": seconds, "reports_per_second": rate,
+                "mean_bytes": bytes as f64 / f64::from(n.max(1)), "threads": 1, "labels": positives})
+        );
+    } else {
+        println!(
+            "{n} reports (mean {:.0} bytes) on one thread: {seconds:.2} s = {rate:.0} reports/s ({positives} non-blank labels)",
+            bytes as f64 / f64::from(n.max(1))
+        );
+    }
     Ok(())
 }

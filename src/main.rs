@@ -111,6 +111,9 @@ enum Command {
         input: PathBuf,
         #[arg(long)]
         output: PathBuf,
+        /// Report sections to label (a report without any of them is labelled whole).
+        #[arg(long, value_delimiter = ',', default_value = "findings,impression")]
+        sections: Vec<String>,
     },
     /// The report labeler's tools: `labeler eval --gold G --pred P`.
     #[command(subcommand)]
@@ -214,7 +217,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Prelabel(cmd) => report_labels::prelabel(&mut open_library(cli.library)?, cmd)?,
-        Command::LabelReports { input, output } => report_labels::label_reports(input, output)?,
+        Command::LabelReports {
+            input,
+            output,
+            sections,
+        } => report_labels::label_reports(input, output, sections)?,
         Command::Labeler(cmd) => report_labels::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
     }

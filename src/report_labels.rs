@@ -17,6 +17,9 @@ pub enum PrelabelCommand {
     Reports {
         #[arg(long, default_value = "chexpert")]
         schema: String,
+        /// Report sections to label (a report without any of them is labelled whole).
+        #[arg(long, value_delimiter = ',', default_value = "findings,impression")]
+        sections: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -36,8 +39,12 @@ pub enum LabelerCommand {
 }
 
 pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
-    let PrelabelCommand::Reports { schema, json } = cmd;
-    let labeler = Labeler::chexpert()?;
+    let PrelabelCommand::Reports {
+        schema,
+        sections,
+        json,
+    } = cmd;
+    let labeler = labeler_for(sections)?;
     let bar = crate::bar::Bar::new(!json);
     let s = lib.prelabel_reports(&labeler, &schema, &bar)?;
     bar.finish();
@@ -52,9 +59,18 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
     Ok(())
 }
 
+/// The built-in CheXpert labeler, labelling the given sections (lower-cased).
+fn labeler_for(sections: Vec<String>) -> Result<Labeler> {
+    let sections = sections
+        .into_iter()
+        .map(|s| s.trim().to_lowercase())
+        .collect();
+    Ok(Labeler::chexpert()?.with_sections(sections))
+}
+
 /// `pairlab label-reports --input reports.csv --output labeled.csv`
-pub fn label_reports(input: PathBuf, output: PathBuf) -> Result<()> {
-    let labeler = Labeler::chexpert()?;
+pub fn label_reports(input: PathBuf, output: PathBuf, sections: Vec<String>) -> Result<()> {
+    let labeler = labeler_for(sections)?;
     let reader = BufReader::new(
         File::open(&input).with_context(|| format!("cannot open {}", input.display()))?,
     );

@@ -239,3 +239,53 @@ pub fn evaluate(gold: impl BufRead, pred: impl BufRead) -> Result<Vec<ClassEval>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::synth::{Case, Rng, write_report};
+
+    #[test]
+    fn thousands_of_reports_with_odd_characters_round_trip() -> Result<()> {
+        let mut rng = Rng::new(11);
+        let mut reports: Vec<String> = (0..3000)
+            .map(|i| {
+                let mut t = write_report(&Case::random(&mut rng), &mut rng).text;
+                match i % 5 {
+                    0 => t.push_str("\n\"Quoted\", with, commas"),
+                    1 => t.insert_str(0, "\u{feff}Zeile mit Ümlaut — ünd émoji 🫁\r\n"),
+                    2 => t = t.replace('\n', "\r\n"),
+                    _ => {}
+                }
+                t
+            })
+            .collect();
+        reports.push(String::new());
+        let mut input = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        for r in &reports {
+            input
+                .write_record([r])
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+        }
+        let input = input
+            .into_inner()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let labeler = Labeler::chexpert().map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut out = Vec::new();
+        let n = label_reports(&labeler, &input[..], Format::Csv, &mut out, Format::Csv)?;
+        assert_eq!(n, reports.len());
+        let mut reader = csv::Reader::from_reader(&out[..]);
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        assert_eq!(rows.len(), reports.len());
+        for (row, text) in rows.iter().zip(&reports) {
+            assert_eq!(row.len(), 15);
+            assert_eq!(&row[0], text.as_str());
+        }
+        Ok(())
+    }
+}
