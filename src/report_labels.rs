@@ -20,6 +20,9 @@ pub enum PrelabelCommand {
         /// Report sections to label (a report without any of them is labelled whole).
         #[arg(long, value_delimiter = ',', default_value = "findings,impression")]
         sections: Vec<String>,
+        /// Labeler rules (TOML, like assets/labeler/chexpert.toml) instead of the schema's own.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -42,9 +45,18 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
     let PrelabelCommand::Reports {
         schema,
         sections,
+        rules,
         json,
     } = cmd;
-    let labeler = labeler_for(sections)?;
+    let labeler = match rules {
+        Some(file) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            Labeler::from_toml(&text).with_context(|| format!("rules in {}", file.display()))?
+        }
+        None => lib.labeler_for(&schema)?,
+    };
+    let labeler = labeler.with_sections(lower(sections));
     let bar = crate::bar::Bar::new(!json);
     let s = lib.prelabel_reports(&labeler, &schema, &bar)?;
     bar.finish();
@@ -59,18 +71,16 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
     Ok(())
 }
 
-/// The built-in CheXpert labeler, labelling the given sections (lower-cased).
-fn labeler_for(sections: Vec<String>) -> Result<Labeler> {
-    let sections = sections
+fn lower(sections: Vec<String>) -> Vec<String> {
+    sections
         .into_iter()
         .map(|s| s.trim().to_lowercase())
-        .collect();
-    Ok(Labeler::chexpert()?.with_sections(sections))
+        .collect()
 }
 
 /// `pairlab label-reports --input reports.csv --output labeled.csv`
 pub fn label_reports(input: PathBuf, output: PathBuf, sections: Vec<String>) -> Result<()> {
-    let labeler = labeler_for(sections)?;
+    let labeler = Labeler::chexpert()?.with_sections(lower(sections));
     let reader = BufReader::new(
         File::open(&input).with_context(|| format!("cannot open {}", input.display()))?,
     );

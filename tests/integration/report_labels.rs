@@ -197,3 +197,48 @@ fn prelabel_reports_writes_machine_labels_and_keeps_human_ones() {
         .expect("pneumonia");
     assert_eq!(pneumonia["value"], -1);
 }
+
+#[test]
+fn a_user_schema_carries_its_own_report_rules() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write(
+        "a.txt",
+        "IMPRESSION: Findings consistent with tuberculosis.",
+    );
+    env.png("b.png", 2);
+    env.write("b.txt", "IMPRESSION: No evidence of tuberculosis.");
+    env.index(&[]);
+    let schema = env.write(
+        "../tb.toml",
+        "name = \"tb\"\nkind = \"multi-label\"\nclasses = [\"tb\", \"normal\"]\n\
+         [labeler]\n[[labeler.class]]\nname = \"tb\"\nmentions = [\"tuberculosis\"]\n\
+         [labeler.triggers.before]\nnegation = [\"no evidence of\"]\n",
+    );
+    env.run(&["schema", "add", &schema.to_string_lossy()]);
+    let s = env.json(&["prelabel", "reports", "--schema", "tb", "--json"]);
+    assert_eq!(s["labels"], 2);
+    let rows = env.query(
+        "SELECT l.pair_id, l.class, l.value, l.source FROM labels l JOIN schemas s ON s.id = l.schema_id
+         WHERE s.name = 'tb' ORDER BY l.pair_id",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec!["1", "tb", "1", "report-rules"],
+            vec!["2", "tb", "0", "report-rules"]
+        ]
+    );
+    // A schema without rules says how to get some.
+    let plain = env.write(
+        "../plain.toml",
+        "name = \"plain\"\nkind = \"multi-label\"\nclasses = [\"x\"]\n",
+    );
+    env.run(&["schema", "add", &plain.to_string_lossy()]);
+    let out = env
+        .command(&["prelabel", "reports", "--schema", "plain"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no report rules"));
+}

@@ -96,6 +96,22 @@ impl Library {
         labels::review_status(self.conn(), pair, schema)
     }
 
+    /// The report labeler for a schema: the rules stored with it, else the built-in
+    /// CheXpert rules for the `chexpert` schema.
+    pub fn labeler_for(&self, schema: &str) -> Result<Labeler> {
+        let invalid = |e: crate::labeler::LabelerError| crate::Error::Invalid(e.to_string());
+        match labels::schema::labeler_rules(self.conn(), schema)? {
+            Some(rules) => Labeler::from_toml(&rules).map_err(invalid),
+            None if schema == "chexpert" => Labeler::chexpert().map_err(invalid),
+            None => {
+                labels::schema::get(self.conn(), schema)?;
+                Err(crate::Error::Invalid(format!(
+                    "schema {schema} has no report rules: add a [labeler] table to its TOML file or pass --rules FILE"
+                )))
+            }
+        }
+    }
+
     /// Labels every pair from its report with the rule-based labeler.
     pub fn prelabel_reports(
         &mut self,

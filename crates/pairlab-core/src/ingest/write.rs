@@ -368,6 +368,7 @@ fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<i64> {
         name: s.name.clone(),
         kind,
         classes: s.classes.clone(),
+        labeler: None,
     };
     Ok(schema::upsert(conn, &def)?.id)
 }

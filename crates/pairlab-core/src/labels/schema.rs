@@ -25,13 +25,16 @@ impl SchemaKind {
     }
 }
 
-/// A schema as written in a TOML file. Extra tables (e.g. report rules) are kept for the
-/// labeler and ignored here.
+/// A schema as written in a TOML file: `name`, `kind`, `classes`, and optionally a
+/// `[labeler]` table with report rules for its classes (the format of
+/// `assets/labeler/chexpert.toml`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SchemaDef {
     pub name: String,
     pub kind: SchemaKind,
     pub classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labeler: Option<toml::Table>,
 }
 
 impl SchemaDef {
@@ -49,6 +52,17 @@ impl SchemaDef {
         if self.classes.is_empty() {
             return Err(Error::Invalid(format!("schema {}: no classes", self.name)));
         }
+        if let Some(rules) = self.labeler_rules() {
+            let labeler = crate::labeler::Labeler::from_toml(&rules).map_err(|e| {
+                Error::Invalid(format!("schema {}: [labeler] rules: {e}", self.name))
+            })?;
+            if let Some(c) = labeler.classes().iter().find(|c| !self.classes.contains(c)) {
+                return Err(Error::Invalid(format!(
+                    "schema {}: the [labeler] rules name class {c:?}, which is not in `classes`",
+                    self.name
+                )));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for c in &self.classes {
             if c.trim().is_empty() {
@@ -65,6 +79,11 @@ impl SchemaDef {
             }
         }
         Ok(())
+    }
+
+    /// The `[labeler]` table as TOML text, if the schema has one.
+    pub fn labeler_rules(&self) -> Option<String> {
+        self.labeler.as_ref().and_then(|t| toml::to_string(t).ok())
     }
 
     pub fn chexpert() -> Result<SchemaDef> {
@@ -106,6 +125,12 @@ pub fn upsert(conn: &Connection, def: &SchemaDef) -> Result<Schema> {
             |r| r.get(0),
         )?,
     };
+    if let Some(rules) = def.labeler_rules() {
+        conn.execute(
+            "UPDATE schemas SET labeler_rules = ?2 WHERE id = ?1",
+            params![id, rules],
+        )?;
+    }
     for class in &def.classes {
         conn.execute(
             "INSERT OR IGNORE INTO schema_classes (schema_id, position, name)
@@ -137,6 +162,18 @@ pub fn get(conn: &Connection, name: &str) -> Result<Schema> {
     })
 }
 
+/// The report rules stored with a schema, if any.
+pub fn labeler_rules(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT labeler_rules FROM schemas WHERE name = ?1",
+            [name],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<Schema>> {
     let names: Vec<String> = conn
         .prepare("SELECT name FROM schemas ORDER BY name")?
@@ -163,9 +200,15 @@ mod tests {
                 .is_err()
         );
         let ok = SchemaDef::from_toml(
-            "name = \"tb\"\nkind = \"multi-class\"\nclasses = [\"normal\", \"tb\"]\n[rules]\ntb = [\"tuberculosis\"]\n",
+            "name = \"tb\"\nkind = \"multi-label\"\nclasses = [\"normal\", \"tb\"]\n[labeler]\n[[labeler.class]]\nname = \"tb\"\nmentions = [\"tuberculosis\"]\n[labeler.triggers.before]\nnegation = [\"no\"]\n",
         )
-        .expect("extra tables are allowed");
+        .expect("a schema with its own report rules");
         assert_eq!(ok.classes, vec!["normal", "tb"]);
+        let rules = ok.labeler_rules().expect("rules");
+        let l = crate::labeler::Labeler::from_toml(&rules).expect("rules compile");
+        assert_eq!(l.classes(), ["tb"]);
+        // Rules naming a class the schema lacks, or broken rules, are refused.
+        assert!(SchemaDef::from_toml("name = \"x\"\nkind = \"multi-label\"\nclasses = [\"a\"]\n[labeler]\n[[labeler.class]]\nname = \"b\"\nmentions = [\"b\"]\n").is_err());
+        assert!(SchemaDef::from_toml("name = \"x\"\nkind = \"multi-label\"\nclasses = [\"a\"]\n[labeler]\n[[labeler.class]]\nname = \"a\"\nmentoins = [\"a\"]\n").is_err());
     }
 }

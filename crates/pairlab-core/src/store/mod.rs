@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_label_events.sql"),
+    include_str!("migrations/0003_schema_rules.sql"),
 ];
 
 /// The schema version this build writes.
