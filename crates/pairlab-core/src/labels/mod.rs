@@ -164,6 +164,9 @@ pub fn set_human(
     if old == value {
         return Ok(None);
     }
+    if schema.kind == SchemaKind::MultiClass.name() {
+        check_one_class(&tx, pair, &schema, class, value)?;
+    }
     write_row(
         &tx,
         pair,
@@ -190,6 +193,40 @@ pub fn set_human(
     let ev = event(&tx, id)?;
     tx.commit()?;
     Ok(Some(ev))
+}
+
+/// A multi-class schema takes one class per sample: only 1 or blank, and a second
+/// positive class is refused (blank the first one: nothing is replaced silently).
+fn check_one_class(
+    conn: &Connection,
+    pair: i64,
+    schema: &Schema,
+    class: &str,
+    value: Option<i8>,
+) -> Result<()> {
+    if let Some(v) = value.filter(|v| *v != 1) {
+        return Err(Error::Invalid(format!(
+            "schema {} is multi-class: a class is 1 or blank, not {v}",
+            schema.name
+        )));
+    }
+    if value == Some(1) {
+        let other: Option<String> = conn
+            .query_row(
+                "SELECT class FROM labels WHERE pair_id = ?1 AND schema_id = ?2
+                 AND source = 'human' AND value = 1 AND class != ?3",
+                params![pair, schema.id, class],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = other {
+            return Err(Error::Invalid(format!(
+                "pair {pair} is already {other:?} in multi-class schema {}; blank it first",
+                schema.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A machine source (never `human`) writes a label, with its confidence and evidence

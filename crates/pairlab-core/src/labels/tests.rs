@@ -130,3 +130,23 @@ fn bad_targets_are_refused() -> Result<()> {
     assert!(set_review(&conn, 1, "chexpert", "maybe", "a").is_err());
     Ok(())
 }
+
+#[test]
+fn multi_class_schemas_take_one_class() -> Result<()> {
+    let (_d, mut conn) = setup()?;
+    let def = SchemaDef::from_toml(
+        "name = \"tb\"\nkind = \"multi-class\"\nclasses = [\"normal\", \"tb\"]",
+    )?;
+    schema::upsert(&conn, &def)?;
+    set_human(&mut conn, 1, "tb", "tb", Some(1), "a")?;
+    assert!(set_human(&mut conn, 1, "tb", "normal", Some(1), "a").is_err());
+    assert!(set_human(&mut conn, 1, "tb", "normal", Some(0), "a").is_err());
+    set_human(&mut conn, 1, "tb", "tb", None, "a")?;
+    set_human(&mut conn, 1, "tb", "normal", Some(1), "a")?;
+    let now: Vec<String> = current(&conn, 1, "tb")?
+        .into_iter()
+        .map(|l| l.class)
+        .collect();
+    assert_eq!(now, ["normal"]);
+    Ok(())
+}

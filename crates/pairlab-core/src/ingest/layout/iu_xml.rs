@@ -31,8 +31,8 @@ pub fn looks_like_openi(f: &FileRef) -> bool {
         .unwrap_or(false)
 }
 
-pub fn parse(xml: &str) -> Result<OpenIReport, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+pub fn parse(xml: &str) -> Result<OpenIReport, roxmltree::Error> {
+    let doc = roxmltree::Document::parse(xml)?;
     let mut out = OpenIReport::default();
     let mut lines = Vec::new();
     for node in doc.descendants().filter(|n| n.is_element()) {
@@ -71,7 +71,7 @@ pub fn parse(xml: &str) -> Result<OpenIReport, String> {
 }
 
 /// A parsed report and whether it had to be decoded lossily, or why it could not be read.
-type ParsedXml = Result<(OpenIReport, bool), String>;
+type ParsedXml = Result<(OpenIReport, bool), IngestError>;
 
 pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     let mut plan = Plan::new(Layout::IuXml, errors);
@@ -84,12 +84,22 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
         .filter(|f| f.ext() == "xml")
         .map(|f| {
             let res = std::fs::read(&f.abs)
-                .map_err(|e| format!("cannot read: {e}"))
+                .map_err(|e| {
+                    IngestError::new(
+                        f.rel.clone(),
+                        ErrorKind::Unreadable,
+                        format!("cannot read: {e}"),
+                    )
+                })
                 .and_then(|bytes| {
                     let (text, lossy) = decode_text(&bytes);
-                    parse(&text)
-                        .map(|r| (r, lossy))
-                        .map_err(|e| format!("not a valid XML report: {e}"))
+                    parse(&text).map(|r| (r, lossy)).map_err(|e| {
+                        IngestError::new(
+                            f.rel.clone(),
+                            ErrorKind::Report,
+                            format!("not a valid XML report: {e}"),
+                        )
+                    })
                 });
             (f, res)
         })
@@ -98,12 +108,8 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     for (xml, res) in parsed {
         let (report, lossy) = match res {
             Ok(r) => r,
-            Err(message) => {
-                plan.errors.push(IngestError::new(
-                    xml.rel.clone(),
-                    ErrorKind::Report,
-                    message,
-                ));
+            Err(e) => {
+                plan.errors.push(e);
                 continue;
             }
         };

@@ -62,7 +62,11 @@ pub fn is_manifest(path: &Path) -> bool {
 type Row = BTreeMap<String, String>;
 
 /// Columns, (line, row or why it is malformed) and whether decoding was lossy.
-type Rows = (Vec<String>, Vec<(usize, Result<Row, String>)>, bool);
+type Rows = (Vec<String>, Vec<(usize, Result<Row, Malformed>)>, bool);
+
+/// Why a manifest row could not be read.
+#[derive(Debug)]
+struct Malformed(String);
 
 fn read_rows(file: &Path) -> Result<Rows> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
@@ -94,7 +98,7 @@ fn read_rows(file: &Path) -> Result<Rows> {
                         (k, cell)
                     })
                     .collect()),
-                Err(e) => Err(format!("not a JSON object: {e}")),
+                Err(e) => Err(Malformed(format!("not a JSON object: {e}"))),
             };
             rows.push((i + 1, row));
         }
@@ -123,7 +127,7 @@ fn read_rows(file: &Path) -> Result<Rows> {
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                rows.push((line, Err(format!("malformed CSV row: {e}"))));
+                rows.push((line, Err(Malformed(format!("malformed CSV row: {e}")))));
             }
         }
     }
@@ -185,7 +189,7 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         let at = format!("{manifest_rel}:{line}");
         let row = match row {
             Ok(r) => r,
-            Err(message) => {
+            Err(Malformed(message)) => {
                 plan.errors
                     .push(IngestError::new(at, ErrorKind::Manifest, message));
                 continue;
