@@ -11,24 +11,6 @@ use crate::ingest::report::decode_text;
 use crate::ingest::scan::{FileRef, rel_path};
 use crate::ingest::{ErrorKind, IngestError};
 
-/// The 14 CheXpert observations, in the labeler's column order.
-pub const CHEXPERT_CLASSES: [&str; 14] = [
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Lesion",
-    "Lung Opacity",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-];
-
 const KNOWN: &[&str] = &[
     "image",
     "report",
@@ -307,14 +289,13 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         plan.images.push(planned);
     }
     if !label_cols.is_empty() {
-        let all_chexpert = label_cols
-            .iter()
-            .all(|c| CHEXPERT_CLASSES.contains(&c.as_str()));
+        let chexpert = crate::labels::SchemaDef::chexpert()?.classes;
+        let all_chexpert = label_cols.iter().all(|c| chexpert.contains(c));
         plan.schema = Some(if all_chexpert {
             ImportedSchema {
                 name: "chexpert".into(),
                 kind: "multi-label",
-                classes: CHEXPERT_CLASSES.iter().map(|s| s.to_string()).collect(),
+                classes: chexpert,
             }
         } else {
             ImportedSchema {
