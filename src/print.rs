@@ -200,9 +200,14 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
             a.class, a.agree, a.total, pct
         );
     }
-    let lib_arg = format!(" --library {}", lib.root().display());
+    let default = Library::default_dir().ok();
+    let lib_arg = if default.as_deref() == Some(lib.root()) {
+        String::new()
+    } else {
+        format!(" --library {}", lib.root().display())
+    };
     println!();
-    println!("Next:");
+    println!("Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):");
     println!("  pairlab{lib_arg} stats");
     println!("  pairlab{lib_arg} search \"pleural effusion\"");
     println!("  pairlab{lib_arg} show 1");
