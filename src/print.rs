@@ -207,7 +207,9 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
         format!(" --library {}", lib.root().display())
     };
     println!();
-    println!("Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):");
+    println!(
+        "Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):"
+    );
     println!("  pairlab{lib_arg} stats");
     println!("  pairlab{lib_arg} search \"pleural effusion\"");
     println!("  pairlab{lib_arg} show 1");
