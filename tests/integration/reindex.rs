@@ -96,3 +96,35 @@ fn modify_add_delete_move() {
     let back = env.index(&[]);
     assert_counts(&back, &[("images", 6), ("missing", 0), ("pairs", 6)]);
 }
+
+#[test]
+fn imported_labels_change_through_the_audit_trail() {
+    let env = Env::new();
+    env.png("cat/1.png", 1);
+    env.png("cat/2.png", 2);
+    env.png("dog/3.png", 3);
+    env.index(&[]);
+    let events = || env.query("SELECT COUNT(*) FROM label_events")[0][0].clone();
+    assert_eq!(events(), "3", "one event per imported label");
+    env.index(&[]);
+    assert_eq!(
+        events(),
+        "3",
+        "an unchanged re-index writes no label events"
+    );
+    // Moving an image to another class folder changes its imported label, same pair.
+    let pair = env.query(
+        "SELECT p.id FROM pairs p JOIN images i ON i.id = p.image_id WHERE i.path = 'cat/1.png'",
+    );
+    std::fs::rename(env.path("cat/1.png"), env.path("dog/1.png")).expect("mv");
+    let v = env.index(&[]);
+    assert_counts(&v, &[("moved", 1), ("images", 3)]);
+    assert_eq!(events(), "5", "cat blanked and dog set");
+    assert_eq!(
+        env.query(&format!(
+            "SELECT class, value, source FROM labels WHERE pair_id = {}",
+            pair[0][0]
+        )),
+        vec![vec!["dog", "1", "import"]]
+    );
+}

@@ -25,7 +25,17 @@ impl Library {
         let thumbs = dir.join(THUMBS_DIR);
         std::fs::create_dir_all(&thumbs).map_err(|e| Error::io(&thumbs, e))?;
         let conn = store::open(&dir.join(DB_FILE))?;
-        crate::labels::schema::upsert(&conn, &crate::labels::SchemaDef::chexpert()?)?;
+        // The built-in schema is written once (and again only if the shipped one grows).
+        let builtin = crate::labels::SchemaDef::chexpert()?;
+        let known: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM schema_classes c JOIN schemas s ON s.id = c.schema_id
+             WHERE s.name = ?1",
+            [&builtin.name],
+            |r| r.get(0),
+        )?;
+        if known < builtin.classes.len() as i64 {
+            crate::labels::schema::upsert(&conn, &builtin)?;
+        }
         Ok(Library {
             root: dir.to_owned(),
             conn,

@@ -11,7 +11,8 @@ use super::media::ImageMeta;
 use super::report::ParsedReport;
 use super::scan::FileRef;
 use crate::error::Result;
-use crate::labels::schema::{self, SchemaDef, SchemaKind};
+use crate::labels;
+use crate::labels::schema::{self, Schema, SchemaDef, SchemaKind};
 
 /// An image row as it was before this run.
 #[derive(Clone, Debug)]
@@ -239,7 +240,7 @@ pub struct Linker {
     corpus: i64,
     patients: HashMap<String, i64>,
     studies: HashMap<String, i64>,
-    schema: Option<i64>,
+    schema: Option<Schema>,
     split: Option<i64>,
 }
 
@@ -334,18 +335,8 @@ impl Linker {
             .query_row(params![self.corpus, image, report, study, patient], |r| {
                 r.get(0)
             })?;
-        if let Some(schema) = self.schema {
-            conn.prepare_cached(
-                "DELETE FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND source = 'import'",
-            )?
-            .execute([pair, schema])?;
-            for (class, value) in &planned.labels {
-                conn.prepare_cached(
-                    "INSERT INTO labels (pair_id, schema_id, class, source, value)
-                     VALUES (?1, ?2, ?3, 'import', ?4)",
-                )?
-                .execute(params![pair, schema, class, value])?;
-            }
+        if let Some(schema) = &self.schema {
+            labels::replace_machine(conn, pair, schema, labels::IMPORT, &planned.labels)?;
         }
         if let (Some(split), Some(part)) = (self.split, planned.split.as_deref()) {
             conn.prepare_cached(
@@ -358,7 +349,7 @@ impl Linker {
     }
 }
 
-fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<i64> {
+fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<Schema> {
     let kind = if s.kind == "multi-class" {
         SchemaKind::MultiClass
     } else {
@@ -370,7 +361,7 @@ fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<i64> {
         classes: s.classes.clone(),
         labeler: None,
     };
-    Ok(schema::upsert(conn, &def)?.id)
+    schema::upsert(conn, &def)
 }
 
 /// Replaces the corpus's recorded ingest errors with this run's.

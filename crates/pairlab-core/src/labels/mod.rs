@@ -229,6 +229,34 @@ fn check_one_class(
     Ok(())
 }
 
+/// The source name of labels that came with the corpus (folder classes, manifest columns).
+pub const IMPORT: &str = "import";
+
+/// Makes a pair's `source` labels under `schema` exactly `wanted` (class → value): changed
+/// classes are written, classes no longer wanted are blanked, each change recorded in the
+/// audit trail like any other.
+pub fn replace_machine(
+    conn: &Connection,
+    pair: i64,
+    schema: &Schema,
+    source: &str,
+    wanted: &[(String, i8)],
+) -> Result<()> {
+    let have: Vec<String> = conn
+        .prepare_cached(
+            "SELECT class FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND source = ?3",
+        )?
+        .query_map(params![pair, schema.id, source], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for class in have.iter().filter(|c| !wanted.iter().any(|(w, _)| w == *c)) {
+        set_machine(conn, pair, schema, class, source, None, None, None)?;
+    }
+    for (class, value) in wanted {
+        set_machine(conn, pair, schema, class, source, Some(*value), None, None)?;
+    }
+    Ok(())
+}
+
 /// A machine source (never `human`) writes a label, with its confidence and evidence
 /// (JSON). Human rows are untouched: the current value stays the human one.
 #[allow(clippy::too_many_arguments)]
@@ -248,6 +276,10 @@ pub fn set_machine(
         ));
     }
     let old = stored(conn, pair, schema.id, class, source)?;
+    if old == value && confidence.is_none() && evidence.is_none() {
+        // Nothing to change (a re-import of the same value): no write, no event.
+        return Ok(());
+    }
     write_row(
         conn, pair, schema.id, class, source, value, None, confidence, evidence,
     )?;
