@@ -1,8 +1,23 @@
 //! Pairlab's machine-learning layer: models, embeddings, training and metrics (candle).
 //! It knows nothing of SQLite or the library; core hands it plain data.
 //!
-//! The model and training issues fill this crate; for now it holds the vector maths that
-//! embeddings and similarity search build on.
+//! One model family per file (`clip`, `bert`), each with a `Config` read from the Hugging
+//! Face `config.json` and a `load(vb, &cfg)`; `encoder` turns a model folder into an
+//! embedding function; `similarity`, `consistency` and `dedup` work on stored embeddings.
+
+pub mod bert;
+pub mod clip;
+pub mod consistency;
+pub mod dedup;
+pub mod encoder;
+pub mod error;
+pub mod preprocess;
+pub mod similarity;
+pub mod synthetic;
+pub mod text;
+
+pub use encoder::{Encoder, Family, ModelInfo, inspect};
+pub use error::MlError;
 
 use candle_core::{D, Result, Tensor};
 
@@ -63,3 +78,6 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod model_tests;

@@ -1,0 +1,338 @@
+//! A model folder on disk (Hugging Face layout: config.json, model.safetensors,
+//! tokenizer.json, optional preprocessor_config.json) loaded as an encoder of images and/or
+//! texts into normalised embeddings.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use image::DynamicImage;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{MlError, Result};
+use crate::preprocess::ImageProcessor;
+use crate::text::TextTokenizer;
+use crate::{bert, clip};
+
+/// The model families Pairlab runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Image and text towers in one embedding space.
+    Clip,
+    /// A text-only sentence encoder.
+    Bert,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Clip => "clip",
+            Family::Bert => "bert",
+        }
+    }
+}
+
+/// What a model folder holds, read without running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub family: Family,
+    /// Length of its embeddings.
+    pub dim: usize,
+    pub images: bool,
+    pub texts: bool,
+    /// Square input size for images (0 for text-only models).
+    pub image_size: usize,
+}
+
+fn read_json(dir: &Path, name: &str) -> Result<Option<Value>> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| MlError::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| MlError::bad(dir, format!("{name} is not valid JSON: {e}")))
+}
+
+enum Parsed {
+    Clip(clip::Config),
+    Bert(bert::Config),
+}
+
+fn parse_config(dir: &Path) -> Result<Parsed> {
+    if !dir.is_dir() {
+        return Err(MlError::bad(dir, "no such folder"));
+    }
+    let json = read_json(dir, "config.json")?
+        .ok_or_else(|| MlError::bad(dir, "config.json is missing"))?;
+    let model_type = json
+        .get("model_type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let bad = |m: String| MlError::bad(dir, format!("config.json: {m}"));
+    match model_type.as_str() {
+        "clip" => Ok(Parsed::Clip(clip::Config::from_json(&json).map_err(bad)?)),
+        "bert" => Ok(Parsed::Bert(bert::config_from_json(&json).map_err(bad)?)),
+        "" => Err(MlError::UnknownArchitecture {
+            dir: dir.to_path_buf(),
+            found: "(config.json has no model_type)".into(),
+        }),
+        other => Err(MlError::UnknownArchitecture {
+            dir: dir.to_path_buf(),
+            found: other.into(),
+        }),
+    }
+}
+
+/// Reads a folder's config only: family, embedding size, what it can encode.
+pub fn inspect(dir: &Path) -> Result<ModelInfo> {
+    Ok(match parse_config(dir)? {
+        Parsed::Clip(c) => ModelInfo {
+            family: Family::Clip,
+            dim: c.projection_dim,
+            images: true,
+            texts: true,
+            image_size: c.vision.image_size,
+        },
+        Parsed::Bert(c) => ModelInfo {
+            family: Family::Bert,
+            dim: c.hidden_size,
+            images: false,
+            texts: true,
+            image_size: 0,
+        },
+    })
+}
+
+/// The weight files of a folder: one `model.safetensors`, or the shards its index names.
+fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    if let Some(index) = read_json(dir, "model.safetensors.index.json")? {
+        let mut files: Vec<PathBuf> = index
+            .get("weight_map")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.values()
+                    .filter_map(Value::as_str)
+                    .map(|f| dir.join(f))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.dedup();
+        if files.is_empty() {
+            return Err(MlError::bad(
+                dir,
+                "model.safetensors.index.json names no files",
+            ));
+        }
+        return Ok(files);
+    }
+    let hint = if dir.join("pytorch_model.bin").is_file() {
+        " (only pytorch_model.bin is there: save the weights as safetensors)"
+    } else {
+        ""
+    };
+    Err(MlError::bad(
+        dir,
+        format!("model.safetensors is missing{hint}"),
+    ))
+}
+
+fn load_weights(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let mut all = HashMap::new();
+    for f in weight_files(dir)? {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let map = candle_core::safetensors::load(&f, device)
+            .map_err(|e| MlError::bad(dir, format!("{name} cannot be read: {e}")))?;
+        all.extend(map);
+    }
+    Ok(all)
+}
+
+enum Model {
+    Clip {
+        model: clip::Clip,
+        processor: ImageProcessor,
+    },
+    Bert(bert::SentenceEncoder),
+}
+
+/// A loaded model with its tokenizer (and image preprocessing for CLIP).
+pub struct Encoder {
+    model: Model,
+    tokenizer: TextTokenizer,
+    info: ModelInfo,
+    device: Device,
+}
+
+impl Encoder {
+    /// Loads a model folder on the CPU, checking that weights, config and tokenizer agree.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let device = Device::Cpu;
+        let info = inspect(dir)?;
+        let parsed = parse_config(dir)?;
+        let weights = load_weights(dir, &device)?;
+        let shape_err = |e: candle_core::Error| {
+            MlError::bad(dir, format!("the weights do not fit config.json: {e}"))
+        };
+        let (model, tokenizer) = match parsed {
+            Parsed::Clip(cfg) => {
+                if let Some(missing) = clip::REQUIRED_KEYS
+                    .iter()
+                    .find(|k| !weights.contains_key(**k))
+                {
+                    return Err(MlError::bad(dir, format!("weight {missing} is missing")));
+                }
+                let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+                let model = clip::Clip::load(vb, &cfg).map_err(shape_err)?;
+                let size = cfg.vision.image_size as u32;
+                let processor = match read_json(dir, "preprocessor_config.json")? {
+                    Some(j) => ImageProcessor::from_preprocessor_config(&j, size),
+                    None => ImageProcessor::clip(size),
+                };
+                if processor.crop != size {
+                    return Err(MlError::bad(
+                        dir,
+                        format!(
+                            "preprocessor crop {} differs from image_size {size}",
+                            processor.crop
+                        ),
+                    ));
+                }
+                let max = cfg.text.max_position_embeddings;
+                let probe = TextTokenizer::load(dir, max, 0, None)?;
+                let end = check_clip_tokenizer(&probe, cfg.text.vocab_size)?;
+                let tokenizer = TextTokenizer::load(dir, max, 0, Some(end))?;
+                (Model::Clip { model, processor }, tokenizer)
+            }
+            Parsed::Bert(cfg) => {
+                let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+                let model = bert::SentenceEncoder::load(vb, &cfg).map_err(shape_err)?;
+                let max = read_json(dir, "sentence_bert_config.json")?
+                    .and_then(|j| j.get("max_seq_length").and_then(Value::as_u64))
+                    .map(|n| n as usize)
+                    .unwrap_or(512)
+                    .min(cfg.max_position_embeddings);
+                let tokenizer = TextTokenizer::load(dir, max, cfg.pad_token_id as u32, None)?;
+                check_bert_tokenizer(&tokenizer, cfg.vocab_size)?;
+                (Model::Bert(model), tokenizer)
+            }
+        };
+        Ok(Encoder {
+            model,
+            tokenizer,
+            info,
+            device,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Preprocesses one image for this model (CLIP only); safe to call from many threads.
+    pub fn preprocess(&self, img: &DynamicImage) -> Result<Vec<f32>> {
+        match &self.model {
+            Model::Clip { processor, .. } => Ok(processor.apply(img)),
+            Model::Bert(_) => Err(self.no_images()),
+        }
+    }
+
+    fn no_images(&self) -> MlError {
+        MlError::Unsupported(format!(
+            "this {} model encodes text only; use a CLIP model for images",
+            self.info.family.as_str()
+        ))
+    }
+
+    /// Embeddings of `n` images already preprocessed into one flat buffer.
+    pub fn embed_pixels(&self, pixels: Vec<f32>, n: usize) -> Result<Vec<Vec<f32>>> {
+        match &self.model {
+            Model::Clip { model, .. } => {
+                let t = model.pixels(pixels, n, &self.device)?;
+                Ok(model.image_features(&t)?.to_vec2::<f32>()?)
+            }
+            Model::Bert(_) => Err(self.no_images()),
+        }
+    }
+
+    /// Embeddings of a batch of images (preprocessed in parallel).
+    pub fn embed_images(&self, images: &[DynamicImage]) -> Result<Vec<Vec<f32>>> {
+        match &self.model {
+            Model::Clip { processor, .. } => {
+                let px = processor.apply_batch(images);
+                self.embed_pixels(px, images.len())
+            }
+            Model::Bert(_) => Err(self.no_images()),
+        }
+    }
+
+    /// Embeddings of a batch of texts.
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let b = self.tokenizer.encode_batch(texts)?;
+        let ids = Tensor::from_vec(b.ids, (b.rows, b.len), &self.device)?;
+        let out = match &self.model {
+            Model::Clip { model, .. } => model.text_features(&ids)?,
+            Model::Bert(m) => {
+                let mask = Tensor::from_vec(b.mask, (b.rows, b.len), &self.device)?;
+                m.embed(&ids, &mask)?
+            }
+        };
+        Ok(out.to_vec2::<f32>()?)
+    }
+
+    /// Token ids of one text as this model sees them.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode(text)
+    }
+}
+
+/// CLIP pools at the end-of-text token, which must be the row's largest id; returns its id.
+fn check_clip_tokenizer(tok: &TextTokenizer, model_vocab: usize) -> Result<u32> {
+    if tok.vocab_size() > model_vocab {
+        return Err(MlError::TokenizerMismatch(format!(
+            "it has {} tokens, the model's text tower {model_vocab}",
+            tok.vocab_size()
+        )));
+    }
+    let ids = tok.encode("a photo of a chest x-ray")?;
+    let end = ids.last().copied().unwrap_or(0);
+    let max = ids.iter().copied().max().unwrap_or(0);
+    if ids.len() < 2 || end != max || tok.token_id("<|endoftext|>") != Some(end) {
+        return Err(MlError::TokenizerMismatch(
+            "a CLIP tokenizer must end every text with <|endoftext|>, its highest id".into(),
+        ));
+    }
+    Ok(end)
+}
+
+fn check_bert_tokenizer(tok: &TextTokenizer, model_vocab: usize) -> Result<()> {
+    if tok.vocab_size() > model_vocab {
+        return Err(MlError::TokenizerMismatch(format!(
+            "it has {} tokens, the model's embedding table {model_vocab}",
+            tok.vocab_size()
+        )));
+    }
+    let ids = tok.encode("no pleural effusion")?;
+    if ids.len() < 2 || tok.token_id("<|endoftext|>").is_some() {
+        return Err(MlError::TokenizerMismatch(
+            "this looks like a CLIP tokenizer, not a BERT word-piece one".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Model folders with made-up weights, in the Hugging Face key layout: for tests (tiny
+//! models built at test time, never committed) and for speed benchmarks (full-size shapes
+//! with random weights).
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Init as VarInit, VarBuilder, VarMap};
+use serde_json::Value;
+
+use crate::error::{MlError, Result};
+use crate::{bert, clip};
+
+/// How the weights are filled.
+#[derive(Debug, Clone, Copy)]
+pub enum Init {
+    /// `det_value`: the same numbers the NumPy reference in tests/reference computes.
+    Deterministic,
+    /// Normal(0, 0.02) from a seeded generator; layer-norm weights 1, biases 0.
+    Random { seed: u64 },
+}
+
+fn is_norm_weight(name: &str) -> bool {
+    name.to_lowercase().contains("norm") && name.ends_with(".weight")
+}
+
+/// Element `i` (row-major) of the deterministic tensor named `name`:
+/// `0.05·sin(0.01·Σbytes(name) + 0.7·i)`, plus 1 for layer-norm weights.
+pub fn det_value(name: &str, i: usize) -> f32 {
+    let phase = 0.01 * name.bytes().map(f64::from).sum::<f64>();
+    let mut v = 0.05 * (phase + 0.7 * i as f64).sin();
+    if is_norm_weight(name) {
+        v += 1.0;
+    }
+    v as f32
+}
+
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// Writes `config.json` and `model.safetensors` for the model `config` describes
+/// (model_type "clip" or "bert") into `dir`. Add a tokenizer.json to make it loadable.
+pub fn write_model(dir: &Path, config: &Value, init: Init) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let bad = |m: String| MlError::bad(dir, m);
+    match config.get("model_type").and_then(Value::as_str) {
+        Some("clip") => {
+            let cfg = clip::Config::from_json(config).map_err(bad)?;
+            // Created first so that candle reads them instead of drawing fresh values.
+            vb.pp("vision_model.embeddings").get_with_hints(
+                cfg.vision.hidden_size,
+                "class_embedding",
+                VarInit::Const(0.0),
+            )?;
+            vb.get_with_hints((), "logit_scale", VarInit::Const(0.0))?;
+            clip::Clip::load(vb, &cfg)?;
+        }
+        Some("bert") => {
+            let cfg = bert::config_from_json(config).map_err(bad)?;
+            bert::SentenceEncoder::load(vb, &cfg)?;
+        }
+        other => {
+            return Err(MlError::UnknownArchitecture {
+                dir: dir.to_path_buf(),
+                found: other.unwrap_or("").to_string(),
+            });
+        }
+    }
+    {
+        let data = varmap
+            .data()
+            .lock()
+            .map_err(|_| MlError::Unsupported("weight map lock poisoned".into()))?;
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        let mut rng = match init {
+            Init::Random { seed } => SplitMix(seed),
+            Init::Deterministic => SplitMix(0),
+        };
+        for name in names {
+            let var = &data[name];
+            let n = var.elem_count();
+            let values: Vec<f32> = match init {
+                Init::Deterministic => (0..n).map(|i| det_value(name, i)).collect(),
+                Init::Random { .. } if is_norm_weight(name) => vec![1.0; n],
+                Init::Random { .. } if name.ends_with(".bias") => vec![0.0; n],
+                Init::Random { .. } => (0..n).map(|_| (0.02 * rng.normal()) as f32).collect(),
+            };
+            var.set(&Tensor::from_vec(values, var.shape(), &device)?)?;
+        }
+    }
+    varmap.save(dir.join("model.safetensors"))?;
+    let text =
+        serde_json::to_string_pretty(config).map_err(|e| MlError::Unsupported(e.to_string()))?;
+    let path = dir.join("config.json");
+    std::fs::write(&path, text).map_err(|e| MlError::io(path, e))
+}
+
+/// Hugging Face's config.json for OpenAI's CLIP ViT-B/32 shape.
+pub fn vit_b32_config() -> Value {
+    serde_json::json!({
+        "model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 512,
+        "logit_scale_init_value": 2.6592,
+        "text_config": {"vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048,
+            "num_hidden_layers": 12, "num_attention_heads": 8, "max_position_embeddings": 77,
+            "hidden_act": "quick_gelu"},
+        "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+            "num_attention_heads": 12, "image_size": 224, "patch_size": 32,
+            "hidden_act": "quick_gelu"}
+    })
+}
