@@ -3,6 +3,7 @@
 mod bar;
 mod bench;
 mod labels;
+mod models;
 mod print;
 mod report_labels;
 
@@ -118,6 +119,69 @@ enum Command {
     /// The report labeler's tools: `labeler eval --gold G --pred P`.
     #[command(subcommand)]
     Labeler(report_labels::LabelerCommand),
+    /// Local models: `model add DIR|HUB_ID [--name N]`, `model list`.
+    #[command(subcommand)]
+    Model(models::ModelCommand),
+    /// Print one normalised embedding (for scripts and checks against other implementations).
+    Encode {
+        #[arg(long)]
+        model: String,
+        #[arg(long, conflicts_with = "text")]
+        image: Option<PathBuf>,
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embed the library's images and/or reports (only those not embedded yet).
+    Embed {
+        #[arg(long)]
+        model: String,
+        /// images, reports or both (default: what the model can encode).
+        #[arg(long, default_value = "both")]
+        what: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The images (or reports) most similar to a text or to a pair.
+    Similar {
+        #[arg(long)]
+        model: String,
+        #[arg(long, conflicts_with = "pair")]
+        text: Option<String>,
+        #[arg(long)]
+        pair: Option<i64>,
+        /// images or reports (default: images for CLIP models, reports for text encoders).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score every pair's image–report consistency (CLIP) and list the likeliest mismatches.
+    Mismatch {
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exact, near (dHash) and semantic (with --model) duplicate image clusters.
+    Duplicates {
+        /// Largest dHash Hamming distance (0–64) counted as a near duplicate.
+        #[arg(long, default_value_t = 4)]
+        near: u32,
+        /// A CLIP model whose image embeddings find semantic duplicates.
+        #[arg(long)]
+        model: Option<String>,
+        /// Cosine similarity at or above which two images are semantic duplicates.
+        #[arg(long, default_value_t = 0.95)]
+        threshold: f32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -224,6 +288,41 @@ fn run(cli: Cli) -> Result<()> {
         } => report_labels::label_reports(input, output, sections)?,
         Command::Labeler(cmd) => report_labels::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
+        Command::Model(cmd) => models::model(&open_library(cli.library)?, cmd)?,
+        Command::Encode {
+            model,
+            image,
+            text,
+            json,
+        } => models::encode(&open_library(cli.library)?, &model, image, text, json)?,
+        Command::Embed { model, what, json } => {
+            models::embed(&mut open_library(cli.library)?, &model, &what, json)?
+        }
+        Command::Similar {
+            model,
+            text,
+            pair,
+            target,
+            k,
+            json,
+        } => models::similar(
+            &open_library(cli.library)?,
+            &model,
+            text,
+            pair,
+            target,
+            k,
+            json,
+        )?,
+        Command::Mismatch { model, limit, json } => {
+            models::mismatch(&mut open_library(cli.library)?, &model, limit, json)?
+        }
+        Command::Duplicates {
+            near,
+            model,
+            threshold,
+            json,
+        } => models::duplicates(&open_library(cli.library)?, near, model, threshold, json)?,
     }
     Ok(())
 }

@@ -26,6 +26,16 @@ pub enum PrelabelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Zero-shot labels from a CLIP model (source model:<name>): per class, the softmax over
+    /// the image's similarity to the schema's positive and negative prompts.
+    ZeroShot {
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -42,12 +52,19 @@ pub enum LabelerCommand {
 }
 
 pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
-    let PrelabelCommand::Reports {
-        schema,
-        sections,
-        rules,
-        json,
-    } = cmd;
+    let (schema, sections, rules, json) = match cmd {
+        PrelabelCommand::Reports {
+            schema,
+            sections,
+            rules,
+            json,
+        } => (schema, sections, rules, json),
+        PrelabelCommand::ZeroShot {
+            model,
+            schema,
+            json,
+        } => return crate::models::zero_shot(lib, &model, &schema, json),
+    };
     let labeler = match rules {
         Some(file) => {
             let text = std::fs::read_to_string(&file)

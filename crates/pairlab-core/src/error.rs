@@ -30,6 +30,9 @@ pub enum Error {
         found: i64,
         known: i64,
     },
+    /// A model could not be loaded or run.
+    #[error("model: {0}")]
+    Model(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -51,6 +54,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
             Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Model(_) => "model",
             Error::Cancelled => "cancelled",
         }
     }

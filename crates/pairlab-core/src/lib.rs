@@ -4,11 +4,13 @@
 pub mod api;
 pub mod chexpert_csv;
 pub mod demo;
+pub mod embed;
 pub mod error;
 pub mod ingest;
 pub mod labeler;
 pub mod labels;
 pub mod library;
+pub mod models;
 pub mod prelabel;
 pub mod progress;
 pub mod store;

@@ -33,7 +33,12 @@ impl Library {
             [&builtin.name],
             |r| r.get(0),
         )?;
-        if known < builtin.classes.len() as i64 {
+        let prompts: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM schemas WHERE name = ?1 AND prompts IS NOT NULL",
+            [&builtin.name],
+            |r| r.get(0),
+        )?;
+        if known < builtin.classes.len() as i64 || prompts == 0 {
             crate::labels::schema::upsert(&conn, &builtin)?;
         }
         Ok(Library {

@@ -116,7 +116,7 @@ pub fn process(
     let (decoded, mut meta) = if is_dicom(&bytes) || claimed == Some("dicom") {
         decode_dicom(file, limits)?
     } else {
-        decode_raster(file, &bytes, limits)?
+        decode_raster(file, &bytes, limits, thumb_dims)?
     };
     if claimed.is_some() && claimed != Some(meta.format) {
         meta.warning = Some(err(
@@ -214,6 +214,7 @@ fn decode_raster(
     file: &FileRef,
     bytes: &[u8],
     limits: &Limits,
+    jpeg_target: fn(u32, u32) -> (u32, u32),
 ) -> Result<(DynamicImage, ImageMeta), IngestError> {
     let format = image::guess_format(bytes).map_err(|_| {
         err(
@@ -226,7 +227,7 @@ fn decode_raster(
         )
     })?;
     if format == ImageFormat::Jpeg {
-        return decode_jpeg(file, bytes, limits);
+        return decode_jpeg(file, bytes, limits, jpeg_target);
     }
     let corrupt = |e: image::ImageError| {
         err(
@@ -263,6 +264,7 @@ fn decode_jpeg(
     file: &FileRef,
     bytes: &[u8],
     limits: &Limits,
+    target: fn(u32, u32) -> (u32, u32),
 ) -> Result<(DynamicImage, ImageMeta), IngestError> {
     let corrupt =
         |e: jpeg_decoder::Error| err(file, ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
@@ -277,8 +279,8 @@ fn decode_jpeg(
     })?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     check_pixels(file, w, h, limits)?;
-    // Smallest DCT scale (1/8..1) that still covers the thumbnail's size.
-    let (tw, th) = thumb_dims(w, h);
+    // Smallest DCT scale (1/8..1) that still covers the target size.
+    let (tw, th) = target(w, h);
     let (sw, sh) = dec.scale(tw as u16, th as u16).map_err(corrupt)?;
     let pixels = dec.decode().map_err(corrupt)?;
     if !has_eoi(bytes) {
@@ -333,6 +335,33 @@ fn decode_jpeg(
     let mut meta = empty_meta("jpeg", w, h, bits);
     meta.photometric = Some(photometric_of(&img).into());
     Ok((img, meta))
+}
+
+/// Decodes an indexed image at full resolution (DICOM rescaled and windowed as at ingest),
+/// for models whose preprocessing must match their reference.
+pub fn decode_full(abs: &Path, limits: &Limits) -> Result<DynamicImage, IngestError> {
+    let meta = std::fs::metadata(abs);
+    let file = FileRef {
+        abs: abs.to_owned(),
+        rel: abs.to_string_lossy().replace('\\', "/"),
+        size: meta.as_ref().map(|m| m.len()).unwrap_or(0),
+        mtime_ns: 0,
+    };
+    if file.size > limits.max_image_bytes {
+        return Err(err(
+            &file,
+            ErrorKind::TooLarge,
+            "file is over the image size limit",
+        ));
+    }
+    let bytes = std::fs::read(abs)
+        .map_err(|e| err(&file, ErrorKind::Unreadable, format!("cannot read: {e}")))?;
+    let (img, _) = if is_dicom(&bytes) || ext_format(&file.ext()) == Some("dicom") {
+        decode_dicom(&file, limits)?
+    } else {
+        decode_raster(&file, &bytes, limits, |w, h| (w, h))?
+    };
+    Ok(img)
 }
 
 /// True when the JPEG ends with an EOI marker (allowing a little trailing padding).

@@ -360,6 +360,7 @@ fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<Schema> {
         kind,
         classes: s.classes.clone(),
         labeler: None,
+        prompts: None,
     };
     schema::upsert(conn, &def)
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-pub use schema::{Schema, SchemaDef, SchemaKind};
+pub use schema::{Prompt, Schema, SchemaDef, SchemaKind};
 
 /// The source name of labels set by a person.
 pub const HUMAN: &str = "human";

@@ -2,6 +2,8 @@
 //! blank; multi-class: one class per sample). The built-in `chexpert` schema ships in
 //! `assets/schemas/`; users add their own from TOML files.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,27 @@ pub struct SchemaDef {
     pub classes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeler: Option<toml::Table>,
+    /// Zero-shot prompts per class (`[prompts]`); classes without one get defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<BTreeMap<String, Prompt>>,
+}
+
+/// A class's zero-shot prompt pair.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Prompt {
+    pub positive: String,
+    pub negative: String,
+}
+
+impl Prompt {
+    /// "<class>" / "no <class>" in lower case, as CheXzero words them.
+    pub fn default_for(class: &str) -> Prompt {
+        let c = class.to_lowercase();
+        Prompt {
+            positive: c.clone(),
+            negative: format!("no {c}"),
+        }
+    }
 }
 
 impl SchemaDef {
@@ -59,6 +82,20 @@ impl SchemaDef {
             if let Some(c) = labeler.classes().iter().find(|c| !self.classes.contains(c)) {
                 return Err(Error::Invalid(format!(
                     "schema {}: the [labeler] rules name class {c:?}, which is not in `classes`",
+                    self.name
+                )));
+            }
+        }
+        for (class, p) in self.prompts.iter().flatten() {
+            if !self.classes.contains(class) {
+                return Err(Error::Invalid(format!(
+                    "schema {}: [prompts] names class {class:?}, which is not in `classes`",
+                    self.name
+                )));
+            }
+            if p.positive.trim().is_empty() || p.negative.trim().is_empty() {
+                return Err(Error::Invalid(format!(
+                    "schema {}: class {class:?} has an empty prompt",
                     self.name
                 )));
             }
@@ -131,6 +168,14 @@ pub fn upsert(conn: &Connection, def: &SchemaDef) -> Result<Schema> {
             params![id, rules],
         )?;
     }
+    if let Some(prompts) = &def.prompts {
+        let json =
+            serde_json::to_string(prompts).map_err(|e| Error::Invalid(format!("prompts: {e}")))?;
+        conn.execute(
+            "UPDATE schemas SET prompts = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+    }
     for class in &def.classes {
         conn.execute(
             "INSERT OR IGNORE INTO schema_classes (schema_id, position, name)
@@ -180,6 +225,33 @@ pub fn list(conn: &Connection) -> Result<Vec<Schema>> {
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     names.iter().map(|n| get(conn, n)).collect()
+}
+
+/// The zero-shot prompts of every class of a schema, in class order (stored ones, else
+/// the defaults).
+pub fn prompts(conn: &Connection, name: &str) -> Result<Vec<(String, Prompt)>> {
+    let schema = get(conn, name)?;
+    let stored: Option<String> = conn.query_row(
+        "SELECT prompts FROM schemas WHERE id = ?1",
+        [schema.id],
+        |r| r.get(0),
+    )?;
+    let map: BTreeMap<String, Prompt> = match stored {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| Error::Invalid(format!("schema {name}: stored prompts: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    Ok(schema
+        .classes
+        .iter()
+        .map(|c| {
+            let p = map
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| Prompt::default_for(c));
+            (c.clone(), p)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use crate::prelabel::{self, PrelabelSummary};
 use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 
+mod models;
+pub use models::{EncodeInput, Encoding};
+
 impl Library {
     /// Indexes (or re-indexes, incrementally) the corpus at `root`.
     pub fn index(

@@ -1,0 +1,123 @@
+//! The model part of the API: registering models, encoding, embedding, zero-shot labels,
+//! similarity search, image–report consistency and duplicates.
+
+use std::path::{Path, PathBuf};
+
+use pairlab_ml::{Encoder, ModelInfo};
+use serde::Serialize;
+
+use crate::embed::duplicates::{self, DuplicateOptions, DuplicateReport};
+use crate::embed::mismatch::{self, MismatchRow, MismatchSummary};
+use crate::embed::similar::{self, Query, SimilarHit, Target};
+use crate::embed::zeroshot::{self, ZeroShotSummary};
+use crate::embed::{self, EmbedSummary, What};
+use crate::error::{Error, Result};
+use crate::ingest::media::{Limits, decode_full};
+use crate::library::Library;
+use crate::models::{self, ModelRecord};
+use crate::progress::Progress;
+
+/// What to encode with `Library::encode`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EncodeInput {
+    Image(PathBuf),
+    Text(String),
+}
+
+/// One normalised embedding, as `pairlab encode --json` prints it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Encoding {
+    pub model: String,
+    /// `image` or `text`.
+    pub kind: String,
+    pub dim: usize,
+    pub embedding: Vec<f32>,
+}
+
+impl Library {
+    /// Registers a model folder or Hugging Face hub id.
+    pub fn add_model(&self, spec: &str, name: Option<&str>) -> Result<(ModelRecord, ModelInfo)> {
+        models::add(self.conn(), spec, name)
+    }
+
+    /// The registered models.
+    pub fn models(&self) -> Result<Vec<ModelRecord>> {
+        models::list(self.conn())
+    }
+
+    /// Encodes one image or text with a registered model (or a model folder's path).
+    pub fn encode(&self, model: &str, input: &EncodeInput) -> Result<Encoding> {
+        let (name, enc) = match models::load(self.conn(), model) {
+            Ok((rec, enc)) => (rec.name, enc),
+            Err(Error::NotFound(_)) if Path::new(model).is_dir() => {
+                (model.to_string(), Encoder::load(Path::new(model))?)
+            }
+            Err(e) => return Err(e),
+        };
+        let (kind, v) = match input {
+            EncodeInput::Image(path) => {
+                let img = decode_full(path, &Limits::default())
+                    .map_err(|e| Error::Invalid(format!("{}: {}", path.display(), e.message)))?;
+                ("image", enc.embed_images(&[img])?)
+            }
+            EncodeInput::Text(t) => ("text", enc.embed_texts(&[t.as_str()])?),
+        };
+        let embedding = v.into_iter().next().unwrap_or_default();
+        Ok(Encoding {
+            model: name,
+            kind: kind.into(),
+            dim: embedding.len(),
+            embedding,
+        })
+    }
+
+    /// Embeds the library's images and/or reports that have no embedding yet.
+    pub fn embed(
+        &mut self,
+        model: &str,
+        what: What,
+        progress: &dyn Progress,
+    ) -> Result<EmbedSummary> {
+        embed::embed(self.conn_mut(), model, what, progress)
+    }
+
+    /// Zero-shot labels for `schema` from a CLIP model (source `model:<name>`).
+    pub fn prelabel_zero_shot(
+        &mut self,
+        model: &str,
+        schema: &str,
+        progress: &dyn Progress,
+    ) -> Result<ZeroShotSummary> {
+        zeroshot::zero_shot(self.conn_mut(), model, schema, progress)
+    }
+
+    /// The `k` items most similar to a text or to a pair's image or report.
+    pub fn similar(
+        &self,
+        model: &str,
+        query: &Query,
+        target: Option<Target>,
+        k: usize,
+    ) -> Result<Vec<SimilarHit>> {
+        similar::similar(self.conn(), model, query, target, k)
+    }
+
+    /// Scores every pair's image–report consistency under a CLIP model.
+    pub fn score_mismatch(
+        &mut self,
+        model: &str,
+        progress: &dyn Progress,
+    ) -> Result<MismatchSummary> {
+        mismatch::score(self.conn_mut(), model, progress)
+    }
+
+    /// Pairs most likely to carry the wrong report, highest score first.
+    pub fn mismatches(&self, model: &str, limit: u32) -> Result<Vec<MismatchRow>> {
+        mismatch::top(self.conn(), model, limit)
+    }
+
+    /// Exact, near and (with a model) semantic duplicate clusters.
+    pub fn duplicates(&self, opts: &DuplicateOptions) -> Result<DuplicateReport> {
+        duplicates::find(self.conn(), opts)
+    }
+}

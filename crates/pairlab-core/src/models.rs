@@ -1,0 +1,276 @@
+//! Models registered in the library: a Hugging Face-layout folder given by path, or a hub
+//! id resolved through the local Hugging Face cache (downloaded first when online).
+//! The files stay where they are; the library records where and what they are.
+
+use std::path::{Path, PathBuf};
+
+use pairlab_ml::{Encoder, ModelInfo};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A registered model.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ModelRecord {
+    pub id: i64,
+    pub name: String,
+    /// `clip` or `bert`.
+    pub family: String,
+    pub path: String,
+    /// `dir` or `hub:<id>`.
+    pub source: String,
+    pub dim: usize,
+    pub images: bool,
+    pub texts: bool,
+    pub fingerprint: String,
+    pub added_at: String,
+}
+
+impl From<pairlab_ml::MlError> for Error {
+    fn from(e: pairlab_ml::MlError) -> Self {
+        Error::Model(e.to_string())
+    }
+}
+
+/// The files whose content identifies a model version (sizes of the weights, full config).
+pub fn fingerprint(dir: &Path) -> Result<String> {
+    let mut h = blake3::Hasher::new();
+    for name in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        let p = dir.join(name);
+        if p.is_file() {
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            h.update(name.as_bytes());
+            h.update(&bytes);
+        }
+    }
+    let mut weights: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    weights.sort();
+    for p in weights {
+        let len = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+        h.update(
+            p.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        h.update(&len.to_le_bytes());
+    }
+    Ok(h.finalize().to_hex()[..16].to_string())
+}
+
+const HUB_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+const HUB_OPTIONAL: [&str; 2] = ["preprocessor_config.json", "sentence_bert_config.json"];
+
+fn hub_offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+        .unwrap_or(false)
+}
+
+/// The folder of a hub model in the local Hugging Face cache; downloaded first when it is
+/// not there and the hub is reachable (and `HF_HUB_OFFLINE` is not set).
+pub fn resolve_hub(id: &str) -> Result<PathBuf> {
+    let cache = hf_hub::Cache::from_env();
+    let repo = cache.model(id.to_string());
+    let cached: Option<Vec<PathBuf>> = HUB_FILES.iter().map(|f| repo.get(f)).collect();
+    if let Some(files) = cached {
+        return folder_of(&files, id);
+    }
+    let where_ = cache.path().display().to_string();
+    if hub_offline() {
+        return Err(Error::NotFound(format!(
+            "model {id} is not in the local Hugging Face cache ({where_}) and HF_HUB_OFFLINE is set; \
+             download it on a connected machine or pass the model's folder instead"
+        )));
+    }
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| Error::Model(format!("Hugging Face hub: {e}")))?;
+    let remote = api.model(id.to_string());
+    let mut files = Vec::new();
+    for f in HUB_FILES {
+        files.push(remote.get(f).map_err(|e| {
+            Error::NotFound(format!(
+                "model {id} is not in the local Hugging Face cache ({where_}) and {f} could not be \
+                 downloaded: {e}"
+            ))
+        })?);
+    }
+    for f in HUB_OPTIONAL {
+        // Optional files: a model without them is fine.
+        let _ = remote.get(f);
+    }
+    folder_of(&files, id)
+}
+
+fn folder_of(files: &[PathBuf], id: &str) -> Result<PathBuf> {
+    let dir = files[0].parent().map(Path::to_path_buf);
+    match dir {
+        Some(d) if files.iter().all(|f| f.parent() == Some(d.as_path())) => Ok(d),
+        _ => Err(Error::Model(format!(
+            "model {id}: cached files are not in one snapshot folder"
+        ))),
+    }
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<ModelRecord> {
+    Ok(ModelRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        family: r.get(2)?,
+        path: r.get(3)?,
+        source: r.get(4)?,
+        dim: r.get::<_, i64>(5)? as usize,
+        images: r.get(6)?,
+        texts: r.get(7)?,
+        fingerprint: r.get(8)?,
+        added_at: r.get(9)?,
+    })
+}
+
+const COLUMNS: &str = "id, name, family, path, source, dim, images, texts, fingerprint, added_at";
+
+/// Registers a model folder or hub id under `name` (default: the folder's or id's last
+/// part). The model is loaded once to prove that weights, config and tokenizer agree.
+/// Adding again under the same name replaces the entry (its embeddings are dropped when
+/// the files changed).
+pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRecord, ModelInfo)> {
+    let as_path = Path::new(spec);
+    let (dir, source) = if as_path.exists() {
+        let abs = std::fs::canonicalize(as_path).map_err(|e| Error::io(as_path, e))?;
+        (abs, "dir".to_string())
+    } else if looks_like_hub_id(spec) {
+        (resolve_hub(spec)?, format!("hub:{spec}"))
+    } else {
+        return Err(Error::NotFound(format!(
+            "{spec}: no such folder, and not a hub id of the form owner/name"
+        )));
+    };
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => spec
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(spec)
+            .to_string(),
+    };
+    if name.trim().is_empty() || name.contains(char::is_whitespace) {
+        return Err(Error::Invalid(format!(
+            "model name {name:?}: use a name without spaces"
+        )));
+    }
+    let encoder = Encoder::load(&dir)?;
+    let info = encoder.info().clone();
+    let fp = fingerprint(&dir)?;
+    let path = dir.to_string_lossy().into_owned();
+    let old: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, fingerprint FROM models WHERE name = ?1",
+            [&name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match old {
+        Some((id, old_fp)) => {
+            if old_fp != fp {
+                conn.execute("DELETE FROM embeddings WHERE model_id = ?1", [id])?;
+                conn.execute("DELETE FROM embedding_errors WHERE model_id = ?1", [id])?;
+                conn.execute("DELETE FROM pair_scores WHERE model_id = ?1", [id])?;
+            }
+            conn.execute(
+                "UPDATE models SET family = ?2, path = ?3, source = ?4, dim = ?5, images = ?6,
+                 texts = ?7, fingerprint = ?8 WHERE id = ?1",
+                params![
+                    id,
+                    info.family.as_str(),
+                    path,
+                    source,
+                    info.dim as i64,
+                    info.images,
+                    info.texts,
+                    fp
+                ],
+            )?;
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO models (name, family, path, source, dim, images, texts, fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    name,
+                    info.family.as_str(),
+                    path,
+                    source,
+                    info.dim as i64,
+                    info.images,
+                    info.texts,
+                    fp
+                ],
+            )?;
+        }
+    }
+    Ok((get(conn, &name)?, info))
+}
+
+fn looks_like_hub_id(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    parts.len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<ModelRecord>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM models ORDER BY name"))?;
+    let rows = stmt.query_map([], row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<ModelRecord> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM models WHERE name = ?1"),
+        [name],
+        row,
+    )
+    .optional()?
+    .ok_or_else(|| {
+        Error::NotFound(format!(
+            "model {name:?} (add it with `pairlab model add DIR|HUB_ID`)"
+        ))
+    })
+}
+
+/// Loads a registered model, refusing when its files changed since it was added (its
+/// stored embeddings would no longer match).
+pub fn load(conn: &Connection, name: &str) -> Result<(ModelRecord, Encoder)> {
+    let rec = get(conn, name)?;
+    let dir = PathBuf::from(&rec.path);
+    if !dir.is_dir() {
+        return Err(Error::NotFound(format!(
+            "model {name}: its folder {} is gone",
+            dir.display()
+        )));
+    }
+    let fp = fingerprint(&dir)?;
+    if fp != rec.fingerprint {
+        return Err(Error::Invalid(format!(
+            "model {name}: its files changed since it was added; run `pairlab model add {} --name {name}` again (its embeddings will be recomputed)",
+            rec.path
+        )));
+    }
+    let enc = Encoder::load(&dir)?;
+    Ok((rec, enc))
+}
