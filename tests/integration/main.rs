@@ -7,6 +7,7 @@ mod dicom;
 mod formats;
 mod labels;
 mod layouts;
+mod models;
 mod reindex;
 mod report_labels;
 mod util;
