@@ -32,6 +32,22 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// CLIP image embeddings/s on the CPU at each batch size (random ViT-B/32 unless
+    /// --model DIR); `bench/clip.sh` runs onnxruntime on the same weights beside it.
+    Clip {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, default_value = "1,32")]
+        batches: String,
+        /// Seconds of timed runs per batch size (after one warm-up run).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Write input.npy and pairlab_out.npy (raw embeddings of 2 images) into this folder.
+        #[arg(long)]
+        npy: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Only write the benchmark corpus (used by `bench ingest` in a child process, so that
     /// the parent stays small and the children's peak memory is theirs alone).
     #[command(hide = true)]
@@ -111,6 +127,13 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         }
         BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
         BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
+        BenchCommand::Clip {
+            model,
+            batches,
+            seconds,
+            npy,
+            json,
+        } => return crate::bench_clip::run(model, &batches, seconds, npy, json),
     };
     let kind = kind_of(kind_arg);
     let dir = dir

@@ -200,6 +200,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
             a.class, a.agree, a.total, pct
         );
     }
+    let searched = demo_search(lib)?;
     let default = Library::default_dir().ok();
     let lib_arg = if default.as_deref() == Some(lib.root()) {
         String::new()
@@ -215,9 +216,67 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     println!("  pairlab{lib_arg} show 1");
     println!("  pairlab{lib_arg} label show 1");
     println!("  pairlab{lib_arg} errors");
+    if let Some(model) = searched {
+        println!("  pairlab{lib_arg} similar --model {model} --text \"enlarged heart\"");
+    }
     println!(
         "The truth behind every image and report is in {}",
         dir.join("truth.csv").display()
     );
     Ok(())
+}
+
+/// Where scripts/fetch-fixtures.sh puts the small real text encoder.
+fn fetched_text_encoder() -> Option<std::path::PathBuf> {
+    let root = std::env::var_os("PAIRLAB_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/pairlab/fixtures"))
+        })?;
+    let dir = root.join("minilm");
+    dir.join("model.safetensors").is_file().then_some(dir)
+}
+
+/// Embeds the demo reports with a text encoder (a registered one, else the fetched
+/// all-MiniLM-L6-v2) and shows a search by meaning; returns the model's name.
+fn demo_search(lib: &mut Library) -> Result<Option<String>> {
+    let registered = lib.models()?.into_iter().find(|m| m.texts && !m.images);
+    let name = match (registered, fetched_text_encoder()) {
+        (Some(m), _) => m.name,
+        (None, Some(dir)) => {
+            lib.add_model(&dir.to_string_lossy(), Some("minilm"))?
+                .0
+                .name
+        }
+        (None, None) => {
+            println!();
+            println!(
+                "To search reports by meaning, fetch a small text encoder (bash scripts/fetch-fixtures.sh) \
+                 and run the demo again, or add your own: pairlab model add DIR"
+            );
+            return Ok(None);
+        }
+    };
+    let bar = crate::bar::Bar::new(true);
+    let s = lib.embed(&name, pairlab_core::embed::What::Reports, &bar);
+    bar.finish();
+    let s = s?;
+    let query = "fluid collecting around the lung";
+    println!();
+    println!(
+        "Embedded {} reports with {name} ({} already stored). Reports closest in meaning to \"{query}\":",
+        s.reports, s.reports_existing
+    );
+    let q = pairlab_core::embed::similar::Query::Text(query.into());
+    for h in lib.similar(
+        &name,
+        &q,
+        Some(pairlab_core::embed::similar::Target::Reports),
+        3,
+    )? {
+        let text: String = h.report.split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = text.chars().take(90).collect();
+        println!("  {:.3}  pair {:<5} {short}…", h.score, h.pair);
+    }
+    Ok(Some(name))
 }

@@ -79,6 +79,13 @@ fn demo_writes_and_indexes_a_paired_corpus() {
     let out = env.run(&["demo", "--dir", &d, "--n", "6"]);
     assert!(out.contains("detected layout: mimic"), "{out}");
     assert!(out.contains("pairlab"), "prints what to run next: {out}");
+    // With the fetched text encoder (scripts/fetch-fixtures.sh) it searches by meaning.
+    assert!(
+        out.contains("Reports closest in meaning") && out.contains("similar --model minilm"),
+        "{out}"
+    );
+    let models = env.json(&["model", "list", "--json"]);
+    assert_eq!(models[0]["name"], "minilm");
     let stats = env.json(&["stats", "--json"]);
     let images = stats["images"].as_u64().expect("images");
     assert!(images >= 6, "{stats}");
@@ -98,7 +105,9 @@ fn demo_writes_and_indexes_a_paired_corpus() {
     // Running it again reuses the corpus and re-indexes incrementally.
     let again = env.run(&["demo", "--dir", &d, "--n", "6"]);
     assert!(
-        again.contains("reused") && again.contains(&format!("{images} unchanged")),
+        again.contains("reused")
+            && again.contains(&format!("{images} unchanged"))
+            && again.contains("Embedded 0 reports"),
         "{again}"
     );
 }

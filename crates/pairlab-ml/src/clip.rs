@@ -190,6 +190,12 @@ impl Clip {
         normalize_rows(&self.model.get_image_features(pixels)?)
     }
 
+    /// Projected image embeddings before normalisation (for checks against other
+    /// implementations).
+    pub fn image_embeds(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        self.model.get_image_features(pixels)
+    }
+
     /// L2-normalised text embeddings of `[n, len]` token ids (u32), each row ending in the
     /// end-of-text token and padded with a lower id after it.
     pub fn text_features(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
