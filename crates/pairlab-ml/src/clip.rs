@@ -3,12 +3,16 @@
 //! `Config` is read from the model's `config.json` (any ViT shape it describes: B/32, B/16,
 //! L/14, …); `Clip::load(vb, &cfg)` builds both towers with their projections.
 
+use candle_core::Module;
 use candle_core::{DType, Device, Tensor};
+use candle_nn::Linear;
 use candle_nn::VarBuilder;
 use candle_transformers::models::clip::{
-    ClipConfig, ClipModel, text_model::Activation, text_model::ClipTextConfig,
-    vision_model::ClipVisionConfig,
+    ClipConfig, text_model::Activation, text_model::ClipTextConfig,
+    text_model::ClipTextTransformer, vision_model::ClipVisionConfig,
 };
+
+use crate::clip_vision::VisionTower;
 use serde_json::Value;
 
 use crate::normalize_rows;
@@ -165,18 +169,30 @@ pub const REQUIRED_KEYS: [&str; 3] = [
     "visual_projection.weight",
 ];
 
-/// Both CLIP towers with their projections.
+/// Both CLIP towers with their projections: the text tower from candle-transformers, the
+/// vision tower our CPU-tuned arrangement of the same computation (`clip_vision`).
 pub struct Clip {
-    model: ClipModel,
+    text: ClipTextTransformer,
+    text_projection: Linear,
+    vision: VisionTower,
     cfg: Config,
 }
 
 impl Clip {
     /// Builds the model from weights in the Hugging Face key layout.
     pub fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        let model = ClipModel::new(vb, &cfg.to_candle())?;
+        let c = cfg.to_candle();
+        let text = ClipTextTransformer::new(vb.pp("text_model"), &c.text_config)?;
+        let text_projection = candle_nn::linear_no_bias(
+            cfg.text.hidden_size,
+            cfg.projection_dim,
+            vb.pp("text_projection"),
+        )?;
+        let vision = VisionTower::load(&vb, cfg)?;
         Ok(Clip {
-            model,
+            text,
+            text_projection,
+            vision,
             cfg: cfg.clone(),
         })
     }
@@ -187,19 +203,25 @@ impl Clip {
 
     /// L2-normalised image embeddings of `[n, 3, size, size]` preprocessed pixels.
     pub fn image_features(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        normalize_rows(&self.model.get_image_features(pixels)?)
+        normalize_rows(&self.vision.forward(pixels)?)
     }
 
     /// Projected image embeddings before normalisation (for checks against other
     /// implementations).
     pub fn image_embeds(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        self.model.get_image_features(pixels)
+        self.vision.forward(pixels)
+    }
+
+    /// The vision encoder's output `[n, tokens, hidden]` (before its final layer norm).
+    pub fn vision_hidden_state(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        self.vision.encode(pixels)
     }
 
     /// L2-normalised text embeddings of `[n, len]` token ids (u32), each row ending in the
     /// end-of-text token and padded with a lower id after it.
     pub fn text_features(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        normalize_rows(&self.model.get_text_features(ids)?)
+        let pooled = self.text.forward(ids)?;
+        normalize_rows(&self.text_projection.forward(&pooled)?)
     }
 
     /// Pixels from a flat `n × 3 × s × s` buffer.

@@ -7,6 +7,7 @@
 
 pub mod bert;
 pub mod clip;
+pub mod clip_vision;
 pub mod consistency;
 pub mod dedup;
 pub mod encoder;

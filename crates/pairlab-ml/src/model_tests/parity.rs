@@ -72,6 +72,15 @@ fn tiny_clip_matches_numpy_reference() {
     );
 
     // The pooled image vectors barely depend on these pixels; the encoder output does.
+    // Both our CPU-tuned tower and candle-transformers' must match the reference.
+    let ours = model.vision_hidden_state(&pixels).expect("ours");
+    let want = fx["outputs"]["vision_last_hidden_state"]
+        .as_array()
+        .expect("batch");
+    for (b, w) in want.iter().enumerate() {
+        let got = ours.get(b).expect("row").to_vec2::<f32>().expect("vec");
+        assert_close(&got, &matrix(w), 1e-4, "vision hidden state (ours)");
+    }
     let vision = ClipVisionTransformer::new(
         load_vb(dir.path()).pp("vision_model"),
         &cfg.to_candle().vision_config,
