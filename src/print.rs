@@ -228,12 +228,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
 
 /// Where scripts/fetch-fixtures.sh puts the small real text encoder.
 fn fetched_text_encoder() -> Option<std::path::PathBuf> {
-    let root = std::env::var_os("PAIRLAB_FIXTURES")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/pairlab/fixtures"))
-        })?;
-    let dir = root.join("minilm");
+    let dir = pairlab_ml::synthetic::fixtures_root().join("minilm");
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 

@@ -9,13 +9,7 @@ use serde_json::{Value, json};
 use crate::util::Env;
 
 fn fixture(name: &str) -> PathBuf {
-    let root = std::env::var_os("PAIRLAB_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/pairlab/fixtures")
-        });
-    let dir = root.join(name);
+    let dir = pairlab_ml::synthetic::fixtures_root().join(name);
     assert!(
         dir.is_dir(),
         "{} is missing: run scripts/fetch-fixtures.sh",

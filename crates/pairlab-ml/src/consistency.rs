@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use crate::rng::SplitMix64;
 use crate::similarity::{Matrix, dot};
 
 /// Floor applied to the reference standard deviation before dividing.
@@ -45,24 +46,6 @@ impl Consistency {
             own,
             mismatch: 0.0,
         }
-    }
-}
-
-/// splitmix64 PRNG: tiny, seedable, good enough for sampling.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0); Lemire's multiply-shift, bias < n / 2^64.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 }
 
@@ -167,7 +150,7 @@ mod tests {
     use super::*;
 
     fn rng_unit(rng: &mut SplitMix64) -> f32 {
-        (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        rng.unit()
     }
 
     fn normalise(v: &mut [f32]) {

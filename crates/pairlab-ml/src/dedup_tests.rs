@@ -1,21 +1,6 @@
 use super::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
+use crate::rng::SplitMix64 as Rng;
 
 fn flip_bits(rng: &mut Rng, h: u64, bits: u32) -> u64 {
     let mut out = h;
@@ -120,7 +105,7 @@ fn near_hash_pairs_match_brute_force() {
     let n = 2000;
     let mut h: Vec<u64> = Vec::with_capacity(n);
     while h.len() < n {
-        let base = rng.next();
+        let base = rng.next_u64();
         h.push(base);
         // Planted near-duplicates at distances 0..=8, plus exact copies.
         if rng.below(3) == 0 {
@@ -171,7 +156,7 @@ fn semantic_pairs_match_brute_force() {
     let mut data: Vec<f32> = (0..n * dim).map(|_| rng.unit()).collect();
     // Plant near-duplicates across block boundaries.
     for _ in 0..60 {
-        let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
+        let (a, b) = (rng.below(n), rng.below(n));
         for k in 0..dim {
             data[b * dim + k] = data[a * dim + k] + 0.05 * rng.unit();
         }

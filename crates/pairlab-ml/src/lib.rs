@@ -13,6 +13,7 @@ pub mod dedup;
 pub mod encoder;
 pub mod error;
 pub mod preprocess;
+pub mod rng;
 pub mod similarity;
 pub mod synthetic;
 pub mod text;

@@ -190,19 +190,7 @@ pub fn top_k(query: &[f32], m: Matrix, k: usize, exclude: Option<usize>) -> Vec<
 mod tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn unit(&mut self) -> f32 {
-            (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        }
-    }
+    use crate::rng::SplitMix64 as Rng;
 
     fn random_unit_rows(rng: &mut Rng, n: usize, dim: usize) -> Vec<f32> {
         let mut v: Vec<f32> = (0..n * dim).map(|_| rng.unit()).collect();
@@ -287,7 +275,7 @@ mod tests {
             }
             let m = Matrix::new(&data, dim);
             for trial in 0..5 {
-                let q_row = (rng.next() as usize) % n;
+                let q_row = (rng.next_u64() as usize) % n;
                 let q = m.row(q_row).to_vec();
                 let ex = if trial % 2 == 0 { Some(q_row) } else { None };
                 for k in [1, 5, 50] {

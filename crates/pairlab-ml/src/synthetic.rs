@@ -9,6 +9,7 @@ use candle_nn::{Init as VarInit, VarBuilder, VarMap};
 use serde_json::Value;
 
 use crate::error::{MlError, Result};
+use crate::rng::SplitMix64;
 use crate::{bert, clip};
 
 /// How the weights are filled.
@@ -33,25 +34,6 @@ pub fn det_value(name: &str, i: usize) -> f32 {
         v += 1.0;
     }
     v as f32
-}
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
 }
 
 /// Writes `config.json` and `model.safetensors` for the model `config` describes
@@ -93,8 +75,8 @@ pub fn write_model(dir: &Path, config: &Value, init: Init) -> Result<()> {
         let mut names: Vec<&String> = data.keys().collect();
         names.sort();
         let mut rng = match init {
-            Init::Random { seed } => SplitMix(seed),
-            Init::Deterministic => SplitMix(0),
+            Init::Random { seed } => SplitMix64(seed),
+            Init::Deterministic => SplitMix64(0),
         };
         for name in names {
             let var = &data[name];
@@ -113,6 +95,17 @@ pub fn write_model(dir: &Path, config: &Value, init: Init) -> Result<()> {
         serde_json::to_string_pretty(config).map_err(|e| MlError::Unsupported(e.to_string()))?;
     let path = dir.join("config.json");
     std::fs::write(&path, text).map_err(|e| MlError::io(path, e))
+}
+
+/// Where `scripts/fetch-fixtures.sh` puts the real model fixtures (all-MiniLM-L6-v2 in
+/// `minilm/`, the CLIP tokenizer in `clip-tokenizer/`): `$PAIRLAB_FIXTURES`, else
+/// `~/.cache/pairlab/fixtures`.
+pub fn fixtures_root() -> std::path::PathBuf {
+    match std::env::var_os("PAIRLAB_FIXTURES") {
+        Some(p) => p.into(),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/pairlab/fixtures"),
+    }
 }
 
 /// Hugging Face's config.json for OpenAI's CLIP ViT-B/32 shape.

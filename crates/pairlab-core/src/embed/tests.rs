@@ -312,3 +312,57 @@ fn changed_images_lose_their_embeddings() -> Result<()> {
     assert_eq!((count(&lib, "image")?, count(&lib, "report")?), (1, 1));
     Ok(())
 }
+
+/// Cancels the job once the first batch has been reported.
+struct CancelAfterFirst(std::sync::atomic::AtomicBool);
+
+impl crate::progress::Progress for CancelAfterFirst {
+    fn advance(&self, _n: u64) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn embedding_is_cancellable_and_resumes_where_it_stopped() -> Result<()> {
+    let n = super::IMAGE_BATCH as u32 + 8;
+    let (tmp, mut lib) = library(n)?;
+    let dir = tmp.path().join("tiny-clip");
+    let cfg = serde_json::json!({
+        "model_type": "clip", "projection_dim": 8,
+        "text_config": {"vocab_size": 49408, "hidden_size": 16, "intermediate_size": 32,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 77},
+        "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "image_size": 32, "patch_size": 16}
+    });
+    pairlab_ml::synthetic::write_model(
+        &dir,
+        &cfg,
+        pairlab_ml::synthetic::Init::Random { seed: 5 },
+    )?;
+    let tok = pairlab_ml::synthetic::fixtures_root().join("clip-tokenizer/tokenizer.json");
+    std::fs::copy(&tok, dir.join("tokenizer.json")).map_err(|e| crate::Error::io(&tok, e))?;
+    lib.add_model(&dir.to_string_lossy(), Some("tiny"))?;
+
+    let cancel = CancelAfterFirst(std::sync::atomic::AtomicBool::new(false));
+    let r = lib.embed("tiny", super::What::Images, &cancel);
+    assert!(matches!(r, Err(crate::Error::Cancelled)), "{r:?}");
+    let stored: i64 = lib.conn().query_row(
+        "SELECT COUNT(*) FROM embeddings WHERE kind = 'image'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(
+        stored,
+        super::IMAGE_BATCH as i64,
+        "the finished batch is kept"
+    );
+    let s = lib.embed("tiny", super::What::Images, &Silent)?;
+    assert_eq!(
+        (s.images, s.images_existing),
+        (8, super::IMAGE_BATCH as u64)
+    );
+    Ok(())
+}

@@ -23,13 +23,7 @@ pub fn reference(name: &str) -> Value {
 
 /// A fetched model fixture (scripts/fetch-fixtures.sh puts them in the cache).
 pub fn fixture(name: &str) -> PathBuf {
-    let root = std::env::var_os("PAIRLAB_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/pairlab/fixtures")
-        });
-    let dir = root.join(name);
+    let dir = crate::synthetic::fixtures_root().join(name);
     assert!(
         dir.is_dir(),
         "model fixture {} is missing: run scripts/fetch-fixtures.sh first",
