@@ -7,6 +7,7 @@ mod labels;
 mod models;
 mod print;
 mod report_labels;
+mod splits;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -188,6 +189,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Split the library's pairs into parts (random, stratified by a label, or by patient).
+    Split {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "patient")]
+        strategy: String,
+        #[arg(long, default_value = "0.8,0.1,0.1")]
+        ratios: String,
+        /// Part names (default: train,val,test for three ratios, train,test for two).
+        #[arg(long)]
+        parts: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Stratify by a label of this schema (with --class for multi-label schemas).
+        #[arg(long)]
+        schema: Option<String>,
+        #[arg(long)]
+        class: Option<String>,
+        /// Freeze the split so that it can never be remade.
+        #[arg(long)]
+        freeze: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The splits and their part sizes; `--freeze NAME` freezes one first.
+    Splits {
+        #[arg(long)]
+        freeze: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Patients, exact and near-duplicate images shared across a split's parts.
+    Leakage {
+        #[arg(long)]
+        split: String,
+        /// Largest dHash Hamming distance counted as a near duplicate.
+        #[arg(long, default_value_t = 4)]
+        near: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -294,6 +336,34 @@ fn run(cli: Cli) -> Result<()> {
         } => report_labels::label_reports(input, output, sections)?,
         Command::Labeler(cmd) => report_labels::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
+        Command::Split {
+            name,
+            strategy,
+            ratios,
+            parts,
+            seed,
+            schema,
+            class,
+            freeze,
+            json,
+        } => splits::split(
+            &mut open_library(cli.library)?,
+            name,
+            &strategy,
+            &ratios,
+            parts,
+            seed,
+            schema,
+            class,
+            freeze,
+            json,
+        )?,
+        Command::Splits { freeze, json } => {
+            splits::list(&open_library(cli.library)?, freeze, json)?
+        }
+        Command::Leakage { split, near, json } => {
+            splits::leakage(&open_library(cli.library)?, &split, near, json)?
+        }
         Command::Model(cmd) => models::model(&open_library(cli.library)?, cmd)?,
         Command::Encode {
             model,

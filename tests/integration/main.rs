@@ -10,4 +10,5 @@ mod layouts;
 mod models;
 mod reindex;
 mod report_labels;
+mod splits;
 mod util;

@@ -13,6 +13,7 @@ pub mod library;
 pub mod models;
 pub mod prelabel;
 pub mod progress;
+pub mod splits;
 pub mod store;
 
 pub use error::{Error, Result};

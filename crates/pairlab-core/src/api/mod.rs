@@ -14,6 +14,7 @@ use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 
 mod models;
+mod splits;
 pub use models::{EncodeInput, Encoding};
 
 impl Library {

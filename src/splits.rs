@@ -1,0 +1,114 @@
+//! `pairlab split`, `pairlab splits` and `pairlab leakage`.
+
+use anyhow::Result;
+use pairlab_core::Library;
+use pairlab_core::splits::{self, LeakageReport, SplitOptions, SplitSummary};
+
+#[allow(clippy::too_many_arguments)]
+pub fn split(
+    lib: &mut Library,
+    name: String,
+    strategy: &str,
+    ratios: &str,
+    parts: Option<String>,
+    seed: u64,
+    schema: Option<String>,
+    class: Option<String>,
+    freeze: bool,
+    json: bool,
+) -> Result<()> {
+    let ratios = splits::parse_ratios(ratios)?;
+    let names: Vec<String> = match parts {
+        Some(p) => p.split(',').map(|s| s.trim().to_string()).collect(),
+        None => splits::default_parts(ratios.len()),
+    };
+    anyhow::ensure!(
+        names.len() == ratios.len(),
+        "--parts names {} parts, --ratios gives {}",
+        names.len(),
+        ratios.len()
+    );
+    let opts = SplitOptions {
+        name,
+        strategy: splits::parse_strategy(strategy)?,
+        parts: names.into_iter().zip(ratios).collect(),
+        seed,
+        stratify: schema.map(|s| (s, class)),
+        freeze,
+    };
+    let s = lib.make_split(&opts)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    print_split(&s);
+    if opts.strategy == splits::Strategy::Patient {
+        println!(
+            "no patient is in two parts (check: pairlab leakage --split {})",
+            s.name
+        );
+    }
+    Ok(())
+}
+
+fn print_split(s: &SplitSummary) {
+    let frozen = if s.frozen { ", frozen" } else { "" };
+    println!("split {} ({}{frozen})", s.name, s.strategy);
+    for p in &s.parts {
+        println!(
+            "  {:<8} {:>7} pairs  {:>6} patients",
+            p.part, p.pairs, p.patients
+        );
+    }
+}
+
+pub fn list(lib: &Library, freeze: Option<String>, json: bool) -> Result<()> {
+    if let Some(name) = freeze {
+        lib.freeze_split(&name)?;
+    }
+    let all = lib.splits()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!("no splits yet: pairlab split --name NAME --strategy patient");
+    }
+    for s in &all {
+        print_split(s);
+    }
+    Ok(())
+}
+
+pub fn leakage(lib: &Library, split: &str, near: u32, json: bool) -> Result<()> {
+    let r: LeakageReport = lib.leakage(split, near)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "split {}: {} patients, {} exact duplicates and {} near duplicates (dHash ≤ {near}) shared across parts",
+        r.split,
+        r.patients.len(),
+        r.exact_duplicates.len(),
+        r.near_duplicates.len()
+    );
+    for (what, list) in [
+        ("patient", &r.patients),
+        ("exact", &r.exact_duplicates),
+        ("near", &r.near_duplicates),
+    ] {
+        for s in list.iter().take(20) {
+            println!(
+                "  {what:<7} {:<24} parts {}  pairs {:?}",
+                s.key,
+                s.parts.join("+"),
+                s.pairs
+            );
+        }
+    }
+    if r.is_clean() {
+        println!("no leakage found");
+    }
+    Ok(())
+}
