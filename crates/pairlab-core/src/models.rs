@@ -29,7 +29,10 @@ pub struct ModelRecord {
 
 impl From<pairlab_ml::MlError> for Error {
     fn from(e: pairlab_ml::MlError) -> Self {
-        Error::Model(e.to_string())
+        match e {
+            pairlab_ml::MlError::Cancelled => Error::Cancelled,
+            e => Error::Model(e.to_string()),
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub enum MlError {
     /// The model cannot do what was asked (e.g. encode an image with a text-only model).
     #[error("{0}")]
     Unsupported(String),
+    #[error("cancelled")]
+    Cancelled,
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 }

@@ -17,6 +17,7 @@ pub mod rng;
 pub mod similarity;
 pub mod synthetic;
 pub mod text;
+pub mod train;
 
 pub use encoder::{Encoder, Family, ModelInfo, inspect};
 pub use error::MlError;

@@ -1,0 +1,68 @@
+//! Training: classifiers trained with candle-nn (AdamW, cosine learning-rate schedule,
+//! early stopping on validation loss), seeded and reproducible. `head` trains a linear or
+//! small MLP classifier on stored embeddings.
+
+pub mod head;
+pub mod loss;
+
+use serde::{Deserialize, Serialize};
+
+/// What to do with uncertain (−1) labels in a multi-label schema (CheXpert's policies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Uncertain {
+    /// U-Ignore: no loss for them.
+    Ignore,
+    /// U-Zeros: counted as negative.
+    Zeros,
+    /// U-Ones: counted as positive.
+    Ones,
+}
+
+/// Training targets.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// `values[i * classes + c]`: 1, 0, −1 (uncertain) or NaN (blank: no loss).
+    MultiLabel { values: Vec<f32>, classes: usize },
+    /// One class index per sample, or None (no loss).
+    MultiClass {
+        values: Vec<Option<usize>>,
+        classes: usize,
+    },
+}
+
+impl Targets {
+    pub fn classes(&self) -> usize {
+        match self {
+            Targets::MultiLabel { classes, .. } | Targets::MultiClass { classes, .. } => *classes,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::MultiLabel { values, classes } => values.len() / (*classes).max(1),
+            Targets::MultiClass { values, .. } => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+}
+
+/// Cosine decay from `lr` to `lr / 100` over `total` epochs.
+pub fn cosine_lr(lr: f64, epoch: usize, total: usize) -> f64 {
+    let t = epoch as f64 / total.max(1) as f64;
+    let min = lr / 100.0;
+    min + 0.5 * (lr - min) * (1.0 + (std::f64::consts::PI * t).cos())
+}
