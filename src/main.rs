@@ -7,6 +7,7 @@ mod labels;
 mod models;
 mod print;
 mod report_labels;
+mod runs;
 mod splits;
 
 use std::path::PathBuf;
@@ -230,6 +231,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train a classifier on a split's train part (early stopping on its val part).
+    Train {
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        #[arg(long)]
+        split: String,
+        /// head: a linear/MLP classifier on a model's image embeddings.
+        #[arg(long, default_value = "head")]
+        trainer: String,
+        /// The model whose embeddings the head learns from.
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        epochs: usize,
+        #[arg(long, default_value_t = 0.01)]
+        lr: f64,
+        /// Hidden units of the head (0 = linear).
+        #[arg(long, default_value_t = 0)]
+        hidden: usize,
+        /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).
+        #[arg(long, default_value = "ignore")]
+        uncertain: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Training runs.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -364,6 +397,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Leakage { split, near, json } => {
             splits::leakage(&open_library(cli.library)?, &split, near, json)?
         }
+        Command::Train {
+            schema,
+            split,
+            trainer,
+            model,
+            epochs,
+            lr,
+            hidden,
+            uncertain,
+            seed,
+            json,
+        } => runs::train(
+            &mut open_library(cli.library)?,
+            schema,
+            split,
+            trainer,
+            model,
+            epochs,
+            lr,
+            hidden,
+            &uncertain,
+            seed,
+            json,
+        )?,
+        Command::Runs { json } => runs::list(&open_library(cli.library)?, json)?,
         Command::Model(cmd) => models::model(&open_library(cli.library)?, cmd)?,
         Command::Encode {
             model,

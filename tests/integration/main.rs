@@ -10,5 +10,6 @@ mod layouts;
 mod models;
 mod reindex;
 mod report_labels;
+mod runs;
 mod splits;
 mod util;

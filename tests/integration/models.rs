@@ -18,7 +18,7 @@ fn fixture(name: &str) -> PathBuf {
     dir
 }
 
-fn tiny_clip(dir: &Path) {
+pub fn tiny_clip(dir: &Path) {
     let cfg = json!({
         "model_type": "clip", "projection_dim": 24,
         "text_config": {"vocab_size": 49408, "hidden_size": 32, "intermediate_size": 64,

@@ -13,6 +13,7 @@ pub mod library;
 pub mod models;
 pub mod prelabel;
 pub mod progress;
+pub mod runs;
 pub mod splits;
 pub mod store;
 

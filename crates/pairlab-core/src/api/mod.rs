@@ -14,6 +14,7 @@ use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 
 mod models;
+mod runs;
 mod splits;
 pub use models::{EncodeInput, Encoding};
 

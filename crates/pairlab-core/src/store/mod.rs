@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_label_events.sql"),
     include_str!("migrations/0003_schema_rules.sql"),
     include_str!("migrations/0004_models.sql"),
+    include_str!("migrations/0005_runs.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,323 @@
+//! Training runs: a trainer fitted on a split's train part (early stopping on its val
+//! part), stored with its config, seed, data fingerprint, per-epoch figures, checkpoint
+//! and the probabilities of every pair of the split.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use pairlab_ml::train::head::{self, HeadConfig};
+use pairlab_ml::train::{Targets, Uncertain};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::embed::{What, embed_with, to_blob, vectors};
+use crate::error::{Error, Result};
+use crate::labels::schema;
+use crate::models;
+use crate::progress::Progress;
+
+/// What to train.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub schema: String,
+    pub split: String,
+    /// `head` (on a model's image embeddings).
+    pub trainer: String,
+    pub model: Option<String>,
+    pub epochs: usize,
+    pub lr: f64,
+    /// Hidden units of the head's MLP (0 = linear).
+    pub hidden: usize,
+    pub uncertain: Uncertain,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub schema: String,
+    pub split: String,
+    pub trainer: String,
+    pub model: Option<String>,
+    pub status: String,
+    pub classes: Vec<String>,
+    pub epochs: usize,
+    pub best_epoch: Option<usize>,
+    pub final_val_loss: Option<f64>,
+    pub fingerprint: String,
+    pub created_at: String,
+    pub seconds: f64,
+}
+
+pub fn parse_uncertain(s: &str) -> Result<Uncertain> {
+    match s {
+        "ignore" | "u-ignore" => Ok(Uncertain::Ignore),
+        "zeros" | "u-zeros" => Ok(Uncertain::Zeros),
+        "ones" | "u-ones" => Ok(Uncertain::Ones),
+        _ => Err(Error::Invalid(format!(
+            "--uncertain {s:?}: use ignore, zeros or ones"
+        ))),
+    }
+}
+
+/// Label values per pair and class (human first, then the most confident machine label).
+fn label_values(conn: &Connection, schema_id: i64) -> Result<HashMap<(i64, String), i8>> {
+    let mut stmt = conn.prepare(
+        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
+         ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",
+    )?;
+    let mut out = HashMap::new();
+    let rows = stmt.query_map([schema_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i8>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (pair, class, value) = row?;
+        out.entry((pair, class)).or_insert(value);
+    }
+    Ok(out)
+}
+
+/// The split's pairs with their part and image id.
+fn members(conn: &Connection, split: &str) -> Result<(i64, Vec<(i64, String, i64)>)> {
+    let id: i64 = conn
+        .query_row("SELECT id FROM splits WHERE name = ?1", [split], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| {
+            Error::NotFound(format!("split {split:?} (make one with `pairlab split`)"))
+        })?;
+    let rows = conn
+        .prepare(
+            "SELECT m.pair_id, m.part, p.image_id FROM split_members m JOIN pairs p ON p.id = m.pair_id
+             JOIN images i ON i.id = p.image_id WHERE m.split_id = ?1 AND i.missing = 0 ORDER BY m.pair_id",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok((id, rows))
+}
+
+fn is_val(part: &str) -> bool {
+    matches!(part, "val" | "valid" | "validation")
+}
+
+/// Trains and stores a run. The run row is written first (status `running`) so that a
+/// crash leaves a visible, failed trace rather than nothing.
+pub fn train(
+    conn: &mut Connection,
+    runs_dir: &std::path::Path,
+    opts: &TrainOptions,
+    progress: &dyn Progress,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    if opts.trainer != "head" {
+        return Err(Error::Invalid(format!(
+            "--trainer {:?}: this build trains `head` (a classifier on a model's image embeddings)",
+            opts.trainer
+        )));
+    }
+    let model_name = opts.model.clone().ok_or_else(|| {
+        Error::Invalid(
+            "the head trainer needs --model (whose image embeddings it learns from)".into(),
+        )
+    })?;
+    let (model, enc) = models::load(conn, &model_name)?;
+    if !model.images {
+        return Err(Error::Invalid(format!(
+            "model {} does not encode images",
+            model.name
+        )));
+    }
+    let schema = schema::get(conn, &opts.schema)?;
+    let multi_class = schema.kind == "multi-class";
+    let (split_id, rows) = members(conn, &opts.split)?;
+    embed_with(conn, &model, &enc, What::Images, progress)?;
+    let store = vectors(conn, &model, "image")?;
+    let row_of: HashMap<i64, usize> = store
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let labels = label_values(conn, schema.id)?;
+    let c = schema.classes.len();
+    let dim = model.dim;
+
+    // Gather features and targets per part; pairs without an embedding are left out.
+    let mut fp = blake3::Hasher::new();
+    fp.update(model.fingerprint.as_bytes());
+    let mut parts: HashMap<&str, (Vec<f32>, Vec<f32>, Vec<Option<usize>>, Vec<i64>)> =
+        HashMap::new();
+    let mut all: Vec<(i64, String, usize)> = Vec::new();
+    for (pair, part, image) in &rows {
+        let Some(&r) = row_of.get(image) else {
+            continue;
+        };
+        all.push((*pair, part.clone(), r));
+        let key = if part == "train" {
+            "train"
+        } else if is_val(part) {
+            "val"
+        } else {
+            continue;
+        };
+        let e = parts.entry(key).or_default();
+        e.0.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
+        let vals: Vec<Option<i8>> = schema
+            .classes
+            .iter()
+            .map(|cl| labels.get(&(*pair, cl.clone())).copied())
+            .collect();
+        e.1.extend(vals.iter().map(|v| v.map_or(f32::NAN, f32::from)));
+        e.2.push(vals.iter().position(|v| *v == Some(1)));
+        e.3.push(*pair);
+        fp.update(&pair.to_le_bytes());
+        fp.update(key.as_bytes());
+        for v in &vals {
+            fp.update(&[v.map_or(9u8, |x| (x + 1) as u8)]);
+        }
+    }
+    let (x, yl, yc, _) = parts.remove("train").ok_or_else(|| {
+        Error::Invalid(format!(
+            "split {} has no embedded pairs in a part named train",
+            opts.split
+        ))
+    })?;
+    let (xv, ylv, ycv, _) = parts.remove("val").unwrap_or_default();
+    let targets = |yl: Vec<f32>, yc: Vec<Option<usize>>| {
+        if multi_class {
+            Targets::MultiClass {
+                values: yc,
+                classes: c,
+            }
+        } else {
+            Targets::MultiLabel {
+                values: yl,
+                classes: c,
+            }
+        }
+    };
+    let cfg = HeadConfig {
+        hidden: opts.hidden,
+        epochs: opts.epochs,
+        lr: opts.lr,
+        seed: opts.seed,
+        uncertain: opts.uncertain,
+        ..HeadConfig::default()
+    };
+    let config = serde_json::to_string(&cfg).map_err(|e| Error::Invalid(e.to_string()))?;
+    let fingerprint = fp.finalize().to_hex()[..16].to_string();
+    let classes_json =
+        serde_json::to_string(&schema.classes).map_err(|e| Error::Invalid(e.to_string()))?;
+    let run_id: i64 = conn.query_row(
+        "INSERT INTO runs (schema_id, split_id, trainer, model_id, config, seed, fingerprint, classes, status)
+         VALUES (?1, ?2, 'head', ?3, ?4, ?5, ?6, ?7, 'running') RETURNING id",
+        params![schema.id, split_id, model.id, config, opts.seed as i64, fingerprint, classes_json],
+        |r| r.get(0),
+    )?;
+    progress.stage("training", opts.epochs as u64);
+    let result = head::train(
+        &x,
+        &targets(yl, yc),
+        &xv,
+        &targets(ylv, ycv),
+        dim,
+        &cfg,
+        &mut |m| {
+            let _ = conn.execute(
+            "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, lr, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![run_id, m.epoch as i64, m.train_loss, m.val_loss, m.lr, m.seconds],
+        );
+            progress.advance(1);
+            !progress.is_cancelled()
+        },
+    );
+    let trained = match result {
+        Ok(t) => t,
+        Err(e) => {
+            let status = if matches!(e, pairlab_ml::MlError::Cancelled) {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            conn.execute(
+                "UPDATE runs SET status = ?2, message = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+                params![run_id, status, e.to_string()],
+            )?;
+            return Err(e.into());
+        }
+    };
+    let dir = runs_dir.join(run_id.to_string());
+    trained.head.save(&dir)?;
+    // Probabilities for every embedded pair of the split.
+    let mut feats = Vec::with_capacity(all.len() * dim);
+    for (_, _, r) in &all {
+        feats.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
+    }
+    let probs = trained.head.predict(&feats)?;
+    let tx = conn.transaction()?;
+    {
+        let mut put = tx.prepare(
+            "INSERT INTO run_predictions (run_id, pair_id, part, probs) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (k, (pair, part, _)) in all.iter().enumerate() {
+            put.execute(params![
+                run_id,
+                pair,
+                part,
+                to_blob(&probs[k * c..(k + 1) * c])
+            ])?;
+        }
+    }
+    tx.execute(
+        "UPDATE runs SET status = 'done', best_epoch = ?2, dir = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+        params![run_id, trained.best_epoch as i64, dir.to_string_lossy()],
+    )?;
+    tx.commit()?;
+    let mut s = get(conn, run_id)?;
+    s.seconds = started.elapsed().as_secs_f64();
+    Ok(s)
+}
+
+pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
+    conn.query_row(
+        "SELECT r.id, s.name, sp.name, r.trainer, m.name, r.status, r.classes, r.best_epoch, r.fingerprint, r.created_at,
+                (SELECT COUNT(*) FROM run_epochs e WHERE e.run_id = r.id),
+                (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch)
+         FROM runs r JOIN schemas s ON s.id = r.schema_id JOIN splits sp ON sp.id = r.split_id
+         LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
+        [run_id],
+        |r| {
+            let classes: String = r.get(6)?;
+            Ok(RunSummary {
+                run_id: r.get(0)?,
+                schema: r.get(1)?,
+                split: r.get(2)?,
+                trainer: r.get(3)?,
+                model: r.get(4)?,
+                status: r.get(5)?,
+                classes: serde_json::from_str(&classes).unwrap_or_default(),
+                best_epoch: r.get::<_, Option<i64>>(7)?.map(|e| e as usize),
+                fingerprint: r.get(8)?,
+                created_at: r.get(9)?,
+                epochs: r.get::<_, i64>(10)? as usize,
+                final_val_loss: r.get(11)?,
+                seconds: 0.0,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("run {run_id}")))
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<RunSummary>> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM runs ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.into_iter().map(|id| get(conn, id)).collect()
+}
