@@ -81,8 +81,21 @@ fn label_values(conn: &Connection, schema_id: i64) -> Result<HashMap<(i64, Strin
     Ok(out)
 }
 
+/// A split member: (pair, part, image id).
+type Member = (i64, String, i64);
+
+/// Features and targets of one part.
+#[derive(Default)]
+struct PartData {
+    x: Vec<f32>,
+    /// Multi-label values (NaN = blank), `classes` per pair.
+    values: Vec<f32>,
+    /// Multi-class index per pair.
+    class: Vec<Option<usize>>,
+}
+
 /// The split's pairs with their part and image id.
-fn members(conn: &Connection, split: &str) -> Result<(i64, Vec<(i64, String, i64)>)> {
+fn members(conn: &Connection, split: &str) -> Result<(i64, Vec<Member>)> {
     let id: i64 = conn
         .query_row("SELECT id FROM splits WHERE name = ?1", [split], |r| {
             r.get(0)
@@ -150,8 +163,7 @@ pub fn train(
     // Gather features and targets per part; pairs without an embedding are left out.
     let mut fp = blake3::Hasher::new();
     fp.update(model.fingerprint.as_bytes());
-    let mut parts: HashMap<&str, (Vec<f32>, Vec<f32>, Vec<Option<usize>>, Vec<i64>)> =
-        HashMap::new();
+    let mut parts: HashMap<&str, PartData> = HashMap::new();
     let mut all: Vec<(i64, String, usize)> = Vec::new();
     for (pair, part, image) in &rows {
         let Some(&r) = row_of.get(image) else {
@@ -166,37 +178,37 @@ pub fn train(
             continue;
         };
         let e = parts.entry(key).or_default();
-        e.0.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
+        e.x.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
         let vals: Vec<Option<i8>> = schema
             .classes
             .iter()
             .map(|cl| labels.get(&(*pair, cl.clone())).copied())
             .collect();
-        e.1.extend(vals.iter().map(|v| v.map_or(f32::NAN, f32::from)));
-        e.2.push(vals.iter().position(|v| *v == Some(1)));
-        e.3.push(*pair);
+        e.values
+            .extend(vals.iter().map(|v| v.map_or(f32::NAN, f32::from)));
+        e.class.push(vals.iter().position(|v| *v == Some(1)));
         fp.update(&pair.to_le_bytes());
         fp.update(key.as_bytes());
         for v in &vals {
             fp.update(&[v.map_or(9u8, |x| (x + 1) as u8)]);
         }
     }
-    let (x, yl, yc, _) = parts.remove("train").ok_or_else(|| {
+    let train_part = parts.remove("train").ok_or_else(|| {
         Error::Invalid(format!(
             "split {} has no embedded pairs in a part named train",
             opts.split
         ))
     })?;
-    let (xv, ylv, ycv, _) = parts.remove("val").unwrap_or_default();
-    let targets = |yl: Vec<f32>, yc: Vec<Option<usize>>| {
+    let val_part = parts.remove("val").unwrap_or_default();
+    let targets = |p: &PartData| {
         if multi_class {
             Targets::MultiClass {
-                values: yc,
+                values: p.class.clone(),
                 classes: c,
             }
         } else {
             Targets::MultiLabel {
-                values: yl,
+                values: p.values.clone(),
                 classes: c,
             }
         }
@@ -221,10 +233,10 @@ pub fn train(
     )?;
     progress.stage("training", opts.epochs as u64);
     let result = head::train(
-        &x,
-        &targets(yl, yc),
-        &xv,
-        &targets(ylv, ycv),
+        &train_part.x,
+        &targets(&train_part),
+        &val_part.x,
+        &targets(&val_part),
         dim,
         &cfg,
         &mut |m| {
