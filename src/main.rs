@@ -258,6 +258,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Metrics of a run on a part of its split: accuracy, per-class P/R/F1, AUROC and
+    /// AUPRC with 95% bootstrap intervals, calibration, confusion matrix.
+    Eval {
+        #[arg(long)]
+        run: i64,
+        /// The part of the run's split to evaluate on.
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The samples behind a confusion-matrix cell (multi-class runs).
+    Misclassified {
+        #[arg(long)]
+        run: i64,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// True class of the cell.
+        #[arg(long = "true")]
+        truth: Option<String>,
+        /// Predicted class of the cell.
+        #[arg(long)]
+        pred: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Training runs.
     Runs {
         #[arg(long)]
@@ -421,6 +447,16 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             json,
         )?,
+        Command::Eval { run, split, json } => {
+            runs::eval(&open_library(cli.library)?, run, &split, json)?
+        }
+        Command::Misclassified {
+            run,
+            split,
+            truth,
+            pred,
+            json,
+        } => runs::misclassified(&open_library(cli.library)?, run, &split, truth, pred, json)?,
         Command::Runs { json } => runs::list(&open_library(cli.library)?, json)?,
         Command::Model(cmd) => models::model(&open_library(cli.library)?, cmd)?,
         Command::Encode {

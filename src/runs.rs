@@ -83,3 +83,81 @@ pub fn list(lib: &Library, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+fn ci(c: &Option<pairlab_ml::metrics::Ci>) -> String {
+    match c {
+        Some(c) => format!("{:.3} [{:.3}–{:.3}]", c.value, c.low, c.high),
+        None => "-".into(),
+    }
+}
+
+pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
+    let r = lib.evaluate(run, part)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · ECE {:.3}",
+        r.run_id, r.part, r.samples, r.kind, r.accuracy, r.macro_f1, r.micro_f1, r.ece
+    );
+    println!(
+        "{:<28} {:>6} {:>6} {:>6} {:>7}  {:<22} {:<22}",
+        "class", "prec", "recall", "F1", "support", "AUROC [95% CI]", "AUPRC [95% CI]"
+    );
+    for c in &r.per_class {
+        println!(
+            "{:<28} {:>6.3} {:>6.3} {:>6.3} {:>7}  {:<22} {:<22}",
+            c.class,
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support,
+            ci(&c.auroc),
+            ci(&c.auprc)
+        );
+    }
+    if let Some(cm) = &r.confusion_matrix {
+        println!("confusion matrix (rows: true, columns: predicted):");
+        print!("{:<16}", "");
+        for l in &cm.labels {
+            print!("{:>10}", l.chars().take(9).collect::<String>());
+        }
+        println!();
+        for (l, row) in cm.labels.iter().zip(&cm.matrix) {
+            print!("{:<16}", l.chars().take(15).collect::<String>());
+            for v in row {
+                print!("{v:>10}");
+            }
+            println!();
+        }
+        println!(
+            "the samples behind a cell: pairlab misclassified --run {} --true A --pred B",
+            r.run_id
+        );
+    }
+    Ok(())
+}
+
+pub fn misclassified(
+    lib: &Library,
+    run: i64,
+    part: &str,
+    truth: Option<String>,
+    pred: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let rows = lib.misclassified(run, part, truth.as_deref(), pred.as_deref())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for m in &rows {
+        println!(
+            "pair {:<7} true {:<14} predicted {:<14} ({:.3})  {}",
+            m.pair, m.truth, m.predicted, m.confidence, m.image
+        );
+    }
+    println!("{} samples", rows.len());
+    Ok(())
+}

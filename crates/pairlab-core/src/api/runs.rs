@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::library::Library;
 use crate::progress::Progress;
+use crate::runs::eval::{self, EvalReport, Misclassified};
 use crate::runs::{self, RunSummary, TrainOptions};
 
 impl Library {
@@ -19,5 +20,21 @@ impl Library {
 
     pub fn run(&self, id: i64) -> Result<RunSummary> {
         runs::get(self.conn(), id)
+    }
+
+    /// Metrics of a run on one part of its split (with bootstrap intervals).
+    pub fn evaluate(&self, run: i64, part: &str) -> Result<EvalReport> {
+        eval::evaluate(self.conn(), run, part)
+    }
+
+    /// The samples behind a confusion-matrix cell.
+    pub fn misclassified(
+        &self,
+        run: i64,
+        part: &str,
+        truth: Option<&str>,
+        pred: Option<&str>,
+    ) -> Result<Vec<Misclassified>> {
+        eval::misclassified(self.conn(), run, part, truth, pred)
     }
 }

@@ -2,6 +2,8 @@
 //! part), stored with its config, seed, data fingerprint, per-epoch figures, checkpoint
 //! and the probabilities of every pair of the split.
 
+pub mod eval;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -61,7 +63,10 @@ pub fn parse_uncertain(s: &str) -> Result<Uncertain> {
 }
 
 /// Label values per pair and class (human first, then the most confident machine label).
-fn label_values(conn: &Connection, schema_id: i64) -> Result<HashMap<(i64, String), i8>> {
+pub(crate) fn label_values(
+    conn: &Connection,
+    schema_id: i64,
+) -> Result<HashMap<(i64, String), i8>> {
     let mut stmt = conn.prepare(
         "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
          ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",

@@ -1,0 +1,331 @@
+//! Evaluating a run on one part of its split: accuracy, per-class precision / recall / F1
+//! / support, macro and micro F1, AUROC and AUPRC with 95 % bootstrap intervals (1,000
+//! seeded resamples), calibration (ECE), per-class thresholds chosen on the val part
+//! (multi-label), the confusion matrix (multi-class) or a 2×2 per class (multi-label),
+//! ROC and PR curves; and the samples behind a confusion-matrix cell.
+
+use std::collections::HashMap;
+
+use pairlab_ml::curves::{pr_curve, roc_curve};
+use pairlab_ml::metrics::{self, Ci, ConfusionMatrix};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::{get, label_values};
+use crate::embed::from_blob;
+use crate::error::{Error, Result};
+
+/// Bootstrap resamples for every interval.
+pub const RESAMPLES: usize = 1000;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClassEval {
+    pub class: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: u64,
+    pub auroc: Option<Ci>,
+    pub auprc: Option<Ci>,
+    pub ece: f64,
+    /// Multi-label: the decision threshold (best F1 on the val part; 0.5 without one).
+    pub threshold: Option<f32>,
+    /// Multi-label: `[[tn, fp], [fn, tp]]`.
+    pub confusion: Option<[[u64; 2]; 2]>,
+    /// (false-positive rate, true-positive rate, threshold)
+    pub roc: Vec<(f64, f64, f32)>,
+    /// (recall, precision, threshold)
+    pub pr: Vec<(f64, f64, f32)>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EvalReport {
+    pub run_id: i64,
+    pub part: String,
+    pub kind: String,
+    /// Samples evaluated (multi-label: pairs with at least one labelled class).
+    pub samples: u64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub micro_f1: f64,
+    pub ece: f64,
+    pub per_class: Vec<ClassEval>,
+    /// Multi-class only.
+    pub confusion_matrix: Option<ConfusionMatrix>,
+}
+
+struct Pred {
+    pair: i64,
+    probs: Vec<f32>,
+}
+
+fn predictions(conn: &Connection, run: i64, part: &str) -> Result<Vec<Pred>> {
+    let rows: Vec<Pred> = conn
+        .prepare("SELECT pair_id, probs FROM run_predictions WHERE run_id = ?1 AND part = ?2 ORDER BY pair_id")?
+        .query_map(params![run, part], |r| {
+            let b: Vec<u8> = r.get(1)?;
+            Ok(Pred { pair: r.get(0)?, probs: from_blob(&b) })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn schema_of(conn: &Connection, run: i64) -> Result<(i64, bool)> {
+    Ok(conn.query_row(
+        "SELECT s.id, s.kind = 'multi-class' FROM runs r JOIN schemas s ON s.id = r.schema_id WHERE r.id = ?1",
+        [run],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len())
+        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+        .unwrap_or(0)
+}
+
+fn intervals(scores: &[f32], truth: &[bool], seed: u64) -> (Option<Ci>, Option<Ci>) {
+    let pick = |idx: &[usize]| -> (Vec<f32>, Vec<bool>) {
+        idx.iter().map(|&i| (scores[i], truth[i])).unzip()
+    };
+    let auroc = Ci::bootstrap(scores.len(), RESAMPLES, seed, |idx| {
+        let (s, t) = pick(idx);
+        metrics::roc_auc(&s, &t)
+    });
+    let auprc = Ci::bootstrap(scores.len(), RESAMPLES, seed + 1, |idx| {
+        let (s, t) = pick(idx);
+        metrics::average_precision(&s, &t)
+    });
+    (auroc, auprc)
+}
+
+/// Evaluates run `run` on the pairs of its split's `part`.
+pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
+    let summary = get(conn, run)?;
+    if summary.status != "done" {
+        return Err(Error::Invalid(format!(
+            "run {run} is {}, not done",
+            summary.status
+        )));
+    }
+    let classes = summary.classes.clone();
+    let (schema_id, multi_class) = schema_of(conn, run)?;
+    let labels = label_values(conn, schema_id)?;
+    let preds = predictions(conn, run, part)?;
+    if preds.is_empty() {
+        return Err(Error::NotFound(format!(
+            "run {run} has no predictions for part {part:?} of split {}",
+            summary.split
+        )));
+    }
+    let truth_of = |pair: i64, c: &str| labels.get(&(pair, c.to_string())).copied();
+    if multi_class {
+        let (mut truth, mut pred, mut conf, mut correct) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut rows = Vec::new();
+        for p in &preds {
+            let Some(t) = classes.iter().position(|c| truth_of(p.pair, c) == Some(1)) else {
+                continue;
+            };
+            let k = argmax(&p.probs);
+            truth.push(t);
+            pred.push(k);
+            conf.push(p.probs[k]);
+            correct.push(t == k);
+            rows.push(p);
+        }
+        if truth.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no labelled pairs in part {part:?}"
+            )));
+        }
+        let cm = ConfusionMatrix::new(classes.clone(), &truth, &pred);
+        let reports = metrics::per_class(&cm);
+        let per_class = reports
+            .iter()
+            .enumerate()
+            .map(|(c, r)| {
+                let scores: Vec<f32> = rows.iter().map(|p| p.probs[c]).collect();
+                let is: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+                let (auroc, auprc) = intervals(&scores, &is, 2 * c as u64);
+                ClassEval {
+                    class: r.class.clone(),
+                    precision: r.precision,
+                    recall: r.recall,
+                    f1: r.f1,
+                    support: r.support,
+                    auroc,
+                    auprc,
+                    ece: metrics::expected_calibration_error(&scores, &is, 10),
+                    threshold: None,
+                    confusion: None,
+                    roc: roc_curve(&scores, &is),
+                    pr: pr_curve(&scores, &is),
+                }
+            })
+            .collect();
+        let present: Vec<_> = reports.iter().filter(|r| r.support > 0).cloned().collect();
+        return Ok(EvalReport {
+            run_id: run,
+            part: part.into(),
+            kind: "multi-class".into(),
+            samples: truth.len() as u64,
+            accuracy: metrics::accuracy(&cm),
+            macro_f1: metrics::macro_f1(&present),
+            micro_f1: metrics::micro_f1(&cm),
+            ece: metrics::expected_calibration_error(&conf, &correct, 10),
+            per_class,
+            confusion_matrix: Some(cm),
+        });
+    }
+    // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
+    let val = predictions(conn, run, "val").unwrap_or_default();
+    let mut per_class = Vec::new();
+    let (mut total, mut right) = ([[0u64; 2]; 2], 0u64);
+    let mut evaluated = std::collections::HashSet::new();
+    let mut all_probs = Vec::new();
+    let mut all_truth = Vec::new();
+    for (c, class) in classes.iter().enumerate() {
+        let labelled = |ps: &[Pred]| -> (Vec<f32>, Vec<bool>, Vec<i64>) {
+            let mut out = (Vec::new(), Vec::new(), Vec::new());
+            for p in ps {
+                if let Some(v @ (0 | 1)) = truth_of(p.pair, class) {
+                    out.0.push(p.probs[c]);
+                    out.1.push(v == 1);
+                    out.2.push(p.pair);
+                }
+            }
+            out
+        };
+        let (scores, truth, pairs) = labelled(&preds);
+        if scores.is_empty() {
+            continue;
+        }
+        let (vs, vt, _) = labelled(&val);
+        let threshold = if vt.iter().any(|&t| t) {
+            metrics::best_threshold_f1(&vs, &vt)
+        } else {
+            0.5
+        };
+        let threshold = if threshold.is_finite() {
+            threshold
+        } else {
+            0.5
+        };
+        let decided: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+        let counts = metrics::binary_counts(&decided, &truth);
+        for a in 0..2 {
+            for b in 0..2 {
+                total[a][b] += counts[a][b];
+            }
+        }
+        right += counts[0][0] + counts[1][1];
+        evaluated.extend(pairs);
+        all_probs.extend_from_slice(&scores);
+        all_truth.extend_from_slice(&truth);
+        let (auroc, auprc) = intervals(&scores, &truth, 2 * c as u64);
+        per_class.push(ClassEval {
+            class: class.clone(),
+            precision: metrics::binary_precision(&counts),
+            recall: metrics::binary_recall(&counts),
+            f1: metrics::binary_f1(&counts),
+            support: counts[1][0] + counts[1][1],
+            auroc,
+            auprc,
+            ece: metrics::expected_calibration_error(&scores, &truth, 10),
+            threshold: Some(threshold),
+            confusion: Some(counts),
+            roc: roc_curve(&scores, &truth),
+            pr: pr_curve(&scores, &truth),
+        });
+    }
+    if per_class.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no labelled pairs in part {part:?}"
+        )));
+    }
+    let entries: u64 = total.iter().flatten().sum();
+    Ok(EvalReport {
+        run_id: run,
+        part: part.into(),
+        kind: "multi-label".into(),
+        samples: evaluated.len() as u64,
+        accuracy: right as f64 / entries.max(1) as f64,
+        macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / per_class.len() as f64,
+        micro_f1: metrics::binary_f1(&total),
+        ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
+        per_class,
+        confusion_matrix: None,
+    })
+}
+
+/// One misclassified sample.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Misclassified {
+    pub pair: i64,
+    pub truth: String,
+    pub predicted: String,
+    /// The probability of the predicted class.
+    pub confidence: f32,
+    pub image: String,
+}
+
+/// The samples behind a confusion-matrix cell of a multi-class run (all off-diagonal
+/// cells when `truth` and `pred` are None), most confident mistakes first.
+pub fn misclassified(
+    conn: &Connection,
+    run: i64,
+    part: &str,
+    truth: Option<&str>,
+    pred: Option<&str>,
+) -> Result<Vec<Misclassified>> {
+    let summary = get(conn, run)?;
+    let (schema_id, multi_class) = schema_of(conn, run)?;
+    if !multi_class {
+        return Err(Error::Invalid(format!(
+            "run {run} is multi-label; its per-class 2×2 tables are in `pairlab eval`"
+        )));
+    }
+    for c in truth.iter().chain(pred.iter()) {
+        if !summary.classes.iter().any(|x| x == c) {
+            return Err(Error::Invalid(format!("run {run} has no class {c:?}")));
+        }
+    }
+    let labels = label_values(conn, schema_id)?;
+    let images: HashMap<i64, String> = conn
+        .prepare(
+            "SELECT p.id, i.path FROM run_predictions r JOIN pairs p ON p.id = r.pair_id
+             JOIN images i ON i.id = p.image_id WHERE r.run_id = ?1",
+        )?
+        .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for p in predictions(conn, run, part)? {
+        let t = summary
+            .classes
+            .iter()
+            .find(|c| labels.get(&(p.pair, (*c).clone())) == Some(&1));
+        let Some(t) = t else { continue };
+        let k = argmax(&p.probs);
+        let predicted = &summary.classes[k];
+        let cell = match (truth, pred) {
+            (None, None) => t != predicted,
+            (a, b) => a.is_none_or(|a| a == t) && b.is_none_or(|b| b == predicted),
+        };
+        if cell {
+            out.push(Misclassified {
+                pair: p.pair,
+                truth: t.clone(),
+                predicted: predicted.clone(),
+                confidence: p.probs[k],
+                image: images.get(&p.pair).cloned().unwrap_or_default(),
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.pair.cmp(&b.pair))
+    });
+    Ok(out)
+}
