@@ -8,7 +8,7 @@ pub mod similar;
 pub mod zeroshot;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::Path;
 use std::time::Instant;

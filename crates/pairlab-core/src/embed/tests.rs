@@ -25,7 +25,7 @@ fn pattern(seed: u32) -> GrayImage {
 }
 
 /// A stem-layout corpus of `n` images with one-line reports, indexed.
-fn library(n: u32) -> Result<(tempfile::TempDir, Library)> {
+pub(crate) fn library(n: u32) -> Result<(tempfile::TempDir, Library)> {
     let tmp = tempfile::tempdir().map_err(|e| crate::Error::io("tmp", e))?;
     let corpus = tmp.path().join("corpus");
     std::fs::create_dir_all(&corpus).map_err(|e| crate::Error::io(&corpus, e))?;
@@ -54,7 +54,7 @@ fn hand_model(lib: &Library, dim: usize) -> Result<ModelRecord> {
 }
 
 /// (pair, image id, report id) in pair order (report 0 when none).
-fn pairs(lib: &Library) -> Result<Vec<(i64, i64, i64)>> {
+pub(crate) fn pairs(lib: &Library) -> Result<Vec<(i64, i64, i64)>> {
     let mut stmt = lib
         .conn()
         .prepare("SELECT id, image_id, COALESCE(report_id, 0) FROM pairs ORDER BY id")?;

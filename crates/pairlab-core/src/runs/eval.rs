@@ -329,3 +329,7 @@ pub fn misclassified(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "eval_tests.rs"]
+mod tests;

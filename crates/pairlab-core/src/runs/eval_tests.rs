@@ -1,0 +1,75 @@
+//! Multi-label evaluation on hand-set predictions whose metrics are worked out by hand.
+
+use rusqlite::params;
+
+use super::evaluate;
+use crate::embed::tests::{library, pairs};
+use crate::embed::to_blob;
+use crate::error::Result;
+use crate::labels::{self, SchemaDef};
+
+#[test]
+fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Result<()> {
+    let (_tmp, mut lib) = library(8)?;
+    let def =
+        SchemaDef::from_toml("name = \"two\"\nkind = \"multi-label\"\nclasses = [\"A\", \"B\"]\n")?;
+    let schema = labels::schema::upsert(lib.conn(), &def)?;
+    let p: Vec<i64> = pairs(&lib)?.iter().map(|x| x.0).collect();
+    let conn = lib.conn();
+    conn.execute(
+        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
+        [],
+    )?;
+    let split: i64 = conn.query_row("SELECT id FROM splits WHERE name = 's'", [], |r| r.get(0))?;
+    for (k, pair) in p.iter().enumerate() {
+        let part = if k < 4 { "val" } else { "test" };
+        conn.execute(
+            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
+            params![split, pair, part],
+        )?;
+    }
+    conn.execute(
+        "INSERT INTO runs (schema_id, split_id, trainer, config, seed, fingerprint, classes, status)
+         VALUES (?1, ?2, 'head', '{}', 0, 'x', '[\"A\",\"B\"]', 'done')",
+        params![schema.id, split],
+    )?;
+    let run = conn.last_insert_rowid();
+    // (A, B) truth and probabilities; None = blank.
+    let rows: [(Option<i8>, Option<i8>, f32, f32); 8] = [
+        (Some(1), Some(1), 0.8, 0.9), // val
+        (Some(0), Some(0), 0.3, 0.2),
+        (Some(1), Some(0), 0.6, 0.1),
+        (Some(0), Some(0), 0.5, 0.3),
+        (Some(1), Some(1), 0.9, 0.95), // test
+        (Some(1), Some(0), 0.55, 0.5),
+        (Some(0), Some(-1), 0.7, 0.99),
+        (Some(0), None, 0.1, 0.99),
+    ];
+    for (k, (a, b, pa, pb)) in rows.iter().enumerate() {
+        let part = if k < 4 { "val" } else { "test" };
+        lib.conn().execute(
+            "INSERT INTO run_predictions (run_id, pair_id, part, probs) VALUES (?1, ?2, ?3, ?4)",
+            params![run, p[k], part, to_blob(&[*pa, *pb])],
+        )?;
+        labels::set_human(lib.conn_mut(), p[k], "two", "A", *a, "ann")?;
+        labels::set_human(lib.conn_mut(), p[k], "two", "B", *b, "ann")?;
+    }
+    let r = evaluate(lib.conn(), run, "test")?;
+    assert_eq!((r.kind.as_str(), r.samples), ("multi-label", 4));
+    let a = &r.per_class[0];
+    // Val: A positives at 0.8 and 0.6, negatives 0.3 and 0.5 → threshold 0.6 (F1 = 1).
+    assert_eq!(a.threshold, Some(0.6));
+    // Test A: decided [T, F, T, F] vs truth [T, T, F, F] → tn 1, fp 1, fn 1, tp 1.
+    assert_eq!(a.confusion, Some([[1, 1], [1, 1]]));
+    assert_eq!((a.precision, a.recall, a.f1, a.support), (0.5, 0.5, 0.5, 2));
+    assert!((a.auroc.expect("auroc").value - 0.75).abs() < 1e-12);
+    let b = &r.per_class[1];
+    // B: only the two pairs with a 1 or 0 label count (uncertain and blank left out).
+    assert_eq!(b.threshold, Some(0.9));
+    assert_eq!(b.confusion, Some([[1, 0], [0, 1]]));
+    assert_eq!((b.f1, b.support), (1.0, 1));
+    assert!((r.accuracy - 4.0 / 6.0).abs() < 1e-12);
+    assert!((r.macro_f1 - 0.75).abs() < 1e-12);
+    assert!((r.micro_f1 - 2.0 / 3.0).abs() < 1e-12);
+    Ok(())
+}
