@@ -26,6 +26,14 @@ pub enum PrelabelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Labels from a training run's predictions (source model:run-<id>, probability as
+    /// confidence; multi-label classes thresholded where F1 was best on the val part).
+    Model {
+        #[arg(long)]
+        run: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Zero-shot labels from a CLIP model (source model:<name>): per class, the softmax over
     /// the image's similarity to the schema's positive and negative prompts.
     ZeroShot {
@@ -64,6 +72,18 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
             schema,
             json,
         } => return crate::models::zero_shot(lib, &model, &schema, json),
+        PrelabelCommand::Model { run, json } => {
+            let (source, pairs) = lib.prelabel_from_run(run)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"run": run, "source": source, "pairs": pairs})
+                );
+            } else {
+                println!("{pairs} pairs labelled from run {run} (source {source})");
+            }
+            return Ok(());
+        }
     };
     let labeler = match rules {
         Some(file) => {

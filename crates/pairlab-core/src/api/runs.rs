@@ -27,6 +27,12 @@ impl Library {
         eval::evaluate(self.conn(), run, part)
     }
 
+    /// Labels every pair of the run's split from its predictions (source `model:run-<id>`);
+    /// returns the source name and the number of pairs.
+    pub fn prelabel_from_run(&mut self, run: i64) -> Result<(String, u64)> {
+        eval::prelabel(self.conn_mut(), run)
+    }
+
     /// The samples behind a confusion-matrix cell.
     pub fn misclassified(
         &self,

@@ -99,6 +99,92 @@ fn intervals(scores: &[f32], truth: &[bool], seed: u64) -> (Option<Ci>, Option<C
     (auroc, auprc)
 }
 
+/// Per class, the best-F1 threshold on the run's val part (0.5 without labelled
+/// positives there) — how multi-label probabilities become labels.
+pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
+    let summary = get(conn, run)?;
+    let (schema_id, _) = schema_of(conn, run)?;
+    let labels = label_values(conn, schema_id)?;
+    let val = predictions(conn, run, "val").unwrap_or_default();
+    Ok(summary
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(c, class)| {
+            let (mut s, mut t) = (Vec::new(), Vec::new());
+            for p in &val {
+                if let Some(v @ (0 | 1)) = labels.get(&(p.pair, class.clone())).copied() {
+                    s.push(p.probs[c]);
+                    t.push(v == 1);
+                }
+            }
+            let th = if t.iter().any(|&x| x) {
+                metrics::best_threshold_f1(&s, &t)
+            } else {
+                0.5
+            };
+            if th.is_finite() { th } else { 0.5 }
+        })
+        .collect())
+}
+
+/// Writes a run's predictions for every pair of its split as labels with source
+/// `model:run-<id>` and the probability as confidence (multi-label: 1 at or above the class's
+/// val threshold, else 0; multi-class: the most probable class). Human labels stay.
+pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
+    let summary = get(conn, run)?;
+    if summary.status != "done" {
+        return Err(Error::Invalid(format!(
+            "run {run} is {}, not done",
+            summary.status
+        )));
+    }
+    let (_, multi_class) = schema_of(conn, run)?;
+    let schema = crate::labels::schema::get(conn, &summary.schema)?;
+    let thresholds = val_thresholds(conn, run)?;
+    let source = format!("model:run-{run}");
+    let preds: Vec<Pred> = conn
+        .prepare("SELECT pair_id, probs FROM run_predictions WHERE run_id = ?1 ORDER BY pair_id")?
+        .query_map([run], |r| {
+            let b: Vec<u8> = r.get(1)?;
+            Ok(Pred {
+                pair: r.get(0)?,
+                probs: from_blob(&b),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let tx = conn.transaction()?;
+    for p in &preds {
+        if multi_class {
+            let k = argmax(&p.probs);
+            for (c, class) in summary.classes.iter().enumerate() {
+                let (v, conf) = if c == k {
+                    (Some(1), Some(f64::from(p.probs[c])))
+                } else {
+                    (None, None)
+                };
+                crate::labels::set_machine(&tx, p.pair, &schema, class, &source, v, conf, None)?;
+            }
+        } else {
+            for (c, class) in summary.classes.iter().enumerate() {
+                let v = i8::from(p.probs[c] >= thresholds[c]);
+                crate::labels::set_machine(
+                    &tx,
+                    p.pair,
+                    &schema,
+                    class,
+                    &source,
+                    Some(v),
+                    Some(f64::from(p.probs[c])),
+                    None,
+                )?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok((source, preds.len() as u64))
+}
+
 /// Evaluates run `run` on the pairs of its split's `part`.
 pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
     let summary = get(conn, run)?;
@@ -179,7 +265,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         });
     }
     // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
-    let val = predictions(conn, run, "val").unwrap_or_default();
+    let thresholds = val_thresholds(conn, run)?;
     let mut per_class = Vec::new();
     let (mut total, mut right) = ([[0u64; 2]; 2], 0u64);
     let mut evaluated = std::collections::HashSet::new();
@@ -201,17 +287,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         if scores.is_empty() {
             continue;
         }
-        let (vs, vt, _) = labelled(&val);
-        let threshold = if vt.iter().any(|&t| t) {
-            metrics::best_threshold_f1(&vs, &vt)
-        } else {
-            0.5
-        };
-        let threshold = if threshold.is_finite() {
-            threshold
-        } else {
-            0.5
-        };
+        let threshold = thresholds[c];
         let decided: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
         let counts = metrics::binary_counts(&decided, &truth);
         for a in 0..2 {

@@ -71,5 +71,25 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
     assert!((r.accuracy - 4.0 / 6.0).abs() < 1e-12);
     assert!((r.macro_f1 - 0.75).abs() < 1e-12);
     assert!((r.micro_f1 - 2.0 / 3.0).abs() < 1e-12);
+
+    // Pre-labels from the run: thresholded at the val thresholds, human labels stay current.
+    let (source, n) = super::prelabel(lib.conn_mut(), run)?;
+    assert_eq!(
+        (source.as_str(), n),
+        (format!("model:run-{run}").as_str(), 8)
+    );
+    let value = |pair: i64, class: &str| -> Result<(i64, f64)> {
+        Ok(lib.conn().query_row(
+            "SELECT value, confidence FROM labels WHERE pair_id = ?1 AND class = ?2 AND source = ?3",
+            params![pair, class, source],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    };
+    assert_eq!(value(p[4], "A")?.0, 1);
+    assert_eq!(value(p[5], "A")?.0, 0);
+    assert!((value(p[5], "A")?.1 - 0.55).abs() < 1e-6);
+    assert_eq!(value(p[7], "B")?.0, 1, "0.99 ≥ B's threshold 0.9");
+    let current = lib.current_labels(p[5], "two")?;
+    assert!(current.iter().all(|l| l.source == "human"));
     Ok(())
 }
