@@ -237,7 +237,8 @@ enum Command {
         schema: String,
         #[arg(long)]
         split: String,
-        /// head: a linear/MLP classifier on a model's image embeddings.
+        /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
+        /// convolutional network trained from scratch on the images.
         #[arg(long, default_value = "head")]
         trainer: String,
         /// The model whose embeddings the head learns from.
@@ -250,6 +251,9 @@ enum Command {
         /// Hidden units of the head (0 = linear).
         #[arg(long, default_value_t = 0)]
         hidden: usize,
+        /// cnn: images are resized to SIZE × SIZE grey pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
         /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).
         #[arg(long, default_value = "ignore")]
         uncertain: String,
@@ -431,6 +435,7 @@ fn run(cli: Cli) -> Result<()> {
             epochs,
             lr,
             hidden,
+            size,
             uncertain,
             seed,
             json,
@@ -443,6 +448,7 @@ fn run(cli: Cli) -> Result<()> {
             epochs,
             lr,
             hidden,
+            size,
             &uncertain,
             seed,
             json,

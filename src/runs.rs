@@ -16,6 +16,7 @@ pub fn train(
     epochs: usize,
     lr: f64,
     hidden: usize,
+    size: usize,
     uncertain: &str,
     seed: u64,
     json: bool,
@@ -28,6 +29,7 @@ pub fn train(
         epochs,
         lr,
         hidden,
+        size,
         uncertain: runs::parse_uncertain(uncertain)?,
         seed,
     };

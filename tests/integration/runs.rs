@@ -73,3 +73,50 @@ fn head_run_on_imported_split_is_stored_and_reproducible() {
         .expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("split \"nope\""));
 }
+
+#[test]
+fn cnn_run_learns_from_the_images_and_caches_them() {
+    let env = Env::new();
+    for (part, n) in [("train", 20), ("val", 6), ("test", 10)] {
+        for k in 0..n {
+            write(&env, &format!("{part}/bright/{k}.png"), true, k);
+            write(&env, &format!("{part}/dark/{k}.png"), false, k);
+        }
+    }
+    env.index(&["--layout", "folders"]);
+    let args = [
+        "train",
+        "--trainer",
+        "cnn",
+        "--size",
+        "16",
+        "--schema",
+        "class",
+        "--split",
+        "imported",
+        "--epochs",
+        "20",
+        "--json",
+    ];
+    let run = env.json(&args);
+    assert_eq!(
+        (
+            run["status"].as_str(),
+            run["trainer"].as_str(),
+            run["model"].as_str()
+        ),
+        (Some("done"), Some("cnn"), None)
+    );
+    let ids = run["run_id"].to_string();
+    let e = env.json(&["eval", "--run", &ids, "--json"]);
+    assert!(e["accuracy"].as_f64().expect("accuracy") >= 0.9, "{e}");
+    let cached = std::fs::read_dir(env.library.join("cache/pixels-16"))
+        .expect("cache")
+        .count();
+    let distinct = env.query("SELECT COUNT(DISTINCT hash) FROM images");
+    assert_eq!(
+        cached.to_string(),
+        distinct[0][0],
+        "one cache file per distinct image content"
+    );
+}

@@ -9,8 +9,8 @@ use crate::runs::{self, RunSummary, TrainOptions};
 impl Library {
     /// Trains a classifier on a split and stores the run (checkpoint under `runs/<id>/`).
     pub fn train(&mut self, opts: &TrainOptions, progress: &dyn Progress) -> Result<RunSummary> {
-        let dir = self.root().join("runs");
-        runs::train(self.conn_mut(), &dir, opts, progress)
+        let root = self.root().to_path_buf();
+        runs::train(self.conn_mut(), &root, opts, progress)
     }
 
     /// All runs, oldest first.

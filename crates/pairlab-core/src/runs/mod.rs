@@ -3,11 +3,12 @@
 //! and the probabilities of every pair of the split.
 
 pub mod eval;
+mod pixels;
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use pairlab_ml::train::head::{self, HeadConfig};
+use pairlab_ml::train::head::{self, HeadConfig, ImageInput};
 use pairlab_ml::train::{Targets, Uncertain};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -30,6 +31,8 @@ pub struct TrainOptions {
     pub lr: f64,
     /// Hidden units of the head's MLP (0 = linear).
     pub hidden: usize,
+    /// `cnn`: images are resized to `size × size` grey pixels.
+    pub size: usize,
     pub uncertain: Uncertain,
     pub seed: u64,
 }
@@ -127,34 +130,58 @@ fn is_val(part: &str) -> bool {
 /// crash leaves a visible, failed trace rather than nothing.
 pub fn train(
     conn: &mut Connection,
-    runs_dir: &std::path::Path,
+    library: &std::path::Path,
     opts: &TrainOptions,
     progress: &dyn Progress,
 ) -> Result<RunSummary> {
     let started = Instant::now();
-    if opts.trainer != "head" {
-        return Err(Error::Invalid(format!(
-            "--trainer {:?}: this build trains `head` (a classifier on a model's image embeddings)",
-            opts.trainer
-        )));
-    }
-    let model_name = opts.model.clone().ok_or_else(|| {
-        Error::Invalid(
-            "the head trainer needs --model (whose image embeddings it learns from)".into(),
-        )
-    })?;
-    let (model, enc) = models::load(conn, &model_name)?;
-    if !model.images {
-        return Err(Error::Invalid(format!(
-            "model {} does not encode images",
-            model.name
-        )));
-    }
     let schema = schema::get(conn, &opts.schema)?;
     let multi_class = schema.kind == "multi-class";
     let (split_id, rows) = members(conn, &opts.split)?;
-    embed_with(conn, &model, &enc, What::Images, progress)?;
-    let store = vectors(conn, &model, "image")?;
+    let (store, model_id, source_fp, image) = match opts.trainer.as_str() {
+        "head" => {
+            let model_name = opts.model.clone().ok_or_else(|| {
+                Error::Invalid(
+                    "the head trainer needs --model (whose image embeddings it learns from)".into(),
+                )
+            })?;
+            let (model, enc) = models::load(conn, &model_name)?;
+            if !model.images {
+                return Err(Error::Invalid(format!(
+                    "model {} does not encode images",
+                    model.name
+                )));
+            }
+            embed_with(conn, &model, &enc, What::Images, progress)?;
+            (
+                vectors(conn, &model, "image")?,
+                Some(model.id),
+                model.fingerprint.clone(),
+                None,
+            )
+        }
+        "cnn" => {
+            if !(8..=512).contains(&opts.size) {
+                return Err(Error::Invalid(format!(
+                    "--size {}: use 8 to 512 pixels",
+                    opts.size
+                )));
+            }
+            let ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
+            let store = pixels::pixels(conn, library, &ids, opts.size as u32, progress)?;
+            let input = ImageInput {
+                channels: 1,
+                size: opts.size,
+                width: 16,
+            };
+            (store, None, format!("cnn-{}", opts.size), Some(input))
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "--trainer {other:?}: use head (a classifier on a model's image embeddings) or cnn (a small convolutional network on the images)"
+            )));
+        }
+    };
     let row_of: HashMap<i64, usize> = store
         .ids
         .iter()
@@ -163,11 +190,11 @@ pub fn train(
         .collect();
     let labels = label_values(conn, schema.id)?;
     let c = schema.classes.len();
-    let dim = model.dim;
+    let dim = store.dim;
 
     // Gather features and targets per part; pairs without an embedding are left out.
     let mut fp = blake3::Hasher::new();
-    fp.update(model.fingerprint.as_bytes());
+    fp.update(source_fp.as_bytes());
     let mut parts: HashMap<&str, PartData> = HashMap::new();
     let mut all: Vec<(i64, String, usize)> = Vec::new();
     for (pair, part, image) in &rows {
@@ -224,6 +251,7 @@ pub fn train(
         lr: opts.lr,
         seed: opts.seed,
         uncertain: opts.uncertain,
+        image,
         ..HeadConfig::default()
     };
     let config = serde_json::to_string(&cfg).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -232,8 +260,8 @@ pub fn train(
         serde_json::to_string(&schema.classes).map_err(|e| Error::Invalid(e.to_string()))?;
     let run_id: i64 = conn.query_row(
         "INSERT INTO runs (schema_id, split_id, trainer, model_id, config, seed, fingerprint, classes, status)
-         VALUES (?1, ?2, 'head', ?3, ?4, ?5, ?6, ?7, 'running') RETURNING id",
-        params![schema.id, split_id, model.id, config, opts.seed as i64, fingerprint, classes_json],
+         VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, 'running') RETURNING id",
+        params![schema.id, split_id, model_id, config, opts.seed as i64, fingerprint, classes_json, opts.trainer],
         |r| r.get(0),
     )?;
     progress.stage("training", opts.epochs as u64);
@@ -268,7 +296,7 @@ pub fn train(
             return Err(e.into());
         }
     };
-    let dir = runs_dir.join(run_id.to_string());
+    let dir = library.join("runs").join(run_id.to_string());
     trained.head.save(&dir)?;
     // Probabilities for every embedded pair of the split.
     let mut feats = Vec::with_capacity(all.len() * dim);

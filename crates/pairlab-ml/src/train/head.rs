@@ -1,4 +1,6 @@
-//! `head`: a linear or one-hidden-layer MLP classifier on embeddings (multi-label with
+//! `head`: a linear or one-hidden-layer MLP classifier on embeddings, or (with
+//! `image`) `cnn`: a small convolutional network on images trained from scratch with light
+//! augmentation (random horizontal flip, shifts of up to 2 px) (multi-label with
 //! masked BCE, multi-class with cross-entropy), AdamW with a cosine schedule, early
 //! stopping on validation loss (the best epoch's weights are kept), seeded end to end.
 
@@ -6,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{AdamW, Conv2d, Conv2dConfig, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 use super::loss::{bce_targets, cross_entropy, masked_bce};
@@ -27,6 +29,17 @@ pub struct HeadConfig {
     pub patience: usize,
     pub seed: u64,
     pub uncertain: Uncertain,
+    /// Inputs are images (the `cnn` trainer) rather than embedding vectors.
+    pub image: Option<ImageInput>,
+}
+
+/// Image inputs of the `cnn` trainer: `channels × size × size` values per sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInput {
+    pub channels: usize,
+    pub size: usize,
+    /// Filters of the first convolution (then 2× and 4×).
+    pub width: usize,
 }
 
 impl Default for HeadConfig {
@@ -40,6 +53,7 @@ impl Default for HeadConfig {
             patience: 8,
             seed: 0,
             uncertain: Uncertain::Ignore,
+            image: None,
         }
     }
 }
@@ -51,11 +65,15 @@ pub struct HeadShape {
     pub classes: usize,
     pub hidden: usize,
     pub multi_label: bool,
+    #[serde(default)]
+    pub image: Option<ImageInput>,
 }
 
 /// A trained (or loaded) head.
 pub struct Head {
     varmap: VarMap,
+    /// The convolutions of a `cnn` (empty for an MLP head).
+    convs: Vec<Conv2d>,
     l1: Linear,
     l2: Option<Linear>,
     pub shape: HeadShape,
@@ -65,19 +83,40 @@ impl Head {
     fn build(shape: HeadShape) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let mut convs = Vec::new();
+        let mut features = shape.dim;
+        if let Some(img) = shape.image {
+            let pad = Conv2dConfig {
+                padding: 1,
+                ..Default::default()
+            };
+            let w = img.width.max(1);
+            let chans = [img.channels, w, 2 * w, 4 * w];
+            for k in 0..3 {
+                convs.push(candle_nn::conv2d(
+                    chans[k],
+                    chans[k + 1],
+                    3,
+                    pad,
+                    vb.pp(format!("conv{k}")),
+                )?);
+            }
+            features = 4 * w;
+        }
         let (l1, l2) = if shape.hidden == 0 {
             (
-                candle_nn::linear(shape.dim, shape.classes, vb.pp("l1"))?,
+                candle_nn::linear(features, shape.classes, vb.pp("l1"))?,
                 None,
             )
         } else {
             (
-                candle_nn::linear(shape.dim, shape.hidden, vb.pp("l1"))?,
+                candle_nn::linear(features, shape.hidden, vb.pp("l1"))?,
                 Some(candle_nn::linear(shape.hidden, shape.classes, vb.pp("l2"))?),
             )
         };
         Ok(Head {
             varmap,
+            convs,
             l1,
             l2,
             shape,
@@ -93,14 +132,22 @@ impl Head {
             .map_err(|_| MlError::Unsupported("lock".into()))?;
         let mut names: Vec<&String> = data.keys().collect();
         names.sort();
+        // fan_in of each layer, from its weight: [out, in] or [out, in, k, k].
+        let fan: std::collections::HashMap<String, usize> = data
+            .iter()
+            .filter_map(|(k, v)| {
+                let prefix = k.strip_suffix(".weight")?;
+                Some((
+                    prefix.to_string(),
+                    v.dims().iter().skip(1).product::<usize>(),
+                ))
+            })
+            .collect();
         let mut rng = SplitMix64(seed);
         for name in names {
             let var = &data[name];
-            let fan_in = if name.starts_with("l1") {
-                self.shape.dim
-            } else {
-                self.shape.hidden
-            };
+            let prefix = name.rsplit_once('.').map_or(name.as_str(), |(p, _)| p);
+            let fan_in = fan.get(prefix).copied().unwrap_or(1);
             let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
             let v: Vec<f32> = (0..var.elem_count()).map(|_| rng.unit() * bound).collect();
             var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu)?)?;
@@ -109,7 +156,19 @@ impl Head {
     }
 
     fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.l1.forward(x)?;
+        let mut x = x.clone();
+        if let Some(img) = self.shape.image {
+            let n = x.dim(0)?;
+            x = x.reshape((n, img.channels, img.size, img.size))?;
+            for (k, conv) in self.convs.iter().enumerate() {
+                x = conv.forward(&x)?.relu()?;
+                if k < 2 {
+                    x = x.max_pool2d(2)?;
+                }
+            }
+            x = x.mean((2, 3))?; // global average pool → [n, 4w]
+        }
+        let h = self.l1.forward(&x)?;
         match &self.l2 {
             Some(l2) => l2.forward(&h.relu()?),
             None => Ok(h),
@@ -185,6 +244,40 @@ struct Data {
     dim: usize,
     targets: Targets,
     policy: Uncertain,
+    /// Set for image inputs in training: flips and shifts are drawn from it.
+    augment: Option<ImageInput>,
+}
+
+/// A random horizontal flip and a shift of up to 2 px (zero fill) of one image.
+fn augment(img: &[f32], input: ImageInput, rng: &mut SplitMix64) -> Vec<f32> {
+    let flip = rng.below(2) == 1;
+    let dx = rng.below(5) as isize - 2;
+    let dy = rng.below(5) as isize - 2;
+    shift_flip(img, input, flip, dx, dy)
+}
+
+/// The image flipped left–right (when `flip`), then moved by (dx, dy) pixels.
+fn shift_flip(img: &[f32], input: ImageInput, flip: bool, dx: isize, dy: isize) -> Vec<f32> {
+    let s = input.size;
+    let mut out = vec![0f32; img.len()];
+    for c in 0..input.channels {
+        for y in 0..s {
+            let sy = y as isize - dy;
+            if sy < 0 || sy >= s as isize {
+                continue;
+            }
+            for x in 0..s {
+                let mut sx = x as isize - dx;
+                if flip {
+                    sx = s as isize - 1 - sx;
+                }
+                if sx >= 0 && sx < s as isize {
+                    out[(c * s + y) * s + x] = img[(c * s + sy as usize) * s + sx as usize];
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Data {
@@ -192,11 +285,15 @@ impl Data {
         self.targets.len()
     }
 
-    fn loss(&self, head: &Head, idx: &[usize]) -> Result<Tensor> {
+    fn loss(&self, head: &Head, idx: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
         let d = Device::Cpu;
         let mut xs = Vec::with_capacity(idx.len() * self.dim);
         for &i in idx {
-            xs.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+            let row = &self.x[i * self.dim..(i + 1) * self.dim];
+            match self.augment {
+                Some(input) => xs.extend(augment(row, input, rng)),
+                None => xs.extend_from_slice(row),
+            }
         }
         let x = Tensor::from_vec(xs, (idx.len(), self.dim), &d)?;
         let z = head.logits(&x)?;
@@ -256,7 +353,16 @@ pub fn train(
         classes: targets.classes(),
         hidden: cfg.hidden,
         multi_label: matches!(targets, Targets::MultiLabel { .. }),
+        image: cfg.image,
     };
+    if let Some(img) = cfg.image
+        && img.channels * img.size * img.size != dim
+    {
+        return Err(MlError::Unsupported(format!(
+            "images of {}×{}×{} do not have {dim} values",
+            img.channels, img.size, img.size
+        )));
+    }
     if dim == 0
         || shape.classes == 0
         || x.len() != targets.len() * dim
@@ -273,12 +379,14 @@ pub fn train(
         dim,
         targets: targets.clone(),
         policy: cfg.uncertain,
+        augment: cfg.image,
     };
     let val = Data {
         x: x_val.to_vec(),
         dim,
         targets: val_targets.clone(),
         policy: cfg.uncertain,
+        augment: None,
     };
     let mut order = train.useful();
     if order.is_empty() {
@@ -304,7 +412,7 @@ pub fn train(
         }
         let (mut sum, mut batches) = (0.0, 0);
         for batch in order.chunks(cfg.batch.max(1)) {
-            let loss = train.loss(&head, batch)?;
+            let loss = train.loss(&head, batch, &mut rng)?;
             opt.backward_step(&loss)?;
             sum += f64::from(loss.to_scalar::<f32>()?);
             batches += 1;
@@ -313,7 +421,10 @@ pub fn train(
         let val_loss = if val_rows.is_empty() {
             train_loss
         } else {
-            f64::from(val.loss(&head, &val_rows)?.to_scalar::<f32>()?)
+            f64::from(
+                val.loss(&head, &val_rows, &mut SplitMix64(0))?
+                    .to_scalar::<f32>()?,
+            )
         };
         let m = EpochMetrics {
             epoch,

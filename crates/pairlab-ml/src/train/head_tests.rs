@@ -225,3 +225,124 @@ fn early_stopping_keeps_the_best_epoch_and_cancel_stops() {
     assert!(matches!(r, Err(MlError::Cancelled)));
     assert_eq!(seen, 2);
 }
+
+/// Images with a bright bar in the top (class 0) or bottom (class 1) third, at a random
+/// horizontal place, with noise — a task that horizontal flips and small shifts keep.
+fn bars(n: usize, size: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut rng = SplitMix64(seed);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let c = i % 2;
+        let left = rng.below(size / 2);
+        for yy in 0..size {
+            for xx in 0..size {
+                let rows = if c == 0 {
+                    2..size / 3
+                } else {
+                    size * 2 / 3..size - 2
+                };
+                let inside = rows.contains(&yy) && (left..left + size / 2).contains(&xx);
+                x.push(if inside { 1.0 } else { 0.0 } + 0.2 * rng.unit());
+            }
+        }
+        y.push(c);
+    }
+    (x, y)
+}
+
+#[test]
+fn cnn_learns_a_small_image_task_from_scratch() {
+    let size = 16;
+    let (x, y) = bars(120, size, 1);
+    let (xv, yv) = bars(30, size, 2);
+    let (xt, yt) = bars(60, size, 3);
+    let cfg = HeadConfig {
+        epochs: 40,
+        lr: 1e-2,
+        batch: 16,
+        image: Some(ImageInput {
+            channels: 1,
+            size,
+            width: 4,
+        }),
+        ..Default::default()
+    };
+    let t = train(
+        &x,
+        &multi_class(&y, 2),
+        &xv,
+        &multi_class(&yv, 2),
+        size * size,
+        &cfg,
+        &mut |_| true,
+    )
+    .expect("train");
+    let acc = accuracy(&t.head, &xt, &yt);
+    assert!(acc >= 0.95, "cnn test accuracy {acc}");
+    let dir = tempfile::tempdir().expect("tmp");
+    t.head.save(dir.path()).expect("save");
+    let loaded = Head::load(dir.path()).expect("load");
+    assert_eq!(loaded.shape.image, cfg.image);
+    assert_eq!(
+        loaded.predict(&xt).expect("a"),
+        t.head.predict(&xt).expect("b")
+    );
+    // Wrong input size is refused.
+    let bad = HeadConfig {
+        image: Some(ImageInput {
+            channels: 3,
+            size,
+            width: 4,
+        }),
+        ..cfg
+    };
+    assert!(
+        train(
+            &x,
+            &multi_class(&y, 2),
+            &xv,
+            &multi_class(&yv, 2),
+            size * size,
+            &bad,
+            &mut |_| true
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn augmentation_flips_and_shifts() {
+    let input = ImageInput {
+        channels: 1,
+        size: 3,
+        width: 1,
+    };
+    let img: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+    assert_eq!(shift_flip(&img, input, false, 0, 0), img);
+    assert_eq!(
+        shift_flip(&img, input, true, 0, 0),
+        vec![3., 2., 1., 6., 5., 4., 9., 8., 7.]
+    );
+    assert_eq!(
+        shift_flip(&img, input, false, 1, 0),
+        vec![0., 1., 2., 0., 4., 5., 0., 7., 8.]
+    );
+    assert_eq!(
+        shift_flip(&img, input, false, 0, -1),
+        vec![4., 5., 6., 7., 8., 9., 0., 0., 0.]
+    );
+    let mut rng = SplitMix64(5);
+    let drawn: std::collections::HashSet<Vec<u32>> = (0..200)
+        .map(|_| {
+            augment(&img, input, &mut rng)
+                .iter()
+                .map(|v| *v as u32)
+                .collect()
+        })
+        .collect();
+    assert!(
+        drawn.len() > 10,
+        "flips and shifts vary: {} distinct",
+        drawn.len()
+    );
+}
