@@ -201,6 +201,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
         );
     }
     let searched = demo_search(lib)?;
+    let run = demo_train(lib)?;
     let default = Library::default_dir().ok();
     let lib_arg = if default.as_deref() == Some(lib.root()) {
         String::new()
@@ -216,6 +217,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     println!("  pairlab{lib_arg} show 1");
     println!("  pairlab{lib_arg} label show 1");
     println!("  pairlab{lib_arg} errors");
+    println!("  pairlab{lib_arg} eval --run {run} --split test");
     if let Some(model) = searched {
         println!("  pairlab{lib_arg} similar --model {model} --text \"enlarged heart\"");
     }
@@ -274,4 +276,61 @@ fn demo_search(lib: &mut Library) -> Result<Option<String>> {
         println!("  {:.3}  pair {:<5} {short}…", h.score, h.pair);
     }
     Ok(Some(name))
+}
+
+/// Splits the demo by patient, trains the small CNN on the report labeler's labels and
+/// evaluates it on the test part; returns the run id.
+fn demo_train(lib: &mut Library) -> Result<i64> {
+    use pairlab_core::splits::{SplitOptions, Strategy};
+    println!();
+    let split = lib.make_split(&SplitOptions {
+        name: "demo-by-patient".into(),
+        strategy: Strategy::Patient,
+        parts: vec![
+            ("train".into(), 0.7),
+            ("val".into(), 0.15),
+            ("test".into(), 0.15),
+        ],
+        seed: 0,
+        stratify: None,
+        freeze: false,
+    })?;
+    let sizes: Vec<String> = split
+        .parts
+        .iter()
+        .map(|p| format!("{} {}", p.part, p.pairs))
+        .collect();
+    println!(
+        "Split by patient (no patient in two parts): {}",
+        sizes.join(" · ")
+    );
+    let bar = crate::bar::Bar::new(true);
+    let run = lib.train(
+        &pairlab_core::runs::TrainOptions {
+            schema: "chexpert".into(),
+            split: split.name.clone(),
+            trainer: "cnn".into(),
+            model: None,
+            epochs: 15,
+            lr: 1e-2,
+            hidden: 0,
+            size: 32,
+            uncertain: pairlab_ml::train::Uncertain::Ignore,
+            seed: 0,
+        },
+        &bar,
+    );
+    bar.finish();
+    let run = run?;
+    println!(
+        "Trained a small CNN on 32-px images against the report labels: run {}, best epoch {} of {} ({:.1} s)",
+        run.run_id,
+        run.best_epoch.unwrap_or(0),
+        run.epochs,
+        run.seconds
+    );
+    if let Err(e) = crate::runs::eval(lib, run.run_id, "test", false) {
+        println!("(no evaluation on the test part: {e:#})");
+    }
+    Ok(run.run_id)
 }

@@ -84,6 +84,12 @@ fn demo_writes_and_indexes_a_paired_corpus() {
         out.contains("Reports closest in meaning") && out.contains("similar --model minilm"),
         "{out}"
     );
+    assert!(
+        out.contains("Split by patient") && out.contains("Trained a small CNN"),
+        "{out}"
+    );
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "done");
     let models = env.json(&["model", "list", "--json"]);
     assert_eq!(models[0]["name"], "minilm");
     let stats = env.json(&["stats", "--json"]);

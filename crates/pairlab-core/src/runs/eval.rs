@@ -327,7 +327,15 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         kind: "multi-label".into(),
         samples: evaluated.len() as u64,
         accuracy: right as f64 / entries.max(1) as f64,
-        macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / per_class.len() as f64,
+        // Classes without a positive in this part have no defined F1; they are left out.
+        macro_f1: {
+            let present: Vec<f64> = per_class
+                .iter()
+                .filter(|c| c.support > 0)
+                .map(|c| c.f1)
+                .collect();
+            present.iter().sum::<f64>() / present.len().max(1) as f64
+        },
         micro_f1: metrics::binary_f1(&total),
         ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
         per_class,
