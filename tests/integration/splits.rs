@@ -139,7 +139,10 @@ fn patient_split_has_no_leakage_and_random_split_is_caught() {
         .map(|s| s["name"].as_str().expect("n"))
         .collect();
     // demo-by-patient is the one `pairlab demo` made.
-    assert_eq!(names, vec!["by-patient", "demo-by-patient", "rand", "strat"]);
+    assert_eq!(
+        names,
+        vec!["by-patient", "demo-by-patient", "rand", "strat"]
+    );
     assert_eq!(list[3]["frozen"], true);
 
     let out = env

@@ -197,18 +197,24 @@ pub fn train(
     fp.update(source_fp.as_bytes());
     let mut parts: HashMap<&str, PartData> = HashMap::new();
     let mut all: Vec<(i64, String, usize)> = Vec::new();
+    // Without a val part, a seeded tenth of train is held out for early stopping.
+    let carve = !rows.iter().any(|(_, part, _)| is_val(part));
     for (pair, part, image) in &rows {
         let Some(&r) = row_of.get(image) else {
             continue;
         };
-        all.push((*pair, part.clone(), r));
-        let key = if part == "train" {
-            "train"
-        } else if is_val(part) {
+        let held_out = carve
+            && part == "train"
+            && pairlab_ml::rng::SplitMix64(opts.seed ^ (*pair as u64)).below(10) == 0;
+        let key = if held_out || is_val(part) {
             "val"
+        } else if part == "train" {
+            "train"
         } else {
+            all.push((*pair, part.clone(), r));
             continue;
         };
+        all.push((*pair, if held_out { "val".into() } else { part.clone() }, r));
         let e = parts.entry(key).or_default();
         e.x.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
         let vals: Vec<Option<i8>> = schema

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fashion-MNIST, end to end through Pairlab: the 70,000 real labelled images (Debian package
+# dataset-fashion-mnist) written as a folders-layout corpus, indexed, the `cnn` trainer fitted
+# on the official train part (a seeded tenth held out for early stopping) and evaluated on
+# the official test part; then, when a PyTorch venv is given, the same network, epochs and
+# optimiser in PyTorch on the CPU for the time comparison.
+#
+#   bash bench/fashion_mnist.sh                 # EPOCHS=8 by default
+#   TORCH_PY=/path/to/venv/bin/python bash bench/fashion_mnist.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || {
+    echo "installing dataset-fashion-mnist"; sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null
+}
+cargo build --release -q -p pairlab
+bin=target/release/pairlab
+dir="${PAIRLAB_BENCH_DIR:-/tmp/pairlab-bench}/fashion-mnist"
+lib="$dir.library"
+epochs="${EPOCHS:-8}"
+mkdir -p bench/out
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+python3 bench/fashion_mnist.py "$dir"
+rm -rf "$lib"
+/usr/bin/time -f "index: %e s, peak %M KiB" $bin --library "$lib" index "$dir" --layout folders >/dev/null
+start=$(date +%s.%N)
+$bin --library "$lib" train --trainer cnn --size 28 --schema class --split imported \
+    --epochs "$epochs" --lr 0.01 --seed 0 --json > bench/out/fashion-run.json
+end=$(date +%s.%N)
+run=$(python3 -c 'import json,sys; print(json.load(open("bench/out/fashion-run.json"))["run_id"])')
+$bin --library "$lib" eval --run "$run" --split test --json > bench/out/fashion-eval.json
+$bin --library "$lib" eval --run "$run" --split test | head -14
+python3 - "$start" "$end" <<'PY'
+import json, sys
+r = json.load(open("bench/out/fashion-run.json")); e = json.load(open("bench/out/fashion-eval.json"))
+print(f"pairlab cnn: {r['epochs']} epochs (best {r['best_epoch']}), train wall time {float(sys.argv[2]) - float(sys.argv[1]):.1f} s "
+      f"(incl. decoding + caching 70k images), test accuracy {e['accuracy']:.4f}, macro F1 {e['macro_f1']:.4f}")
+PY
+if [ -n "${TORCH_PY:-}" ]; then
+    "$TORCH_PY" bench/fashion_mnist_torch.py --epochs "$epochs" --threads "$(nproc)"
+fi

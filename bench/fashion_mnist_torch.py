@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The same network, data, augmentation, optimiser and epochs as Pairlab's `cnn` trainer,
+in PyTorch on the CPU, for bench/fashion_mnist.sh's time comparison. Reads the IDX files of
+dataset-fashion-mnist directly (Pairlab's side also decodes and caches 70k PNGs, which is
+counted in its time, not here).
+
+    python bench/fashion_mnist_torch.py --epochs 8 --threads 2
+"""
+import argparse, gzip, math, os, struct, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    dims = magic & 0xFF
+    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
+    return np.frombuffer(data[4 + 4 * dims:], dtype=np.uint8).reshape(shape)
+
+
+class Net(nn.Module):
+    """Three 3x3 convolutions (16, 32, 64), max-pool after the first two, global average
+    pooling, one linear layer: Pairlab's `cnn` with width 16."""
+
+    def __init__(self, w=16, classes=10):
+        super().__init__()
+        self.c0 = nn.Conv2d(1, w, 3, padding=1)
+        self.c1 = nn.Conv2d(w, 2 * w, 3, padding=1)
+        self.c2 = nn.Conv2d(2 * w, 4 * w, 3, padding=1)
+        self.fc = nn.Linear(4 * w, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.c0(x)), 2)
+        x = F.max_pool2d(F.relu(self.c1(x)), 2)
+        x = F.relu(self.c2(x)).mean((2, 3))
+        return self.fc(x)
+
+
+def augment(x, g):
+    """Random horizontal flip and a shift of up to 2 px with zero fill, per image."""
+    n, _, s, _ = x.shape
+    out = torch.zeros_like(x)
+    flips = torch.randint(0, 2, (n,), generator=g)
+    shifts = torch.randint(-2, 3, (n, 2), generator=g)
+    for i in range(n):
+        img = x[i, 0].flip(-1) if flips[i] else x[i, 0]
+        dx, dy = int(shifts[i, 0]), int(shifts[i, 1])
+        ys, yd = (slice(0, s - dy), slice(dy, s)) if dy >= 0 else (slice(-dy, s), slice(0, s + dy))
+        xs, xd = (slice(0, s - dx), slice(dx, s)) if dx >= 0 else (slice(-dx, s), slice(0, s + dx))
+        out[i, 0, yd, xd] = img[ys, xs]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--src", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=0.01)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    norm = lambda v: (torch.from_numpy(v.astype(np.float32)) / 255.0 - 0.5) / 0.25
+    xtr = norm(idx(f"{a.src}/train-images-idx3-ubyte.gz")).unsqueeze(1)
+    ytr = torch.from_numpy(idx(f"{a.src}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    xte = norm(idx(f"{a.src}/t10k-images-idx3-ubyte.gz")).unsqueeze(1)
+    yte = torch.from_numpy(idx(f"{a.src}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    perm = torch.randperm(len(xtr), generator=g)
+    val, tr = perm[: len(perm) // 10], perm[len(perm) // 10:]
+    net = Net()
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
+    started = time.time()
+    best, best_state = float("inf"), None
+    for epoch in range(a.epochs):
+        lr = a.lr / 100 + 0.5 * (a.lr - a.lr / 100) * (1 + math.cos(math.pi * epoch / a.epochs))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        net.train()
+        order = tr[torch.randperm(len(tr), generator=g)]
+        for k in range(0, len(order), a.batch):
+            b = order[k:k + a.batch]
+            loss = F.cross_entropy(net(augment(xtr[b], g)), ytr[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            vl = F.cross_entropy(net(xtr[val]), ytr[val]).item()
+        if vl < best:
+            best, best_state = vl, {k: v.clone() for k, v in net.state_dict().items()}
+        print(f"torch epoch {epoch + 1}: val loss {vl:.4f} ({time.time() - started:.1f} s)", flush=True)
+    train_s = time.time() - started
+    net.load_state_dict(best_state)
+    with torch.no_grad():
+        acc = (net(xte).argmax(1) == yte).float().mean().item()
+    print(f"pytorch {torch.__version__} cnn: {a.epochs} epochs, train wall time {train_s:.1f} s, "
+          f"test accuracy {acc:.4f} ({a.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()
