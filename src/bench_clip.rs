@@ -24,7 +24,7 @@ fn load(dir: &Path) -> Result<Clip> {
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("config.json")).context("config.json")?,
     )?;
-    let cfg = Config::from_json(&json).map_err(anyhow::Error::msg)?;
+    let cfg = Config::from_json(&json)?;
     let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)?;
     let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
     Ok(Clip::load(vb, &cfg)?)

@@ -7,13 +7,14 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::BertModel;
 use serde_json::Value;
 
+use crate::error::ConfigError;
 use crate::normalize_rows;
 
 /// The Hugging Face `BertConfig`, as candle-transformers reads it.
 pub type Config = candle_transformers::models::bert::Config;
 
 /// Reads a `config.json`; fields that only matter for training take BERT's defaults.
-pub fn config_from_json(json: &Value) -> Result<Config, String> {
+pub fn config_from_json(json: &Value) -> Result<Config, ConfigError> {
     let mut merged = serde_json::json!({
         "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "type_vocab_size": 2,
         "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
@@ -24,9 +25,11 @@ pub fn config_from_json(json: &Value) -> Result<Config, String> {
             m.insert(k.clone(), v.clone());
         }
     }
-    let cfg: Config = serde_json::from_value(merged).map_err(|e| e.to_string())?;
+    let cfg: Config = serde_json::from_value(merged).map_err(|e| ConfigError(e.to_string()))?;
     if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
-        return Err("hidden_size is not a multiple of num_attention_heads".into());
+        return Err(ConfigError(
+            "hidden_size is not a multiple of num_attention_heads".into(),
+        ));
     }
     Ok(cfg)
 }

@@ -15,6 +15,7 @@ use candle_transformers::models::clip::{
 use crate::clip_vision::VisionTower;
 use serde_json::Value;
 
+use crate::error::ConfigError;
 use crate::normalize_rows;
 
 /// The text tower's shape.
@@ -49,30 +50,30 @@ pub struct Config {
     pub logit_scale_init_value: f32,
 }
 
-fn field(v: &Value, key: &str, default: usize) -> Result<usize, String> {
+fn field(v: &Value, key: &str, default: usize) -> Result<usize, ConfigError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(x) => x
             .as_u64()
             .map(|n| n as usize)
             .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{key} must be a positive integer, found {x}")),
+            .ok_or_else(|| ConfigError(format!("{key} must be a positive integer, found {x}"))),
     }
 }
 
-fn activation(v: &Value, tower: &str) -> Result<(), String> {
+fn activation(v: &Value, tower: &str) -> Result<(), ConfigError> {
     match v.get("hidden_act").and_then(Value::as_str) {
         None | Some("quick_gelu") => Ok(()),
-        Some(other) => Err(format!(
+        Some(other) => Err(ConfigError(format!(
             "{tower} hidden_act {other:?} is not supported (CLIP here runs quick_gelu models)"
-        )),
+        ))),
     }
 }
 
 impl Config {
     /// Maps a `config.json` (already parsed) to the model's shapes; missing fields take
     /// Hugging Face's `CLIPConfig` defaults, as transformers does.
-    pub fn from_json(json: &Value) -> Result<Self, String> {
+    pub fn from_json(json: &Value) -> Result<Self, ConfigError> {
         let empty = Value::Object(Default::default());
         // Old exports keep the full tower configs in *_config_dict.
         let t = json
@@ -105,19 +106,25 @@ impl Config {
             num_channels: field(v, "num_channels", 3)?,
         };
         if !text.hidden_size.is_multiple_of(text.num_attention_heads) {
-            return Err("text hidden_size is not a multiple of num_attention_heads".into());
+            return Err(ConfigError(
+                "text hidden_size is not a multiple of num_attention_heads".into(),
+            ));
         }
         if !vision
             .hidden_size
             .is_multiple_of(vision.num_attention_heads)
         {
-            return Err("vision hidden_size is not a multiple of num_attention_heads".into());
+            return Err(ConfigError(
+                "vision hidden_size is not a multiple of num_attention_heads".into(),
+            ));
         }
         if !vision.image_size.is_multiple_of(vision.patch_size) {
-            return Err("vision image_size is not a multiple of patch_size".into());
+            return Err(ConfigError(
+                "vision image_size is not a multiple of patch_size".into(),
+            ));
         }
         if vision.num_channels != 3 {
-            return Err("vision num_channels must be 3".into());
+            return Err(ConfigError("vision num_channels must be 3".into()));
         }
         Ok(Config {
             text,

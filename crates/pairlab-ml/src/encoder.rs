@@ -74,7 +74,7 @@ fn parse_config(dir: &Path) -> Result<Parsed> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let bad = |m: String| MlError::bad(dir, format!("config.json: {m}"));
+    let bad = |e: crate::error::ConfigError| MlError::bad(dir, format!("config.json: {e}"));
     match model_type.as_str() {
         "clip" => Ok(Parsed::Clip(clip::Config::from_json(&json).map_err(bad)?)),
         "bert" => Ok(Parsed::Bert(bert::config_from_json(&json).map_err(bad)?)),

@@ -46,4 +46,9 @@ impl MlError {
     }
 }
 
+/// A config.json field that cannot describe a model (which one, and why).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
 pub type Result<T, E = MlError> = std::result::Result<T, E>;

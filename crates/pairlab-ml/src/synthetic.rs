@@ -43,7 +43,7 @@ pub fn write_model(dir: &Path, config: &Value, init: Init) -> Result<()> {
     let device = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
-    let bad = |m: String| MlError::bad(dir, m);
+    let bad = |e: crate::error::ConfigError| MlError::bad(dir, e.0);
     match config.get("model_type").and_then(Value::as_str) {
         Some("clip") => {
             let cfg = clip::Config::from_json(config).map_err(bad)?;

@@ -515,5 +515,30 @@ pub fn set_review(
     Ok(())
 }
 
+/// The value that counts for training, splitting and evaluation, per (pair, class) of a
+/// schema: the human label first, then the most confident machine label.
+pub fn best_values(
+    conn: &Connection,
+    schema_id: i64,
+) -> Result<std::collections::HashMap<(i64, String), i8>> {
+    let mut stmt = conn.prepare(
+        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
+         ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",
+    )?;
+    let mut out = std::collections::HashMap::new();
+    let rows = stmt.query_map([schema_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i8>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (pair, class, value) = row?;
+        out.entry((pair, class)).or_insert(value);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

@@ -11,9 +11,10 @@ use pairlab_ml::metrics::{self, Ci, ConfusionMatrix};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::{get, label_values};
+use super::get;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
+use crate::labels::best_values as label_values;
 
 /// Bootstrap resamples for every interval.
 pub const RESAMPLES: usize = 1000;

@@ -65,30 +65,6 @@ pub fn parse_uncertain(s: &str) -> Result<Uncertain> {
     }
 }
 
-/// Label values per pair and class (human first, then the most confident machine label).
-pub(crate) fn label_values(
-    conn: &Connection,
-    schema_id: i64,
-) -> Result<HashMap<(i64, String), i8>> {
-    let mut stmt = conn.prepare(
-        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
-         ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",
-    )?;
-    let mut out = HashMap::new();
-    let rows = stmt.query_map([schema_id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i8>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (pair, class, value) = row?;
-        out.entry((pair, class)).or_insert(value);
-    }
-    Ok(out)
-}
-
 /// A split member: (pair, part, image id).
 type Member = (i64, String, i64);
 
@@ -188,7 +164,7 @@ pub fn train(
         .enumerate()
         .map(|(i, &id)| (id, i))
         .collect();
-    let labels = label_values(conn, schema.id)?;
+    let labels = crate::labels::best_values(conn, schema.id)?;
     let c = schema.classes.len();
     let dim = store.dim;
 

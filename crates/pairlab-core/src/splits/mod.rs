@@ -92,24 +92,8 @@ fn strata(
             "schema {schema_name} has no class {c:?}"
         )));
     }
-    let mut stmt = conn.prepare(
-        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
-         ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",
-    )?;
     let mut out: HashMap<i64, String> = HashMap::new();
-    let mut seen: std::collections::HashSet<(i64, String)> = Default::default();
-    let rows = stmt.query_map([s.id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i8>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (pair, c, value) = row?;
-        if !seen.insert((pair, c.clone())) {
-            continue; // a lower-priority source for the same class
-        }
+    for ((pair, c), value) in crate::labels::best_values(conn, s.id)? {
         if multi_class {
             if value == 1 {
                 out.insert(pair, c);
