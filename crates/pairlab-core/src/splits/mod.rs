@@ -71,13 +71,12 @@ pub struct SplitSummary {
     pub parts: Vec<PartCount>,
 }
 
+/// Stratum name per pair id.
+type Strata = HashMap<i64, String>;
+
 /// The stratum of every pair: the class's current value (multi-label) or the positive
 /// class (multi-class); human labels win over machine ones, then the most confident.
-fn strata(
-    conn: &Connection,
-    schema_name: &str,
-    class: Option<&str>,
-) -> Result<HashMap<i64, String>> {
+fn strata(conn: &Connection, schema_name: &str, class: Option<&str>) -> Result<Strata> {
     let s = schema::get(conn, schema_name)?;
     let multi_class = s.kind == "multi-class";
     if !multi_class && class.is_none() {
