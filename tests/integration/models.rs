@@ -129,6 +129,11 @@ fn clip_model_end_to_end() {
         (Some(0), Some(6), Some(0))
     );
 
+    // Adding the same, unchanged folder again keeps its vectors.
+    env.json(&["model", "add", &m, "--name", "tiny", "--json"]);
+    let kept = env.query("SELECT COUNT(*) FROM embeddings WHERE kind = 'image'");
+    assert_eq!(kept[0][0], "6");
+
     let hits = env.json(&[
         "similar", "--model", "tiny", "--text", "effusion", "--k", "3", "--json",
     ]);

@@ -184,45 +184,31 @@ pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRe
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    match old {
-        Some((id, old_fp)) => {
-            if old_fp != fp {
-                conn.execute("DELETE FROM embeddings WHERE model_id = ?1", [id])?;
-                conn.execute("DELETE FROM embedding_errors WHERE model_id = ?1", [id])?;
-                conn.execute("DELETE FROM pair_scores WHERE model_id = ?1", [id])?;
-            }
-            conn.execute(
-                "UPDATE models SET family = ?2, path = ?3, source = ?4, dim = ?5, images = ?6,
-                 texts = ?7, fingerprint = ?8 WHERE id = ?1",
-                params![
-                    id,
-                    info.family.as_str(),
-                    path,
-                    source,
-                    info.dim as i64,
-                    info.images,
-                    info.texts,
-                    fp
-                ],
-            )?;
-        }
-        None => {
-            conn.execute(
-                "INSERT INTO models (name, family, path, source, dim, images, texts, fingerprint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    name,
-                    info.family.as_str(),
-                    path,
-                    source,
-                    info.dim as i64,
-                    info.images,
-                    info.texts,
-                    fp
-                ],
-            )?;
-        }
+    // Vectors and scores of a model whose files changed no longer describe it.
+    if let Some((id, old_fp)) = old
+        && old_fp != fp
+    {
+        conn.execute("DELETE FROM embeddings WHERE model_id = ?1", [id])?;
+        conn.execute("DELETE FROM embedding_errors WHERE model_id = ?1", [id])?;
+        conn.execute("DELETE FROM pair_scores WHERE model_id = ?1", [id])?;
     }
+    conn.execute(
+        "INSERT INTO models (name, family, path, source, dim, images, texts, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (name) DO UPDATE SET family = excluded.family, path = excluded.path,
+             source = excluded.source, dim = excluded.dim, images = excluded.images,
+             texts = excluded.texts, fingerprint = excluded.fingerprint",
+        params![
+            name,
+            info.family.as_str(),
+            path,
+            source,
+            info.dim as i64,
+            info.images,
+            info.texts,
+            fp
+        ],
+    )?;
     Ok((get(conn, &name)?, info))
 }
 
