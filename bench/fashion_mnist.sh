@@ -5,7 +5,7 @@
 # the official test part; then, when a PyTorch venv is given, the same network, epochs and
 # optimiser in PyTorch on the CPU for the time comparison.
 #
-#   bash bench/fashion_mnist.sh                 # EPOCHS=8 by default
+#   bash bench/fashion_mnist.sh                 # EPOCHS=15 by default
 #   TORCH_PY=/path/to/venv/bin/python bash bench/fashion_mnist.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ cargo build --release -q -p pairlab
 bin=target/release/pairlab
 dir="${PAIRLAB_BENCH_DIR:-/tmp/pairlab-bench}/fashion-mnist"
 lib="$dir.library"
-epochs="${EPOCHS:-8}"
+epochs="${EPOCHS:-15}"
 mkdir -p bench/out
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 python3 bench/fashion_mnist.py "$dir"
@@ -30,11 +30,16 @@ end=$(date +%s.%N)
 run=$(python3 -c 'import json,sys; print(json.load(open("bench/out/fashion-run.json"))["run_id"])')
 $bin --library "$lib" eval --run "$run" --split test --json > bench/out/fashion-eval.json
 $bin --library "$lib" eval --run "$run" --split test | head -14
-python3 - "$start" "$end" <<'PY'
-import json, sys
+python3 - "$start" "$end" "$lib/pairlab.db" <<'PY'
+import json, sqlite3, sys
 r = json.load(open("bench/out/fashion-run.json")); e = json.load(open("bench/out/fashion-eval.json"))
-print(f"pairlab cnn: {r['epochs']} epochs (best {r['best_epoch']}), train wall time {float(sys.argv[2]) - float(sys.argv[1]):.1f} s "
-      f"(incl. decoding + caching 70k images), test accuracy {e['accuracy']:.4f}, macro F1 {e['macro_f1']:.4f}")
+rows = sqlite3.connect(sys.argv[3]).execute(
+    "SELECT epoch, val_loss, val_accuracy, seconds FROM run_epochs WHERE run_id = ? ORDER BY epoch", (r["run_id"],)).fetchall()
+for epoch, loss, acc, secs in rows:
+    print(f"pairlab epoch {epoch}: val loss {loss:.4f} acc {acc:.4f} ({secs:.1f} s)")
+print(f"pairlab cnn: {r['epochs']} epochs (best {r['best_epoch']}), epochs alone {sum(x[3] for x in rows):.1f} s, "
+      f"train command {float(sys.argv[2]) - float(sys.argv[1]):.1f} s (incl. decoding + caching 70k images and predicting all), "
+      f"test accuracy {e['accuracy']:.4f}, macro F1 {e['macro_f1']:.4f}")
 PY
 if [ -n "${TORCH_PY:-}" ]; then
     "$TORCH_PY" bench/fashion_mnist_torch.py --epochs "$epochs" --threads "$(nproc)"

@@ -24,20 +24,20 @@ def idx(path):
 
 
 class Net(nn.Module):
-    """Three 3x3 convolutions (16, 32, 64), max-pool after the first two, global average
-    pooling, one linear layer: Pairlab's `cnn` with width 16."""
+    """Three 3x3 convolutions (16, 32, 64), max-pool after the first two, one linear layer
+    on the flattened 7x7x64 feature map: Pairlab's `cnn` with width 16 at 28 px."""
 
-    def __init__(self, w=16, classes=10):
+    def __init__(self, w=16, classes=10, size=28):
         super().__init__()
         self.c0 = nn.Conv2d(1, w, 3, padding=1)
         self.c1 = nn.Conv2d(w, 2 * w, 3, padding=1)
         self.c2 = nn.Conv2d(2 * w, 4 * w, 3, padding=1)
-        self.fc = nn.Linear(4 * w, classes)
+        self.fc = nn.Linear((size // 4) ** 2 * 4 * w, classes)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.c0(x)), 2)
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.relu(self.c2(x)).mean((2, 3))
+        x = F.relu(self.c2(x)).flatten(1)
         return self.fc(x)
 
 
@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(int(os.environ.get("SEED", 0)))
     g = torch.Generator().manual_seed(0)
     norm = lambda v: (torch.from_numpy(v.astype(np.float32)) / 255.0 - 0.5) / 0.25
     xtr = norm(idx(f"{a.src}/train-images-idx3-ubyte.gz")).unsqueeze(1)

@@ -23,19 +23,26 @@ impl Bar {
 impl Progress for Bar {
     fn stage(&self, name: &str, total: u64) {
         let style = if total == 0 {
-            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            ProgressStyle::with_template("{spinner} {prefix} {elapsed} {msg}")
         } else {
-            ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            ProgressStyle::with_template(
+                "{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
         };
         if let Ok(style) = style {
             self.0.set_style(style.progress_chars("=> "));
         }
-        self.0.set_message(name.to_owned());
+        self.0.set_prefix(name.to_owned());
+        self.0.set_message("");
         self.0.set_length(total);
         self.0.set_position(0);
     }
 
     fn advance(&self, n: u64) {
         self.0.inc(n);
+    }
+
+    fn message(&self, text: &str) {
+        self.0.set_message(text.to_owned());
     }
 }

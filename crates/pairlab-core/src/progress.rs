@@ -10,6 +10,8 @@ pub trait Progress: Sync {
     fn stage(&self, _name: &str, _total: u64) {}
     /// `n` more units of the current stage are done.
     fn advance(&self, _n: u64) {}
+    /// A short line on how the stage is going (e.g. the loss so far).
+    fn message(&self, _text: &str) {}
     /// True when the job should stop as soon as it safely can.
     fn is_cancelled(&self) -> bool {
         false

@@ -8,7 +8,7 @@ mod pixels;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use pairlab_ml::train::head::{self, HeadConfig, ImageInput};
+use pairlab_ml::train::head::{self, Event, HeadConfig, ImageInput};
 use pairlab_ml::train::{Targets, Uncertain};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -149,6 +149,7 @@ pub fn train(
                 channels: 1,
                 size: opts.size,
                 width: 16,
+                flatten: true,
             };
             (store, None, format!("cnn-{}", opts.size), Some(input))
         }
@@ -246,7 +247,8 @@ pub fn train(
         params![schema.id, split_id, model_id, config, opts.seed as i64, fingerprint, classes_json, opts.trainer],
         |r| r.get(0),
     )?;
-    progress.stage("training", opts.epochs as u64);
+    let epochs = opts.epochs.max(1);
+    let (mut staged, mut epoch, mut last) = (false, 1, String::new());
     let result = head::train(
         &train_part.x,
         &targets(&train_part),
@@ -254,12 +256,31 @@ pub fn train(
         &targets(&val_part),
         dim,
         &cfg,
-        &mut |m| {
-            let _ = conn.execute(
-            "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, lr, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![run_id, m.epoch as i64, m.train_loss, m.val_loss, m.lr, m.seconds],
-        );
-            progress.advance(1);
+        &mut |event| {
+            match event {
+                Event::Batch { done, total, loss } => {
+                    if !staged {
+                        progress.stage("training", (epochs * total) as u64);
+                        staged = true;
+                    }
+                    progress.advance(1);
+                    if done % 16 == 0 || done == total {
+                        progress.message(&format!("epoch {epoch}/{epochs} loss {loss:.4}{last}"));
+                    }
+                }
+                Event::Epoch(m) => {
+                    let _ = conn.execute(
+                        "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, val_accuracy, lr, seconds)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![run_id, m.epoch as i64, m.train_loss, m.val_loss, m.val_accuracy, m.lr, m.seconds],
+                    );
+                    epoch = m.epoch + 1;
+                    last = match m.val_accuracy {
+                        Some(a) => format!(" · val loss {:.4} acc {a:.3}", m.val_loss),
+                        None => format!(" · val loss {:.4}", m.val_loss),
+                    };
+                }
+            }
             !progress.is_cancelled()
         },
     );

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_schema_rules.sql"),
     include_str!("migrations/0004_models.sql"),
     include_str!("migrations/0005_runs.sql"),
+    include_str!("migrations/0006_epoch_accuracy.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,18 +1,20 @@
-//! `head`: a linear or one-hidden-layer MLP classifier on embeddings, or (with
-//! `image`) `cnn`: a small convolutional network on images trained from scratch with light
-//! augmentation (random horizontal flip, shifts of up to 2 px) (multi-label with
-//! masked BCE, multi-class with cross-entropy), AdamW with a cosine schedule, early
-//! stopping on validation loss (the best epoch's weights are kept), seeded end to end.
+//! `head`: a linear or one-hidden-layer MLP classifier on embeddings, or (with `image`)
+//! `cnn`: a small convolutional network on images trained from scratch — three 3×3
+//! convolutions (max pooling after the first two, ReLU) and a linear classifier on the
+//! flattened last feature map. The model, its initialisation, inference and checkpoints;
+//! the training loop is in `fit.rs`.
 
 use std::path::Path;
-use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{AdamW, Conv2d, Conv2dConfig, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Linear, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::loss::{bce_targets, cross_entropy, masked_bce};
-use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
+use super::Uncertain;
+use super::conv::{conv3x3, max_pool2, relu};
+pub use super::fit::{Event, Trained, train};
+#[cfg(test)]
+use super::fit::{augment, shift_flip};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
 
@@ -40,6 +42,11 @@ pub struct ImageInput {
     pub size: usize,
     /// Filters of the first convolution (then 2× and 4×).
     pub width: usize,
+    /// The classifier sees the last feature map flattened (`(size/4)² × 4·width` values)
+    /// rather than its global average (`4·width`); checkpoints from before this field
+    /// averaged.
+    #[serde(default)]
+    pub flatten: bool,
 }
 
 impl Default for HeadConfig {
@@ -71,37 +78,37 @@ pub struct HeadShape {
 
 /// A trained (or loaded) head.
 pub struct Head {
-    varmap: VarMap,
-    /// The convolutions of a `cnn` (empty for an MLP head).
-    convs: Vec<Conv2d>,
+    pub(super) varmap: VarMap,
+    /// Weight (`[out, in, 3, 3]`) and bias of each convolution of a `cnn` (empty for an
+    /// MLP head).
+    convs: Vec<(Tensor, Tensor)>,
     l1: Linear,
     l2: Option<Linear>,
     pub shape: HeadShape,
 }
 
 impl Head {
-    fn build(shape: HeadShape) -> Result<Self> {
+    pub(super) fn build(shape: HeadShape) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let mut convs = Vec::new();
         let mut features = shape.dim;
         if let Some(img) = shape.image {
-            let pad = Conv2dConfig {
-                padding: 1,
-                ..Default::default()
-            };
             let w = img.width.max(1);
             let chans = [img.channels, w, 2 * w, 4 * w];
             for k in 0..3 {
-                convs.push(candle_nn::conv2d(
-                    chans[k],
-                    chans[k + 1],
-                    3,
-                    pad,
-                    vb.pp(format!("conv{k}")),
-                )?);
+                let vb = vb.pp(format!("conv{k}"));
+                convs.push((
+                    vb.get((chans[k + 1], chans[k], 3, 3), "weight")?,
+                    vb.get(chans[k + 1], "bias")?,
+                ));
             }
-            features = 4 * w;
+            let side = img.size / 4;
+            features = if img.flatten {
+                side * side * 4 * w
+            } else {
+                4 * w
+            };
         }
         let (l1, l2) = if shape.hidden == 0 {
             (
@@ -124,7 +131,7 @@ impl Head {
     }
 
     /// PyTorch's default init, U(−1/√fan_in, 1/√fan_in), from a seeded generator.
-    fn init(&self, seed: u64) -> Result<()> {
+    pub(super) fn init(&self, seed: u64) -> Result<()> {
         let data = self
             .varmap
             .data()
@@ -155,24 +162,46 @@ impl Head {
         Ok(())
     }
 
-    fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(super) fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
         if let Some(img) = self.shape.image {
             let n = x.dim(0)?;
-            x = x.reshape((n, img.channels, img.size, img.size))?;
-            for (k, conv) in self.convs.iter().enumerate() {
-                x = conv.forward(&x)?.relu()?;
+            // Pixels arrive channel-first; the convolutions run channels-last.
+            x = x
+                .reshape((n, img.channels, img.size, img.size))?
+                .permute((0, 2, 3, 1))?;
+            for (k, (w, b)) in self.convs.iter().enumerate() {
+                x = conv3x3(&x, w, b)?;
                 if k < 2 {
-                    x = x.max_pool2d(2)?;
+                    // Pooling commutes with ReLU, which then runs on a quarter of the values.
+                    x = max_pool2(&x)?;
                 }
+                x = relu(&x)?;
             }
-            x = x.mean((2, 3))?; // global average pool → [n, 4w]
+            x = if img.flatten {
+                x.flatten_from(1)? // [n, (size/4)² · 4w]
+            } else {
+                x.mean((1, 2))? // global average pool → [n, 4w]
+            };
         }
         let h = self.l1.forward(&x)?;
         match &self.l2 {
             Some(l2) => l2.forward(&h.relu()?),
             None => Ok(h),
         }
+    }
+
+    /// Logits for inference (no gradient), a chunk of rows at a time: a convolutional
+    /// net's activations for a whole data set at once would take gigabytes, and each chunk
+    /// is detached so that its activations are freed before the next.
+    pub(super) fn logits_no_grad(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        const CHUNK: usize = 512;
+        let n = x.dim(0)?;
+        let parts = (0..n)
+            .step_by(CHUNK)
+            .map(|at| Ok(self.logits(&x.narrow(0, at, CHUNK.min(n - at))?)?.detach()))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::cat(&parts, 0)
     }
 
     /// Probabilities, `n × classes` row-major: sigmoid per class (multi-label) or softmax.
@@ -182,7 +211,7 @@ impl Head {
             return Ok(Vec::new());
         }
         let t = Tensor::from_slice(x, (n, self.shape.dim), &Device::Cpu)?;
-        let z = self.logits(&t)?;
+        let z = self.logits_no_grad(&t)?;
         let p = if self.shape.multi_label {
             candle_nn::ops::sigmoid(&z)?
         } else {
@@ -191,7 +220,7 @@ impl Head {
         Ok(p.flatten_all()?.to_vec1::<f32>()?)
     }
 
-    fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
+    pub(super) fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
         let data = self
             .varmap
             .data()
@@ -202,7 +231,7 @@ impl Head {
             .collect()
     }
 
-    fn restore(&self, snap: &[(String, Tensor)]) -> Result<()> {
+    pub(super) fn restore(&self, snap: &[(String, Tensor)]) -> Result<()> {
         let data = self
             .varmap
             .data()
@@ -236,225 +265,6 @@ impl Head {
         head.varmap.load(dir.join("head.safetensors"))?;
         Ok(head)
     }
-}
-
-/// Tensors of one batch: inputs and (targets, mask) or class indices.
-struct Data {
-    x: Vec<f32>,
-    dim: usize,
-    targets: Targets,
-    policy: Uncertain,
-    /// Set for image inputs in training: flips and shifts are drawn from it.
-    augment: Option<ImageInput>,
-}
-
-/// A random horizontal flip and a shift of up to 2 px (zero fill) of one image.
-fn augment(img: &[f32], input: ImageInput, rng: &mut SplitMix64) -> Vec<f32> {
-    let flip = rng.below(2) == 1;
-    let dx = rng.below(5) as isize - 2;
-    let dy = rng.below(5) as isize - 2;
-    shift_flip(img, input, flip, dx, dy)
-}
-
-/// The image flipped left–right (when `flip`), then moved by (dx, dy) pixels.
-fn shift_flip(img: &[f32], input: ImageInput, flip: bool, dx: isize, dy: isize) -> Vec<f32> {
-    let s = input.size;
-    let mut out = vec![0f32; img.len()];
-    for c in 0..input.channels {
-        for y in 0..s {
-            let sy = y as isize - dy;
-            if sy < 0 || sy >= s as isize {
-                continue;
-            }
-            for x in 0..s {
-                let mut sx = x as isize - dx;
-                if flip {
-                    sx = s as isize - 1 - sx;
-                }
-                if sx >= 0 && sx < s as isize {
-                    out[(c * s + y) * s + x] = img[(c * s + sy as usize) * s + sx as usize];
-                }
-            }
-        }
-    }
-    out
-}
-
-impl Data {
-    fn rows(&self) -> usize {
-        self.targets.len()
-    }
-
-    fn loss(&self, head: &Head, idx: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
-        let d = Device::Cpu;
-        let mut xs = Vec::with_capacity(idx.len() * self.dim);
-        for &i in idx {
-            let row = &self.x[i * self.dim..(i + 1) * self.dim];
-            match self.augment {
-                Some(input) => xs.extend(augment(row, input, rng)),
-                None => xs.extend_from_slice(row),
-            }
-        }
-        let x = Tensor::from_vec(xs, (idx.len(), self.dim), &d)?;
-        let z = head.logits(&x)?;
-        Ok(match &self.targets {
-            Targets::MultiLabel { values, classes } => {
-                let mut v = Vec::with_capacity(idx.len() * classes);
-                for &i in idx {
-                    v.extend_from_slice(&values[i * classes..(i + 1) * classes]);
-                }
-                let (t, m) = bce_targets(&v, self.policy);
-                let shape = (idx.len(), *classes);
-                masked_bce(
-                    &z,
-                    &Tensor::from_vec(t, shape, &d)?,
-                    &Tensor::from_vec(m, shape, &d)?,
-                )?
-            }
-            Targets::MultiClass { values, .. } => {
-                let y: Vec<u32> = idx.iter().map(|&i| values[i].unwrap_or(0) as u32).collect();
-                cross_entropy(&z, &Tensor::new(y, &d)?)?
-            }
-        })
-    }
-
-    /// Rows that carry a loss (multi-class rows without a class carry none).
-    fn useful(&self) -> Vec<usize> {
-        match &self.targets {
-            Targets::MultiClass { values, .. } => {
-                (0..values.len()).filter(|&i| values[i].is_some()).collect()
-            }
-            Targets::MultiLabel { .. } => (0..self.rows()).collect(),
-        }
-    }
-}
-
-/// What training produced.
-pub struct Trained {
-    pub head: Head,
-    pub history: Vec<EpochMetrics>,
-    /// 1-based epoch whose weights were kept.
-    pub best_epoch: usize,
-}
-
-/// Trains a head. `on_epoch` sees each epoch's figures and returns false to cancel.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    x: &[f32],
-    targets: &Targets,
-    x_val: &[f32],
-    val_targets: &Targets,
-    dim: usize,
-    cfg: &HeadConfig,
-    on_epoch: &mut dyn FnMut(&EpochMetrics) -> bool,
-) -> Result<Trained> {
-    let shape = HeadShape {
-        dim,
-        classes: targets.classes(),
-        hidden: cfg.hidden,
-        multi_label: matches!(targets, Targets::MultiLabel { .. }),
-        image: cfg.image,
-    };
-    if let Some(img) = cfg.image
-        && img.channels * img.size * img.size != dim
-    {
-        return Err(MlError::Unsupported(format!(
-            "images of {}×{}×{} do not have {dim} values",
-            img.channels, img.size, img.size
-        )));
-    }
-    if dim == 0
-        || shape.classes == 0
-        || x.len() != targets.len() * dim
-        || x_val.len() != val_targets.len() * dim
-    {
-        return Err(MlError::Unsupported(
-            "training data and targets do not match in size".into(),
-        ));
-    }
-    let head = Head::build(shape)?;
-    head.init(cfg.seed)?;
-    let train = Data {
-        x: x.to_vec(),
-        dim,
-        targets: targets.clone(),
-        policy: cfg.uncertain,
-        augment: cfg.image,
-    };
-    let val = Data {
-        x: x_val.to_vec(),
-        dim,
-        targets: val_targets.clone(),
-        policy: cfg.uncertain,
-        augment: None,
-    };
-    let mut order = train.useful();
-    if order.is_empty() {
-        return Err(MlError::Unsupported("no labelled training samples".into()));
-    }
-    let val_rows = val.useful();
-    let params = ParamsAdamW {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(head.varmap.all_vars(), params)?;
-    let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
-    let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
-    let mut snap = head.snapshot()?;
-    let mut history = Vec::new();
-    for epoch in 1..=cfg.epochs.max(1) {
-        let started = Instant::now();
-        let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
-        opt.set_learning_rate(lr);
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
-        let (mut sum, mut batches) = (0.0, 0);
-        for batch in order.chunks(cfg.batch.max(1)) {
-            let loss = train.loss(&head, batch, &mut rng)?;
-            opt.backward_step(&loss)?;
-            sum += f64::from(loss.to_scalar::<f32>()?);
-            batches += 1;
-        }
-        let train_loss = sum / f64::from(batches.max(1));
-        let val_loss = if val_rows.is_empty() {
-            train_loss
-        } else {
-            f64::from(
-                val.loss(&head, &val_rows, &mut SplitMix64(0))?
-                    .to_scalar::<f32>()?,
-            )
-        };
-        let m = EpochMetrics {
-            epoch,
-            train_loss,
-            val_loss,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        history.push(m.clone());
-        if val_loss < best - 1e-6 {
-            best = val_loss;
-            best_epoch = epoch;
-            wait = 0;
-            snap = head.snapshot()?;
-        } else {
-            wait += 1;
-        }
-        if !on_epoch(&m) {
-            return Err(MlError::Cancelled);
-        }
-        if wait >= cfg.patience.max(1) {
-            break;
-        }
-    }
-    head.restore(&snap)?;
-    Ok(Trained {
-        head,
-        history,
-        best_epoch,
-    })
 }
 
 #[cfg(test)]

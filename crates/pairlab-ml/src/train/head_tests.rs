@@ -1,4 +1,5 @@
 use super::*;
+use crate::train::{EpochMetrics, Targets};
 
 /// `n` points per class around distinct centres in `dim` dimensions, with noise.
 fn blobs(n: usize, classes: usize, dim: usize, noise: f32, seed: u64) -> (Vec<f32>, Vec<usize>) {
@@ -217,8 +218,10 @@ fn early_stopping_keeps_the_best_epoch_and_cancel_stops() {
         &multi_class(&y[150..], 2),
         4,
         &cfg,
-        &mut |_| {
-            seen += 1;
+        &mut |e| {
+            if let Event::Epoch(_) = e {
+                seen += 1;
+            }
             seen < 2
         },
     );
@@ -264,6 +267,7 @@ fn cnn_learns_a_small_image_task_from_scratch() {
             channels: 1,
             size,
             width: 4,
+            flatten: true,
         }),
         ..Default::default()
     };
@@ -293,6 +297,7 @@ fn cnn_learns_a_small_image_task_from_scratch() {
             channels: 3,
             size,
             width: 4,
+            flatten: true,
         }),
         ..cfg
     };
@@ -316,6 +321,7 @@ fn augmentation_flips_and_shifts() {
         channels: 1,
         size: 3,
         width: 1,
+        flatten: true,
     };
     let img: Vec<f32> = (1..=9).map(|v| v as f32).collect();
     assert_eq!(shift_flip(&img, input, false, 0, 0), img);
@@ -344,5 +350,73 @@ fn augmentation_flips_and_shifts() {
         drawn.len() > 10,
         "flips and shifts vary: {} distinct",
         drawn.len()
+    );
+}
+
+/// The whole `cnn` (convolutions, pooling, ReLU, global average pooling, linear layer and
+/// cross-entropy) against central finite differences of its loss, parameter by parameter.
+#[test]
+fn cnn_gradients_match_finite_differences() {
+    // Flattened (new runs) and globally averaged (older checkpoints) feature maps.
+    for flatten in [true, false] {
+        gradients_match_finite_differences(flatten);
+    }
+}
+
+fn gradients_match_finite_differences(flatten: bool) {
+    let size = 8;
+    let head = Head::build(HeadShape {
+        dim: size * size,
+        classes: 3,
+        hidden: 0,
+        multi_label: false,
+        image: Some(ImageInput {
+            channels: 1,
+            size,
+            width: 2,
+            flatten,
+        }),
+    })
+    .expect("build");
+    head.init(3).expect("init");
+    let (x, _) = bars(6, size, 4);
+    let d = Device::Cpu;
+    let xt = Tensor::from_vec(x, (6, size * size), &d).expect("x");
+    let yt = Tensor::new(&[0u32, 1, 2, 0, 1, 2], &d).expect("y");
+    let loss = |h: &Head| crate::train::loss::cross_entropy(&h.logits(&xt)?, &yt);
+    let grads = loss(&head).and_then(|l| l.backward()).expect("backward");
+    let (mut checked, mut off) = (0, Vec::new());
+    for var in head.varmap.all_vars() {
+        let g = grads.get(&var).expect("grad").flatten_all().expect("g");
+        let g = g.to_vec1::<f32>().expect("g");
+        let original = var.as_tensor().copy().expect("copy");
+        let base = original
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("base");
+        for i in (0..base.len()).step_by(2) {
+            let at = |delta: f32| {
+                let mut p = base.clone();
+                p[i] += delta;
+                var.set(&Tensor::from_vec(p, var.shape(), &d).expect("p"))
+                    .expect("set");
+                loss(&head)
+                    .and_then(|l| l.to_scalar::<f32>())
+                    .expect("loss")
+            };
+            let fd = (at(1e-2) - at(-1e-2)) / 2e-2;
+            var.set(&original).expect("restore");
+            checked += 1;
+            if (fd - g[i]).abs() > 2e-3 + 0.05 * g[i].abs() {
+                off.push((i, fd, g[i]));
+            }
+        }
+    }
+    // A difference step can straddle a ReLU or pooling kink; nearly all must agree.
+    assert!(checked > 50);
+    assert!(
+        off.len() * 20 <= checked,
+        "flatten {flatten}: {} of {checked} off: {off:?}",
+        off.len()
     );
 }

@@ -2,6 +2,8 @@
 //! early stopping on validation loss), seeded and reproducible. `head` trains a linear or
 //! small MLP classifier on stored embeddings.
 
+mod conv;
+mod fit;
 pub mod head;
 pub mod loss;
 
@@ -56,6 +58,9 @@ pub struct EpochMetrics {
     pub epoch: usize,
     pub train_loss: f64,
     pub val_loss: f64,
+    /// Validation accuracy (multi-label: of the labelled entries at 0.5); None without a
+    /// validation part.
+    pub val_accuracy: Option<f64>,
     pub lr: f64,
     pub seconds: f64,
 }

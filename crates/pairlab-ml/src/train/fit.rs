@@ -1,0 +1,317 @@
+//! The training loop of a [`Head`]: AdamW with a cosine schedule, early stopping on
+//! validation loss (the best epoch's weights are kept), seeded end to end.
+//!
+//! Batches are put together (gathered and, for images, augmented) on a second thread while
+//! the optimiser works on the previous one. (Running the two halves of a batch side by side
+//! and combining their gradients was tried: on 2 cores it was 25 % slower than one batch
+//! with candle's own parallel kernels.)
+
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::head::{Head, HeadConfig, HeadShape, ImageInput};
+use super::loss::{bce_targets, cross_entropy, masked_bce};
+use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
+use crate::error::{MlError, Result};
+use crate::rng::SplitMix64;
+
+/// Inputs and targets of one part (train or validation).
+struct Data {
+    x: Vec<f32>,
+    dim: usize,
+    targets: Targets,
+    policy: Uncertain,
+}
+
+/// A random horizontal flip and a shift of up to 2 px (zero fill) of one image.
+pub(super) fn augment(img: &[f32], input: ImageInput, rng: &mut SplitMix64) -> Vec<f32> {
+    let flip = rng.below(2) == 1;
+    let dx = rng.below(5) as isize - 2;
+    let dy = rng.below(5) as isize - 2;
+    shift_flip(img, input, flip, dx, dy)
+}
+
+/// The image flipped left–right (when `flip`), then moved by (dx, dy) pixels.
+pub(super) fn shift_flip(
+    img: &[f32],
+    input: ImageInput,
+    flip: bool,
+    dx: isize,
+    dy: isize,
+) -> Vec<f32> {
+    let s = input.size;
+    let mut out = vec![0f32; img.len()];
+    for c in 0..input.channels {
+        for y in 0..s {
+            let sy = y as isize - dy;
+            if sy < 0 || sy >= s as isize {
+                continue;
+            }
+            for x in 0..s {
+                let mut sx = x as isize - dx;
+                if flip {
+                    sx = s as isize - 1 - sx;
+                }
+                if sx >= 0 && sx < s as isize {
+                    out[(c * s + y) * s + x] = img[(c * s + sy as usize) * s + sx as usize];
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Data {
+    fn rows(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The rows `idx`, augmented when `aug` is given.
+    fn gather(&self, idx: &[usize], aug: Option<(ImageInput, &mut SplitMix64)>) -> Vec<f32> {
+        let mut xs = Vec::with_capacity(idx.len() * self.dim);
+        let row = |i: usize| &self.x[i * self.dim..(i + 1) * self.dim];
+        match aug {
+            Some((input, rng)) => idx
+                .iter()
+                .for_each(|&i| xs.extend(augment(row(i), input, rng))),
+            None => idx.iter().for_each(|&i| xs.extend_from_slice(row(i))),
+        }
+        xs
+    }
+
+    /// The loss of logits `z` of the rows `idx`.
+    fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
+        let d = Device::Cpu;
+        Ok(match &self.targets {
+            Targets::MultiLabel { values, classes } => {
+                let mut v = Vec::with_capacity(idx.len() * classes);
+                for &i in idx {
+                    v.extend_from_slice(&values[i * classes..(i + 1) * classes]);
+                }
+                let (t, m) = bce_targets(&v, self.policy);
+                let shape = (idx.len(), *classes);
+                masked_bce(
+                    z,
+                    &Tensor::from_vec(t, shape, &d)?,
+                    &Tensor::from_vec(m, shape, &d)?,
+                )?
+            }
+            Targets::MultiClass { values, .. } => {
+                let y: Vec<u32> = idx.iter().map(|&i| values[i].unwrap_or(0) as u32).collect();
+                cross_entropy(z, &Tensor::new(y, &d)?)?
+            }
+        })
+    }
+
+    /// Loss and accuracy of the rows `idx` without gradients: multi-class accuracy, or for
+    /// multi-label the share of labelled entries on the right side of 0.5.
+    fn evaluate(&self, head: &Head, idx: &[usize]) -> Result<(f64, f64)> {
+        let x = Tensor::from_vec(self.gather(idx, None), (idx.len(), self.dim), &Device::Cpu)?;
+        let z = head.logits_no_grad(&x)?;
+        let loss = f64::from(self.loss_of(&z, idx)?.to_scalar::<f32>()?);
+        let z = z.to_vec2::<f32>()?;
+        let (mut right, mut total) = (0usize, 0usize);
+        for (row, &i) in z.iter().zip(idx) {
+            match &self.targets {
+                Targets::MultiClass { values, .. } => {
+                    let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+                    right += usize::from(values[i] == Some(best));
+                    total += 1;
+                }
+                Targets::MultiLabel { values, classes } => {
+                    let (t, m) = bce_targets(&values[i * classes..(i + 1) * classes], self.policy);
+                    for k in 0..*classes {
+                        if m[k] > 0.0 {
+                            right += usize::from((row[k] > 0.0) == (t[k] > 0.5));
+                            total += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok((loss, right as f64 / total.max(1) as f64))
+    }
+
+    /// Rows that carry a loss (multi-class rows without a class carry none).
+    fn useful(&self) -> Vec<usize> {
+        match &self.targets {
+            Targets::MultiClass { values, .. } => {
+                (0..values.len()).filter(|&i| values[i].is_some()).collect()
+            }
+            Targets::MultiLabel { .. } => (0..self.rows()).collect(),
+        }
+    }
+}
+
+/// Forward and backward pass of one batch (`xs` are its gathered rows `idx`): the loss
+/// and its gradients.
+fn step(head: &Head, data: &Data, xs: Vec<f32>, idx: &[usize]) -> Result<(f64, GradStore)> {
+    let x = Tensor::from_vec(xs, (idx.len(), data.dim), &Device::Cpu)?;
+    let loss = data.loss_of(&head.logits(&x)?, idx)?;
+    let grads = loss.backward()?;
+    Ok((f64::from(loss.to_scalar::<f32>()?), grads))
+}
+
+/// What training produced.
+pub struct Trained {
+    pub head: Head,
+    pub history: Vec<EpochMetrics>,
+    /// 1-based epoch whose weights were kept.
+    pub best_epoch: usize,
+}
+
+/// What a training run reports while it runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// `done` of the epoch's `total` batches are through; `loss` is their mean so far.
+    Batch {
+        done: usize,
+        total: usize,
+        loss: f64,
+    },
+    /// An epoch ended with these figures.
+    Epoch(&'a EpochMetrics),
+}
+
+/// Trains a head. `observe` sees every batch and epoch and returns false to cancel (the
+/// run then ends with [`MlError::Cancelled`] after the current batch).
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    x: &[f32],
+    targets: &Targets,
+    x_val: &[f32],
+    val_targets: &Targets,
+    dim: usize,
+    cfg: &HeadConfig,
+    observe: &mut dyn FnMut(Event) -> bool,
+) -> Result<Trained> {
+    let shape = HeadShape {
+        dim,
+        classes: targets.classes(),
+        hidden: cfg.hidden,
+        multi_label: matches!(targets, Targets::MultiLabel { .. }),
+        image: cfg.image,
+    };
+    if let Some(img) = cfg.image
+        && img.channels * img.size * img.size != dim
+    {
+        return Err(MlError::Unsupported(format!(
+            "images of {}×{}×{} do not have {dim} values",
+            img.channels, img.size, img.size
+        )));
+    }
+    if dim == 0
+        || shape.classes == 0
+        || x.len() != targets.len() * dim
+        || x_val.len() != val_targets.len() * dim
+    {
+        return Err(MlError::Unsupported(
+            "training data and targets do not match in size".into(),
+        ));
+    }
+    let head = Head::build(shape)?;
+    head.init(cfg.seed)?;
+    let part = |x: &[f32], targets: &Targets| Data {
+        x: x.to_vec(),
+        dim,
+        targets: targets.clone(),
+        policy: cfg.uncertain,
+    };
+    let (train, val) = (part(x, targets), part(x_val, val_targets));
+    let mut order = train.useful();
+    if order.is_empty() {
+        return Err(MlError::Unsupported("no labelled training samples".into()));
+    }
+    let val_rows = val.useful();
+    let params = ParamsAdamW {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(head.varmap.all_vars(), params)?;
+    let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
+    let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
+    let mut snap = head.snapshot()?;
+    let mut history = Vec::new();
+    let batch = cfg.batch.max(1);
+    for epoch in 1..=cfg.epochs.max(1) {
+        let started = Instant::now();
+        let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
+        opt.set_learning_rate(lr);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        // Flips and shifts of this epoch come from a generator of its own, so the batches
+        // are the same whichever thread puts them together.
+        let mut aug_rng = SplitMix64(rng.next_u64());
+        let (sum, batches) = std::thread::scope(|s| -> Result<(f64, usize)> {
+            let (tx, rx) = sync_channel::<Vec<f32>>(4);
+            let (train, order) = (&train, &order);
+            s.spawn(move || {
+                for idx in order.chunks(batch) {
+                    let aug = cfg.image.map(|input| (input, &mut aug_rng));
+                    if tx.send(train.gather(idx, aug)).is_err() {
+                        return; // the optimiser stopped
+                    }
+                }
+            });
+            let (mut sum, mut batches) = (0.0, 0);
+            let total = order.len().div_ceil(batch);
+            for (idx, xs) in order.chunks(batch).zip(rx.iter()) {
+                let (loss, grads) = step(&head, train, xs, idx)?;
+                opt.step(&grads)?;
+                sum += loss;
+                batches += 1;
+                let loss = sum / batches as f64;
+                if !observe(Event::Batch {
+                    done: batches,
+                    total,
+                    loss,
+                }) {
+                    return Err(MlError::Cancelled);
+                }
+            }
+            Ok((sum, batches))
+        })?;
+        let train_loss = sum / batches.max(1) as f64;
+        let (val_loss, val_accuracy) = if val_rows.is_empty() {
+            (train_loss, None)
+        } else {
+            let (l, a) = val.evaluate(&head, &val_rows)?;
+            (l, Some(a))
+        };
+        let m = EpochMetrics {
+            epoch,
+            train_loss,
+            val_loss,
+            val_accuracy,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        history.push(m.clone());
+        if val_loss < best - 1e-6 {
+            best = val_loss;
+            best_epoch = epoch;
+            wait = 0;
+            snap = head.snapshot()?;
+        } else {
+            wait += 1;
+        }
+        if !observe(Event::Epoch(&m)) {
+            return Err(MlError::Cancelled);
+        }
+        if wait >= cfg.patience.max(1) {
+            break;
+        }
+    }
+    head.restore(&snap)?;
+    Ok(Trained {
+        head,
+        history,
+        best_epoch,
+    })
+}
