@@ -19,11 +19,11 @@ use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
 
-/// Inputs and targets of one part (train or validation).
-struct Data {
-    x: Vec<f32>,
+/// Inputs and targets of one part (train or validation), borrowed from the caller.
+struct Data<'a> {
+    x: &'a [f32],
     dim: usize,
-    targets: Targets,
+    targets: &'a Targets,
     policy: Uncertain,
 }
 
@@ -65,7 +65,7 @@ pub(super) fn shift_flip(
     out
 }
 
-impl Data {
+impl Data<'_> {
     fn rows(&self) -> usize {
         self.targets.len()
     }
@@ -86,7 +86,7 @@ impl Data {
     /// The loss of logits `z` of the rows `idx`.
     fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
         let d = Device::Cpu;
-        Ok(match &self.targets {
+        Ok(match self.targets {
             Targets::MultiLabel { values, classes } => {
                 let mut v = Vec::with_capacity(idx.len() * classes);
                 for &i in idx {
@@ -116,7 +116,7 @@ impl Data {
         let z = z.to_vec2::<f32>()?;
         let (mut right, mut total) = (0usize, 0usize);
         for (row, &i) in z.iter().zip(idx) {
-            match &self.targets {
+            match self.targets {
                 Targets::MultiClass { values, .. } => {
                     let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
                     right += usize::from(values[i] == Some(best));
@@ -138,7 +138,7 @@ impl Data {
 
     /// Rows that carry a loss (multi-class rows without a class carry none).
     fn useful(&self) -> Vec<usize> {
-        match &self.targets {
+        match self.targets {
             Targets::MultiClass { values, .. } => {
                 (0..values.len()).filter(|&i| values[i].is_some()).collect()
             }
@@ -215,10 +215,10 @@ pub fn train(
     }
     let head = Head::build(shape)?;
     head.init(cfg.seed)?;
-    let part = |x: &[f32], targets: &Targets| Data {
-        x: x.to_vec(),
+    let part = |x, targets| Data {
+        x,
         dim,
-        targets: targets.clone(),
+        targets,
         policy: cfg.uncertain,
     };
     let (train, val) = (part(x, targets), part(x_val, val_targets));
