@@ -8,6 +8,7 @@ mod models;
 mod print;
 mod report_labels;
 mod runs;
+mod serve;
 mod splits;
 
 use std::path::PathBuf;
@@ -296,6 +297,20 @@ enum Command {
     /// Benchmarks (run them in release mode).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve the library's API over HTTP/JSON (and the web UI when built).
+    Serve {
+        #[arg(long, default_value_t = 7878)]
+        port: u16,
+        /// Address to listen on; a non-loopback one gets a generated token unless --token.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Access token every request must carry (Bearer header or ?token=).
+        #[arg(long, env = "PAIRLAB_TOKEN")]
+        token: Option<String>,
+        /// The built web UI folder (default: ui/dist next to the sources, if built).
+        #[arg(long, value_name = "DIR")]
+        ui: Option<PathBuf>,
+    },
 }
 
 fn open_library(dir: Option<PathBuf>) -> Result<Library> {
@@ -464,6 +479,18 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => runs::misclassified(&open_library(cli.library)?, run, &split, truth, pred, json)?,
         Command::Runs { json } => runs::list(&open_library(cli.library)?, json)?,
+        Command::Serve {
+            port,
+            bind,
+            token,
+            ui,
+        } => {
+            let dir = match cli.library {
+                Some(d) => d,
+                None => Library::default_dir()?,
+            };
+            serve::serve(&dir, bind, port, token, ui)?
+        }
         Command::Model(cmd) => models::model(&open_library(cli.library)?, cmd)?,
         Command::Encode {
             model,

@@ -1,0 +1,100 @@
+//! The optional access token. When the state has one, a request must carry it as
+//! `Authorization: Bearer <token>`, as `?token=<token>` (so `<img src>` and a first
+//! page load work) or as the `pairlab_token` cookie, which a request authenticated by
+//! `?token=` receives so that the UI's own files and later requests need nothing more.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
+
+use axum::extract::{Query, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::{ApiError, AppState};
+
+const COOKIE_NAME: &str = "pairlab_token";
+
+/// Compares without stopping at the first difference.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn query_token(uri: &Uri) -> Option<String> {
+    let Query(mut q) = Query::<HashMap<String, String>>::try_from_uri(uri).ok()?;
+    q.remove("token")
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
+}
+
+/// The middleware: passes every request when no token is set.
+pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.token.as_deref() else {
+        return next.run(req).await;
+    };
+    let by_header = bearer(req.headers()).is_some_and(|t| same(t, token));
+    let by_cookie = cookie_token(req.headers()).is_some_and(|t| same(t, token));
+    let by_query = query_token(req.uri()).is_some_and(|t| same(&t, token));
+    if !(by_header || by_cookie || by_query) {
+        let mut res = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this server needs its access token: `Authorization: Bearer <token>` or `?token=<token>`",
+        )
+        .into_response();
+        res.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return res;
+    }
+    let mut res = next.run(req).await;
+    if by_query && !by_cookie {
+        let cookie = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// A random access token (32 hex digits): blake3 over the OS's randomness where it can be
+/// read, the time, the process id and std's randomly seeded hasher keys.
+pub fn random_token() -> String {
+    let mut h = blake3::Hasher::new();
+    let mut os = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom")
+        && f.read_exact(&mut os).is_ok()
+    {
+        h.update(&os);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(&now.as_nanos().to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    for _ in 0..4 {
+        let k = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        h.update(&k.to_le_bytes());
+    }
+    h.finalize().to_hex()[..32].to_string()
+}

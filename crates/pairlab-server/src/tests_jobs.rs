@@ -1,0 +1,165 @@
+//! Training jobs over the HTTP API: start, poll, stream, cancel.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use pairlab_core::Library;
+use pairlab_core::splits::{SplitOptions, Strategy};
+use serde_json::{Value, json};
+
+use crate::tests::{Fixture, call, demo_library, get, get_json, post_json};
+use crate::{AppState, router};
+
+/// The demo library with a patient split `s` (train / val / test).
+fn split_library() -> Fixture {
+    let fx = demo_library(6);
+    let mut lib = Library::open(&fx.lib).expect("open");
+    lib.make_split(&SplitOptions {
+        name: "s".into(),
+        strategy: Strategy::Patient,
+        parts: vec![
+            ("train".into(), 0.6),
+            ("val".into(), 0.2),
+            ("test".into(), 0.2),
+        ],
+        seed: 1,
+        stratify: None,
+        freeze: false,
+    })
+    .expect("split");
+    fx
+}
+
+async fn start(app: &Router, body: Value) -> u64 {
+    let (status, v) = post_json(app, "/api/runs", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    v["job"].as_u64().expect("job id")
+}
+
+/// Polls the job until it leaves `running`.
+async fn wait(app: &Router, job: u64) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, v) = get_json(app, &format!("/api/jobs/{job}")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        if v["status"] != "running" {
+            return v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "job still running: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_train_job_runs_to_done_with_a_run() {
+    let fx = split_library();
+    let app = router(AppState::new(&fx.lib));
+    let job = start(
+        &app,
+        json!({"split": "s", "trainer": "cnn", "epochs": 2, "size": 16, "seed": 3}),
+    )
+    .await;
+    let end = wait(&app, job).await;
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(end["kind"], "train");
+    assert_eq!(end["stage"], "training", "{end}");
+    assert!(end["total"].as_u64().expect("total") > 0, "{end}");
+    assert_eq!(end["position"], end["total"], "{end}");
+    let run = end["result"]["run_id"].as_i64().expect("run id");
+    assert!(run > 0);
+
+    let (status, v) = get_json(&app, &format!("/api/runs/{run}")).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("done")),
+        "{v}"
+    );
+    let (status, v) = get_json(&app, "/api/runs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v.as_array().expect("runs").len(), 1);
+    let (status, v) = get_json(&app, &format!("/api/runs/{run}/eval?part=test")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["run_id"], run);
+    let (status, v) = get_json(&app, "/api/leakage?split=s").await;
+    assert_eq!(
+        (status, v["split"].as_str()),
+        (StatusCode::OK, Some("s")),
+        "{v}"
+    );
+
+    // The event stream of a finished job: its final state, then the end.
+    let (status, headers, body) = call(&app, get(&format!("/api/jobs/{job}/events"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/event-stream")
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("event: job"), "{text}");
+    assert!(text.contains("\"status\":\"done\""), "{text}");
+
+    let (status, jobs) = get_json(&app, "/api/jobs").await;
+    assert_eq!(
+        (status, jobs.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_train_job_can_be_cancelled() {
+    let fx = split_library();
+    let app = router(AppState::new(&fx.lib));
+    let job = start(
+        &app,
+        json!({"split": "s", "trainer": "cnn", "epochs": 100000, "size": 16}),
+    )
+    .await;
+    // Let it get going, then cancel; its stream follows it to the end.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = tokio::spawn({
+        let app = app.clone();
+        async move { call(&app, get(&format!("/api/jobs/{job}/events"))).await }
+    });
+    let (status, v) = post_json(&app, &format!("/api/jobs/{job}/cancel"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["cancel_requested"], true);
+    let end = wait(&app, job).await;
+    assert_eq!(end["status"], "cancelled", "{end}");
+    assert_eq!(end["error"]["kind"], "cancelled", "{end}");
+    let (_, _, body) = events.await.expect("events task");
+    assert!(String::from_utf8_lossy(&body).contains("\"status\":\"cancelled\""));
+}
+
+#[tokio::test]
+async fn bad_train_requests_and_unknown_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(dir.path()));
+    let (status, v) = post_json(
+        &app,
+        "/api/runs",
+        json!({"split": "s", "uncertain": "maybe"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid")),
+        "{v}"
+    );
+    let (status, v) = post_json(&app, "/api/runs", json!({"split": "s", "epochz": 3})).await;
+    assert!(status.is_client_error(), "{v}");
+    // A split that does not exist: the job starts, then fails with core's error.
+    let job = start(&app, json!({"split": "nope", "trainer": "cnn"})).await;
+    let end = wait(&app, job).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert_eq!(end["error"]["kind"], "not_found", "{end}");
+    let (status, _) = get_json(&app, "/api/jobs/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post_json(&app, "/api/jobs/999/cancel", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
