@@ -222,6 +222,9 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
         println!("  pairlab{lib_arg} similar --model {model} --text \"enlarged heart\"");
     }
     println!(
+        "  pairlab{lib_arg} serve    # the API (and the web UI once built) on http://127.0.0.1:7878/"
+    );
+    println!(
         "The truth behind every image and report is in {}",
         dir.join("truth.csv").display()
     );
