@@ -48,6 +48,19 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The browse grid's query on a synthetic library of N pairs: pages of 100 with two
+    /// filters at random depths (p50/p95/max in ms).
+    Browse {
+        #[arg(long, default_value_t = 1_000_000)]
+        n: u64,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        /// Where to keep the synthetic library (reused when it holds N pairs).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Only write the benchmark corpus (used by `bench ingest` in a child process, so that
     /// the parent stays small and the children's peak memory is theirs alone).
     #[command(hide = true)]
@@ -127,6 +140,12 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         }
         BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
         BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
+        BenchCommand::Browse {
+            n,
+            queries,
+            dir,
+            json,
+        } => return crate::bench_browse::run(n, queries, dir, json),
         BenchCommand::Clip {
             model,
             batches,

@@ -2,6 +2,7 @@
 
 mod bar;
 mod bench;
+mod bench_browse;
 mod bench_clip;
 mod labels;
 mod models;

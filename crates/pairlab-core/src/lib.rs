@@ -2,6 +2,7 @@
 //! front end (CLI, HTTP server, Tauri shell) calls. It knows nothing of those front ends.
 
 pub mod api;
+pub mod browse;
 pub mod chexpert_csv;
 pub mod demo;
 pub mod embed;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod runs;
 pub mod splits;
 pub mod store;
+pub mod synthetic;
 
 pub use error::{Error, Result};
 pub use library::Library;

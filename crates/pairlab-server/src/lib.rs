@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(routes::search))
         .route("/errors", get(routes::errors))
         .route("/pairs", get(routes::pairs))
+        .route("/browse", post(routes::browse))
         .route("/pairs/{id}", get(routes::pair))
         .route("/pairs/{id}/history", get(routes::history))
         .route("/pairs/{id}/labels", get(routes::labels))

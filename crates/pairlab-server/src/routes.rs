@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use pairlab_core::browse::{BrowseFilter, BrowsePage};
 use pairlab_core::labels::{CurrentLabel, LabelEvent, Schema};
 use pairlab_core::models::ModelRecord;
 use pairlab_core::runs::RunSummary;
@@ -76,6 +77,27 @@ pub async fn pairs(
 ) -> ApiResult<Vec<PairRow>> {
     let n = limit(p.limit, 100);
     with_library(&state, move |lib| lib.pairs(p.after, n))
+        .await
+        .map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseRequest {
+    #[serde(default)]
+    filter: BrowseFilter,
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+/// One page of the grid: `{"filter": {...}, "after": id, "limit": n}`.
+pub async fn browse(
+    State(state): State<AppState>,
+    ApiJson(b): ApiJson<BrowseRequest>,
+) -> ApiResult<BrowsePage> {
+    let n = limit(b.limit, 100);
+    with_library(&state, move |lib| lib.browse(&b.filter, b.after, n))
         .await
         .map(Json)
 }

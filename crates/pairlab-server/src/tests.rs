@@ -153,6 +153,56 @@ async fn browse_pairs_by_page_and_detail() {
 }
 
 #[tokio::test]
+async fn browse_route_filters_and_pages() {
+    let fx = demo_library(4);
+    let app = router(AppState::new(&fx.lib));
+    // The demo's reports are pre-labelled by the rules: filter on one class's positives.
+    let body = |after: i64| {
+        serde_json::json!({"filter": {"class": "Cardiomegaly", "value": "1", "source": "report-rules"},
+                           "after": after, "limit": 2})
+    };
+    let (mut after, mut seen) = (0, Vec::new());
+    loop {
+        let (status, page) = post_json(&app, "/api/browse", body(after)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let rows = page["rows"].as_array().expect("rows").clone();
+        assert!(rows.len() <= 2);
+        seen.extend(rows.iter().map(|r| r["id"].as_i64().expect("id")));
+        match page["next"].as_i64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    assert!(!seen.is_empty());
+    for id in &seen {
+        let (_, labels) = get_json(&app, &format!("/api/pairs/{id}/labels")).await;
+        let positive = labels
+            .as_array()
+            .expect("labels")
+            .iter()
+            .any(|l| l["class"] == "Cardiomegaly" && l["value"] == 1);
+        assert!(positive, "pair {id}: {labels}");
+    }
+    let (status, v) = post_json(
+        &app,
+        "/api/browse",
+        serde_json::json!({"filter": {"value": "1"}}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid"))
+    );
+    let (status, _) = post_json(
+        &app,
+        "/api/browse",
+        serde_json::json!({"filter": {"colour": "red"}}),
+    )
+    .await;
+    assert!(status.is_client_error());
+}
+
+#[tokio::test]
 async fn set_read_and_undo_a_label() {
     let fx = demo_library(3);
     let app = router(AppState::new(&fx.lib));

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::browse::{self, BrowseFilter, BrowsePage};
 use crate::error::Result;
 use crate::ingest::{self, IndexOptions, IndexSummary};
 use crate::labeler::Labeler;
@@ -47,6 +48,11 @@ impl Library {
     /// Pairs with id greater than `after`.
     pub fn pairs(&self, after: i64, limit: u32) -> Result<Vec<PairRow>> {
         read::pairs(self.conn(), after, limit)
+    }
+
+    /// One page of the browse grid: pairs passing `filter` with id greater than `after`.
+    pub fn browse(&self, filter: &BrowseFilter, after: i64, limit: u32) -> Result<BrowsePage> {
+        browse::browse(self.conn(), filter, after, limit)
     }
 
     /// Everything about one pair.

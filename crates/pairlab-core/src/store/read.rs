@@ -160,7 +160,7 @@ pub struct SearchHit {
 }
 
 /// Turns free text into an FTS5 query that matches all its words (no query syntax needed).
-fn fts_query(text: &str) -> String {
+pub(crate) fn fts_query(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| format!("\"{w}\""))

@@ -1,0 +1,396 @@
+//! The browse grid's query: pairs filtered by split part, label value, label source, review
+//! status, report tag and report text, in id order with keyset pagination (`after` the last
+//! id seen), so every page costs the same however deep the user scrolls.
+
+use rusqlite::{Connection, OptionalExtension, ToSql, params_from_iter};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::store::read::{PairRow, fts_query};
+
+/// What the grid shows; every field narrows the set (all unset: every pair).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowseFilter {
+    /// Pairs in this split …
+    pub split: Option<String>,
+    /// … and in this part of it (`train`, `val`, `test`, …).
+    pub part: Option<String>,
+    /// The schema that `class`, `value`, `source` and `review` refer to (default chexpert).
+    pub schema: Option<String>,
+    pub class: Option<String>,
+    /// `1`, `0`, `-1` or `blank` (no label from any source) for `class`.
+    pub value: Option<String>,
+    /// Label source: `human`, `machine` (anything but human) or an exact source such as
+    /// `report-rules` or `model:run-3`.
+    pub source: Option<String>,
+    /// Review status: `unlabelled`, `pre-labelled`, `accepted`, `rejected` or `flagged`.
+    pub review: Option<String>,
+    /// A report tag (e.g. a MeSH term from IU X-ray).
+    pub tag: Option<String>,
+    /// Words that the report must contain (full-text search).
+    pub text: Option<String>,
+}
+
+/// One page of the grid.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BrowsePage {
+    pub rows: Vec<PairRow>,
+    /// Pass as `after` for the next page; None on the last page.
+    pub next: Option<i64>,
+}
+
+fn lookup(conn: &Connection, sql: &str, key: &str, what: &str) -> Result<i64> {
+    conn.query_row(sql, [key], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("{what} {key:?}")))
+}
+
+/// The SQL condition and its parameters for a filter.
+fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn ToSql>>)> {
+    let mut sql = String::new();
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    if let Some(split) = &f.split {
+        let id = lookup(
+            conn,
+            "SELECT id FROM splits WHERE name = ?1",
+            split,
+            "split",
+        )?;
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM split_members m WHERE m.split_id = ? AND m.pair_id = p.id",
+        );
+        args.push(Box::new(id));
+        if let Some(part) = &f.part {
+            sql.push_str(" AND m.part = ?");
+            args.push(Box::new(part.clone()));
+        }
+        sql.push(')');
+    } else if f.part.is_some() {
+        return Err(Error::Invalid("a part needs its split".into()));
+    }
+    let labelled =
+        f.class.is_some() || f.value.is_some() || f.source.is_some() || f.review.is_some();
+    if labelled {
+        let name = f.schema.as_deref().unwrap_or("chexpert");
+        let schema = lookup(
+            conn,
+            "SELECT id FROM schemas WHERE name = ?1",
+            name,
+            "schema",
+        )?;
+        // The source condition on labels `l`, and its parameter (an exact source).
+        let (source, source_arg) = match f.source.as_deref() {
+            None => ("", None),
+            Some("human") => (" AND l.source = 'human'", None),
+            Some("machine") => (" AND l.source <> 'human'", None),
+            Some(s) => (" AND l.source = ?", Some(s.to_owned())),
+        };
+        let push_source = |args: &mut Vec<Box<dyn ToSql>>| {
+            if let Some(s) = &source_arg {
+                args.push(Box::new(s.clone()));
+            }
+        };
+        match (f.class.as_deref(), f.value.as_deref()) {
+            (Some(class), Some("blank")) => {
+                sql.push_str(&format!(
+                    " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ? AND l.class = ?{source})"
+                ));
+                args.push(Box::new(schema));
+                args.push(Box::new(class.to_owned()));
+                push_source(&mut args);
+            }
+            (Some(class), Some(v)) => {
+                let value: i64 = match v {
+                    "1" | "positive" => 1,
+                    "0" | "negative" => 0,
+                    "-1" | "uncertain" => -1,
+                    other => {
+                        return Err(Error::Invalid(format!(
+                            "value {other:?}: use 1, 0, -1 or blank"
+                        )));
+                    }
+                };
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ? AND l.class = ? AND l.value = ?{source})"
+                ));
+                args.push(Box::new(schema));
+                args.push(Box::new(class.to_owned()));
+                args.push(Box::new(value));
+                push_source(&mut args);
+            }
+            (None, Some(_)) => return Err(Error::Invalid("a label value needs its class".into())),
+            (class, None) if class.is_some() || f.source.is_some() => {
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ?{}{source})",
+                    if class.is_some() { " AND l.class = ?" } else { "" }
+                ));
+                args.push(Box::new(schema));
+                if let Some(c) = class {
+                    args.push(Box::new(c.to_owned()));
+                }
+                push_source(&mut args);
+            }
+            _ => {}
+        }
+        if let Some(status) = &f.review {
+            if status == "unlabelled" {
+                sql.push_str(" AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = p.id AND r.schema_id = ? AND r.status <> 'unlabelled')");
+            } else {
+                sql.push_str(" AND EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = p.id AND r.schema_id = ? AND r.status = ?)");
+            }
+            args.push(Box::new(schema));
+            if status != "unlabelled" {
+                args.push(Box::new(status.clone()));
+            }
+        }
+    }
+    if let Some(tag) = &f.tag {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)");
+        args.push(Box::new(tag.clone()));
+    }
+    if let Some(text) = &f.text {
+        let q = fts_query(text);
+        if q.is_empty() {
+            return Err(Error::Invalid("search text has no words".into()));
+        }
+        // Checked per candidate pair (a rowid lookup in the full-text index), so a page
+        // stops at its 100th match instead of collecting every matching report first.
+        sql.push_str(" AND EXISTS (SELECT 1 FROM reports_fts WHERE reports_fts MATCH ? AND reports_fts.rowid = p.report_id)");
+        args.push(Box::new(q));
+    }
+    Ok((sql, args))
+}
+
+/// Up to `limit` pairs with id greater than `after` that pass `filter`, in id order.
+pub fn browse(
+    conn: &Connection,
+    filter: &BrowseFilter,
+    after: i64,
+    limit: u32,
+) -> Result<BrowsePage> {
+    let (cond, mut args) = condition(conn, filter)?;
+    let sql = format!(
+        "SELECT p.id, p.corpus_id, i.path, i.thumb, p.report_id, pt.key, s.key, i.missing
+         FROM pairs p JOIN images i ON i.id = p.image_id
+         LEFT JOIN patients pt ON pt.id = p.patient_id
+         LEFT JOIN studies s ON s.id = p.study_id
+         WHERE p.id > ?{cond} ORDER BY p.id LIMIT ?"
+    );
+    args.insert(0, Box::new(after));
+    args.push(Box::new(i64::from(limit)));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows: Vec<PairRow> = stmt
+        .query_map(params_from_iter(args.iter()), |r| {
+            Ok(PairRow {
+                id: r.get(0)?,
+                corpus: r.get(1)?,
+                image: r.get(2)?,
+                thumb: r.get(3)?,
+                report_id: r.get(4)?,
+                patient: r.get(5)?,
+                study: r.get(6)?,
+                missing: r.get(7)?,
+            })
+        })?
+        .collect::<std::result::Result<_, _>>()?;
+    let next = (rows.len() == limit as usize && limit > 0)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(BrowsePage { rows, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::tests::{library, pairs};
+    use crate::splits::{SplitOptions, Strategy};
+
+    fn ids(lib: &crate::Library, f: &BrowseFilter) -> Vec<i64> {
+        let page = lib.browse(f, 0, 1000).expect("browse");
+        page.rows.iter().map(|r| r.id).collect()
+    }
+
+    fn filter(class: Option<&str>, value: Option<&str>, source: Option<&str>) -> BrowseFilter {
+        BrowseFilter {
+            class: class.map(str::to_owned),
+            value: value.map(str::to_owned),
+            source: source.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn filters_select_exactly_the_matching_pairs() {
+        let (_tmp, mut lib) = library(12).expect("library");
+        let all: Vec<i64> = pairs(&lib).expect("pairs").iter().map(|p| p.0).collect();
+        let p = |k: usize| all[k];
+        for (k, v) in [(2, 1), (5, 1), (9, 1), (3, 0)] {
+            lib.set_label(p(k), "chexpert", "Cardiomegaly", Some(v), "ann")
+                .expect("label");
+        }
+        let schema: i64 = lib
+            .conn()
+            .query_row("SELECT id FROM schemas WHERE name = 'chexpert'", [], |r| {
+                r.get(0)
+            })
+            .expect("schema");
+        lib.conn()
+            .execute(
+                "INSERT INTO labels (pair_id, schema_id, class, source, value, confidence)
+                 VALUES (?1, ?2, 'Cardiomegaly', 'report-rules', 1, 0.9)",
+                rusqlite::params![p(7), schema],
+            )
+            .expect("machine label");
+        let c = Some("Cardiomegaly");
+        assert_eq!(
+            ids(&lib, &filter(c, Some("1"), None)),
+            vec![p(2), p(5), p(7), p(9)]
+        );
+        assert_eq!(
+            ids(&lib, &filter(c, Some("1"), Some("human"))),
+            vec![p(2), p(5), p(9)]
+        );
+        assert_eq!(
+            ids(&lib, &filter(c, Some("1"), Some("machine"))),
+            vec![p(7)]
+        );
+        assert_eq!(
+            ids(&lib, &filter(c, Some("1"), Some("report-rules"))),
+            vec![p(7)]
+        );
+        assert_eq!(ids(&lib, &filter(c, Some("0"), None)), vec![p(3)]);
+        assert_eq!(ids(&lib, &filter(None, None, Some("machine"))), vec![p(7)]);
+        let blank: Vec<i64> = all
+            .iter()
+            .copied()
+            .filter(|id| ![p(2), p(3), p(5), p(7), p(9)].contains(id))
+            .collect();
+        assert_eq!(ids(&lib, &filter(c, Some("blank"), None)), blank);
+
+        // A split part, alone and with a label filter.
+        lib.make_split(&SplitOptions {
+            name: "s".into(),
+            strategy: Strategy::Random,
+            parts: vec![("train".into(), 0.5), ("test".into(), 0.5)],
+            seed: 3,
+            stratify: None,
+            freeze: false,
+        })
+        .expect("split");
+        let train: Vec<i64> = lib
+            .conn()
+            .prepare("SELECT m.pair_id FROM split_members m JOIN splits s ON s.id = m.split_id WHERE s.name = 's' AND m.part = 'train' ORDER BY m.pair_id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>())
+            .expect("train");
+        assert!(!train.is_empty() && train.len() < all.len());
+        let mut f = BrowseFilter {
+            split: Some("s".into()),
+            part: Some("train".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&lib, &f), train);
+        f.class = c.map(str::to_owned);
+        f.value = Some("1".into());
+        let both: Vec<i64> = train
+            .iter()
+            .copied()
+            .filter(|id| [p(2), p(5), p(7), p(9)].contains(id))
+            .collect();
+        assert_eq!(ids(&lib, &f), both);
+
+        // Review status, tag and report text.
+        lib.set_review(p(5), "chexpert", "accepted", "ann")
+            .expect("review");
+        let review = |s: &str| BrowseFilter {
+            review: Some(s.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&lib, &review("accepted")), vec![p(5)]);
+        assert_eq!(ids(&lib, &review("unlabelled")).len(), all.len() - 1);
+        lib.conn()
+            .execute_batch(&format!(
+                "INSERT INTO tags (name) VALUES ('cardiomegaly');
+                 INSERT INTO report_tags (report_id, tag_id)
+                 SELECT report_id, (SELECT id FROM tags WHERE name = 'cardiomegaly') FROM pairs WHERE id = {}",
+                p(9)
+            ))
+            .expect("tag");
+        let tag = BrowseFilter {
+            tag: Some("cardiomegaly".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&lib, &tag), vec![p(9)]);
+        let text = BrowseFilter {
+            text: Some("number 7".into()),
+            ..Default::default()
+        };
+        let want: i64 = lib
+            .conn()
+            .query_row(
+                "SELECT p.id FROM pairs p JOIN reports r ON r.id = p.report_id WHERE r.text LIKE 'Report number 7.%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("report 7");
+        assert_eq!(ids(&lib, &text), vec![want]);
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_gaps_or_repeats() {
+        let (_tmp, lib) = library(7).expect("library");
+        let all: Vec<i64> = pairs(&lib).expect("pairs").iter().map(|p| p.0).collect();
+        let (mut seen, mut after) = (Vec::new(), 0);
+        loop {
+            let page = lib
+                .browse(&BrowseFilter::default(), after, 3)
+                .expect("page");
+            assert!(page.rows.len() <= 3);
+            seen.extend(page.rows.iter().map(|r| r.id));
+            match page.next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn bad_filters_are_refused_with_a_reason() {
+        let (_tmp, lib) = library(2).expect("library");
+        let part_only = BrowseFilter {
+            part: Some("train".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            lib.browse(&part_only, 0, 10),
+            Err(Error::Invalid(_))
+        ));
+        let no_split = BrowseFilter {
+            split: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            lib.browse(&no_split, 0, 10),
+            Err(Error::NotFound(_))
+        ));
+        let no_class = filter(None, Some("1"), None);
+        assert!(matches!(
+            lib.browse(&no_class, 0, 10),
+            Err(Error::Invalid(_))
+        ));
+        let bad_value = filter(Some("Cardiomegaly"), Some("2"), None);
+        assert!(matches!(
+            lib.browse(&bad_value, 0, 10),
+            Err(Error::Invalid(_))
+        ));
+        let empty_text = BrowseFilter {
+            text: Some("  ".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            lib.browse(&empty_text, 0, 10),
+            Err(Error::Invalid(_))
+        ));
+    }
+}

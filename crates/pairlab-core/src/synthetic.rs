@@ -1,0 +1,137 @@
+//! A large synthetic library written straight into SQLite (no image or report files), for
+//! benchmarks of the query paths such as the browse grid: `n` pairs in one corpus, a
+//! patient per 4 pairs, a short report each, machine labels for three CheXpert classes, a
+//! human label on every 20th pair, a review on every 50th and an 80/10/10 split by patient
+//! named `synthetic`.
+
+use rusqlite::{Connection, params};
+
+use crate::error::Result;
+use crate::progress::Progress;
+
+/// The classes that get labels.
+pub const CLASSES: [&str; 3] = ["Cardiomegaly", "Pleural Effusion", "Edema"];
+
+const WORDS: [&str; 6] = [
+    "cardiomegaly",
+    "effusion",
+    "edema",
+    "pneumothorax",
+    "atelectasis",
+    "unremarkable",
+];
+
+/// splitmix64 step, for reproducible made-up values.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Writes `n` synthetic pairs (see the module doc) into an empty library's database.
+pub fn write(conn: &mut Connection, n: u64, progress: &dyn Progress) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO corpora (root, name, layout) VALUES ('/synthetic', 'synthetic', 'stem')",
+        [],
+    )?;
+    let corpus = tx.last_insert_rowid();
+    let schema: i64 = tx.query_row("SELECT id FROM schemas WHERE name = 'chexpert'", [], |r| {
+        r.get(0)
+    })?;
+    tx.execute(
+        "INSERT INTO splits (name, strategy) VALUES ('synthetic', 'patient')",
+        [],
+    )?;
+    let split = tx.last_insert_rowid();
+    progress.stage("writing pairs", n);
+    {
+        let mut patient = tx.prepare("INSERT INTO patients (corpus_id, key) VALUES (?1, ?2)")?;
+        let mut image = tx.prepare(
+            "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash)
+             VALUES (?1, ?2, 1000, 0, ?3, 256, 256, 'png', 8, ?4)",
+        )?;
+        let mut report =
+            tx.prepare("INSERT INTO reports (corpus_id, source, text) VALUES (?1, ?2, ?3)")?;
+        let mut pair = tx.prepare(
+            "INSERT INTO pairs (corpus_id, image_id, report_id, patient_id) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut label = tx.prepare(
+            "INSERT INTO labels (pair_id, schema_id, class, source, value, annotator, confidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut member =
+            tx.prepare("INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)")?;
+        let mut review = tx.prepare(
+            "INSERT INTO reviews (pair_id, schema_id, status, annotator) VALUES (?1, ?2, 'accepted', 'bench')",
+        )?;
+        let mut patient_id = 0;
+        let mut part = "train";
+        for i in 0..n {
+            let r = mix(i);
+            if i % 4 == 0 {
+                patient.execute(params![corpus, format!("p{i:08}")])?;
+                patient_id = tx.last_insert_rowid();
+                part = match mix(i ^ 0xABCD) % 10 {
+                    0 => "val",
+                    1 => "test",
+                    _ => "train",
+                };
+            }
+            image.execute(params![
+                corpus,
+                format!("img/{i:08}.png"),
+                format!("{r:016x}"),
+                (r >> 1) as i64
+            ])?;
+            let image_id = tx.last_insert_rowid();
+            let text = format!(
+                "Synthetic report {i}. Findings: {} and {}.",
+                WORDS[(r % 6) as usize],
+                WORDS[((r >> 8) % 6) as usize]
+            );
+            report.execute(params![corpus, format!("img/{i:08}.txt"), text])?;
+            let report_id = tx.last_insert_rowid();
+            pair.execute(params![corpus, image_id, report_id, patient_id])?;
+            let pair_id = tx.last_insert_rowid();
+            for (k, class) in CLASSES.iter().enumerate() {
+                // About a fifth positive, a tenth uncertain, the rest negative.
+                let v = match (r >> (16 + 4 * k)) % 10 {
+                    0 | 1 => 1,
+                    2 => -1,
+                    _ => 0,
+                };
+                label.execute(params![
+                    pair_id,
+                    schema,
+                    class,
+                    "report-rules",
+                    v,
+                    None::<String>,
+                    0.9
+                ])?;
+            }
+            if i % 20 == 0 {
+                label.execute(params![
+                    pair_id,
+                    schema,
+                    CLASSES[0],
+                    "human",
+                    (r >> 40) as i64 % 2,
+                    "bench",
+                    None::<f64>
+                ])?;
+            }
+            if i % 50 == 0 {
+                review.execute(params![pair_id, schema])?;
+            }
+            member.execute(params![split, pair_id, part])?;
+            if i % 10_000 == 9_999 {
+                progress.advance(10_000);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
