@@ -249,28 +249,8 @@ pub struct PairRow {
 
 /// Pairs after id `after`, at most `limit`.
 pub fn pairs(conn: &Connection, after: i64, limit: u32) -> Result<Vec<PairRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT p.id, p.corpus_id, i.path, i.thumb, p.report_id, pt.key, s.key, i.missing
-         FROM pairs p JOIN images i ON i.id = p.image_id
-         LEFT JOIN patients pt ON pt.id = p.patient_id
-         LEFT JOIN studies s ON s.id = p.study_id
-         WHERE p.id > ?1 ORDER BY p.id LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![after, limit], |r| {
-            Ok(PairRow {
-                id: r.get(0)?,
-                corpus: r.get(1)?,
-                image: r.get(2)?,
-                thumb: r.get(3)?,
-                report_id: r.get(4)?,
-                patient: r.get(5)?,
-                study: r.get(6)?,
-                missing: r.get(7)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let all = crate::browse::BrowseFilter::default();
+    Ok(crate::browse::browse(conn, &all, after, limit)?.rows)
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -291,17 +291,15 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).expect("tensor op")
     }
 
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("tensor values")
+    }
+
     fn close(a: &Tensor, b: &Tensor, tol: f32) {
-        let a = a
-            .flatten_all()
-            .expect("tensor op")
-            .to_vec1::<f32>()
-            .expect("tensor op");
-        let b = b
-            .flatten_all()
-            .expect("tensor op")
-            .to_vec1::<f32>()
-            .expect("tensor op");
+        let a = flat(a);
+        let b = flat(b);
         assert_eq!(a.len(), b.len());
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
             assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{i}: {x} vs {y}");
@@ -391,13 +389,7 @@ mod tests {
         )
         .expect("tensor op");
         let y = max_pool2(&x).expect("tensor op");
-        assert_eq!(
-            y.flatten_all()
-                .expect("tensor op")
-                .to_vec1::<f32>()
-                .expect("tensor op"),
-            vec![5.0, 2.0, 0.0, 9.0]
-        );
+        assert_eq!(flat(&y), vec![5.0, 2.0, 0.0, 9.0]);
         let up = Tensor::new(&[10.0f32, 20.0, 30.0, 40.0], &Device::Cpu)
             .expect("tensor op")
             .reshape((1, 2, 2, 1))
@@ -415,15 +407,7 @@ mod tests {
             30.0, 0.0,   40.0, 0.0,
             0.0, 0.0,    0.0, 0.0f32,
         ];
-        assert_eq!(
-            g.get(&x)
-                .expect("tensor op")
-                .flatten_all()
-                .expect("tensor op")
-                .to_vec1::<f32>()
-                .expect("tensor op"),
-            want
-        );
+        assert_eq!(flat(g.get(&x).expect("grad")), want);
     }
 
     #[test]
@@ -446,18 +430,8 @@ mod tests {
             .expect("tensor op")
             .backward()
             .expect("tensor op");
-        let g = g
-            .get(&x)
-            .expect("tensor op")
-            .flatten_all()
-            .expect("tensor op")
-            .to_vec1::<f32>()
-            .expect("tensor op");
-        let base = x
-            .flatten_all()
-            .expect("tensor op")
-            .to_vec1::<f32>()
-            .expect("tensor op");
+        let g = flat(g.get(&x).expect("grad"));
+        let base = flat(&x);
         for i in (0..base.len()).step_by(5) {
             let mut p = base.clone();
             p[i] += 1e-3;
