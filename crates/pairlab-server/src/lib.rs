@@ -180,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/leakage", get(routes::leakage))
         .route("/runs", get(routes::runs).post(jobs::start_train))
         .route("/runs/{id}", get(routes::run))
+        .route("/runs/{id}/epochs", get(routes::run_epochs))
         .route("/runs/{id}/eval", get(routes::evaluate))
         .route("/runs/{id}/misclassified", get(routes::misclassified))
         .route("/models", get(routes::models))

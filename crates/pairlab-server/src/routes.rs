@@ -5,8 +5,8 @@ use axum::extract::State;
 use pairlab_core::browse::{BrowseFilter, BrowsePage};
 use pairlab_core::labels::{CurrentLabel, LabelEvent, Schema};
 use pairlab_core::models::ModelRecord;
-use pairlab_core::runs::RunSummary;
 use pairlab_core::runs::eval::{EvalReport, Misclassified};
+use pairlab_core::runs::{EpochMetrics, RunSummary};
 use pairlab_core::splits::{LeakageReport, SplitSummary};
 use pairlab_core::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 use serde::{Deserialize, Serialize};
@@ -182,6 +182,12 @@ pub async fn runs(State(state): State<AppState>) -> ApiResult<Vec<RunSummary>> {
 
 pub async fn run(State(state): State<AppState>, Id(id): Id) -> ApiResult<RunSummary> {
     with_library(&state, move |lib| lib.run(id)).await.map(Json)
+}
+
+pub async fn run_epochs(State(state): State<AppState>, Id(id): Id) -> ApiResult<Vec<EpochMetrics>> {
+    with_library(&state, move |lib| lib.run_epochs(id))
+        .await
+        .map(Json)
 }
 
 fn default_part() -> String {

@@ -81,6 +81,20 @@ async fn a_train_job_runs_to_done_with_a_run() {
     let (status, v) = get_json(&app, "/api/runs").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v.as_array().expect("runs").len(), 1);
+    // The curves: one row per epoch, with losses and validation accuracy.
+    let (status, v) = get_json(&app, &format!("/api/runs/{run}/epochs")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let epochs = v.as_array().expect("epochs");
+    assert_eq!(epochs.len(), 2, "{v}");
+    assert_eq!(epochs[1]["epoch"], 2);
+    assert!(
+        epochs[0]["val_loss"].as_f64().expect("val loss") > 0.0,
+        "{v}"
+    );
+    let acc = epochs[0]["val_accuracy"].as_f64().expect("val accuracy");
+    assert!((0.0..=1.0).contains(&acc), "{v}");
+    let (status, _) = get_json(&app, "/api/runs/424242/epochs").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, v) = get_json(&app, &format!("/api/runs/{run}/eval?part=test")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["run_id"], run);

@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::library::Library;
 use crate::progress::Progress;
 use crate::runs::eval::{self, EvalReport, Misclassified};
-use crate::runs::{self, RunSummary, TrainOptions};
+use crate::runs::{self, EpochMetrics, RunSummary, TrainOptions};
 
 impl Library {
     /// Trains a classifier on a split and stores the run (checkpoint under `runs/<id>/`).
@@ -20,6 +20,11 @@ impl Library {
 
     pub fn run(&self, id: i64) -> Result<RunSummary> {
         runs::get(self.conn(), id)
+    }
+
+    /// A run's per-epoch losses and validation accuracy so far (for live curves).
+    pub fn run_epochs(&self, id: i64) -> Result<Vec<EpochMetrics>> {
+        runs::epochs(self.conn(), id)
     }
 
     /// Metrics of a run on one part of its split (with bootstrap intervals).

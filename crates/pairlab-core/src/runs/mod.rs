@@ -8,6 +8,8 @@ mod pixels;
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// One epoch's figures, as stored in `run_epochs`.
+pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::head::{self, Event, HeadConfig, ImageInput};
 use pairlab_ml::train::{Targets, Uncertain};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -360,6 +362,28 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
     )
     .optional()?
     .ok_or_else(|| Error::NotFound(format!("run {run_id}")))
+}
+
+/// A run's per-epoch figures so far (while it trains, too), in epoch order.
+pub fn epochs(conn: &Connection, run_id: i64) -> Result<Vec<EpochMetrics>> {
+    get(conn, run_id)?;
+    let rows = conn
+        .prepare(
+            "SELECT epoch, train_loss, val_loss, val_accuracy, lr, seconds FROM run_epochs
+             WHERE run_id = ?1 ORDER BY epoch",
+        )?
+        .query_map([run_id], |r| {
+            Ok(EpochMetrics {
+                epoch: r.get::<_, i64>(0)? as usize,
+                train_loss: r.get(1)?,
+                val_loss: r.get(2)?,
+                val_accuracy: r.get(3)?,
+                lr: r.get(4)?,
+                seconds: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<RunSummary>> {
