@@ -154,12 +154,46 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         if q.is_empty() {
             return Err(Error::Invalid("search text has no words".into()));
         }
-        // Checked per candidate pair (a rowid lookup in the full-text index), so a page
-        // stops at its 100th match instead of collecting every matching report first.
-        sql.push_str(" AND EXISTS (SELECT 1 FROM reports_fts WHERE reports_fts MATCH ? AND reports_fts.rowid = p.report_id)");
-        args.push(Box::new(q));
+        sql.push_str(" AND EXISTS (SELECT 1 FROM text_matches t WHERE t.query_id = ? AND t.report_id = p.report_id)");
+        args.push(Box::new(text_matches(conn, &q)?));
     }
     Ok((sql, args))
+}
+
+/// How many recent text queries keep their matches.
+const KEPT_QUERIES: i64 = 8;
+
+/// The id under which the report ids matching `q` (an FTS5 query) are kept in
+/// `text_matches`, collecting them on first use; the oldest queries beyond
+/// [`KEPT_QUERIES`] are dropped.
+fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
+    let find = |conn: &Connection| {
+        conn.query_row("SELECT id FROM text_queries WHERE query = ?1", [q], |r| {
+            r.get(0)
+        })
+        .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let tx = conn.unchecked_transaction()?;
+    // Another request may have collected them meanwhile.
+    if let Some(id) = find(&tx)? {
+        return Ok(id);
+    }
+    tx.execute("INSERT INTO text_queries (query) VALUES (?1)", [q])?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO text_matches (query_id, report_id)
+         SELECT ?1, rowid FROM reports_fts WHERE reports_fts MATCH ?2",
+        rusqlite::params![id, q],
+    )?;
+    tx.execute(
+        "DELETE FROM text_queries WHERE id NOT IN (SELECT id FROM text_queries ORDER BY id DESC LIMIT ?1)",
+        [KEPT_QUERIES],
+    )?;
+    tx.commit()?;
+    Ok(id)
 }
 
 /// Up to `limit` pairs with id greater than `after` that pass `filter`, in id order.
@@ -334,6 +368,52 @@ mod tests {
             )
             .expect("report 7");
         assert_eq!(ids(&lib, &text), vec![want]);
+    }
+
+    #[test]
+    fn text_matches_are_kept_per_query_and_dropped_when_reports_change() {
+        let (_tmp, lib) = library(6).expect("library");
+        let text = |t: &str| BrowseFilter {
+            text: Some(t.into()),
+            ..Default::default()
+        };
+        let pair_of = |n: u32| -> i64 {
+            lib.conn()
+                .query_row(
+                    "SELECT p.id FROM pairs p JOIN reports r ON r.id = p.report_id WHERE r.text LIKE ?1",
+                    [format!("Report number {n}.%")],
+                    |r| r.get(0),
+                )
+                .expect("pair")
+        };
+        assert_eq!(ids(&lib, &text("number 2")), vec![pair_of(2)]);
+        assert!(ids(&lib, &text("pneumothorax")).is_empty());
+        // A report that changes is seen by the next page, not hidden by kept matches.
+        lib.conn()
+            .execute(
+                "UPDATE reports SET text = 'Report number 4. Small pneumothorax.' WHERE text LIKE 'Report number 4.%'",
+                [],
+            )
+            .expect("update");
+        assert_eq!(ids(&lib, &text("pneumothorax")), vec![pair_of(4)]);
+        // Only the most recent queries keep their matches.
+        for k in 0..12 {
+            ids(&lib, &text(&format!("number {k}")));
+        }
+        let kept: i64 = lib
+            .conn()
+            .query_row("SELECT COUNT(*) FROM text_queries", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(kept, KEPT_QUERIES);
+        let orphans: i64 = lib
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM text_matches WHERE query_id NOT IN (SELECT id FROM text_queries)",
+                [],
+                |r| r.get(0),
+            )
+            .expect("orphans");
+        assert_eq!(orphans, 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_models.sql"),
     include_str!("migrations/0005_runs.sql"),
     include_str!("migrations/0006_epoch_accuracy.sql"),
+    include_str!("migrations/0007_text_matches.sql"),
 ];
 
 /// The schema version this build writes.
