@@ -6,7 +6,7 @@ counted in its time, not here).
 
     python bench/fashion_mnist_torch.py --epochs 8 --threads 2
 """
-import argparse, gzip, math, os, struct, time
+import argparse, math, os, time
 
 import numpy as np
 import torch
@@ -14,13 +14,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+from fashion_mnist import idx as read_idx  # the corpus writer's IDX reader, same folder
+
+
 def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    dims = magic & 0xFF
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    return np.frombuffer(data[4 + 4 * dims:], dtype=np.uint8).reshape(shape)
+    shape, data = read_idx(path)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 class Net(nn.Module):

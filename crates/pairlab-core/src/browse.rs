@@ -79,59 +79,49 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
             name,
             "schema",
         )?;
-        // The source condition on labels `l`, and its parameter (an exact source).
-        let (source, source_arg) = match f.source.as_deref() {
-            None => ("", None),
-            Some("human") => (" AND l.source = 'human'", None),
-            Some("machine") => (" AND l.source <> 'human'", None),
-            Some(s) => (" AND l.source = ?", Some(s.to_owned())),
-        };
-        let push_source = |args: &mut Vec<Box<dyn ToSql>>| {
-            if let Some(s) = &source_arg {
-                args.push(Box::new(s.clone()));
+        // One label subquery: schema, then class, value and source as given; `blank`
+        // asks for no such label.
+        let value = match f.value.as_deref() {
+            None | Some("blank") => None,
+            Some("1" | "positive") => Some(1i64),
+            Some("0" | "negative") => Some(0),
+            Some("-1" | "uncertain") => Some(-1),
+            Some(other) => {
+                return Err(Error::Invalid(format!(
+                    "value {other:?}: use 1, 0, -1 or blank"
+                )));
             }
         };
-        match (f.class.as_deref(), f.value.as_deref()) {
-            (Some(class), Some("blank")) => {
-                sql.push_str(&format!(
-                    " AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ? AND l.class = ?{source})"
-                ));
-                args.push(Box::new(schema));
-                args.push(Box::new(class.to_owned()));
-                push_source(&mut args);
+        if f.value.is_some() && f.class.is_none() {
+            return Err(Error::Invalid("a label value needs its class".into()));
+        }
+        if f.class.is_some() || f.source.is_some() {
+            let mut sub =
+                String::from("SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ?");
+            args.push(Box::new(schema));
+            if let Some(class) = &f.class {
+                sub.push_str(" AND l.class = ?");
+                args.push(Box::new(class.clone()));
             }
-            (Some(class), Some(v)) => {
-                let value: i64 = match v {
-                    "1" | "positive" => 1,
-                    "0" | "negative" => 0,
-                    "-1" | "uncertain" => -1,
-                    other => {
-                        return Err(Error::Invalid(format!(
-                            "value {other:?}: use 1, 0, -1 or blank"
-                        )));
-                    }
-                };
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ? AND l.class = ? AND l.value = ?{source})"
-                ));
-                args.push(Box::new(schema));
-                args.push(Box::new(class.to_owned()));
-                args.push(Box::new(value));
-                push_source(&mut args);
+            if let Some(v) = value {
+                sub.push_str(" AND l.value = ?");
+                args.push(Box::new(v));
             }
-            (None, Some(_)) => return Err(Error::Invalid("a label value needs its class".into())),
-            (class, None) if class.is_some() || f.source.is_some() => {
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ?{}{source})",
-                    if class.is_some() { " AND l.class = ?" } else { "" }
-                ));
-                args.push(Box::new(schema));
-                if let Some(c) = class {
-                    args.push(Box::new(c.to_owned()));
+            match f.source.as_deref() {
+                None => {}
+                Some("human") => sub.push_str(" AND l.source = 'human'"),
+                Some("machine") => sub.push_str(" AND l.source <> 'human'"),
+                Some(s) => {
+                    sub.push_str(" AND l.source = ?");
+                    args.push(Box::new(s.to_owned()));
                 }
-                push_source(&mut args);
             }
-            _ => {}
+            let not = if f.value.as_deref() == Some("blank") {
+                "NOT "
+            } else {
+                ""
+            };
+            sql.push_str(&format!(" AND {not}EXISTS ({sub})"));
         }
         if let Some(status) = &f.review {
             if status == "unlabelled" {
