@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use pairlab_core::Library;
-use pairlab_core::browse::BrowseFilter;
+use pairlab_core::browse::{BrowseFilter, BrowseSort};
 
 use crate::bar::Bar;
 
@@ -68,12 +68,13 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
             },
         ),
     ];
+    let by_id = BrowseSort::default();
     let mut out = Vec::new();
     for (name, filter) in &cases {
         // The first page warms the statement and page caches (and collects a text query's
         // matches), as in a running server; it is reported on its own.
         let t = Instant::now();
-        lib.browse(filter, 0, 100)?;
+        lib.browse(filter, &by_id, None, 100)?;
         let first = t.elapsed().as_secs_f64() * 1000.0;
         let mut state = 0x0b0e_5eedu64;
         let mut times = Vec::with_capacity(queries);
@@ -82,9 +83,9 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let after = ((state >> 33) % n.max(1)) as i64;
+            let after = ((state >> 33) % n.max(1)).to_string();
             let t = Instant::now();
-            let page = lib.browse(filter, after, 100)?;
+            let page = lib.browse(filter, &by_id, Some(&after), 100)?;
             let body = serde_json::to_vec(&page)?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             rows += page.rows.len();

@@ -281,10 +281,13 @@ enum Command {
         run: i64,
         #[arg(long, default_value = "test")]
         split: String,
-        /// True class of the cell.
+        /// Multi-label runs: the class whose 2×2 table holds the cell.
+        #[arg(long)]
+        class: Option<String>,
+        /// True class of the cell (multi-label: 1 or 0).
         #[arg(long = "true")]
         truth: Option<String>,
-        /// Predicted class of the cell.
+        /// Predicted class of the cell (multi-label: 1 or 0).
         #[arg(long)]
         pred: Option<String>,
         #[arg(long)]
@@ -475,10 +478,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Misclassified {
             run,
             split,
+            class,
             truth,
             pred,
             json,
-        } => runs::misclassified(&open_library(cli.library)?, run, &split, truth, pred, json)?,
+        } => runs::misclassified(
+            &open_library(cli.library)?,
+            run,
+            &split,
+            [class, truth, pred],
+            json,
+        )?,
         Command::Runs { json } => runs::list(&open_library(cli.library)?, json)?,
         Command::Serve {
             port,

@@ -145,11 +145,16 @@ pub fn misclassified(
     lib: &Library,
     run: i64,
     part: &str,
-    truth: Option<String>,
-    pred: Option<String>,
+    [class, truth, pred]: [Option<String>; 3],
     json: bool,
 ) -> Result<()> {
-    let rows = lib.misclassified(run, part, truth.as_deref(), pred.as_deref())?;
+    let rows = lib.misclassified(
+        run,
+        part,
+        class.as_deref(),
+        truth.as_deref(),
+        pred.as_deref(),
+    )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());

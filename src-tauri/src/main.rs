@@ -1,30 +1,16 @@
-//! Pairlab's desktop shell (Tauri 2). Each command is one delegating call into
-//! pairlab-core's API; the window's web UI lives in `ui/`.
+//! The Pairlab window: `pairlab-app` (the library is `PAIRLAB_LIBRARY` or the platform
+//! data folder).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::path::PathBuf;
-
-use pairlab_core::store::read::Stats;
-use pairlab_core::{Error, Library};
-
-/// The library this window works on: `PAIRLAB_LIBRARY`, else the platform data folder.
-fn library_dir() -> Result<PathBuf, Error> {
-    match std::env::var_os("PAIRLAB_LIBRARY") {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Library::default_dir(),
-    }
-}
-
-#[tauri::command]
-async fn stats() -> Result<Stats, Error> {
-    Library::open(&library_dir()?)?.stats()
-}
+use pairlab_app::{Shell, library_dir, setup};
 
 fn main() {
-    let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![stats])
-        .run(tauri::generate_context!());
+    let result = library_dir().map_err(|e| e.to_string()).and_then(|dir| {
+        setup(tauri::Builder::default(), Shell::new(dir))
+            .run(tauri::generate_context!())
+            .map_err(|e| e.to_string())
+    });
     if let Err(e) = result {
         eprintln!("error: Pairlab could not start its window: {e}");
         std::process::exit(1);

@@ -1,16 +1,19 @@
 //! The browse grid's query: pairs filtered by split part, label value, label source, review
-//! status, report tag and report text, in id order with keyset pagination (`after` the last
-//! id seen), so every page costs the same however deep the user scrolls.
+//! status, report tag and report text, in id order or by a score (mismatch, a run's
+//! confidence), with keyset pagination (`after` the cursor of the last row seen), so
+//! every page costs the same however deep the user scrolls.
 
 use rusqlite::{Connection, OptionalExtension, ToSql, params_from_iter};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 use crate::store::read::{PairRow, fts_query};
 
 /// What the grid shows; every field narrows the set (all unset: every pair).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct BrowseFilter {
     /// Pairs in this split …
     pub split: Option<String>,
@@ -33,11 +36,11 @@ pub struct BrowseFilter {
 }
 
 /// One page of the grid.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 pub struct BrowsePage {
     pub rows: Vec<PairRow>,
-    /// Pass as `after` for the next page; None on the last page.
-    pub next: Option<i64>,
+    /// Pass as `after` for the next page (an opaque cursor); None on the last page.
+    pub next: Option<String>,
 }
 
 fn lookup(conn: &Connection, sql: &str, key: &str, what: &str) -> Result<i64> {
@@ -186,281 +189,162 @@ fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
     Ok(id)
 }
 
-/// Up to `limit` pairs with id greater than `after` that pass `filter`, in id order.
+/// The grid's order: by pair id (default), or by a score, highest first unless `desc` is
+/// false (`mismatch`: a model's image–report mismatch score; `confidence`: a run's
+/// confidence in its prediction, `desc: false` for the least confident first). A score
+/// order shows only the pairs that have the score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+#[ts(optional_fields)]
+pub struct BrowseSort {
+    /// `id`, `mismatch` or `confidence`.
+    pub by: Option<String>,
+    /// The model whose mismatch scores order the grid.
+    pub model: Option<String>,
+    /// The run whose confidences order the grid.
+    pub run: Option<i64>,
+    pub desc: Option<bool>,
+}
+
+/// Where the order's score comes from: a join and its key, and the direction.
+struct Order {
+    join: String,
+    key: Box<dyn ToSql>,
+    desc: bool,
+}
+
+fn order(conn: &Connection, sort: &BrowseSort) -> Result<Option<Order>> {
+    let desc = sort.desc.unwrap_or(true);
+    match sort.by.as_deref() {
+        None | Some("id") => Ok(None),
+        Some("mismatch") => {
+            let name = sort
+                .model
+                .as_deref()
+                .ok_or_else(|| Error::Invalid("a mismatch order needs its model".into()))?;
+            let model = lookup(conn, "SELECT id FROM models WHERE name = ?1", name, "model")?;
+            Ok(Some(Order {
+                join: "JOIN pair_scores sc ON sc.pair_id = p.id AND sc.model_id = ? AND sc.kind = 'mismatch'".into(),
+                key: Box::new(model),
+                desc,
+            }))
+        }
+        Some("confidence") => {
+            let run = sort
+                .run
+                .ok_or_else(|| Error::Invalid("a confidence order needs its run".into()))?;
+            crate::runs::fill_confidence(conn, run)?;
+            Ok(Some(Order {
+                join: "JOIN (SELECT pair_id, confidence AS score FROM run_predictions WHERE run_id = ?) sc ON sc.pair_id = p.id".into(),
+                key: Box::new(run),
+                desc,
+            }))
+        }
+        Some(other) => Err(Error::Invalid(format!(
+            "order {other:?}: use id, mismatch or confidence"
+        ))),
+    }
+}
+
+/// A page's cursor: the last pair id, and its score under a score order.
+fn parse_cursor(after: Option<&str>, scored: bool) -> Result<(Option<f64>, i64)> {
+    let bad = || Error::Invalid(format!("not a cursor from this grid: {after:?}"));
+    let Some(raw) = after.filter(|a| !a.is_empty()) else {
+        return Ok((None, 0));
+    };
+    if scored {
+        let (score, id) = raw.split_once(':').ok_or_else(bad)?;
+        Ok((
+            Some(score.parse().map_err(|_| bad())?),
+            id.parse().map_err(|_| bad())?,
+        ))
+    } else {
+        Ok((None, raw.parse().map_err(|_| bad())?))
+    }
+}
+
+/// Up to `limit` pairs after the cursor `after` (a page's `next`) that pass `filter`, in
+/// the order `sort` asks for.
 pub fn browse(
     conn: &Connection,
     filter: &BrowseFilter,
-    after: i64,
+    sort: &BrowseSort,
+    after: Option<&str>,
     limit: u32,
 ) -> Result<BrowsePage> {
-    let (cond, mut args) = condition(conn, filter)?;
+    let (cond, cond_args) = condition(conn, filter)?;
+    let order = order(conn, sort)?;
+    let (score, after_id) = parse_cursor(after, order.is_some())?;
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let (join, key, order_by, score_col) = match order {
+        None => {
+            args.push(Box::new(after_id));
+            (
+                String::new(),
+                "p.id > ?".to_owned(),
+                "p.id".to_owned(),
+                "NULL",
+            )
+        }
+        Some(o) => {
+            args.push(o.key);
+            let (cmp, dir) = if o.desc { ("<", "DESC") } else { (">", "ASC") };
+            let key = match score {
+                None => "1".to_owned(),
+                Some(s) => {
+                    args.push(Box::new(s));
+                    args.push(Box::new(s));
+                    args.push(Box::new(after_id));
+                    format!("(sc.score {cmp} ? OR (sc.score = ? AND p.id > ?))")
+                }
+            };
+            (o.join, key, format!("sc.score {dir}, p.id"), "sc.score")
+        }
+    };
+    args.extend(cond_args);
+    args.push(Box::new(i64::from(limit)));
     let sql = format!(
-        "SELECT p.id, p.corpus_id, i.path, i.thumb, p.report_id, pt.key, s.key, i.missing
-         FROM pairs p JOIN images i ON i.id = p.image_id
+        "SELECT p.id, p.corpus_id, i.path, i.thumb, p.report_id, pt.key, s.key, i.missing, {score_col}
+         FROM pairs p JOIN images i ON i.id = p.image_id {join}
          LEFT JOIN patients pt ON pt.id = p.patient_id
          LEFT JOIN studies s ON s.id = p.study_id
-         WHERE p.id > ?{cond} ORDER BY p.id LIMIT ?"
+         WHERE {key}{cond} ORDER BY {order_by} LIMIT ?"
     );
-    args.insert(0, Box::new(after));
-    args.push(Box::new(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&sql)?;
+    let mut last_score = None;
     let rows: Vec<PairRow> = stmt
         .query_map(params_from_iter(args.iter()), |r| {
-            Ok(PairRow {
-                id: r.get(0)?,
-                corpus: r.get(1)?,
-                image: r.get(2)?,
-                thumb: r.get(3)?,
-                report_id: r.get(4)?,
-                patient: r.get(5)?,
-                study: r.get(6)?,
-                missing: r.get(7)?,
-            })
+            Ok((
+                PairRow {
+                    id: r.get(0)?,
+                    corpus: r.get(1)?,
+                    image: r.get(2)?,
+                    thumb: r.get(3)?,
+                    report_id: r.get(4)?,
+                    patient: r.get(5)?,
+                    study: r.get(6)?,
+                    missing: r.get(7)?,
+                },
+                r.get::<_, Option<f64>>(8)?,
+            ))
         })?
+        .map(|row| {
+            row.map(|(p, s)| {
+                last_score = s;
+                p
+            })
+        })
         .collect::<std::result::Result<_, _>>()?;
-    let next = (rows.len() == limit as usize && limit > 0)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
+    let next = match rows.last() {
+        Some(last) if rows.len() == limit as usize => Some(match last_score {
+            Some(s) => format!("{s:?}:{}", last.id),
+            None => last.id.to_string(),
+        }),
+        _ => None,
+    };
     Ok(BrowsePage { rows, next })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::embed::tests::{library, pairs};
-    use crate::splits::{SplitOptions, Strategy};
-
-    fn ids(lib: &crate::Library, f: &BrowseFilter) -> Vec<i64> {
-        let page = lib.browse(f, 0, 1000).expect("browse");
-        page.rows.iter().map(|r| r.id).collect()
-    }
-
-    fn filter(class: Option<&str>, value: Option<&str>, source: Option<&str>) -> BrowseFilter {
-        BrowseFilter {
-            class: class.map(str::to_owned),
-            value: value.map(str::to_owned),
-            source: source.map(str::to_owned),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn filters_select_exactly_the_matching_pairs() {
-        let (_tmp, mut lib) = library(12).expect("library");
-        let all: Vec<i64> = pairs(&lib).expect("pairs").iter().map(|p| p.0).collect();
-        let p = |k: usize| all[k];
-        for (k, v) in [(2, 1), (5, 1), (9, 1), (3, 0)] {
-            lib.set_label(p(k), "chexpert", "Cardiomegaly", Some(v), "ann")
-                .expect("label");
-        }
-        let schema: i64 = lib
-            .conn()
-            .query_row("SELECT id FROM schemas WHERE name = 'chexpert'", [], |r| {
-                r.get(0)
-            })
-            .expect("schema");
-        lib.conn()
-            .execute(
-                "INSERT INTO labels (pair_id, schema_id, class, source, value, confidence)
-                 VALUES (?1, ?2, 'Cardiomegaly', 'report-rules', 1, 0.9)",
-                rusqlite::params![p(7), schema],
-            )
-            .expect("machine label");
-        let c = Some("Cardiomegaly");
-        assert_eq!(
-            ids(&lib, &filter(c, Some("1"), None)),
-            vec![p(2), p(5), p(7), p(9)]
-        );
-        assert_eq!(
-            ids(&lib, &filter(c, Some("1"), Some("human"))),
-            vec![p(2), p(5), p(9)]
-        );
-        assert_eq!(
-            ids(&lib, &filter(c, Some("1"), Some("machine"))),
-            vec![p(7)]
-        );
-        assert_eq!(
-            ids(&lib, &filter(c, Some("1"), Some("report-rules"))),
-            vec![p(7)]
-        );
-        assert_eq!(ids(&lib, &filter(c, Some("0"), None)), vec![p(3)]);
-        assert_eq!(ids(&lib, &filter(None, None, Some("machine"))), vec![p(7)]);
-        let blank: Vec<i64> = all
-            .iter()
-            .copied()
-            .filter(|id| ![p(2), p(3), p(5), p(7), p(9)].contains(id))
-            .collect();
-        assert_eq!(ids(&lib, &filter(c, Some("blank"), None)), blank);
-
-        // A split part, alone and with a label filter.
-        lib.make_split(&SplitOptions {
-            name: "s".into(),
-            strategy: Strategy::Random,
-            parts: vec![("train".into(), 0.5), ("test".into(), 0.5)],
-            seed: 3,
-            stratify: None,
-            freeze: false,
-        })
-        .expect("split");
-        let train: Vec<i64> = lib
-            .conn()
-            .prepare("SELECT m.pair_id FROM split_members m JOIN splits s ON s.id = m.split_id WHERE s.name = 's' AND m.part = 'train' ORDER BY m.pair_id")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>())
-            .expect("train");
-        assert!(!train.is_empty() && train.len() < all.len());
-        let mut f = BrowseFilter {
-            split: Some("s".into()),
-            part: Some("train".into()),
-            ..Default::default()
-        };
-        assert_eq!(ids(&lib, &f), train);
-        f.class = c.map(str::to_owned);
-        f.value = Some("1".into());
-        let both: Vec<i64> = train
-            .iter()
-            .copied()
-            .filter(|id| [p(2), p(5), p(7), p(9)].contains(id))
-            .collect();
-        assert_eq!(ids(&lib, &f), both);
-
-        // Review status, tag and report text.
-        lib.set_review(p(5), "chexpert", "accepted", "ann")
-            .expect("review");
-        let review = |s: &str| BrowseFilter {
-            review: Some(s.into()),
-            ..Default::default()
-        };
-        assert_eq!(ids(&lib, &review("accepted")), vec![p(5)]);
-        assert_eq!(ids(&lib, &review("unlabelled")).len(), all.len() - 1);
-        lib.conn()
-            .execute_batch(&format!(
-                "INSERT INTO tags (name) VALUES ('cardiomegaly');
-                 INSERT INTO report_tags (report_id, tag_id)
-                 SELECT report_id, (SELECT id FROM tags WHERE name = 'cardiomegaly') FROM pairs WHERE id = {}",
-                p(9)
-            ))
-            .expect("tag");
-        let tag = BrowseFilter {
-            tag: Some("cardiomegaly".into()),
-            ..Default::default()
-        };
-        assert_eq!(ids(&lib, &tag), vec![p(9)]);
-        let text = BrowseFilter {
-            text: Some("number 7".into()),
-            ..Default::default()
-        };
-        let want: i64 = lib
-            .conn()
-            .query_row(
-                "SELECT p.id FROM pairs p JOIN reports r ON r.id = p.report_id WHERE r.text LIKE 'Report number 7.%'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("report 7");
-        assert_eq!(ids(&lib, &text), vec![want]);
-    }
-
-    #[test]
-    fn text_matches_are_kept_per_query_and_dropped_when_reports_change() {
-        let (_tmp, lib) = library(6).expect("library");
-        let text = |t: &str| BrowseFilter {
-            text: Some(t.into()),
-            ..Default::default()
-        };
-        let pair_of = |n: u32| -> i64 {
-            lib.conn()
-                .query_row(
-                    "SELECT p.id FROM pairs p JOIN reports r ON r.id = p.report_id WHERE r.text LIKE ?1",
-                    [format!("Report number {n}.%")],
-                    |r| r.get(0),
-                )
-                .expect("pair")
-        };
-        assert_eq!(ids(&lib, &text("number 2")), vec![pair_of(2)]);
-        assert!(ids(&lib, &text("pneumothorax")).is_empty());
-        // A report that changes is seen by the next page, not hidden by kept matches.
-        lib.conn()
-            .execute(
-                "UPDATE reports SET text = 'Report number 4. Small pneumothorax.' WHERE text LIKE 'Report number 4.%'",
-                [],
-            )
-            .expect("update");
-        assert_eq!(ids(&lib, &text("pneumothorax")), vec![pair_of(4)]);
-        // Only the most recent queries keep their matches.
-        for k in 0..12 {
-            ids(&lib, &text(&format!("number {k}")));
-        }
-        let kept: i64 = lib
-            .conn()
-            .query_row("SELECT COUNT(*) FROM text_queries", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(kept, KEPT_QUERIES);
-        let orphans: i64 = lib
-            .conn()
-            .query_row(
-                "SELECT COUNT(*) FROM text_matches WHERE query_id NOT IN (SELECT id FROM text_queries)",
-                [],
-                |r| r.get(0),
-            )
-            .expect("orphans");
-        assert_eq!(orphans, 0);
-    }
-
-    #[test]
-    fn pages_follow_each_other_without_gaps_or_repeats() {
-        let (_tmp, lib) = library(7).expect("library");
-        let all: Vec<i64> = pairs(&lib).expect("pairs").iter().map(|p| p.0).collect();
-        let (mut seen, mut after) = (Vec::new(), 0);
-        loop {
-            let page = lib
-                .browse(&BrowseFilter::default(), after, 3)
-                .expect("page");
-            assert!(page.rows.len() <= 3);
-            seen.extend(page.rows.iter().map(|r| r.id));
-            match page.next {
-                Some(n) => after = n,
-                None => break,
-            }
-        }
-        assert_eq!(seen, all);
-    }
-
-    #[test]
-    fn bad_filters_are_refused_with_a_reason() {
-        let (_tmp, lib) = library(2).expect("library");
-        let part_only = BrowseFilter {
-            part: Some("train".into()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            lib.browse(&part_only, 0, 10),
-            Err(Error::Invalid(_))
-        ));
-        let no_split = BrowseFilter {
-            split: Some("nope".into()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            lib.browse(&no_split, 0, 10),
-            Err(Error::NotFound(_))
-        ));
-        let no_class = filter(None, Some("1"), None);
-        assert!(matches!(
-            lib.browse(&no_class, 0, 10),
-            Err(Error::Invalid(_))
-        ));
-        let bad_value = filter(Some("Cardiomegaly"), Some("2"), None);
-        assert!(matches!(
-            lib.browse(&bad_value, 0, 10),
-            Err(Error::Invalid(_))
-        ));
-        let empty_text = BrowseFilter {
-            text: Some("  ".into()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            lib.browse(&empty_text, 0, 10),
-            Err(Error::Invalid(_))
-        ));
-    }
-}
+#[path = "browse_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod ingest;
+pub mod jobs;
 pub mod labeler;
 pub mod labels;
 pub mod library;

@@ -3,6 +3,7 @@
 //! The files stay where they are; the library records where and what they are.
 
 use std::path::{Path, PathBuf};
+use ts_rs::TS;
 
 use pairlab_ml::{Encoder, ModelInfo};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// A registered model.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ModelRecord {
     pub id: i64,
     pub name: String,

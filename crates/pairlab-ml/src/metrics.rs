@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::curves::cuts;
 use rng::SplitMix64;
@@ -157,7 +158,7 @@ pub fn expected_calibration_error(probs: &[f32], labels: &[bool], bins: usize) -
 }
 
 /// A point estimate with a confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
 pub struct Ci {
     /// The statistic on the full data.
     pub value: f64,
@@ -245,7 +246,7 @@ pub fn bootstrap_ci(
 /// Multi-class confusion matrix: `matrix[t][p]` counts samples of true
 /// class `t` predicted as class `p` (rows true, columns predicted), like
 /// scikit-learn's `confusion_matrix`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ConfusionMatrix {
     /// Class names; index `i` names row and column `i`.
     pub labels: Vec<String>,

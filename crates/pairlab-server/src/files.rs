@@ -1,39 +1,26 @@
 //! Files: a pair's image and thumbnail, found through the database by pair id (a client
 //! never names a path), and the built UI's static files.
 
-use std::io::Cursor;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use pairlab_core::ingest::media::{Limits, decode_full};
-use pairlab_core::library::THUMBS_DIR;
+use pairlab_core::api::{MediaFile, is_plain_relative};
 
 use crate::extract::Id;
 use crate::{ApiError, AppState, blocking, with_library};
 
-/// The content type browsers show for an indexed image format, if they show it at all.
-fn browser_type(format: &str) -> Option<&'static str> {
-    Some(match format {
-        "png" => "image/png",
-        "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        _ => return None,
-    })
-}
-
-fn bytes_response(content_type: &'static str, bytes: Vec<u8>) -> Response {
+fn bytes_response(file: MediaFile) -> Response {
     (
         [
-            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (CONTENT_TYPE, HeaderValue::from_static(file.content_type)),
             (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
             (CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
         ],
-        Body::from(bytes),
+        Body::from(file.bytes),
     )
         .into_response()
 }
@@ -45,86 +32,18 @@ fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-/// True when `rel` is a plain relative path (no `..`, no root, no drive).
-fn is_plain_relative(rel: &Path) -> bool {
-    rel.components().all(|c| matches!(c, Component::Normal(_)))
-}
-
-/// `GET /api/pairs/{id}/image`: the indexed image's bytes for formats browsers show;
-/// DICOM, TIFF and BMP rendered to PNG the way ingest displays them.
+/// `GET /api/pairs/{id}/image`: the indexed image (DICOM, TIFF and BMP as PNG).
 pub async fn image(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
-    let img = with_library(&state, move |lib| lib.pair(id)).await?.image;
-    if img.missing {
-        return Err(ApiError::not_found(format!(
-            "the image of pair {id} is missing from its corpus"
-        )));
-    }
-    let abs = PathBuf::from(&img.abs_path);
-    if let Some(ct) = browser_type(&img.format) {
-        let bytes = blocking(move || read_file(&abs, "the image")).await?;
-        return Ok(bytes_response(ct, bytes));
-    }
-    if !matches!(img.format.as_str(), "dicom" | "tiff" | "bmp") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media",
-            format!("images in {} format cannot be shown", img.format),
-        ));
-    }
-    let png = blocking(move || {
-        if !abs.is_file() {
-            return Err(ApiError::not_found("the image file is missing"));
-        }
-        let decoded = decode_full(&abs, &Limits::default()).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media",
-                format!("cannot render {}: {}", img.format, e.message),
-            )
-        })?;
-        let mut out = Cursor::new(Vec::new());
-        decoded
-            .write_to(&mut out, image::ImageFormat::Png)
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    format!("cannot encode PNG: {e}"),
-                )
-            })?;
-        Ok(out.into_inner())
-    })
-    .await?;
-    Ok(bytes_response("image/png", png))
+    with_library(&state, move |lib| lib.image_file(id))
+        .await
+        .map(bytes_response)
 }
 
-/// `GET /api/pairs/{id}/thumb`: the stored thumbnail (JPEG, or the original's bytes when
-/// it was already small).
+/// `GET /api/pairs/{id}/thumb`: the stored thumbnail.
 pub async fn thumb(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
-    let rel = with_library(&state, move |lib| lib.pair(id))
-        .await?
-        .image
-        .thumb
-        .ok_or_else(|| ApiError::not_found(format!("pair {id} has no thumbnail")))?;
-    let rel = PathBuf::from(rel);
-    if !is_plain_relative(&rel) {
-        return Err(ApiError::not_found(format!("pair {id} has no thumbnail")));
-    }
-    let ct = match rel.extension().and_then(|e| e.to_str()) {
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("webp") => "image/webp",
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media",
-                "the thumbnail's format cannot be shown",
-            ));
-        }
-    };
-    let path = state.library.join(THUMBS_DIR).join(rel);
-    let bytes = blocking(move || read_file(&path, "the thumbnail")).await?;
-    Ok(bytes_response(ct, bytes))
+    with_library(&state, move |lib| lib.thumb_file(id))
+        .await
+        .map(bytes_response)
 }
 
 fn static_type(path: &Path) -> &'static str {

@@ -5,7 +5,7 @@
 //! - `routes`: the JSON routes (one core call each);
 //! - `files`: a pair's image and thumbnail (looked up by pair id, never by a client path)
 //!   and the built UI's static files;
-//! - `jobs`: long jobs (training) on their own thread with progress, SSE and cancelling;
+//! - `jobs`: long jobs (training, indexing) through core's `Jobs`, with SSE and cancelling;
 //! - `auth`: the optional bearer token;
 //! - `extract`: extractors whose rejections are JSON errors like every other error.
 
@@ -25,12 +25,13 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router, middleware};
+use pairlab_core::api::routes::{ROUTES, Route};
+use pairlab_core::jobs::Jobs;
 use pairlab_core::{Error, Library};
 
 pub use auth::random_token;
-pub use jobs::{Job, JobState, JobStatus, Jobs, TrainRequest};
 
 /// Shared state: where the library lives, the optional access token, the built UI's
 /// folder and the running jobs. Each request opens its own library connection.
@@ -47,11 +48,12 @@ pub struct AppState {
 impl AppState {
     /// State for the library in `dir`, without a token or UI.
     pub fn new(dir: impl Into<PathBuf>) -> AppState {
+        let dir = dir.into();
         AppState {
-            library: Arc::new(dir.into()),
+            jobs: Jobs::new(&dir),
+            library: Arc::new(dir),
             token: None,
             ui: None,
-            jobs: Jobs::default(),
         }
     }
 
@@ -160,38 +162,55 @@ async fn api_not_found() -> ApiError {
     ApiError::not_found("no such API route")
 }
 
-/// The whole app: `/api/...` JSON routes, images, jobs, and the UI's files.
+/// The handler of one row of core's route table.
+fn handler(route: &Route) -> MethodRouter<AppState> {
+    let m = match route.method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        other => unreachable!("route {} has method {other}", route.name),
+    };
+    match route.name {
+        "health" => on(m, routes::health),
+        "stats" => on(m, routes::stats),
+        "search" => on(m, routes::search),
+        "errors" => on(m, routes::errors),
+        "pairs" => on(m, routes::pairs),
+        "browse" => on(m, routes::browse),
+        "pair" => on(m, routes::pair),
+        "history" => on(m, routes::history),
+        "labels" => on(m, routes::labels),
+        "evidence" => on(m, routes::evidence),
+        "review_status" => on(m, routes::review_status),
+        "image" => on(m, files::image),
+        "thumb" => on(m, files::thumb),
+        "schemas" => on(m, routes::schemas),
+        "splits" => on(m, routes::splits),
+        "leakage" => on(m, routes::leakage),
+        "runs" => on(m, routes::runs),
+        "start_train" => on(m, jobs::start_train),
+        "run" => on(m, routes::run),
+        "run_epochs" => on(m, routes::run_epochs),
+        "evaluate" => on(m, routes::evaluate),
+        "misclassified" => on(m, routes::misclassified),
+        "models" => on(m, routes::models),
+        "set_label" => on(m, routes::set_label),
+        "undo" => on(m, routes::undo),
+        "redo" => on(m, routes::redo),
+        "set_review" => on(m, routes::set_review),
+        "start_index" => on(m, jobs::start_index),
+        "jobs" => on(m, jobs::list),
+        "job" => on(m, jobs::state),
+        "job_events" => on(m, jobs::events),
+        "cancel_job" => on(m, jobs::cancel),
+        other => unreachable!("route {other} has no handler"),
+    }
+}
+
+/// The whole app: `/api/...` routes (core's route table), images, jobs, and the UI's files.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/health", get(routes::health))
-        .route("/stats", get(routes::stats))
-        .route("/search", get(routes::search))
-        .route("/errors", get(routes::errors))
-        .route("/pairs", get(routes::pairs))
-        .route("/browse", post(routes::browse))
-        .route("/pairs/{id}", get(routes::pair))
-        .route("/pairs/{id}/history", get(routes::history))
-        .route("/pairs/{id}/labels", get(routes::labels))
-        .route("/pairs/{id}/review", get(routes::review_status))
-        .route("/pairs/{id}/image", get(files::image))
-        .route("/pairs/{id}/thumb", get(files::thumb))
-        .route("/schemas", get(routes::schemas))
-        .route("/splits", get(routes::splits))
-        .route("/leakage", get(routes::leakage))
-        .route("/runs", get(routes::runs).post(jobs::start_train))
-        .route("/runs/{id}", get(routes::run))
-        .route("/runs/{id}/epochs", get(routes::run_epochs))
-        .route("/runs/{id}/eval", get(routes::evaluate))
-        .route("/runs/{id}/misclassified", get(routes::misclassified))
-        .route("/models", get(routes::models))
-        .route("/labels", post(routes::set_label))
-        .route("/undo", post(routes::undo))
-        .route("/redo", post(routes::redo))
-        .route("/review", post(routes::set_review))
-        .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::state))
-        .route("/jobs/{id}/events", get(jobs::events))
-        .route("/jobs/{id}/cancel", post(jobs::cancel))
+    let api = ROUTES
+        .iter()
+        .fold(Router::new(), |api, r| api.route(r.path, handler(r)))
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)

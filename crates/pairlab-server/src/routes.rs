@@ -2,50 +2,35 @@
 
 use axum::Json;
 use axum::extract::State;
-use pairlab_core::browse::{BrowseFilter, BrowsePage};
+use pairlab_core::api::requests::{
+    AnnotatorArgs, BrowseArgs, CellArgs, Health, LeakageArgs, PageArgs, PartArgs, ReviewStatus,
+    SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs, limit,
+};
+use pairlab_core::browse::BrowsePage;
+use pairlab_core::labeler::Evidence;
 use pairlab_core::labels::{CurrentLabel, LabelEvent, Schema};
 use pairlab_core::models::ModelRecord;
 use pairlab_core::runs::eval::{EvalReport, Misclassified};
 use pairlab_core::runs::{EpochMetrics, RunSummary};
 use pairlab_core::splits::{LeakageReport, SplitSummary};
 use pairlab_core::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::{ApiError, AppState, with_library, with_library_mut};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-/// The most rows one page may ask for.
-const MAX_LIMIT: u32 = 1000;
-const DEFAULT_SCHEMA: &str = "chexpert";
-
-fn default_schema() -> String {
-    DEFAULT_SCHEMA.into()
-}
-
-fn limit(asked: Option<u32>, default: u32) -> u32 {
-    asked.unwrap_or(default).min(MAX_LIMIT)
-}
-
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+pub async fn health() -> Json<Health> {
+    Json(Health::now())
 }
 
 pub async fn stats(State(state): State<AppState>) -> ApiResult<Stats> {
     with_library(&state, |lib| lib.stats()).await.map(Json)
 }
 
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    q: String,
-    limit: Option<u32>,
-}
-
 pub async fn search(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchArgs>,
 ) -> ApiResult<Vec<SearchHit>> {
     let n = limit(q.limit, 20);
     with_library(&state, move |lib| lib.search(&q.q, n))
@@ -53,17 +38,9 @@ pub async fn search(
         .map(Json)
 }
 
-/// Keyset pagination: rows with id greater than `after`.
-#[derive(Deserialize)]
-pub struct Page {
-    #[serde(default)]
-    after: i64,
-    limit: Option<u32>,
-}
-
 pub async fn errors(
     State(state): State<AppState>,
-    ApiQuery(p): ApiQuery<Page>,
+    ApiQuery(p): ApiQuery<PageArgs>,
 ) -> ApiResult<Vec<ErrorRow>> {
     let n = limit(p.limit, 100);
     with_library(&state, move |lib| lib.errors(p.after, n))
@@ -73,7 +50,7 @@ pub async fn errors(
 
 pub async fn pairs(
     State(state): State<AppState>,
-    ApiQuery(p): ApiQuery<Page>,
+    ApiQuery(p): ApiQuery<PageArgs>,
 ) -> ApiResult<Vec<PairRow>> {
     let n = limit(p.limit, 100);
     with_library(&state, move |lib| lib.pairs(p.after, n))
@@ -81,25 +58,17 @@ pub async fn pairs(
         .map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrowseRequest {
-    #[serde(default)]
-    filter: BrowseFilter,
-    #[serde(default)]
-    after: i64,
-    limit: Option<u32>,
-}
-
-/// One page of the grid: `{"filter": {...}, "after": id, "limit": n}`.
+/// One page of the grid: `{"filter": {...}, "sort": {...}, "after": cursor, "limit": n}`.
 pub async fn browse(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<BrowseRequest>,
+    ApiJson(b): ApiJson<BrowseArgs>,
 ) -> ApiResult<BrowsePage> {
     let n = limit(b.limit, 100);
-    with_library(&state, move |lib| lib.browse(&b.filter, b.after, n))
-        .await
-        .map(Json)
+    with_library(&state, move |lib| {
+        lib.browse(&b.filter, &b.sort, b.after.as_deref(), n)
+    })
+    .await
+    .map(Json)
 }
 
 pub async fn pair(State(state): State<AppState>, Id(id): Id) -> ApiResult<PairDetail> {
@@ -114,41 +83,34 @@ pub async fn history(State(state): State<AppState>, Id(id): Id) -> ApiResult<Vec
         .map(Json)
 }
 
-#[derive(Deserialize)]
-pub struct SchemaQuery {
-    #[serde(default = "default_schema")]
-    schema: String,
-}
-
 pub async fn labels(
     State(state): State<AppState>,
     Id(id): Id,
-    ApiQuery(q): ApiQuery<SchemaQuery>,
+    ApiQuery(q): ApiQuery<SchemaArgs>,
 ) -> ApiResult<Vec<CurrentLabel>> {
     with_library(&state, move |lib| lib.current_labels(id, &q.schema))
         .await
         .map(Json)
 }
 
-#[derive(Serialize)]
-pub struct ReviewStatus {
-    pair: i64,
-    schema: String,
-    status: String,
+pub async fn evidence(
+    State(state): State<AppState>,
+    Id(id): Id,
+    ApiQuery(q): ApiQuery<SchemaArgs>,
+) -> ApiResult<Vec<Evidence>> {
+    with_library(&state, move |lib| lib.evidence(id, &q.schema))
+        .await
+        .map(Json)
 }
 
 pub async fn review_status(
     State(state): State<AppState>,
     Id(id): Id,
-    ApiQuery(q): ApiQuery<SchemaQuery>,
+    ApiQuery(q): ApiQuery<SchemaArgs>,
 ) -> ApiResult<ReviewStatus> {
-    let schema = q.schema.clone();
-    let status = with_library(&state, move |lib| lib.review_status(id, &q.schema)).await?;
-    Ok(Json(ReviewStatus {
-        pair: id,
-        schema,
-        status,
-    }))
+    with_library(&state, move |lib| lib.review(id, &q.schema))
+        .await
+        .map(Json)
 }
 
 pub async fn schemas(State(state): State<AppState>) -> ApiResult<Vec<Schema>> {
@@ -159,16 +121,9 @@ pub async fn splits(State(state): State<AppState>) -> ApiResult<Vec<SplitSummary
     with_library(&state, |lib| lib.splits()).await.map(Json)
 }
 
-#[derive(Deserialize)]
-pub struct LeakageQuery {
-    split: String,
-    /// Largest dHash Hamming distance counted as a near duplicate.
-    near: Option<u32>,
-}
-
 pub async fn leakage(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<LeakageQuery>,
+    ApiQuery(q): ApiQuery<LeakageArgs>,
 ) -> ApiResult<LeakageReport> {
     let near = q.near.unwrap_or(4).min(64);
     with_library(&state, move |lib| lib.leakage(&q.split, near))
@@ -190,69 +145,34 @@ pub async fn run_epochs(State(state): State<AppState>, Id(id): Id) -> ApiResult<
         .map(Json)
 }
 
-fn default_part() -> String {
-    "test".into()
-}
-
-#[derive(Deserialize)]
-pub struct PartQuery {
-    #[serde(default = "default_part")]
-    part: String,
-}
-
 pub async fn evaluate(
     State(state): State<AppState>,
     Id(id): Id,
-    ApiQuery(q): ApiQuery<PartQuery>,
+    ApiQuery(q): ApiQuery<PartArgs>,
 ) -> ApiResult<EvalReport> {
     with_library(&state, move |lib| lib.evaluate(id, &q.part))
         .await
         .map(Json)
 }
 
-#[derive(Deserialize)]
-pub struct CellQuery {
-    #[serde(default = "default_part")]
-    part: String,
-    /// True class of the confusion-matrix cell.
-    #[serde(rename = "true")]
-    truth: Option<String>,
-    /// Predicted class of the cell.
-    pred: Option<String>,
-}
-
 pub async fn misclassified(
     State(state): State<AppState>,
     Id(id): Id,
-    ApiQuery(q): ApiQuery<CellQuery>,
+    ApiQuery(q): ApiQuery<CellArgs>,
 ) -> ApiResult<Vec<Misclassified>> {
-    with_library(&state, move |lib| {
-        lib.misclassified(id, &q.part, q.truth.as_deref(), q.pred.as_deref())
-    })
-    .await
-    .map(Json)
+    with_library(&state, move |lib| lib.misclassified_cell(id, &q))
+        .await
+        .map(Json)
 }
 
 pub async fn models(State(state): State<AppState>) -> ApiResult<Vec<ModelRecord>> {
     with_library(&state, |lib| lib.models()).await.map(Json)
 }
 
-/// `POST /api/labels`: a person sets (`value` 1, 0 or -1) or blanks (`null`) a class.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetLabel {
-    pair: i64,
-    #[serde(default = "default_schema")]
-    schema: String,
-    class: String,
-    value: Option<i8>,
-    annotator: String,
-}
-
 /// The event written, or `null` when the value did not change.
 pub async fn set_label(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<SetLabel>,
+    ApiJson(b): ApiJson<SetLabelArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
     with_library_mut(&state, move |lib| {
         lib.set_label(b.pair, &b.schema, &b.class, b.value, &b.annotator)
@@ -261,16 +181,10 @@ pub async fn set_label(
     .map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Annotator {
-    annotator: String,
-}
-
 /// The event written, or `null` when there was nothing to undo.
 pub async fn undo(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<Annotator>,
+    ApiJson(b): ApiJson<AnnotatorArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
     with_library_mut(&state, move |lib| lib.undo(&b.annotator))
         .await
@@ -280,35 +194,18 @@ pub async fn undo(
 /// The event written, or `null` when there was nothing to redo.
 pub async fn redo(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<Annotator>,
+    ApiJson(b): ApiJson<AnnotatorArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
     with_library_mut(&state, move |lib| lib.redo(&b.annotator))
         .await
         .map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetReview {
-    pair: i64,
-    #[serde(default = "default_schema")]
-    schema: String,
-    status: String,
-    annotator: String,
-}
-
 pub async fn set_review(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<SetReview>,
+    ApiJson(b): ApiJson<SetReviewArgs>,
 ) -> ApiResult<ReviewStatus> {
-    let (pair, schema, status) = (b.pair, b.schema.clone(), b.status.clone());
-    with_library(&state, move |lib| {
-        lib.set_review(b.pair, &b.schema, &b.status, &b.annotator)
-    })
-    .await?;
-    Ok(Json(ReviewStatus {
-        pair,
-        schema,
-        status,
-    }))
+    with_library(&state, move |lib| lib.set_review_status(&b))
+        .await
+        .map(Json)
 }

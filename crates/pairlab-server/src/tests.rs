@@ -157,19 +157,19 @@ async fn browse_route_filters_and_pages() {
     let fx = demo_library(4);
     let app = router(AppState::new(&fx.lib));
     // The demo's reports are pre-labelled by the rules: filter on one class's positives.
-    let body = |after: i64| {
+    let body = |after: Option<String>| {
         serde_json::json!({"filter": {"class": "Cardiomegaly", "value": "1", "source": "report-rules"},
                            "after": after, "limit": 2})
     };
-    let (mut after, mut seen) = (0, Vec::new());
+    let (mut after, mut seen) = (None, Vec::new());
     loop {
-        let (status, page) = post_json(&app, "/api/browse", body(after)).await;
+        let (status, page) = post_json(&app, "/api/browse", body(after.clone())).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         let rows = page["rows"].as_array().expect("rows").clone();
         assert!(rows.len() <= 2);
         seen.extend(rows.iter().map(|r| r["id"].as_i64().expect("id")));
-        match page["next"].as_i64() {
-            Some(n) => after = n,
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
             None => break,
         }
     }

@@ -4,19 +4,25 @@
 
 use std::path::Path;
 
-use crate::browse::{self, BrowseFilter, BrowsePage};
+use crate::browse::{self, BrowseFilter, BrowsePage, BrowseSort};
 use crate::error::Result;
 use crate::ingest::{self, IndexOptions, IndexSummary};
-use crate::labeler::Labeler;
+use crate::labeler::{Evidence, Labeler};
 use crate::labels::{self, CurrentLabel, LabelEvent, Schema, SchemaDef};
 use crate::library::Library;
 use crate::prelabel::{self, PrelabelSummary};
 use crate::progress::Progress;
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
+use requests::{ReviewStatus, SetReviewArgs};
 
+pub mod bindings;
+mod media;
 mod models;
+pub mod requests;
+pub mod routes;
 mod runs;
 mod splits;
+pub use media::{MediaFile, is_plain_relative};
 pub use models::{EncodeInput, Encoding};
 
 impl Library {
@@ -50,9 +56,16 @@ impl Library {
         read::pairs(self.conn(), after, limit)
     }
 
-    /// One page of the browse grid: pairs passing `filter` with id greater than `after`.
-    pub fn browse(&self, filter: &BrowseFilter, after: i64, limit: u32) -> Result<BrowsePage> {
-        browse::browse(self.conn(), filter, after, limit)
+    /// One page of the browse grid: pairs passing `filter` in the order `sort` asks for,
+    /// after the cursor `after` (the `next` of the page before).
+    pub fn browse(
+        &self,
+        filter: &BrowseFilter,
+        sort: &BrowseSort,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<BrowsePage> {
+        browse::browse(self.conn(), filter, sort, after, limit)
     }
 
     /// Everything about one pair.
@@ -102,6 +115,16 @@ impl Library {
         labels::current(self.conn(), pair, schema)
     }
 
+    /// Where the report labeler found each of its labels in the pair's report (byte
+    /// offsets into the report text), for highlighting; empty without a report.
+    pub fn evidence(&self, pair: i64, schema: &str) -> Result<Vec<Evidence>> {
+        let labeler = self.labeler_for(schema)?;
+        Ok(match read::pair(self.conn(), pair)?.report {
+            Some(report) => labeler.label(&report.text).evidence,
+            None => Vec::new(),
+        })
+    }
+
     /// A pair's review status under a schema.
     pub fn review_status(&self, pair: i64, schema: &str) -> Result<String> {
         labels::review_status(self.conn(), pair, schema)
@@ -131,6 +154,21 @@ impl Library {
         progress: &dyn Progress,
     ) -> Result<PrelabelSummary> {
         prelabel::reports(self.conn_mut(), labeler, schema, progress)
+    }
+
+    /// A pair's review status under a schema, as the front ends show it.
+    pub fn review(&self, pair: i64, schema: &str) -> Result<ReviewStatus> {
+        Ok(ReviewStatus {
+            pair,
+            schema: schema.to_owned(),
+            status: self.review_status(pair, schema)?,
+        })
+    }
+
+    /// Sets a pair's review status and answers it.
+    pub fn set_review_status(&self, args: &SetReviewArgs) -> Result<ReviewStatus> {
+        self.set_review(args.pair, &args.schema, &args.status, &args.annotator)?;
+        self.review(args.pair, &args.schema)
     }
 
     /// Sets a pair's review status (accepted, rejected, flagged, ...).

@@ -1,5 +1,6 @@
 //! The training part of the API.
 
+use super::requests::CellArgs;
 use crate::error::Result;
 use crate::library::Library;
 use crate::progress::Progress;
@@ -43,9 +44,21 @@ impl Library {
         &self,
         run: i64,
         part: &str,
+        class: Option<&str>,
         truth: Option<&str>,
         pred: Option<&str>,
     ) -> Result<Vec<Misclassified>> {
-        eval::misclassified(self.conn(), run, part, truth, pred)
+        eval::misclassified(self.conn(), run, part, class, truth, pred)
+    }
+
+    /// The samples behind the confusion-matrix cell that `cell` names.
+    pub fn misclassified_cell(&self, run: i64, cell: &CellArgs) -> Result<Vec<Misclassified>> {
+        self.misclassified(
+            run,
+            &cell.part,
+            cell.class.as_deref(),
+            cell.truth.as_deref(),
+            cell.pred.as_deref(),
+        )
     }
 }

@@ -12,6 +12,7 @@ mod write;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use ts_rs::TS;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -102,7 +103,7 @@ impl Default for IndexOptions {
 }
 
 /// The outcome of one `index` run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct IndexSummary {
     /// Corpus id.
     pub corpus: i64,

@@ -21,6 +21,7 @@ mod sentences;
 mod tests;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use matcher::Norm;
 use rules::{MentionKind, Rules};
@@ -38,7 +39,7 @@ pub enum LabelerError {
 }
 
 /// A label value: CheXpert's 1, 0 and -1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 pub enum Value {
     Positive,
     Negative,
@@ -68,7 +69,7 @@ impl Value {
 ///
 /// Under the No Finding class, evidence records other abnormalities ("emphysema") that
 /// stop No Finding from being positive, with the value read for that abnormality.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 pub struct Evidence {
     pub class: String,
     /// Byte offsets of the mention in the original report text.

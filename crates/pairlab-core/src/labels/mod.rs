@@ -8,6 +8,7 @@ pub mod schema;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 pub use schema::{Prompt, Schema, SchemaDef, SchemaKind};
@@ -29,7 +30,7 @@ pub fn parse_value(s: &str) -> Result<Option<i8>> {
 }
 
 /// One entry of the audit trail.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct LabelEvent {
     pub id: i64,
     pub pair: i64,
@@ -47,7 +48,7 @@ pub struct LabelEvent {
 }
 
 /// The value a class has now, and where it comes from.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct CurrentLabel {
     pub class: String,
     pub value: i8,
@@ -157,6 +158,11 @@ pub fn set_human(
     value: Option<i8>,
     annotator: &str,
 ) -> Result<Option<LabelEvent>> {
+    if let Some(v) = value.filter(|v| !(-1..=1).contains(v)) {
+        return Err(Error::Invalid(format!(
+            "label value {v}: use 1, 0, -1 or blank"
+        )));
+    }
     let tx = conn.transaction()?;
     let schema = schema::get(&tx, schema)?;
     check_target(&tx, pair, &schema, class)?;

@@ -3,6 +3,7 @@
 //! `assets/schemas/`; users add their own from TOML files.
 
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -129,7 +130,7 @@ impl SchemaDef {
 }
 
 /// A schema stored in the library.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct Schema {
     pub id: i64,
     pub name: String,

@@ -5,6 +5,7 @@
 //! ROC and PR curves; and the samples behind a confusion-matrix cell.
 
 use std::collections::HashMap;
+use ts_rs::TS;
 
 use pairlab_ml::curves::{pr_curve, roc_curve};
 use pairlab_ml::metrics::{self, Ci, ConfusionMatrix};
@@ -19,7 +20,7 @@ use crate::labels::best_values as label_values;
 /// Bootstrap resamples for every interval.
 pub const RESAMPLES: usize = 1000;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ClassEval {
     pub class: String,
     pub precision: f64,
@@ -33,13 +34,16 @@ pub struct ClassEval {
     pub threshold: Option<f32>,
     /// Multi-label: `[[tn, fp], [fn, tp]]`.
     pub confusion: Option<[[u64; 2]; 2]>,
-    /// (false-positive rate, true-positive rate, threshold)
+    /// (false-positive rate, true-positive rate, threshold); an infinite threshold (the
+    /// curve's first point) is `null` in JSON.
+    #[ts(type = "Array<[number, number, number | null]>")]
     pub roc: Vec<(f64, f64, f32)>,
     /// (recall, precision, threshold)
+    #[ts(type = "Array<[number, number, number | null]>")]
     pub pr: Vec<(f64, f64, f32)>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct EvalReport {
     pub run_id: i64,
     pub part: String,
@@ -345,7 +349,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
 }
 
 /// One misclassified sample.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct Misclassified {
     pub pair: i64,
     pub truth: String,
@@ -355,27 +359,20 @@ pub struct Misclassified {
     pub image: String,
 }
 
-/// The samples behind a confusion-matrix cell of a multi-class run (all off-diagonal
-/// cells when `truth` and `pred` are None), most confident mistakes first.
+/// The samples behind a confusion-matrix cell, most confident mistakes first. Multi-class:
+/// `truth` and `pred` are class names (all off-diagonal cells when both are None).
+/// Multi-label: the cell of `class`'s 2×2 table, `truth` and `pred` `1` or `0` at the
+/// class's val threshold (both None: its false positives and false negatives).
 pub fn misclassified(
     conn: &Connection,
     run: i64,
     part: &str,
+    class: Option<&str>,
     truth: Option<&str>,
     pred: Option<&str>,
 ) -> Result<Vec<Misclassified>> {
     let summary = get(conn, run)?;
     let (schema_id, multi_class) = schema_of(conn, run)?;
-    if !multi_class {
-        return Err(Error::Invalid(format!(
-            "run {run} is multi-label; its per-class 2×2 tables are in `pairlab eval`"
-        )));
-    }
-    for c in truth.iter().chain(pred.iter()) {
-        if !summary.classes.iter().any(|x| x == c) {
-            return Err(Error::Invalid(format!("run {run} has no class {c:?}")));
-        }
-    }
     let labels = label_values(conn, schema_id)?;
     let images: HashMap<i64, String> = conn
         .prepare(
@@ -384,27 +381,78 @@ pub fn misclassified(
         )?
         .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
+    let in_cell = |t: &str, p: &str| match (truth, pred) {
+        (None, None) => t != p,
+        (a, b) => a.is_none_or(|a| a == t) && b.is_none_or(|b| b == p),
+    };
     let mut out = Vec::new();
-    for p in predictions(conn, run, part)? {
-        let t = summary
+    let mut push = |pair: i64, t: &str, p: &str, confidence: f32| {
+        out.push(Misclassified {
+            pair,
+            truth: t.to_owned(),
+            predicted: p.to_owned(),
+            confidence,
+            image: images.get(&pair).cloned().unwrap_or_default(),
+        })
+    };
+    if multi_class {
+        if let Some(c) = class {
+            return Err(Error::Invalid(format!(
+                "run {run} is multi-class: give the cell as true and pred classes, not class {c:?}"
+            )));
+        }
+        for c in truth.iter().chain(pred.iter()) {
+            if !summary.classes.iter().any(|x| x == c) {
+                return Err(Error::Invalid(format!("run {run} has no class {c:?}")));
+            }
+        }
+        for p in predictions(conn, run, part)? {
+            let t = summary
+                .classes
+                .iter()
+                .find(|c| labels.get(&(p.pair, (*c).clone())) == Some(&1));
+            let Some(t) = t else { continue };
+            let k = argmax(&p.probs);
+            if in_cell(t, &summary.classes[k]) {
+                push(p.pair, t, &summary.classes[k], p.probs[k]);
+            }
+        }
+    } else {
+        let class = class.ok_or_else(|| {
+            Error::Invalid(format!(
+                "run {run} is multi-label: name the class whose 2×2 cell you want"
+            ))
+        })?;
+        let c = summary
             .classes
             .iter()
-            .find(|c| labels.get(&(p.pair, (*c).clone())) == Some(&1));
-        let Some(t) = t else { continue };
-        let k = argmax(&p.probs);
-        let predicted = &summary.classes[k];
-        let cell = match (truth, pred) {
-            (None, None) => t != predicted,
-            (a, b) => a.is_none_or(|a| a == t) && b.is_none_or(|b| b == predicted),
-        };
-        if cell {
-            out.push(Misclassified {
-                pair: p.pair,
-                truth: t.clone(),
-                predicted: predicted.clone(),
-                confidence: p.probs[k],
-                image: images.get(&p.pair).cloned().unwrap_or_default(),
-            });
+            .position(|x| x == class)
+            .ok_or_else(|| Error::Invalid(format!("run {run} has no class {class:?}")))?;
+        for v in truth.iter().chain(pred.iter()) {
+            if !matches!(*v, "1" | "0") {
+                return Err(Error::Invalid(format!(
+                    "a multi-label cell is 1 or 0, not {v:?}"
+                )));
+            }
+        }
+        let threshold = val_thresholds(conn, run)?[c];
+        for p in predictions(conn, run, part)? {
+            let Some(v @ (0 | 1)) = labels.get(&(p.pair, class.to_owned())).copied() else {
+                continue;
+            };
+            let positive = p.probs[c] >= threshold;
+            let (t, pr) = (
+                if v == 1 { "1" } else { "0" },
+                if positive { "1" } else { "0" },
+            );
+            if in_cell(t, pr) {
+                let conf = if positive {
+                    p.probs[c]
+                } else {
+                    1.0 - p.probs[c]
+                };
+                push(p.pair, t, pr, conf);
+            }
         }
     }
     out.sort_by(|a, b| {

@@ -2,13 +2,16 @@
 //! part), stored with its config, seed, data fingerprint, per-epoch figures, checkpoint
 //! and the probabilities of every pair of the split.
 
+mod confidence;
 pub mod eval;
 mod pixels;
 
 use std::collections::HashMap;
 use std::time::Instant;
+use ts_rs::TS;
 
 /// One epoch's figures, as stored in `run_epochs`.
+pub use confidence::fill_missing as fill_confidence;
 pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::head::{self, Event, HeadConfig, ImageInput};
 use pairlab_ml::train::{Targets, Uncertain};
@@ -39,7 +42,7 @@ pub struct TrainOptions {
     pub seed: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct RunSummary {
     pub run_id: i64,
     pub schema: String,
@@ -323,6 +326,7 @@ pub fn train(
             ])?;
         }
     }
+    confidence::fill(&tx, run_id)?;
     tx.execute(
         "UPDATE runs SET status = 'done', best_epoch = ?2, dir = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
         params![run_id, trained.best_epoch as i64, dir.to_string_lossy()],
@@ -337,7 +341,9 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
     conn.query_row(
         "SELECT r.id, s.name, sp.name, r.trainer, m.name, r.status, r.classes, r.best_epoch, r.fingerprint, r.created_at,
                 (SELECT COUNT(*) FROM run_epochs e WHERE e.run_id = r.id),
-                (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch)
+                (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
+                COALESCE((julianday(r.finished_at) - julianday(r.created_at)) * 86400.0,
+                         (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0)
          FROM runs r JOIN schemas s ON s.id = r.schema_id JOIN splits sp ON sp.id = r.split_id
          LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
         [run_id],
@@ -356,7 +362,7 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 created_at: r.get(9)?,
                 epochs: r.get::<_, i64>(10)? as usize,
                 final_val_loss: r.get(11)?,
-                seconds: 0.0,
+                seconds: r.get(12)?,
             })
         },
     )

@@ -6,6 +6,7 @@
 pub mod assign;
 
 use std::collections::HashMap;
+use ts_rs::TS;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -55,14 +56,14 @@ pub fn parse_ratios(s: &str) -> Result<Vec<f64>> {
     assign::parse_ratios(s).map_err(|e| Error::Invalid(format!("--ratios: {e}")))
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct PartCount {
     pub part: String,
     pub pairs: u64,
     pub patients: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct SplitSummary {
     pub name: String,
     pub strategy: String,
@@ -244,7 +245,7 @@ pub fn list(conn: &Connection) -> Result<Vec<SplitSummary>> {
 }
 
 /// A patient or image shared by two or more parts of a split.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct Shared {
     /// The patient id, the content hash, or the two pairs' ids for near duplicates.
     pub key: String,
@@ -252,7 +253,7 @@ pub struct Shared {
     pub pairs: Vec<i64>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct LeakageReport {
     pub split: String,
     pub patients: Vec<Shared>,

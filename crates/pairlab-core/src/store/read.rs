@@ -2,11 +2,12 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
 /// Counts for one corpus (or the whole library when `corpus` is None).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, TS)]
 pub struct Counts {
     pub pairs: u64,
     pub images: u64,
@@ -86,7 +87,7 @@ pub fn corpus_counts(conn: &Connection, corpus: i64) -> Result<Counts> {
     counts(conn, Some(corpus))
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct CorpusInfo {
     pub id: i64,
     pub name: String,
@@ -97,7 +98,7 @@ pub struct CorpusInfo {
     pub counts: Counts,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct Stats {
     pub corpora: u64,
     #[serde(flatten)]
@@ -149,7 +150,7 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
 }
 
 /// One full-text search hit: a report and the pairs that share it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct SearchHit {
     pub report_id: i64,
     pub source: String,
@@ -203,7 +204,7 @@ pub fn search(conn: &Connection, text: &str, limit: u32) -> Result<Vec<SearchHit
         .collect()
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ErrorRow {
     pub id: i64,
     pub corpus: i64,
@@ -235,7 +236,7 @@ pub fn errors(conn: &Connection, after: i64, limit: u32) -> Result<Vec<ErrorRow>
 }
 
 /// A pair in a list.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct PairRow {
     pub id: i64,
     pub corpus: i64,
@@ -250,10 +251,12 @@ pub struct PairRow {
 /// Pairs after id `after`, at most `limit`.
 pub fn pairs(conn: &Connection, after: i64, limit: u32) -> Result<Vec<PairRow>> {
     let all = crate::browse::BrowseFilter::default();
-    Ok(crate::browse::browse(conn, &all, after, limit)?.rows)
+    let by_id = crate::browse::BrowseSort::default();
+    let after = after.to_string();
+    Ok(crate::browse::browse(conn, &all, &by_id, Some(&after), limit)?.rows)
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ImageDetail {
     pub path: String,
     pub abs_path: String,
@@ -271,7 +274,7 @@ pub struct ImageDetail {
     pub missing: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ReportDetail {
     pub id: i64,
     pub source: String,
@@ -282,7 +285,7 @@ pub struct ReportDetail {
     pub tags: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct LabelRow {
     pub schema: String,
     pub class: String,
@@ -290,13 +293,13 @@ pub struct LabelRow {
     pub source: String,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct SplitRow {
     pub split: String,
     pub part: String,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct PairDetail {
     pub id: i64,
     pub corpus: i64,

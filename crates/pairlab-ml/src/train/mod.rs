@@ -8,6 +8,7 @@ pub mod head;
 pub mod loss;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// What to do with uncertain (−1) labels in a multi-label schema (CheXpert's policies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +54,7 @@ impl Targets {
 }
 
 /// One epoch's figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub train_loss: f64,

@@ -1,0 +1,103 @@
+//! A pair's image and thumbnail as bytes a browser or web view shows, found through the
+//! database by pair id (a client never names a path). DICOM, TIFF and BMP are rendered to
+//! PNG the way ingest displays them.
+
+use std::io::Cursor;
+use std::path::{Component, Path};
+
+use crate::error::{Error, Result};
+use crate::ingest::media::{Limits, decode_full};
+use crate::library::{Library, THUMBS_DIR};
+
+/// A file's bytes and their content type.
+pub struct MediaFile {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The content type web views show for an indexed image format, if they show it at all.
+fn shown_type(format: &str) -> Option<&'static str> {
+    Some(match format {
+        "png" => "image/png",
+        "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        _ => return None,
+    })
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound(format!("{what} file is missing")),
+        _ => Error::io(path, e),
+    })
+}
+
+/// True when `rel` is a plain relative path (no `..`, no root, no drive).
+pub fn is_plain_relative(rel: &Path) -> bool {
+    rel.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+impl Library {
+    /// A pair's full image: its own bytes for formats web views show, else a PNG.
+    pub fn image_file(&self, pair: i64) -> Result<MediaFile> {
+        let img = self.pair(pair)?.image;
+        if img.missing {
+            return Err(Error::NotFound(format!(
+                "the image of pair {pair} is missing from its corpus"
+            )));
+        }
+        let abs = Path::new(&img.abs_path);
+        if let Some(content_type) = shown_type(&img.format) {
+            let bytes = read(abs, "the image")?;
+            return Ok(MediaFile {
+                content_type,
+                bytes,
+            });
+        }
+        if !matches!(img.format.as_str(), "dicom" | "tiff" | "bmp") {
+            return Err(Error::Invalid(format!(
+                "images in {} format cannot be shown",
+                img.format
+            )));
+        }
+        if !abs.is_file() {
+            return Err(Error::NotFound("the image file is missing".into()));
+        }
+        let decoded = decode_full(abs, &Limits::default())
+            .map_err(|e| Error::Invalid(format!("cannot render {}: {}", img.format, e.message)))?;
+        let mut out = Cursor::new(Vec::new());
+        decoded
+            .write_to(&mut out, image::ImageFormat::Png)
+            .map_err(|e| Error::io(abs, std::io::Error::other(e)))?;
+        Ok(MediaFile {
+            content_type: "image/png",
+            bytes: out.into_inner(),
+        })
+    }
+
+    /// A pair's stored thumbnail (JPEG, or the original's bytes when it was small).
+    pub fn thumb_file(&self, pair: i64) -> Result<MediaFile> {
+        let none = || Error::NotFound(format!("pair {pair} has no thumbnail"));
+        let rel = self.pair(pair)?.image.thumb.ok_or_else(none)?;
+        let rel = Path::new(&rel);
+        if !is_plain_relative(rel) {
+            return Err(none());
+        }
+        let content_type = match rel.extension().and_then(|e| e.to_str()) {
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("png") => "image/png",
+            Some("webp") => "image/webp",
+            _ => {
+                return Err(Error::Invalid(
+                    "the thumbnail's format cannot be shown".into(),
+                ));
+            }
+        };
+        let bytes = read(&self.root().join(THUMBS_DIR).join(rel), "the thumbnail")?;
+        Ok(MediaFile {
+            content_type,
+            bytes,
+        })
+    }
+}

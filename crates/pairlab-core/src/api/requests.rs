@@ -1,0 +1,272 @@
+//! The arguments of each API call as the front ends receive them (HTTP query or body, Tauri
+//! `args`), with the defaults every front end shares. Path ids travel beside them (HTTP
+//! path, or `id` inside a Tauri command's `args`; see [`WithId`]).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::browse::{BrowseFilter, BrowseSort};
+use crate::error::Result;
+use crate::runs::{TrainOptions, parse_uncertain};
+
+/// The most rows one page may ask for.
+pub const MAX_LIMIT: u32 = 1000;
+/// The schema a call means when it names none.
+pub const DEFAULT_SCHEMA: &str = "chexpert";
+
+fn default_schema() -> String {
+    DEFAULT_SCHEMA.into()
+}
+
+fn default_part() -> String {
+    "test".into()
+}
+
+/// A page size: `asked`, else `default`, at most [`MAX_LIMIT`].
+pub fn limit(asked: Option<u32>, default: u32) -> u32 {
+    asked.unwrap_or(default).min(MAX_LIMIT)
+}
+
+/// A path id and the call's other arguments (Tauri's `args` of a call on `/…/{id}`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct WithId<T> {
+    pub id: i64,
+    #[serde(flatten)]
+    pub rest: T,
+}
+
+/// No arguments (a call on `/…/{id}` that needs only the id).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+pub struct NoArgs {}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct SearchArgs {
+    pub q: String,
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// Keyset pagination: rows with id greater than `after`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+pub struct PageArgs {
+    #[serde(default)]
+    #[ts(optional, as = "Option<i64>")]
+    pub after: i64,
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// One page of the grid: `after` is the `next` cursor of the page before (opaque).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseArgs {
+    #[serde(default)]
+    #[ts(optional, as = "Option<BrowseFilter>")]
+    pub filter: BrowseFilter,
+    #[serde(default)]
+    #[ts(optional, as = "Option<BrowseSort>")]
+    pub sort: BrowseSort,
+    #[ts(optional)]
+    pub after: Option<String>,
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct SchemaArgs {
+    #[serde(default = "default_schema")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct LeakageArgs {
+    pub split: String,
+    /// Largest dHash Hamming distance counted as a near duplicate (default 4).
+    #[ts(optional)]
+    pub near: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct PartArgs {
+    #[serde(default = "default_part")]
+    #[ts(optional, as = "Option<String>")]
+    pub part: String,
+}
+
+/// A confusion-matrix cell: multi-class `true`/`pred` are class names; multi-label cells
+/// name the `class` and give `true`/`pred` as `1` or `0`.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct CellArgs {
+    #[serde(default = "default_part")]
+    #[ts(optional, as = "Option<String>")]
+    pub part: String,
+    #[serde(rename = "true")]
+    #[ts(optional)]
+    pub truth: Option<String>,
+    #[ts(optional)]
+    pub pred: Option<String>,
+    #[ts(optional)]
+    pub class: Option<String>,
+}
+
+/// A person sets (`value` 1, 0 or -1) or blanks (`null`) a class.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetLabelArgs {
+    pub pair: i64,
+    #[serde(default = "default_schema")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+    pub class: String,
+    pub value: Option<i8>,
+    pub annotator: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotatorArgs {
+    pub annotator: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetReviewArgs {
+    pub pair: i64,
+    #[serde(default = "default_schema")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+    /// `accepted`, `rejected`, `flagged` (or `unlabelled` to clear).
+    pub status: String,
+    pub annotator: String,
+}
+
+/// A pair's review status under a schema.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, TS)]
+pub struct ReviewStatus {
+    pub pair: i64,
+    pub schema: String,
+    pub status: String,
+}
+
+/// What `health` answers.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, TS)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+impl Health {
+    pub fn now() -> Health {
+        Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// A long job was started; follow it with `job` / `job_events`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, TS)]
+pub struct JobStarted {
+    pub job: u64,
+}
+
+fn default_trainer() -> String {
+    "head".into()
+}
+fn default_epochs() -> usize {
+    100
+}
+fn default_lr() -> f64 {
+    0.01
+}
+fn default_size() -> usize {
+    64
+}
+fn default_uncertain() -> String {
+    "ignore".into()
+}
+
+/// Starts training: core's `TrainOptions` with the CLI's defaults.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TrainArgs {
+    #[serde(default = "default_schema")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+    pub split: String,
+    /// `head` (on a model's image embeddings) or `cnn` (on the images).
+    #[serde(default = "default_trainer")]
+    #[ts(optional, as = "Option<String>")]
+    pub trainer: String,
+    #[ts(optional)]
+    pub model: Option<String>,
+    #[serde(default = "default_epochs")]
+    #[ts(optional, as = "Option<usize>")]
+    pub epochs: usize,
+    #[serde(default = "default_lr")]
+    #[ts(optional, as = "Option<f64>")]
+    pub lr: f64,
+    /// Hidden units of the head's MLP (0 = linear).
+    #[serde(default)]
+    #[ts(optional, as = "Option<usize>")]
+    pub hidden: usize,
+    /// `cnn`: images are resized to `size × size` grey pixels.
+    #[serde(default = "default_size")]
+    #[ts(optional, as = "Option<usize>")]
+    pub size: usize,
+    /// `ignore`, `zeros` or `ones`.
+    #[serde(default = "default_uncertain")]
+    #[ts(optional, as = "Option<String>")]
+    pub uncertain: String,
+    #[serde(default)]
+    #[ts(optional, as = "Option<u64>")]
+    pub seed: u64,
+}
+
+impl TrainArgs {
+    pub fn options(self) -> Result<TrainOptions> {
+        Ok(TrainOptions {
+            uncertain: parse_uncertain(&self.uncertain)?,
+            schema: self.schema,
+            split: self.split,
+            trainer: self.trainer,
+            model: self.model,
+            epochs: self.epochs,
+            lr: self.lr,
+            hidden: self.hidden,
+            size: self.size,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Adds (or re-indexes) a corpus folder.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct IndexArgs {
+    /// The corpus folder, as an absolute path on the machine that runs Pairlab.
+    pub root: String,
+    /// `auto` (default), `stem`, `folders`, `mimic`, `iu-xml` or `manifest`.
+    #[ts(optional)]
+    pub layout: Option<String>,
+    /// The manifest file (CSV or JSONL) for the `manifest` layout.
+    #[ts(optional)]
+    pub manifest: Option<String>,
+}
+
+impl IndexArgs {
+    /// The corpus root and the index options these arguments ask for.
+    pub fn options(&self) -> Result<(std::path::PathBuf, crate::ingest::IndexOptions)> {
+        let layout = match &self.layout {
+            Some(l) => crate::ingest::Layout::parse(l)?,
+            None => crate::ingest::Layout::Auto,
+        };
+        let opts = crate::ingest::IndexOptions {
+            layout,
+            manifest: self.manifest.as_ref().map(std::path::PathBuf::from),
+            ..Default::default()
+        };
+        Ok((std::path::PathBuf::from(&self.root), opts))
+    }
+}

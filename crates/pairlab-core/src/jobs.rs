@@ -1,0 +1,290 @@
+//! Long jobs (indexing a corpus, training) for the interactive front ends: each runs on its
+//! own thread with its own library connection and reports through [`Progress`] into a
+//! shared [`JobState`]. The server streams it as server-sent events, the Tauri shell over
+//! a channel; both read it with [`Job::wait_change`]. Cancelling sets the flag the job
+//! checks between units of work.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::api::requests::{IndexArgs, JobStarted, TrainArgs};
+use crate::error::{Error, Result};
+use crate::library::Library;
+use crate::progress::{CancelFlag, Progress};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// What a client sees of a job.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, TS)]
+pub struct JobState {
+    pub id: u64,
+    /// What the job does (`train`, `index`).
+    pub kind: String,
+    pub status: JobStatus,
+    /// The current stage (e.g. `loading images`, `training`).
+    pub stage: Option<String>,
+    /// Units of the current stage done, of `total` (0 when unknown).
+    pub position: u64,
+    pub total: u64,
+    /// The latest line from the job (e.g. the loss so far).
+    pub message: Option<String>,
+    pub cancel_requested: bool,
+    /// The job's answer once done (`train`: the run summary; `index`: the index summary).
+    pub result: Option<Value>,
+    /// Core's error (`{"kind","message"}`) once failed or cancelled.
+    pub error: Option<Value>,
+}
+
+impl JobState {
+    pub fn is_running(&self) -> bool {
+        self.status == JobStatus::Running
+    }
+}
+
+/// One job: its state with a change counter, and its cancel flag.
+pub struct Job {
+    state: Mutex<(u64, JobState)>,
+    changed: Condvar,
+    cancel: CancelFlag,
+}
+
+impl Job {
+    fn lock(&self) -> MutexGuard<'_, (u64, JobState)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut JobState)) {
+        let mut guard = self.lock();
+        f(&mut guard.1);
+        guard.0 += 1;
+        self.changed.notify_all();
+    }
+
+    pub fn snapshot(&self) -> JobState {
+        self.lock().1.clone()
+    }
+
+    /// The state and its version once it is newer than `seen` (or after `timeout`,
+    /// whichever comes first). Start with `seen = 0` to get the state at once.
+    pub fn wait_change(&self, seen: u64, timeout: Duration) -> (u64, JobState) {
+        let guard = self.lock();
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| s.0 <= seen)
+            .unwrap_or_else(|e| e.into_inner());
+        (guard.0, guard.1.clone())
+    }
+
+    pub fn cancel(&self) -> JobState {
+        self.cancel.cancel();
+        self.update(|s| s.cancel_requested = true);
+        self.snapshot()
+    }
+
+    fn finish(&self, outcome: std::thread::Result<Result<Value>>) {
+        let cancelled = self.cancel.is_set();
+        self.update(|s| match outcome {
+            Ok(Ok(v)) => {
+                s.status = JobStatus::Done;
+                s.result = Some(v);
+            }
+            Ok(Err(e)) => {
+                s.status = if matches!(e, Error::Cancelled) || cancelled {
+                    JobStatus::Cancelled
+                } else {
+                    JobStatus::Failed
+                };
+                s.error = serde_json::to_value(&e).ok();
+            }
+            Err(_) => {
+                s.status = JobStatus::Failed;
+                s.error =
+                    Some(serde_json::json!({"kind": "internal", "message": "the job panicked"}));
+            }
+        });
+    }
+}
+
+impl Progress for Job {
+    fn stage(&self, name: &str, total: u64) {
+        self.update(|s| {
+            s.stage = Some(name.to_owned());
+            s.total = total;
+            s.position = 0;
+        });
+    }
+
+    fn advance(&self, n: u64) {
+        self.update(|s| s.position += n);
+    }
+
+    fn message(&self, text: &str) {
+        self.update(|s| s.message = Some(text.to_owned()));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+}
+
+/// Finished jobs kept for clients that ask late; older finished ones are forgotten.
+const KEEP_FINISHED: usize = 50;
+
+/// The jobs of one library (one per server or window), by id.
+#[derive(Clone)]
+pub struct Jobs {
+    library: Arc<PathBuf>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    last: u64,
+    jobs: HashMap<u64, Arc<Job>>,
+}
+
+fn to_value<T: Serialize>(v: T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+impl Jobs {
+    /// The jobs of the library in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Jobs {
+        Jobs {
+            library: Arc::new(dir.into()),
+            inner: Arc::default(),
+        }
+    }
+
+    /// The library folder the jobs work on.
+    pub fn library(&self) -> &std::path::Path {
+        &self.library
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts `work` on its own thread with its own library connection; returns at once.
+    pub fn start(
+        &self,
+        kind: &str,
+        work: impl FnOnce(&mut Library, &Job) -> Result<Value> + Send + 'static,
+    ) -> Result<JobStarted> {
+        let mut inner = self.lock();
+        let id = inner.last + 1;
+        let job = Arc::new(Job {
+            state: Mutex::new((
+                1,
+                JobState {
+                    id,
+                    kind: kind.to_owned(),
+                    status: JobStatus::Running,
+                    stage: None,
+                    position: 0,
+                    total: 0,
+                    message: None,
+                    cancel_requested: false,
+                    result: None,
+                    error: None,
+                },
+            )),
+            changed: Condvar::new(),
+            cancel: CancelFlag::default(),
+        });
+        let worker = job.clone();
+        let dir = self.library.clone();
+        std::thread::Builder::new()
+            .name(format!("pairlab-job-{id}"))
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    Library::open(&dir).and_then(|mut lib| work(&mut lib, &worker))
+                }));
+                worker.finish(outcome);
+            })
+            .map_err(|e| Error::io("job thread", e))?;
+        inner.last = id;
+        inner.jobs.insert(id, job);
+        forget_old(&mut inner);
+        Ok(JobStarted { job: id })
+    }
+
+    /// Trains a model (see `Library::train`); the result is the run summary.
+    pub fn start_train(&self, args: TrainArgs) -> Result<JobStarted> {
+        let opts = args.options()?;
+        self.start("train", move |lib, job| to_value(lib.train(&opts, job)?))
+    }
+
+    /// Indexes a corpus folder (see `Library::index`); the result is the index summary.
+    pub fn start_index(&self, args: IndexArgs) -> Result<JobStarted> {
+        let (root, opts) = args.options()?;
+        if !root.is_absolute() {
+            return Err(Error::Invalid(format!(
+                "{} is not an absolute path",
+                root.display()
+            )));
+        }
+        if !root.is_dir() {
+            return Err(Error::NotFound(format!("no folder at {}", root.display())));
+        }
+        self.start("index", move |lib, job| {
+            to_value(lib.index(&root, &opts, job)?)
+        })
+    }
+
+    pub fn get(&self, id: u64) -> Result<Arc<Job>> {
+        self.lock()
+            .jobs
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))
+    }
+
+    pub fn state(&self, id: u64) -> Result<JobState> {
+        Ok(self.get(id)?.snapshot())
+    }
+
+    pub fn cancel(&self, id: u64) -> Result<JobState> {
+        Ok(self.get(id)?.cancel())
+    }
+
+    /// Every job still known, oldest first.
+    pub fn all(&self) -> Vec<JobState> {
+        let mut all: Vec<JobState> = self.lock().jobs.values().map(|j| j.snapshot()).collect();
+        all.sort_by_key(|s| s.id);
+        all
+    }
+}
+
+fn forget_old(inner: &mut Inner) {
+    let mut finished: Vec<u64> = inner
+        .jobs
+        .iter()
+        .filter(|(_, j)| !j.snapshot().is_running())
+        .map(|(id, _)| *id)
+        .collect();
+    if finished.len() > KEEP_FINISHED {
+        finished.sort_unstable();
+        for id in &finished[..finished.len() - KEEP_FINISHED] {
+            inner.jobs.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "jobs_tests.rs"]
+mod tests;

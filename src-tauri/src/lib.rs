@@ -1,0 +1,57 @@
+//! Pairlab's desktop shell (Tauri 2): the window's web UI (`ui/dist`) calls one command
+//! per row of core's route table (`pairlab_core::api::routes::ROUTES`), each a single
+//! delegating call into core; images come through the `pairlab:` protocol and job
+//! progress over a channel.
+//!
+//! - `commands`: the commands and the list of their names;
+//! - `protocol`: `pairlab://localhost/pairs/{id}/image|thumb`.
+
+mod commands;
+mod protocol;
+
+use std::path::PathBuf;
+
+use pairlab_core::jobs::Jobs;
+use pairlab_core::{Error, Library};
+
+pub use commands::{COMMANDS, handler};
+pub use protocol::respond as protocol_response;
+
+/// What every command works on: the library folder and its jobs.
+pub struct Shell {
+    pub library: PathBuf,
+    pub jobs: Jobs,
+}
+
+impl Shell {
+    pub fn new(library: PathBuf) -> Shell {
+        Shell {
+            jobs: Jobs::new(&library),
+            library,
+        }
+    }
+}
+
+/// The library this window works on: `PAIRLAB_LIBRARY`, else the platform data folder.
+pub fn library_dir() -> Result<PathBuf, Error> {
+    match std::env::var_os("PAIRLAB_LIBRARY") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Library::default_dir(),
+    }
+}
+
+/// The app on `builder`: `tauri::Builder::default()` for the window, tauri's
+/// `mock_builder()` in tests.
+pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tauri::Builder<R> {
+    let library = shell.library.clone();
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .manage(shell)
+        .register_asynchronous_uri_scheme_protocol("pairlab", move |_ctx, request, responder| {
+            let library = library.clone();
+            std::thread::spawn(move || {
+                responder.respond(protocol::respond(&library, request.uri().path()))
+            });
+        })
+        .invoke_handler(handler())
+}

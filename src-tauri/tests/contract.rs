@@ -1,0 +1,419 @@
+//! The API contract, one suite over three transports: core's API called in process, the
+//! HTTP router (`pairlab serve`, without a socket) and the Tauri commands (tauri's mock
+//! runtime, through the real invoke handler). Each transport gets its own copy of the same
+//! library and the same sequence of calls; their answers must agree, and some must hold
+//! what the contract promises. Also: the Tauri commands are exactly the route table's
+//! JSON and streaming rows, and the `pairlab:` protocol serves its file rows.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use pairlab_app::{COMMANDS, Shell, protocol_response, setup};
+use pairlab_core::api::requests::*;
+use pairlab_core::api::routes::{Kind, ROUTES};
+use pairlab_core::ingest::IndexOptions;
+use pairlab_core::progress::Silent;
+use pairlab_core::{Library, Result as CoreResult};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+use tower::ServiceExt;
+
+/// A demo library (a few patients, report-rule pre-labels) in a temporary folder.
+fn demo_library(tmp: &Path) -> PathBuf {
+    let corpus = tmp.join("corpus");
+    pairlab_core::demo::write_corpus(&corpus, 3, 7).expect("demo corpus");
+    let dir = tmp.join("lib");
+    let mut lib = Library::open(&dir).expect("open");
+    lib.index(&corpus, &IndexOptions::default(), &Silent)
+        .expect("index");
+    let labeler = lib.labeler_for("chexpert").expect("labeler");
+    lib.prelabel_reports(&labeler, "chexpert", &Silent)
+        .expect("prelabel");
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// An answer: `Ok(json)` or `Err(error kind)`.
+type Answer = Result<Value, String>;
+
+trait Transport {
+    fn call(&self, name: &str, args: Value) -> Answer;
+}
+
+fn parse<T: DeserializeOwned>(args: &Value) -> T {
+    serde_json::from_value(args.clone()).expect("arguments")
+}
+
+fn answer<T: serde::Serialize>(r: CoreResult<T>) -> Answer {
+    match r {
+        Ok(v) => Ok(serde_json::to_value(v).expect("json")),
+        Err(e) => Err(e.kind().to_owned()),
+    }
+}
+
+/// Core's API, called directly.
+struct InProcess(PathBuf);
+
+impl Transport for InProcess {
+    fn call(&self, name: &str, args: Value) -> Answer {
+        let mut lib = Library::open(&self.0).expect("open");
+        let id = args["id"].as_i64().unwrap_or(0);
+        match name {
+            "stats" => answer(lib.stats()),
+            "search" => {
+                let a: SearchArgs = parse(&args);
+                answer(lib.search(&a.q, limit(a.limit, 20)))
+            }
+            "pairs" => {
+                let a: PageArgs = parse(&args);
+                answer(lib.pairs(a.after, limit(a.limit, 100)))
+            }
+            "browse" => {
+                let a: BrowseArgs = parse(&args);
+                answer(lib.browse(&a.filter, &a.sort, a.after.as_deref(), limit(a.limit, 100)))
+            }
+            "pair" => answer(lib.pair(id)),
+            "labels" => answer(lib.current_labels(id, &parse::<SchemaArgs>(&args).schema)),
+            "evidence" => answer(lib.evidence(id, &parse::<SchemaArgs>(&args).schema)),
+            "review_status" => answer(lib.review(id, &parse::<SchemaArgs>(&args).schema)),
+            "history" => answer(lib.label_history(id)),
+            "schemas" => answer(lib.schemas()),
+            "splits" => answer(lib.splits()),
+            "runs" => answer(lib.runs()),
+            "set_label" => {
+                let a: SetLabelArgs = parse(&args);
+                answer(lib.set_label(a.pair, &a.schema, &a.class, a.value, &a.annotator))
+            }
+            "undo" => answer(lib.undo(&parse::<AnnotatorArgs>(&args).annotator)),
+            "redo" => answer(lib.redo(&parse::<AnnotatorArgs>(&args).annotator)),
+            "set_review" => answer(lib.set_review_status(&parse(&args))),
+            other => panic!("the in-process transport does not know {other}"),
+        }
+    }
+}
+
+/// The HTTP router, one request per call, built from the route table like the UI's
+/// browser transport does.
+struct Http {
+    app: axum::Router,
+    rt: tokio::runtime::Runtime,
+}
+
+fn query(args: &serde_json::Map<String, Value>) -> String {
+    let pairs: Vec<String> = args
+        .iter()
+        .filter(|(k, v)| *k != "id" && !v.is_null())
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={}", s.replace(' ', "%20")),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+impl Transport for Http {
+    fn call(&self, name: &str, args: Value) -> Answer {
+        let route = ROUTES.iter().find(|r| r.name == name).expect("route");
+        let map = args.as_object().cloned().unwrap_or_default();
+        let mut path = format!("/api{}", route.path);
+        if let Some(id) = map.get("id") {
+            path = path.replace("{id}", &id.to_string());
+        }
+        let req = if route.method == "GET" {
+            Request::get(format!("{path}{}", query(&map))).body(Body::empty())
+        } else {
+            let mut body = map.clone();
+            body.remove("id");
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(Value::Object(body).to_string()))
+        };
+        let req = req.expect("request");
+        let (status, bytes) = self.rt.block_on(async {
+            let res = self.app.clone().oneshot(req).await.expect("response");
+            let status = res.status();
+            (
+                status,
+                axum::body::to_bytes(res.into_body(), 64 << 20)
+                    .await
+                    .expect("body"),
+            )
+        });
+        let v: Value = serde_json::from_slice(&bytes).expect("json body");
+        if status.is_success() {
+            Ok(v)
+        } else {
+            Err(v["kind"].as_str().unwrap_or("?").to_owned())
+        }
+    }
+}
+
+/// The Tauri commands through the real invoke handler on tauri's mock runtime.
+struct Ipc {
+    _app: tauri::App<MockRuntime>,
+    webview: tauri::WebviewWindow<MockRuntime>,
+}
+
+impl Ipc {
+    fn new(library: PathBuf) -> Ipc {
+        let app = setup(mock_builder(), Shell::new(library))
+            .build(mock_context(noop_assets()))
+            .expect("app");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("webview");
+        Ipc { _app: app, webview }
+    }
+
+    fn invoke(&self, name: &str, body: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: name.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: tauri::ipc::InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.webview, request)
+            .map(|b| b.deserialize::<Value>().expect("json answer"))
+    }
+}
+
+impl Transport for Ipc {
+    fn call(&self, name: &str, args: Value) -> Answer {
+        self.invoke(name, json!({ "args": args })).map_err(|e| {
+            e["kind"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(e.to_string())
+        })
+    }
+}
+
+/// Drops what differs between two runs of the same calls (clock times).
+fn normalise(v: Answer) -> Answer {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| !matches!(k.as_str(), "time" | "created_at" | "indexed_at"));
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    v.map(|mut v| {
+        strip(&mut v);
+        v
+    })
+}
+
+/// The calls of the suite, in order (later ones see what earlier ones wrote).
+fn calls() -> Vec<(&'static str, Value)> {
+    let label =
+        |value: Value| json!({"pair": 2, "class": "Edema", "value": value, "annotator": "dr-a"});
+    vec![
+        ("stats", json!({})),
+        ("schemas", json!({})),
+        ("pairs", json!({"limit": 3})),
+        ("pairs", json!({"after": 3, "limit": 2})),
+        (
+            "browse",
+            json!({"filter": {"class": "Cardiomegaly", "value": "1"}, "limit": 2}),
+        ),
+        (
+            "browse",
+            json!({"filter": {"text": "effusion"}, "limit": 50}),
+        ),
+        ("browse", json!({"filter": {"part": "test"}})),
+        ("browse", json!({"sort": {"by": "loudness"}})),
+        ("search", json!({"q": "pleural effusion", "limit": 5})),
+        ("pair", json!({"id": 1})),
+        ("pair", json!({"id": 999_999})),
+        ("labels", json!({"id": 1})),
+        ("evidence", json!({"id": 1, "schema": "chexpert"})),
+        ("evidence", json!({"id": 1, "schema": "no-such-schema"})),
+        ("set_label", label(json!(1))),
+        ("set_label", label(json!(1))),
+        ("set_label", label(json!(-1))),
+        ("set_label", label(json!(7))),
+        ("labels", json!({"id": 2})),
+        ("undo", json!({"annotator": "dr-a"})),
+        ("labels", json!({"id": 2})),
+        ("redo", json!({"annotator": "dr-a"})),
+        ("undo", json!({"annotator": "someone-else"})),
+        ("history", json!({"id": 2})),
+        (
+            "set_review",
+            json!({"pair": 2, "status": "accepted", "annotator": "dr-a"}),
+        ),
+        ("review_status", json!({"id": 2})),
+        (
+            "set_review",
+            json!({"pair": 2, "status": "sleepy", "annotator": "dr-a"}),
+        ),
+        ("browse", json!({"filter": {"source": "human"}})),
+        ("splits", json!({})),
+        ("runs", json!({})),
+    ]
+}
+
+#[test]
+fn the_three_transports_answer_the_same_and_keep_the_contract() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = demo_library(tmp.path());
+    let dirs: Vec<PathBuf> = (0..3)
+        .map(|k| {
+            let d = tmp.path().join(format!("copy{k}"));
+            copy_dir(&base, &d);
+            d
+        })
+        .collect();
+    let http = Http {
+        app: pairlab_server::router(pairlab_server::AppState::new(&dirs[1])),
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    };
+    let transports: Vec<(&str, Box<dyn Transport>)> = vec![
+        ("in-process", Box::new(InProcess(dirs[0].clone()))),
+        ("http", Box::new(http)),
+        ("tauri", Box::new(Ipc::new(dirs[2].clone()))),
+    ];
+    let mut answers: Vec<Vec<Answer>> = Vec::new();
+    for (_, t) in &transports {
+        answers.push(
+            calls()
+                .into_iter()
+                .map(|(n, a)| normalise(t.call(n, a)))
+                .collect(),
+        );
+    }
+    for (k, (name, args)) in calls().iter().enumerate() {
+        for t in 1..transports.len() {
+            assert_eq!(
+                answers[t][k], answers[0][k],
+                "call {k} {name} {args}: {} differs from in-process",
+                transports[t].0
+            );
+        }
+    }
+    // What the contract promises, on the in-process answers.
+    let a = &answers[0];
+    let ok = |k: usize| {
+        a[k].clone()
+            .unwrap_or_else(|e| panic!("call {k} failed: {e}"))
+    };
+    assert!(ok(0)["pairs"].as_u64().unwrap_or(0) > 3);
+    assert_eq!(ok(2).as_array().map(Vec::len), Some(3));
+    assert_eq!(ok(3)[0]["id"], json!(4));
+    let page = ok(4);
+    assert!(page["rows"].as_array().is_some_and(|r| r.len() <= 2));
+    assert_eq!(a[6], Err("invalid".into()), "a part without its split");
+    assert_eq!(a[7], Err("invalid".into()), "an unknown order");
+    assert_eq!(a[10], Err("not_found".into()));
+    assert!(ok(12).as_array().is_some_and(|e| !e.is_empty()), "evidence");
+    assert!(a[13].is_err());
+    assert_eq!(ok(14)["new_value"], json!(1));
+    assert_eq!(ok(15), Value::Null, "setting the same value writes nothing");
+    assert_eq!(a[17], Err("invalid".into()), "7 is not a label value");
+    let edema = |v: &Value| {
+        v.as_array()
+            .and_then(|l| l.iter().find(|c| c["class"] == "Edema").cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(edema(&ok(18))["value"], json!(-1));
+    assert_eq!(edema(&ok(18))["source"], json!("human"));
+    assert_eq!(ok(19)["kind"], json!("undo"));
+    assert_eq!(edema(&ok(20))["value"], json!(1));
+    assert_eq!(ok(21)["kind"], json!("redo"));
+    assert_eq!(ok(22), Value::Null, "another annotator has nothing to undo");
+    assert_eq!(ok(25)["status"], json!("accepted"));
+    assert_eq!(a[26], Err("invalid".into()));
+    assert_eq!(ok(27)["rows"][0]["id"], json!(2));
+}
+
+#[test]
+fn the_tauri_commands_are_the_route_tables_json_and_stream_rows() {
+    let mut routes: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| r.kind != Kind::File)
+        .map(|r| r.name)
+        .collect();
+    let mut commands = COMMANDS.to_vec();
+    routes.sort_unstable();
+    commands.sort_unstable();
+    assert_eq!(commands, routes);
+
+    // And each is registered with the invoke handler: an unknown command is refused as
+    // such, a known one is not (it may still refuse its arguments).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ipc = Ipc::new(tmp.path().join("lib"));
+    let unknown = ipc
+        .invoke("no_such_command", json!({}))
+        .expect_err("unknown");
+    assert!(unknown.to_string().contains("not found"), "{unknown}");
+    for name in COMMANDS.iter().filter(|n| **n != "job_events") {
+        if let Err(e) = ipc.invoke(name, json!({"args": {"id": 1}})) {
+            assert!(
+                !e.to_string().contains("not found") || e["kind"].is_string(),
+                "{name}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_protocol_serves_images_and_thumbnails_by_pair_id_only() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = demo_library(tmp.path());
+    for file in ROUTES.iter().filter(|r| r.kind == Kind::File) {
+        let path = file.path.replace("{id}", "1");
+        let res = protocol_response(&lib, &path);
+        assert_eq!(res.status(), StatusCode::OK.as_u16(), "{path}");
+        let ct = res.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .to_owned();
+        assert!(ct.starts_with("image/"), "{path}: {ct}");
+        assert!(!res.body().is_empty());
+    }
+    for bad in [
+        "/pairs/999999/image",
+        "/pairs/0/image",
+        "/pairs/-1/thumb",
+        "/pairs/01/image",
+        "/pairs/1/../../pairlab.db",
+        "/pairs/..%2F..%2Fetc%2Fpasswd/image",
+        "/etc/passwd",
+        "/pairs/1/image/extra",
+    ] {
+        let res = protocol_response(&lib, bad);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND.as_u16(), "{bad}");
+        let body: Value = serde_json::from_slice(res.body()).expect("json error");
+        assert_eq!(body["kind"], "not_found", "{bad}");
+    }
+}
