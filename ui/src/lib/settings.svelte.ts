@@ -1,0 +1,22 @@
+// User settings persisted in localStorage.
+function load(key: string, fallback: string): string {
+  try {
+    return localStorage.getItem(key) || fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export const settings = $state({
+  annotator: load("pairlab.annotator", "me"),
+  schema: load("pairlab.schema", "chexpert"),
+});
+
+export function setSetting(key: "annotator" | "schema", value: string): void {
+  settings[key] = value;
+  try {
+    localStorage.setItem(`pairlab.${key}`, value);
+  } catch {
+    /* storage unavailable: keep it for this session only */
+  }
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { ago, baseName, count, leakageSummary, stamp } from "./format";
+
+describe("library format", () => {
+  const now = Date.parse("2026-11-29T14:00:00Z");
+  it("says how long ago", () => {
+    expect(ago("2026-11-29T13:59:50Z", now)).toBe("just now");
+    expect(ago("2026-11-29T13:44:29Z", now)).toBe("16 min ago");
+    expect(ago("2026-11-29T10:00:00Z", now)).toBe("4 h ago");
+    expect(ago("2026-11-28T12:00:00Z", now)).toBe("yesterday");
+    expect(ago("2026-08-01T00:00:00Z", now)).toBe("2026-08-01");
+    expect(ago(null, now)).toBe("never");
+  });
+  it("formats stamps, counts and names", () => {
+    expect(stamp("2026-11-29T13:44:29Z")).toBe("2026-11-29 13:44");
+    expect(count(12345)).toBe("12,345");
+    expect(baseName("/tmp/uidemo/corpus/")).toBe("corpus");
+    expect(baseName("C:\\data\\cxr")).toBe("cxr");
+  });
+  it("summarises a leakage report", () => {
+    expect(leakageSummary({ patients: [1], exact_duplicates: [], near_duplicates: [1, 2] })).toEqual({
+      total: 3, text: "1 patient · 0 exact · 2 near",
+    });
+  });
+});

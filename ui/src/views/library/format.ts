@@ -1,0 +1,54 @@
+// Pure helpers of the Library view.
+const nf = new Intl.NumberFormat("en-US");
+
+export function count(n: number | null | undefined): string {
+  return n === null || n === undefined ? "–" : nf.format(n);
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago", or the date beyond a month. */
+export function ago(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return "never";
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 45) return "just now";
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h ago`;
+  const d = Math.round(h / 24);
+  if (d < 31) return d === 1 ? "yesterday" : `${d} days ago`;
+  return iso.slice(0, 10);
+}
+
+/** A timestamp as "2026-11-29 13:44" (UTC as stored), for titles and tables. */
+export function stamp(iso: string | null | undefined): string {
+  if (!iso) return "–";
+  return iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z?$/, "");
+}
+
+/** The folder's last segment, for a compact title. */
+export function baseName(path: string): string {
+  const parts = path.replace(/[\\/]+$/, "").split(/[\\/]/);
+  return parts[parts.length - 1] || path;
+}
+
+/** Splits a leakage key list into a short summary: "3 patients · 0 exact · 12 near". */
+export function leakageSummary(r: { patients: unknown[]; exact_duplicates: unknown[]; near_duplicates: unknown[] }): {
+  total: number;
+  text: string;
+} {
+  const total = r.patients.length + r.exact_duplicates.length + r.near_duplicates.length;
+  const p = r.patients.length;
+  const text = `${count(p)} ${p === 1 ? "patient" : "patients"} · ${count(r.exact_duplicates.length)} exact · ${count(r.near_duplicates.length)} near`;
+  return { total, text };
+}
+
+export const LAYOUTS: { value: string; label: string; hint: string }[] = [
+  { value: "auto", label: "Auto-detect", hint: "Pairlab picks the layout from the folder's contents" },
+  { value: "stem", label: "Same stem", hint: "image.png next to image.txt" },
+  { value: "folders", label: "Folders", hint: "images/ and reports/ folders with matching names" },
+  { value: "mimic", label: "MIMIC-CXR", hint: "files/pXX/pNNN/sNNN/*.dcm with sNNN.txt reports" },
+  { value: "iu-xml", label: "IU X-ray (XML)", hint: "Open-i XML reports that name their images" },
+  { value: "manifest", label: "Manifest", hint: "A CSV or JSONL manifest at the folder's top" },
+];

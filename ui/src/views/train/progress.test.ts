@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { addSample, defaultForm, estimateEta, formatDuration, parseTrainMessage, toTrainArgs, validate } from "./progress";
+
+describe("estimateEta", () => {
+  it("needs two samples and progress", () => {
+    expect(estimateEta([], 10)).toBeNull();
+    expect(estimateEta([{ t: 0, position: 1 }], 10)).toBeNull();
+    expect(estimateEta([{ t: 0, position: 1 }, { t: 1000, position: 1 }], 10)).toBeNull();
+  });
+  it("extrapolates a steady rate", () => {
+    // 1 unit per second, 6 of 10 done: 4 s left.
+    const s = [0, 1, 2, 3, 4, 5].map((i) => ({ t: i * 1000, position: i + 1 }));
+    expect(estimateEta(s, 10)).toBeCloseTo(4);
+  });
+  it("leans towards the recent rate after a slow start", () => {
+    // First unit took 10 s, then 1 unit per second.
+    const s = [{ t: 0, position: 0 }, { t: 10000, position: 1 }];
+    for (let i = 1; i <= 9; i++) s.push({ t: 10000 + i * 1000, position: 1 + i });
+    const eta = estimateEta(s, 20)!;
+    const overallOnly = (20 - 10) / (10 / 19);
+    expect(eta).toBeLessThan(overallOnly);
+    expect(eta).toBeGreaterThan(10);
+  });
+  it("is zero when done", () => {
+    expect(estimateEta([{ t: 0, position: 1 }, { t: 5, position: 10 }], 10)).toBe(0);
+  });
+});
+
+describe("addSample", () => {
+  it("appends progress, ignores repeats and restarts on a new stage", () => {
+    let s = addSample([], { t: 0, position: 1 });
+    s = addSample(s, { t: 10, position: 1 });
+    s = addSample(s, { t: 20, position: 2 });
+    expect(s).toEqual([{ t: 0, position: 1 }, { t: 20, position: 2 }]);
+    expect(addSample(s, { t: 30, position: 0 })).toEqual([{ t: 30, position: 0 }]);
+  });
+  it("keeps the first sample when trimming", () => {
+    let s = [{ t: 0, position: 0 }];
+    for (let i = 1; i < 10; i++) s = addSample(s, { t: i, position: i }, 4);
+    expect(s.map((x) => x.position)).toEqual([0, 7, 8, 9]);
+  });
+});
+
+describe("formatDuration", () => {
+  it("formats seconds, minutes and hours", () => {
+    expect(formatDuration(42.4)).toBe("42 s");
+    expect(formatDuration(185)).toBe("3 min 05 s");
+    expect(formatDuration(3720)).toBe("1 h 02 min");
+    expect(formatDuration(null)).toBe("–");
+  });
+});
+
+describe("parseTrainMessage", () => {
+  it("reads the full line", () => {
+    expect(parseTrainMessage("epoch 2/6 loss 0.4770 · val loss 0.4528 acc 0.767")).toEqual({
+      epoch: 2, epochs: 6, loss: 0.477, valLoss: 0.4528, acc: 0.767,
+    });
+  });
+  it("reads a line without validation", () => {
+    expect(parseTrainMessage("epoch 1/3 loss 0.5811")).toEqual({ epoch: 1, epochs: 3, loss: 0.5811, valLoss: null, acc: null });
+    expect(parseTrainMessage(null).epoch).toBeNull();
+  });
+});
+
+describe("train form", () => {
+  it("defaults to a quick CNN on chexpert", () => {
+    const f = defaultForm(["view", "chexpert"], ["demo-by-patient"]);
+    expect(f).toMatchObject({ schema: "chexpert", split: "demo-by-patient", trainer: "cnn", size: 32, epochs: 15, lr: 0.003 });
+    expect(validate(f)).toEqual({});
+  });
+  it("flags missing and out-of-range fields", () => {
+    const f = { ...defaultForm([], []), epochs: 0, lr: 0, trainer: "head" as const };
+    expect(Object.keys(validate(f)).sort()).toEqual(["epochs", "lr", "model", "schema", "split"]);
+  });
+  it("sends only the chosen trainer's fields", () => {
+    const f = defaultForm(["chexpert"], ["s"]);
+    expect(toTrainArgs(f)).toEqual({ schema: "chexpert", split: "s", trainer: "cnn", epochs: 15, lr: 0.003, uncertain: "ignore", seed: 0, size: 32 });
+    const h = toTrainArgs({ ...f, trainer: "head", model: "clip", hidden: 128 });
+    expect(h.size).toBeUndefined();
+    expect(h).toMatchObject({ trainer: "head", model: "clip", hidden: 128 });
+  });
+});

@@ -1,0 +1,137 @@
+// Pure helpers of the Train view: ETA from progress samples, the job's message line, the
+// form's defaults and the request built from it.
+import type { TrainArgs } from "../../bindings/TrainArgs";
+
+export interface Sample {
+  /** Milliseconds (any clock, increasing). */
+  t: number;
+  position: number;
+}
+
+/**
+ * Seconds left for a stage at `total`, from samples of its progress: the average rate since
+ * the first sample, blended towards the recent rate (the last `window` samples) so that a slow
+ * start (loading, first epoch) does not dominate. Null until the rate is known.
+ */
+export function estimateEta(samples: Sample[], total: number, window = 8): number | null {
+  if (samples.length < 2 || total <= 0) return null;
+  const last = samples[samples.length - 1];
+  if (last.position >= total) return 0;
+  const rate = (a: Sample, b: Sample) => (b.t > a.t && b.position > a.position ? (b.position - a.position) / (b.t - a.t) : null);
+  const overall = rate(samples[0], last);
+  if (overall === null) return null;
+  const recent = rate(samples[Math.max(0, samples.length - 1 - window)], last) ?? overall;
+  const r = 0.5 * overall + 0.5 * recent;
+  return (total - last.position) / r / 1000;
+}
+
+/** Keeps the samples of one stage: starts over when the stage changes or progress goes back. */
+export function addSample(samples: Sample[], s: Sample, max = 200): Sample[] {
+  const last = samples[samples.length - 1];
+  if (last && s.position < last.position) return [s];
+  if (last && s.position === last.position) return samples;
+  const out = [...samples, s];
+  return out.length > max ? [out[0], ...out.slice(out.length - max + 1)] : out;
+}
+
+/** "1 h 02 min", "3 min 05 s", "42 s". */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return "–";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+export interface TrainLine {
+  epoch: number | null;
+  epochs: number | null;
+  loss: number | null;
+  valLoss: number | null;
+  acc: number | null;
+}
+
+/** Reads "epoch 2/6 loss 0.4770 · val loss 0.4528 acc 0.767" (any part may be missing). */
+export function parseTrainMessage(msg: string | null | undefined): TrainLine {
+  const out: TrainLine = { epoch: null, epochs: null, loss: null, valLoss: null, acc: null };
+  if (!msg) return out;
+  const num = (re: RegExp) => {
+    const m = msg.match(re);
+    return m ? Number(m[1]) : null;
+  };
+  const ep = msg.match(/epoch\s+(\d+)\s*\/\s*(\d+)/i);
+  if (ep) {
+    out.epoch = Number(ep[1]);
+    out.epochs = Number(ep[2]);
+  }
+  out.loss = num(/(?<!val\s)\bloss\s+([0-9.eE+-]+)/i);
+  out.valLoss = num(/val\s+loss\s+([0-9.eE+-]+)/i);
+  out.acc = num(/\bacc(?:uracy)?\s+([0-9.eE+-]+)/i);
+  return out;
+}
+
+export type Trainer = "cnn" | "head";
+export type Uncertain = "ignore" | "zeros" | "ones";
+
+export interface TrainForm {
+  schema: string;
+  split: string;
+  trainer: Trainer;
+  model: string;
+  epochs: number;
+  lr: number;
+  size: number;
+  hidden: number;
+  uncertain: Uncertain;
+  seed: number;
+}
+
+/** Defaults that train the demo library in seconds: a small CNN on 32 px images. */
+export function defaultForm(schemas: string[], splits: string[]): TrainForm {
+  return {
+    schema: schemas.includes("chexpert") ? "chexpert" : (schemas[0] ?? ""),
+    split: splits[0] ?? "",
+    trainer: "cnn",
+    model: "",
+    epochs: 15,
+    lr: 0.003,
+    size: 32,
+    hidden: 0,
+    uncertain: "ignore",
+    seed: 0,
+  };
+}
+
+/** What is wrong with the form, field by field (empty when it can be started). */
+export function validate(f: TrainForm): Partial<Record<keyof TrainForm, string>> {
+  const e: Partial<Record<keyof TrainForm, string>> = {};
+  if (!f.schema) e.schema = "Choose a schema";
+  if (!f.split) e.split = "Choose a split (make one with `pairlab split`)";
+  if (f.trainer === "head" && !f.model) e.model = "The head trainer needs a model with image embeddings";
+  if (!Number.isInteger(f.epochs) || f.epochs < 1 || f.epochs > 10000) e.epochs = "1 to 10000";
+  if (!(f.lr > 0 && f.lr <= 10)) e.lr = "Greater than 0";
+  if (f.trainer === "cnn" && (!Number.isInteger(f.size) || f.size < 8 || f.size > 1024)) e.size = "8 to 1024 px";
+  if (f.trainer === "head" && (!Number.isInteger(f.hidden) || f.hidden < 0 || f.hidden > 65536)) e.hidden = "0 (linear) or more";
+  if (!Number.isInteger(f.seed) || f.seed < 0) e.seed = "A whole number ≥ 0";
+  return e;
+}
+
+/** The start_train request: only the fields of the chosen trainer. */
+export function toTrainArgs(f: TrainForm): TrainArgs & { trainer: Trainer } {
+  const args: TrainArgs & { trainer: Trainer } = {
+    schema: f.schema,
+    split: f.split,
+    trainer: f.trainer,
+    epochs: f.epochs,
+    lr: f.lr,
+    uncertain: f.uncertain,
+    seed: f.seed,
+  };
+  if (f.trainer === "cnn") args.size = f.size;
+  else {
+    args.model = f.model;
+    args.hidden = f.hidden;
+  }
+  return args;
+}
