@@ -9,6 +9,10 @@ packages=(
     librsvg2-dev libxdo-dev
     # building bundled C code
     build-essential pkg-config
+    # the web UI's tests in a real browser (Node 20 + npm come with the machine)
+    chromium
+    # the real window, headless: Xvfb, WebKitWebDriver (tauri-driver drives it)
+    xvfb xauth webkit2gtk-driver
 )
 
 missing=()
@@ -22,6 +26,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "error: the web UI needs Node.js 20 or newer with npm (https://nodejs.org)" >&2
+    exit 1
+fi
+
+# tauri-driver: the WebDriver bridge for the Tauri window tests.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "== installing tauri-driver"
+    cargo install tauri-driver --locked --version 2.1.0 --quiet
 fi
 
 if command -v rustup >/dev/null 2>&1; then

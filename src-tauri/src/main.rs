@@ -4,9 +4,13 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use pairlab_app::{Shell, library_dir, setup};
+use pairlab_core::Library;
 
 fn main() {
     let result = library_dir().map_err(|e| e.to_string()).and_then(|dir| {
+        // Open once first: creates or migrates the library, and fails early when it cannot.
+        Library::open(&dir)
+            .map_err(|e| format!("cannot open the library at {}: {e}", dir.display()))?;
         setup(tauri::Builder::default(), Shell::new(dir))
             .run(tauri::generate_context!())
             .map_err(|e| e.to_string())

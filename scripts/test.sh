@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite, in order: the web UI (install, type check, unit tests, build),
+# `cargo test --workspace` (unit, integration and the API contract over core, HTTP and
+# Tauri), then end to end: chromium against `pairlab serve`, and the real Tauri window
+# under Xvfb. Prints one `tests: N passed, M failed` line; exits non-zero on any failure.
+# Needs what scripts/setup.sh installs and the fixtures of scripts/fetch-fixtures.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export NO_COLOR=1 FORCE_COLOR=0
+log=$(mktemp)
+status=0
+stage() {
+    echo "== $1"
+    shift
+    "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+        echo "== FAILED ($rc): $*" | tee -a "$log"
+        status=1
+    fi
+    return 0
+}
+
+# The UI's packages, when the lock file is newer than the install.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    stage "npm ci" npm --prefix ui ci --no-audit --no-fund
+fi
+stage "ui: type check" npm --prefix ui run check
+stage "ui: unit tests (vitest)" npm --prefix ui test
+stage "ui: build" npm --prefix ui run build
+stage "cargo test --workspace" cargo test --workspace
+stage "e2e: chromium against pairlab serve" node tests/e2e/browser.mjs
+stage "e2e: the Tauri window under Xvfb" \
+    xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/window.mjs
+
+# cargo and the e2e scripts print `test result: ... N passed; M failed`; vitest prints
+# `Tests  N passed (N)` (or `Tests  M failed | N passed (T)`).
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '^test result: .* [0-9]+ failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+vitest=$(grep -E '^ +Tests +' "$log" | tail -1)
+vp=$(echo "$vitest" | grep -Eo '[0-9]+ passed' | awk '{print $1 + 0}')
+vf=$(echo "$vitest" | grep -Eo '[0-9]+ failed' | awk '{print $1 + 0}')
+rm -f "$log"
+echo "tests: $((passed + ${vp:-0})) passed, $((failed + ${vf:-0})) failed"
+exit "$status"

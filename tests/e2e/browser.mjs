@@ -1,0 +1,181 @@
+// End to end in a real browser: Debian's chromium (playwright-core) against `pairlab serve`
+// on the demo corpus. Browse, filter, open a sample, label with keys, undo, start a
+// training run and see it finish, open the confusion matrix, click a cell, see the
+// misclassified samples. Screenshots of each view go to target/e2e/browser/.
+import { join } from "node:path";
+import {
+  CHROMIUM_ARGS, Steps, assert, assertEq, chromium, demoLibrary, outDir, serve,
+} from "./harness.mjs";
+
+const steps = new Steps("e2e_browser");
+const shots = outDir("browser");
+const demo = demoLibrary();
+const server = await serve(demo.lib);
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+
+const api = async (path, body) => {
+  const res = await fetch(new URL(path, server.url), body === undefined ? {} : {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  assert(res.ok, `${path}: HTTP ${res.status}`);
+  return res.json();
+};
+const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+const cellIds = () => page.$$eval('[data-testid="cell"]', (cs) => cs.map((c) => Number(c.dataset.pair)));
+const humanValue = async (pair, cls) => {
+  const labels = await api(`/api/pairs/${pair}/labels`);
+  const l = labels.find((x) => x.class === cls && x.source === "human");
+  return l ? l.value : null;
+};
+
+try {
+  await steps.step("browse_shows_the_grid", async () => {
+    await page.goto(`${server.url}#/browse`);
+    await page.waitForSelector('[data-testid="cell"] img');
+    const ids = await cellIds();
+    const first = await api("/api/browse", { limit: 5 });
+    assertEq(ids.slice(0, 5), first.rows.map((r) => r.id), "the grid starts with the first pairs");
+    await shot("browse");
+  });
+
+  let filtered = [];
+  await steps.step("filters_narrow_the_grid_like_the_api", async () => {
+    await page.selectOption('[data-testid="filter-split"]', "demo-by-patient");
+    await page.selectOption('[data-testid="filter-part"]', "test");
+    await page.selectOption('[data-testid="filter-schema"]', "chexpert");
+    await page.selectOption('[data-testid="filter-class"]', "Cardiomegaly");
+    await page.selectOption('[data-testid="filter-value"]', "1");
+    const filter = { split: "demo-by-patient", part: "test", schema: "chexpert", class: "Cardiomegaly", value: "1" };
+    const want = await api("/api/browse", { filter, limit: 1000 });
+    assert(want.rows.length > 0, "the demo has test-part cardiomegaly positives");
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="cell"]').length === n, want.rows.length,
+    );
+    filtered = await cellIds();
+    assertEq(filtered, want.rows.map((r) => r.id), "the filtered grid");
+    assert(page.url().includes("Cardiomegaly"), "filters live in the URL");
+    await shot("browse-filtered");
+  });
+
+  let pair = 0;
+  await steps.step("open_a_sample_from_the_grid", async () => {
+    await page.click('[data-testid="cell"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[data-testid="sample"]');
+    pair = Number(await page.getAttribute('[data-testid="sample"]', "data-pair"));
+    assertEq(pair, filtered[0], "the first filtered pair opens");
+    await page.waitForSelector('[data-testid="sample-image"]');
+    await page.waitForSelector('[data-testid="evidence"]');
+    await shot("sample");
+  });
+
+  await steps.step("label_with_keys_then_undo_and_redo", async () => {
+    const before = await humanValue(pair, "Edema");
+    // Class row 6 is Edema in the CheXpert schema; `u` sets it uncertain.
+    await page.keyboard.press("6");
+    await page.keyboard.press("u");
+    await page.waitForSelector('[data-testid="class-row"][data-class="Edema"][data-value="-1"]');
+    assertEq(await humanValue(pair, "Edema"), -1, "the key wrote a human label");
+    await page.keyboard.press("Control+z");
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="class-row"][data-class="Edema"]')?.dataset.value !== "-1",
+    );
+    assertEq(await humanValue(pair, "Edema"), before, "undo restored the label");
+    await page.keyboard.press("Control+y");
+    await page.waitForSelector('[data-testid="class-row"][data-class="Edema"][data-value="-1"]');
+    assertEq(await humanValue(pair, "Edema"), -1, "redo set it again");
+    const history = await api(`/api/pairs/${pair}/history`);
+    assertEq(history.slice(-3).map((e) => e.kind), ["set", "undo", "redo"], "the audit trail");
+    await page.click('[data-testid="history-toggle"]');
+    await page.waitForSelector('[data-testid="history-event"]');
+    await shot("sample-labelled");
+  });
+
+  await steps.step("next_pair_follows_the_filtered_grid", async () => {
+    if (filtered.length < 2) return;
+    await page.keyboard.press("j");
+    await page.waitForSelector(`[data-testid="sample"][data-pair="${filtered[1]}"]`);
+  });
+
+  await steps.step("help_overlay_lists_the_shortcuts", async () => {
+    await page.keyboard.press("?");
+    await page.waitForSelector('[data-testid="help-overlay"]');
+    const text = await page.textContent('[data-testid="help-overlay"]');
+    for (const words of ["Undo", "Redo", "positive"]) {
+      assert(text.toLowerCase().includes(words.toLowerCase()), `help mentions ${words}`);
+    }
+    await shot("help");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector('[data-testid="help-overlay"]', { state: "detached" });
+  });
+
+  let run = 0;
+  await steps.step("start_a_training_run_and_see_it_finish", async () => {
+    const before = new Set((await api("/api/runs")).map((r) => r.run_id));
+    await page.goto(`${server.url}#/train`);
+    await page.waitForSelector('[data-testid="train-form"]');
+    await page.selectOption('[data-testid="train-split"]', "demo-by-patient");
+    await page.fill('[data-testid="train-epochs"]', "4");
+    await shot("train-form");
+    await page.click('[data-testid="train-start"]');
+    await page.waitForSelector('[data-testid="train-status"][data-status="running"]', { timeout: 30000 });
+    await page.waitForSelector('[data-testid="train-status"][data-status="done"]', { timeout: 300000 });
+    const runs = await api("/api/runs");
+    const fresh = runs.filter((r) => !before.has(r.run_id));
+    assertEq(fresh.length, 1, "one new run");
+    run = fresh[0].run_id;
+    assertEq(fresh[0].status, "done", "the run finished");
+    assertEq(fresh[0].epochs > 0, true, "it trained some epochs");
+    await page.waitForSelector(`[data-testid="train-curves"][data-run="${run}"]`);
+    await shot("train-done");
+  });
+
+  await steps.step("open_the_confusion_matrix_and_a_cell", async () => {
+    await page.click('[data-testid="train-evaluate-link"]');
+    await page.waitForSelector('[data-testid="confusion-matrix"]');
+    assert(page.url().includes(`#/evaluate/${run}`), `the link opens run ${run}: ${page.url()}`);
+    await page.waitForSelector('[data-testid="eval-metrics"]');
+    await shot("evaluate");
+    // The first off-diagonal cell with samples: a real mistake of the model.
+    const cells = await page.$$eval('[data-testid="cm-cell"]', (cs) =>
+      cs.map((c) => c.dataset.true !== c.dataset.pred && Number(c.dataset.count) > 0));
+    const k = cells.indexOf(true);
+    assert(k >= 0, "the run makes mistakes on the test part");
+    const cell = page.locator('[data-testid="cm-cell"]').nth(k);
+    const [cls, truth, pred, count] = await Promise.all(
+      ["data-class", "data-true", "data-pred", "data-count"].map((a) => cell.getAttribute(a)),
+    );
+    await cell.click();
+    await page.waitForSelector('[data-testid="misclassified-item"]');
+    const shown = await page.$$eval('[data-testid="misclassified-item"]', (xs) => xs.map((x) => Number(x.dataset.pair)));
+    const query = new URLSearchParams({ part: "test", true: truth, pred });
+    if (cls) query.set("class", cls);
+    const want = await api(`/api/runs/${run}/misclassified?${query}`);
+    assertEq(shown, want.map((m) => m.pair), "the cell's samples");
+    assertEq(shown.length, Number(count), "as many samples as the cell counts");
+    await shot("evaluate-cell");
+    await page.click('[data-testid="misclassified-open-grid"]');
+    await page.waitForSelector('[data-testid="cell"]');
+    const grid = await cellIds();
+    assertEq([...grid].sort((a, b) => a - b), [...shown].sort((a, b) => a - b), "the grid shows those samples");
+  });
+
+  await steps.step("library_view_lists_the_corpus", async () => {
+    await page.goto(`${server.url}#/library`);
+    await page.waitForSelector('[data-testid="corpus-row"]');
+    await shot("library");
+  });
+
+
+  await steps.step("no_page_errors", async () => {
+    assertEq(problems, [], "errors in the page");
+  });
+} finally {
+  await browser.close();
+  server.stop();
+  steps.finish();
+}
