@@ -22,13 +22,13 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
     let have: i64 = lib
         .conn()
         .query_row("SELECT COUNT(*) FROM pairs", [], |r| r.get(0))?;
-    if have as u64 != n {
+    if have as u64 != n || !dir.join("thumbs").join("synthetic").is_dir() {
         drop(lib);
         std::fs::remove_dir_all(&dir)?;
         lib = Library::open(&dir)?;
         let bar = Bar::new(!json);
         let t = Instant::now();
-        pairlab_core::synthetic::write(lib.conn_mut(), n, &bar)?;
+        pairlab_core::synthetic::write(&mut lib, n, &bar)?;
         bar.finish();
         if !json {
             println!(

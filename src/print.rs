@@ -222,7 +222,11 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
         println!("  pairlab{lib_arg} similar --model {model} --text \"enlarged heart\"");
     }
     println!(
-        "  pairlab{lib_arg} serve    # the API (and the web UI once built) on http://127.0.0.1:7878/"
+        "Open what it built: `pairlab{lib_arg} serve` and browse to http://127.0.0.1:7878/ (web UI),"
+    );
+    println!(
+        "or the desktop window: `PAIRLAB_LIBRARY={} cargo run -p pairlab-app` (README: the desktop app).",
+        lib.root().display()
     );
     println!(
         "The truth behind every image and report is in {}",

@@ -48,6 +48,7 @@ pub fn respond(library: &Path, path: &str) -> Response<Vec<u8>> {
             .header(header::CONTENT_TYPE, f.content_type)
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(header::CACHE_CONTROL, "private, no-cache")
+            .header(header::ETAG, f.etag.as_str())
             .body(f.bytes),
         Err(e) => Response::builder()
             .status(status(&e))

@@ -2,7 +2,7 @@
 // chromium through playwright-core, named steps that count as tests, screenshots.
 import { spawn, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -33,6 +33,7 @@ export function outDir(name) {
  *  E2E_DEMO_LIBRARY set, copies that demo library instead (faster local reruns). */
 export function demoLibrary() {
   const dir = mkdtempSync(join(tmpdir(), "pairlab-e2e-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   const lib = join(dir, "lib");
   if (process.env.E2E_DEMO_LIBRARY) {
     cpSync(process.env.E2E_DEMO_LIBRARY, lib, { recursive: true });

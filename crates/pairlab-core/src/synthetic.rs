@@ -1,13 +1,33 @@
-//! A large synthetic library written straight into SQLite (no image or report files), for
-//! benchmarks of the query paths such as the browse grid: `n` pairs in one corpus, a
+//! A large synthetic library written straight into SQLite (no image or report files, 16
+//! shared thumbnails), for benchmarks of the query paths such as the browse grid and its
+//! first paint in the UI: `n` pairs in one corpus, a
 //! patient per 4 pairs, a short report each, machine labels for three CheXpert classes, a
 //! human label on every 20th pair, a review on every 50th and an 80/10/10 split by patient
 //! named `synthetic`.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::library::{Library, THUMBS_DIR};
 use crate::progress::Progress;
+
+/// How many distinct thumbnails the pairs share.
+const THUMBS: u64 = 16;
+
+/// Writes the shared thumbnails: grey 96×96 JPEGs with a different gradient each.
+fn write_thumbs(lib: &Library) -> Result<()> {
+    let dir = lib.root().join(THUMBS_DIR).join("synthetic");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    for k in 0..THUMBS as u32 {
+        let img = image::GrayImage::from_fn(96, 96, |x, y| {
+            image::Luma([((x * (k + 1) + y * (16 - k)) % 256) as u8])
+        });
+        let path = dir.join(format!("{k}.jpg"));
+        img.save(&path)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+    }
+    Ok(())
+}
 
 /// The classes that get labels.
 pub const CLASSES: [&str; 3] = ["Cardiomegaly", "Pleural Effusion", "Edema"];
@@ -29,9 +49,10 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Writes `n` synthetic pairs (see the module doc) into an empty library's database.
-pub fn write(conn: &mut Connection, n: u64, progress: &dyn Progress) -> Result<()> {
-    let tx = conn.transaction()?;
+/// Writes `n` synthetic pairs (see the module doc) into an empty library.
+pub fn write(lib: &mut Library, n: u64, progress: &dyn Progress) -> Result<()> {
+    write_thumbs(lib)?;
+    let tx = lib.conn_mut().transaction()?;
     tx.execute(
         "INSERT INTO corpora (root, name, layout) VALUES ('/synthetic', 'synthetic', 'stem')",
         [],
@@ -49,8 +70,8 @@ pub fn write(conn: &mut Connection, n: u64, progress: &dyn Progress) -> Result<(
     {
         let mut patient = tx.prepare("INSERT INTO patients (corpus_id, key) VALUES (?1, ?2)")?;
         let mut image = tx.prepare(
-            "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash)
-             VALUES (?1, ?2, 1000, 0, ?3, 256, 256, 'png', 8, ?4)",
+            "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash, thumb)
+             VALUES (?1, ?2, 1000, 0, ?3, 256, 256, 'png', 8, ?4, ?5)",
         )?;
         let mut report =
             tx.prepare("INSERT INTO reports (corpus_id, source, text) VALUES (?1, ?2, ?3)")?;
@@ -83,7 +104,8 @@ pub fn write(conn: &mut Connection, n: u64, progress: &dyn Progress) -> Result<(
                 corpus,
                 format!("img/{i:08}.png"),
                 format!("{r:016x}"),
-                (r >> 1) as i64
+                (r >> 1) as i64,
+                format!("synthetic/{}.jpg", r % THUMBS)
             ])?;
             let image_id = tx.last_insert_rowid();
             let text = format!(

@@ -5,24 +5,42 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use pairlab_core::api::{MediaFile, is_plain_relative};
 
 use crate::extract::Id;
 use crate::{ApiError, AppState, blocking, with_library};
 
-fn bytes_response(file: MediaFile) -> Response {
-    (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static(file.content_type)),
-            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
-        ],
-        Body::from(file.bytes),
-    )
-        .into_response()
+/// The file, or `304 Not Modified` when the client's copy (`If-None-Match`) is current.
+/// Browsers revalidate every time (`no-cache`), so a re-indexed image is never stale.
+fn bytes_response(file: MediaFile, headers: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&file.etag).ok();
+    let fresh = etag.as_ref().is_some_and(|tag| {
+        headers.get_all(IF_NONE_MATCH).iter().any(|h| {
+            h.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim() == tag))
+        })
+    });
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(CONTENT_TYPE, HeaderValue::from_static(file.content_type))],
+            Body::from(file.bytes),
+        )
+            .into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Some(tag) = etag {
+        h.insert(ETAG, tag);
+    }
+    res
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, ApiError> {
@@ -33,17 +51,23 @@ fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// `GET /api/pairs/{id}/image`: the indexed image (DICOM, TIFF and BMP as PNG).
-pub async fn image(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
-    with_library(&state, move |lib| lib.image_file(id))
-        .await
-        .map(bytes_response)
+pub async fn image(
+    State(state): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let file = with_library(&state, move |lib| lib.image_file(id)).await?;
+    Ok(bytes_response(file, &headers))
 }
 
 /// `GET /api/pairs/{id}/thumb`: the stored thumbnail.
-pub async fn thumb(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
-    with_library(&state, move |lib| lib.thumb_file(id))
-        .await
-        .map(bytes_response)
+pub async fn thumb(
+    State(state): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let file = with_library(&state, move |lib| lib.thumb_file(id)).await?;
+    Ok(bytes_response(file, &headers))
 }
 
 fn static_type(path: &Path) -> &'static str {

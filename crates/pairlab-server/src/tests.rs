@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, SET_COOKIE};
 use axum::http::{HeaderMap, Request, StatusCode};
 use pairlab_core::Library;
 use pairlab_core::ingest::IndexOptions;
@@ -290,6 +290,22 @@ async fn images_and_thumbs_by_pair_id() {
             .expect("type")
             .starts_with("image/")
     );
+    assert!(!body.is_empty());
+    // Revalidation: the entity tag answers 304 without a body; another tag gets the file.
+    let etag = headers[ETAG].to_str().expect("etag").to_owned();
+    let uri = format!("/api/pairs/{}/thumb", dcm["id"]);
+    let with_tag = |tag: &str| {
+        Request::get(&uri)
+            .header(IF_NONE_MATCH, tag)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let (status, headers, body) = call(&app, with_tag(&etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(headers[ETAG], etag.as_str());
+    let (status, _, body) = call(&app, with_tag("\"thumb-0000\"")).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(!body.is_empty());
 
     let (status, _, _) = call(&app, get("/api/pairs/999999/image")).await;

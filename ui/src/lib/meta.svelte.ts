@@ -22,14 +22,21 @@ export async function refreshStats(): Promise<void> {
 
 /** Loads schemas, splits, runs and models; a failing one is reported and left empty. */
 export async function refreshMeta(): Promise<void> {
-  const [schemas, splits, runs, models] = await Promise.allSettled([
-    api.schemas(),
-    api.splits(),
-    api.runs(),
-    api.models(),
-  ]);
-  if (schemas.status === "fulfilled") meta.schemas = schemas.value;
-  else toastError(schemas.reason, "Schemas");
+  await Promise.all([refreshSchemas(), refreshLists()]);
+}
+
+/** The schemas (the label panel and filters need them first; cheap). */
+export async function refreshSchemas(): Promise<void> {
+  try {
+    meta.schemas = await api.schemas();
+  } catch (e) {
+    toastError(e, "Schemas");
+  }
+}
+
+/** Splits (with part sizes: a pass over the split on the server), runs and models. */
+export async function refreshLists(): Promise<void> {
+  const [splits, runs, models] = await Promise.allSettled([api.splits(), api.runs(), api.models()]);
   if (splits.status === "fulfilled") meta.splits = splits.value;
   if (runs.status === "fulfilled") meta.runs = runs.value;
   if (models.status === "fulfilled") meta.models = models.value;

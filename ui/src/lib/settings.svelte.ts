@@ -10,9 +10,11 @@ function load(key: string, fallback: string): string {
 export const settings = $state({
   annotator: load("pairlab.annotator", "me"),
   schema: load("pairlab.schema", "chexpert"),
+  /** The Sample view's Details panel: "open" or "closed". */
+  details: load("pairlab.details", "open"),
 });
 
-export function setSetting(key: "annotator" | "schema", value: string): void {
+export function setSetting(key: "annotator" | "schema" | "details", value: string): void {
   settings[key] = value;
   try {
     localStorage.setItem(`pairlab.${key}`, value);

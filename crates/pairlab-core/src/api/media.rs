@@ -8,11 +8,14 @@ use std::path::{Component, Path};
 use crate::error::{Error, Result};
 use crate::ingest::media::{Limits, decode_full};
 use crate::library::{Library, THUMBS_DIR};
+use crate::store::read::image_ref;
 
-/// A file's bytes and their content type.
+/// A file's bytes, their content type and an entity tag that changes with the content
+/// (from the image's blake3 hash), for caching.
 pub struct MediaFile {
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
+    pub etag: String,
 }
 
 /// The content type web views show for an indexed image format, if they show it at all.
@@ -41,18 +44,20 @@ pub fn is_plain_relative(rel: &Path) -> bool {
 impl Library {
     /// A pair's full image: its own bytes for formats web views show, else a PNG.
     pub fn image_file(&self, pair: i64) -> Result<MediaFile> {
-        let img = self.pair(pair)?.image;
+        let img = image_ref(self.conn(), pair)?;
         if img.missing {
             return Err(Error::NotFound(format!(
                 "the image of pair {pair} is missing from its corpus"
             )));
         }
-        let abs = Path::new(&img.abs_path);
+        let abs = img.abs_path.as_path();
+        let etag = format!("\"image-{}\"", img.hash);
         if let Some(content_type) = shown_type(&img.format) {
             let bytes = read(abs, "the image")?;
             return Ok(MediaFile {
                 content_type,
                 bytes,
+                etag,
             });
         }
         if !matches!(img.format.as_str(), "dicom" | "tiff" | "bmp") {
@@ -73,13 +78,16 @@ impl Library {
         Ok(MediaFile {
             content_type: "image/png",
             bytes: out.into_inner(),
+            etag,
         })
     }
 
     /// A pair's stored thumbnail (JPEG, or the original's bytes when it was small).
     pub fn thumb_file(&self, pair: i64) -> Result<MediaFile> {
         let none = || Error::NotFound(format!("pair {pair} has no thumbnail"));
-        let rel = self.pair(pair)?.image.thumb.ok_or_else(none)?;
+        let img = image_ref(self.conn(), pair)?;
+        let etag = format!("\"thumb-{}\"", img.hash);
+        let rel = img.thumb.ok_or_else(none)?;
         let rel = Path::new(&rel);
         if !is_plain_relative(rel) {
             return Err(none());
@@ -98,6 +106,7 @@ impl Library {
         Ok(MediaFile {
             content_type,
             bytes,
+            etag,
         })
     }
 }

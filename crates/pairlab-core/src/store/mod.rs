@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_epoch_accuracy.sql"),
     include_str!("migrations/0007_text_matches.sql"),
     include_str!("migrations/0008_run_confidence.sql"),
+    include_str!("migrations/0009_lookup_indexes.sql"),
 ];
 
 /// The schema version this build writes.

@@ -20,6 +20,50 @@ pub struct Counts {
     pub errors: u64,
 }
 
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.pairs += o.pairs;
+        self.images += o.images;
+        self.reports += o.reports;
+        self.unpaired_images += o.unpaired_images;
+        self.unpaired_reports += o.unpaired_reports;
+        self.missing += o.missing;
+        self.patients += o.patients;
+        self.studies += o.studies;
+        self.errors += o.errors;
+    }
+}
+
+/// What a file route needs of a pair's image (no report, labels or splits).
+pub struct ImageRef {
+    pub abs_path: std::path::PathBuf,
+    pub format: String,
+    pub hash: String,
+    pub thumb: Option<String>,
+    pub missing: bool,
+}
+
+pub fn image_ref(conn: &Connection, pair: i64) -> Result<ImageRef> {
+    conn.query_row(
+        "SELECT c.root, i.path, i.format, i.hash, i.thumb, i.missing
+         FROM pairs p JOIN images i ON i.id = p.image_id JOIN corpora c ON c.id = p.corpus_id
+         WHERE p.id = ?1",
+        [pair],
+        |r| {
+            Ok(ImageRef {
+                abs_path: std::path::Path::new(&r.get::<_, String>(0)?)
+                    .join(r.get::<_, String>(1)?),
+                format: r.get(2)?,
+                hash: r.get(3)?,
+                thumb: r.get(4)?,
+                missing: r.get(5)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("pair {pair}")))
+}
+
 fn count(conn: &Connection, sql: &str, corpus: Option<i64>) -> Result<u64> {
     Ok(conn.query_row(sql, [corpus], |r| r.get::<_, i64>(0))? as u64)
 }
@@ -141,9 +185,15 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?
         .collect::<Result<_, _>>()?;
+    // Every row belongs to one corpus, so the totals are the corpora's sums (one pass over
+    // the tables instead of two).
+    let mut total = Counts::default();
+    for c in &corpus_list {
+        total.add(&c.counts);
+    }
     Ok(Stats {
         corpora: corpus_list.len() as u64,
-        counts: counts(conn, None)?,
+        counts: total,
         formats,
         corpus_list,
     })
