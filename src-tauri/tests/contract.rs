@@ -12,8 +12,6 @@ use axum::http::{Request, StatusCode};
 use pairlab_app::{COMMANDS, Shell, protocol_response, setup};
 use pairlab_core::api::requests::*;
 use pairlab_core::api::routes::{Kind, ROUTES};
-use pairlab_core::ingest::IndexOptions;
-use pairlab_core::progress::Silent;
 use pairlab_core::{Library, Result as CoreResult};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -25,16 +23,7 @@ use tower::ServiceExt;
 
 /// A demo library (a few patients, report-rule pre-labels) in a temporary folder.
 fn demo_library(tmp: &Path) -> PathBuf {
-    let corpus = tmp.join("corpus");
-    pairlab_core::demo::write_corpus(&corpus, 3, 7).expect("demo corpus");
-    let dir = tmp.join("lib");
-    let mut lib = Library::open(&dir).expect("open");
-    lib.index(&corpus, &IndexOptions::default(), &Silent)
-        .expect("index");
-    let labeler = lib.labeler_for("chexpert").expect("labeler");
-    lib.prelabel_reports(&labeler, "chexpert", &Silent)
-        .expect("prelabel");
-    dir
+    pairlab_core::demo::prelabelled_library(tmp, 3, 7).expect("demo library")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -7,9 +7,6 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, SET_COOKIE};
 use axum::http::{HeaderMap, Request, StatusCode};
-use pairlab_core::Library;
-use pairlab_core::ingest::IndexOptions;
-use pairlab_core::progress::Silent;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -24,19 +21,8 @@ pub struct Fixture {
 
 pub fn demo_library(patients: u32) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let corpus = tmp.path().join("corpus");
-    pairlab_core::demo::write_corpus(&corpus, patients, 7).expect("demo corpus");
-    let dir = tmp.path().join("lib");
-    let mut lib = Library::open(&dir).expect("open");
-    lib.index(&corpus, &IndexOptions::default(), &Silent)
-        .expect("index");
-    let labeler = lib.labeler_for("chexpert").expect("labeler");
-    lib.prelabel_reports(&labeler, "chexpert", &Silent)
-        .expect("prelabel");
-    Fixture {
-        _tmp: tmp,
-        lib: dir,
-    }
+    let lib = pairlab_core::demo::prelabelled_library(tmp.path(), patients, 7).expect("demo");
+    Fixture { _tmp: tmp, lib }
 }
 
 pub async fn call(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {

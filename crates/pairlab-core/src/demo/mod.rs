@@ -168,3 +168,21 @@ fn count_existing(dir: &Path, patients: u32) -> DemoCorpus {
     }
     out
 }
+
+/// Writes the demo corpus under `dir/corpus`, indexes it into a library at `dir/lib` and
+/// pre-labels its reports with the rule labeler; returns the library folder. The fixture
+/// of the front ends' tests (server, desktop shell).
+pub fn prelabelled_library(dir: &Path, patients: u32, seed: u64) -> Result<PathBuf> {
+    let corpus = dir.join("corpus");
+    write_corpus(&corpus, patients, seed)?;
+    let lib_dir = dir.join("lib");
+    let mut lib = crate::Library::open(&lib_dir)?;
+    lib.index(
+        &corpus,
+        &crate::ingest::IndexOptions::default(),
+        &crate::progress::Silent,
+    )?;
+    let labeler = lib.labeler_for("chexpert")?;
+    lib.prelabel_reports(&labeler, "chexpert", &crate::progress::Silent)?;
+    Ok(lib_dir)
+}
