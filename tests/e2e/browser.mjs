@@ -2,6 +2,7 @@
 // on the demo corpus. Browse, filter, open a sample, label with keys, undo, start a
 // training run and see it finish, open the confusion matrix, click a cell, see the
 // misclassified samples. Screenshots of each view go to target/e2e/browser/.
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CHROMIUM_ARGS, Steps, assert, assertEq, chromium, demoLibrary, outDir, serve,
@@ -168,6 +169,33 @@ try {
     await page.goto(`${server.url}#/library`);
     await page.waitForSelector('[data-testid="corpus-row"]');
     await shot("library");
+  });
+
+  await steps.step("add_a_folder_and_see_its_ingest_errors", async () => {
+    // Two real images with reports from the demo corpus, and two broken files.
+    const folder = join(demo.dir, "added");
+    mkdirSync(folder);
+    const pngs = readdirSync(demo.corpus, { recursive: true }).filter((f) => f.endsWith(".png")).slice(0, 2);
+    pngs.forEach((f, k) => {
+      copyFileSync(join(demo.corpus, f), join(folder, `x${k}.png`));
+      writeFileSync(join(folder, `x${k}.txt`), "Heart size normal. No effusion.");
+    });
+    writeFileSync(join(folder, "broken.png"), "not a png");
+    writeFileSync(join(folder, "truncated.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
+    const before = (await api("/api/stats")).corpora;
+    await page.fill('[data-testid="library-add-path"]', folder);
+    await page.click('[data-testid="library-add-start"]');
+    await page.waitForSelector('[data-testid="job-progress"][data-status="done"]', { timeout: 60000 });
+    await page.waitForSelector('[data-testid="ingest-error"]');
+    const paths = await page.$$eval('[data-testid="ingest-error"]', (rows) => rows.map((r) => r.textContent));
+    for (const bad of ["broken.png", "truncated.jpg"]) {
+      assert(paths.some((t) => t.includes(bad)), `${bad} is listed with its reason: ${paths}`);
+    }
+    const stats = await api("/api/stats");
+    assertEq(stats.corpora, before + 1, "a new corpus");
+    const added = stats.corpus_list.find((c) => c.root === folder);
+    assertEq(added && added.pairs, 2, "its two pairs");
+    await shot("library-added");
   });
 
 
