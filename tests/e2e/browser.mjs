@@ -175,9 +175,10 @@ try {
     // Two real images with reports from the demo corpus, and two broken files.
     const folder = join(demo.dir, "added");
     mkdirSync(folder);
-    const pngs = readdirSync(demo.corpus, { recursive: true }).filter((f) => f.endsWith(".png")).slice(0, 2);
+    const corpus = (await api("/api/stats")).corpus_list[0].root;
+    const pngs = readdirSync(corpus, { recursive: true }).filter((f) => f.endsWith(".png")).slice(0, 2);
     pngs.forEach((f, k) => {
-      copyFileSync(join(demo.corpus, f), join(folder, `x${k}.png`));
+      copyFileSync(join(corpus, f), join(folder, `x${k}.png`));
       writeFileSync(join(folder, `x${k}.txt`), "Heart size normal. No effusion.");
     });
     writeFileSync(join(folder, "broken.png"), "not a png");

@@ -43,10 +43,19 @@ pub struct JobState {
     /// The latest line from the job (e.g. the loss so far).
     pub message: Option<String>,
     pub cancel_requested: bool,
+    /// The record the job makes, once it exists (`run` for training, `corpus` for indexing).
+    pub subject: Option<JobSubject>,
     /// The job's answer once done (`train`: the run summary; `index`: the index summary).
     pub result: Option<Value>,
     /// Core's error (`{"kind","message"}`) once failed or cancelled.
     pub error: Option<Value>,
+}
+
+/// A record a job makes: its kind and id.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct JobSubject {
+    pub kind: String,
+    pub id: i64,
 }
 
 impl JobState {
@@ -136,6 +145,15 @@ impl Progress for Job {
         self.update(|s| s.message = Some(text.to_owned()));
     }
 
+    fn subject(&self, kind: &str, id: i64) {
+        self.update(|s| {
+            s.subject = Some(JobSubject {
+                kind: kind.to_owned(),
+                id,
+            })
+        });
+    }
+
     fn is_cancelled(&self) -> bool {
         self.cancel.is_set()
     }
@@ -199,6 +217,7 @@ impl Jobs {
                     total: 0,
                     message: None,
                     cancel_requested: false,
+                    subject: None,
                     result: None,
                     error: None,
                 },

@@ -20,6 +20,7 @@ fn a_job_reports_progress_and_its_result() -> Result<()> {
         job.stage("counting", 3);
         job.advance(3);
         job.message("all three");
+        job.subject("count", 3);
         Ok(serde_json::json!({"counted": 3}))
     })?;
     let end = wait_end(&jobs, started.job);
@@ -27,6 +28,13 @@ fn a_job_reports_progress_and_its_result() -> Result<()> {
     assert_eq!((end.position, end.total), (3, 3));
     assert_eq!(end.stage.as_deref(), Some("counting"));
     assert_eq!(end.message.as_deref(), Some("all three"));
+    assert_eq!(
+        end.subject,
+        Some(JobSubject {
+            kind: "count".into(),
+            id: 3
+        })
+    );
     assert_eq!(end.result, Some(serde_json::json!({"counted": 3})));
     assert_eq!(jobs.all().len(), 1);
     Ok(())
@@ -79,6 +87,7 @@ fn an_index_job_indexes_a_folder_and_refuses_relative_or_missing_ones() -> Resul
     let end = wait_end(&jobs, started.job);
     assert_eq!(end.status, JobStatus::Done, "{end:?}");
     let result = end.result.expect("index summary");
+    assert_eq!(end.subject.map(|s| s.kind), Some("corpus".to_owned()));
     assert_eq!(
         (result["pairs"].as_u64(), result["errors"].as_u64()),
         (Some(1), Some(1))

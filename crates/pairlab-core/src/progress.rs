@@ -12,6 +12,9 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// A short line on how the stage is going (e.g. the loss so far).
     fn message(&self, _text: &str) {}
+    /// The record the job is making now exists (e.g. `("run", 12)` once training has
+    /// stored its run), so a client can follow it before the job ends.
+    fn subject(&self, _kind: &str, _id: i64) {}
     /// True when the job should stop as soon as it safely can.
     fn is_cancelled(&self) -> bool {
         false

@@ -163,6 +163,7 @@ pub fn index(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| root_str.clone());
     let corpus = write::upsert_corpus(conn, &root_str, &name, plan.layout.name())?;
+    progress.subject("corpus", corpus);
     let mut errors = plan.errors.clone();
 
     // Reports first: pairs point at them.

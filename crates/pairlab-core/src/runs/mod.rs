@@ -252,6 +252,7 @@ pub fn train(
         params![schema.id, split_id, model_id, config, opts.seed as i64, fingerprint, classes_json, opts.trainer],
         |r| r.get(0),
     )?;
+    progress.subject("run", run_id);
     let epochs = opts.epochs.max(1);
     let (mut staged, mut epoch, mut last) = (false, 1, String::new());
     let result = head::train(
