@@ -39,8 +39,12 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// An answer: `Ok(json)` or `Err(error kind)`.
-type Answer = Result<Value, String>;
+/// The kind of error a call was refused with (`invalid`, `not_found`, ...).
+#[derive(Clone, Debug, PartialEq)]
+struct Refused(String);
+
+/// An answer: `Ok(json)` or the kind of error.
+type Answer = Result<Value, Refused>;
 
 trait Transport {
     fn call(&self, name: &str, args: Value) -> Answer;
@@ -53,7 +57,7 @@ fn parse<T: DeserializeOwned>(args: &Value) -> T {
 fn answer<T: serde::Serialize>(r: CoreResult<T>) -> Answer {
     match r {
         Ok(v) => Ok(serde_json::to_value(v).expect("json")),
-        Err(e) => Err(e.kind().to_owned()),
+        Err(e) => Err(Refused(e.kind().to_owned())),
     }
 }
 
@@ -153,7 +157,7 @@ impl Transport for Http {
         if status.is_success() {
             Ok(v)
         } else {
-            Err(v["kind"].as_str().unwrap_or("?").to_owned())
+            Err(Refused(v["kind"].as_str().unwrap_or("?").to_owned()))
         }
     }
 }
@@ -193,10 +197,12 @@ impl Ipc {
 impl Transport for Ipc {
     fn call(&self, name: &str, args: Value) -> Answer {
         self.invoke(name, json!({ "args": args })).map_err(|e| {
-            e["kind"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or(e.to_string())
+            Refused(
+                e["kind"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or(e.to_string()),
+            )
         })
     }
 }
@@ -314,21 +320,29 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
     let a = &answers[0];
     let ok = |k: usize| {
         a[k].clone()
-            .unwrap_or_else(|e| panic!("call {k} failed: {e}"))
+            .unwrap_or_else(|e| panic!("call {k} failed: {e:?}"))
     };
     assert!(ok(0)["pairs"].as_u64().unwrap_or(0) > 3);
     assert_eq!(ok(2).as_array().map(Vec::len), Some(3));
     assert_eq!(ok(3)[0]["id"], json!(4));
     let page = ok(4);
     assert!(page["rows"].as_array().is_some_and(|r| r.len() <= 2));
-    assert_eq!(a[6], Err("invalid".into()), "a part without its split");
-    assert_eq!(a[7], Err("invalid".into()), "an unknown order");
-    assert_eq!(a[10], Err("not_found".into()));
+    assert_eq!(
+        a[6],
+        Err(Refused("invalid".into())),
+        "a part without its split"
+    );
+    assert_eq!(a[7], Err(Refused("invalid".into())), "an unknown order");
+    assert_eq!(a[10], Err(Refused("not_found".into())));
     assert!(ok(12).as_array().is_some_and(|e| !e.is_empty()), "evidence");
     assert!(a[13].is_err());
     assert_eq!(ok(14)["new_value"], json!(1));
     assert_eq!(ok(15), Value::Null, "setting the same value writes nothing");
-    assert_eq!(a[17], Err("invalid".into()), "7 is not a label value");
+    assert_eq!(
+        a[17],
+        Err(Refused("invalid".into())),
+        "7 is not a label value"
+    );
     let edema = |v: &Value| {
         v.as_array()
             .and_then(|l| l.iter().find(|c| c["class"] == "Edema").cloned())
@@ -341,7 +355,7 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
     assert_eq!(ok(21)["kind"], json!("redo"));
     assert_eq!(ok(22), Value::Null, "another annotator has nothing to undo");
     assert_eq!(ok(25)["status"], json!("accepted"));
-    assert_eq!(a[26], Err("invalid".into()));
+    assert_eq!(a[26], Err(Refused("invalid".into())));
     assert_eq!(ok(27)["rows"][0]["id"], json!(2));
 }
 
