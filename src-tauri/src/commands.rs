@@ -7,7 +7,7 @@ use std::time::Duration;
 use pairlab_core::api::requests::{
     AnnotatorArgs, BrowseArgs, CellArgs, Health, IndexArgs, JobStarted, LeakageArgs, NoArgs,
     PageArgs, PartArgs, ReviewStatus, SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs,
-    TrainArgs, WithId, limit,
+    TrainArgs, WithId,
 };
 use pairlab_core::browse::BrowsePage;
 use pairlab_core::jobs::JobState;
@@ -94,29 +94,26 @@ async fn stats(shell: S<'_>) -> Result<Stats> {
 
 #[tauri::command]
 async fn search(shell: S<'_>, args: SearchArgs) -> Result<Vec<SearchHit>> {
-    with_library(&shell, move |lib| {
-        lib.search(&args.q, limit(args.limit, 20))
-    })
-    .await
+    with_library(&shell, move |lib| lib.search(&args.q, args.page())).await
 }
 
 #[tauri::command]
 async fn errors(shell: S<'_>, args: Option<PageArgs>) -> Result<Vec<ErrorRow>> {
     let a = args.unwrap_or_default();
-    with_library(&shell, move |lib| lib.errors(a.after, limit(a.limit, 100))).await
+    with_library(&shell, move |lib| lib.errors(a.after, a.page())).await
 }
 
 #[tauri::command]
 async fn pairs(shell: S<'_>, args: Option<PageArgs>) -> Result<Vec<PairRow>> {
     let a = args.unwrap_or_default();
-    with_library(&shell, move |lib| lib.pairs(a.after, limit(a.limit, 100))).await
+    with_library(&shell, move |lib| lib.pairs(a.after, a.page())).await
 }
 
 #[tauri::command]
 async fn browse(shell: S<'_>, args: Option<BrowseArgs>) -> Result<BrowsePage> {
     let a = args.unwrap_or_default();
     with_library(&shell, move |lib| {
-        lib.browse(&a.filter, &a.sort, a.after.as_deref(), limit(a.limit, 100))
+        lib.browse(&a.filter, &a.sort, a.after.as_deref(), a.page())
     })
     .await
 }
@@ -161,8 +158,10 @@ async fn splits(shell: S<'_>) -> Result<Vec<SplitSummary>> {
 
 #[tauri::command]
 async fn leakage(shell: S<'_>, args: LeakageArgs) -> Result<LeakageReport> {
-    let near = args.near.unwrap_or(4).min(64);
-    with_library(&shell, move |lib| lib.leakage(&args.split, near)).await
+    with_library(&shell, move |lib| {
+        lib.leakage(&args.split, args.near_distance())
+    })
+    .await
 }
 
 #[tauri::command]

@@ -72,15 +72,15 @@ impl Transport for InProcess {
             "stats" => answer(lib.stats()),
             "search" => {
                 let a: SearchArgs = parse(&args);
-                answer(lib.search(&a.q, limit(a.limit, 20)))
+                answer(lib.search(&a.q, a.page()))
             }
             "pairs" => {
                 let a: PageArgs = parse(&args);
-                answer(lib.pairs(a.after, limit(a.limit, 100)))
+                answer(lib.pairs(a.after, a.page()))
             }
             "browse" => {
                 let a: BrowseArgs = parse(&args);
-                answer(lib.browse(&a.filter, &a.sort, a.after.as_deref(), limit(a.limit, 100)))
+                answer(lib.browse(&a.filter, &a.sort, a.after.as_deref(), a.page()))
             }
             "pair" => answer(lib.pair(id)),
             "labels" => answer(lib.current_labels(id, &parse::<SchemaArgs>(&args).schema)),

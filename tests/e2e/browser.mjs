@@ -97,7 +97,7 @@ try {
   });
 
   await steps.step("next_pair_follows_the_filtered_grid", async () => {
-    if (filtered.length < 2) return;
+    assert(filtered.length >= 2, `the filter leaves at least two pairs: ${filtered.length}`);
     await page.keyboard.press("j");
     await page.waitForSelector(`[data-testid="sample"][data-pair="${filtered[1]}"]`);
   });

@@ -1,7 +1,8 @@
 //! The browse grid's query: pairs filtered by split part, label value, label source, review
 //! status, report tag and report text, in id order or by a score (mismatch, a run's
-//! confidence), with keyset pagination (`after` the cursor of the last row seen), so
-//! every page costs the same however deep the user scrolls.
+//! confidence), with keyset pagination (`after` the cursor of the last row seen): a page
+//! is an index range from the cursor on, not an OFFSET, so it does not slow down as the
+//! user scrolls deeper (measured for id order by `pairlab bench browse`).
 
 use rusqlite::{Connection, OptionalExtension, ToSql, params_from_iter};
 use serde::{Deserialize, Serialize};
@@ -189,10 +190,10 @@ fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
     Ok(id)
 }
 
-/// The grid's order: by pair id (default), or by a score, highest first unless `desc` is
-/// false (`mismatch`: a model's image–report mismatch score; `confidence`: a run's
-/// confidence in its prediction, `desc: false` for the least confident first). A score
-/// order shows only the pairs that have the score.
+/// The grid's order: by pair id (default ascending), or by a score, highest first unless
+/// `desc` is false (`mismatch`: a model's image–report mismatch score; `confidence`: a
+/// run's confidence in its prediction, `desc: false` for the least confident first). Ties
+/// go by pair id in the same direction. A score order shows only the pairs that have it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 #[ts(optional_fields)]
@@ -206,15 +207,14 @@ pub struct BrowseSort {
     pub desc: Option<bool>,
 }
 
-/// Where the order's score comes from: a join and its key, and the direction.
-struct Order {
-    join: String,
-    key: Box<dyn ToSql>,
-    desc: bool,
+/// Where the order's score comes from: a join, its key and the score column.
+struct Score {
+    join: &'static str,
+    key: i64,
+    col: &'static str,
 }
 
-fn order(conn: &Connection, sort: &BrowseSort) -> Result<Option<Order>> {
-    let desc = sort.desc.unwrap_or(true);
+fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
     match sort.by.as_deref() {
         None | Some("id") => Ok(None),
         Some("mismatch") => {
@@ -223,21 +223,22 @@ fn order(conn: &Connection, sort: &BrowseSort) -> Result<Option<Order>> {
                 .as_deref()
                 .ok_or_else(|| Error::Invalid("a mismatch order needs its model".into()))?;
             let model = lookup(conn, "SELECT id FROM models WHERE name = ?1", name, "model")?;
-            Ok(Some(Order {
-                join: "JOIN pair_scores sc ON sc.pair_id = p.id AND sc.model_id = ? AND sc.kind = 'mismatch'".into(),
-                key: Box::new(model),
-                desc,
+            Ok(Some(Score {
+                join: "JOIN pair_scores sc ON sc.pair_id = p.id AND sc.model_id = ? AND sc.kind = 'mismatch'",
+                key: model,
+                col: "sc.score",
             }))
         }
         Some("confidence") => {
             let run = sort
                 .run
                 .ok_or_else(|| Error::Invalid("a confidence order needs its run".into()))?;
+            crate::runs::get(conn, run)?;
             crate::runs::fill_confidence(conn, run)?;
-            Ok(Some(Order {
-                join: "JOIN (SELECT pair_id, confidence AS score FROM run_predictions WHERE run_id = ?) sc ON sc.pair_id = p.id".into(),
-                key: Box::new(run),
-                desc,
+            Ok(Some(Score {
+                join: "JOIN run_predictions sc ON sc.pair_id = p.id AND sc.run_id = ?",
+                key: run,
+                col: "sc.confidence",
             }))
         }
         Some(other) => Err(Error::Invalid(format!(
@@ -247,24 +248,25 @@ fn order(conn: &Connection, sort: &BrowseSort) -> Result<Option<Order>> {
 }
 
 /// A page's cursor: the last pair id, and its score under a score order.
-fn parse_cursor(after: Option<&str>, scored: bool) -> Result<(Option<f64>, i64)> {
+fn parse_cursor(after: Option<&str>, scored: bool) -> Result<Option<(Option<f64>, i64)>> {
     let bad = || Error::Invalid(format!("not a cursor from this grid: {after:?}"));
     let Some(raw) = after.filter(|a| !a.is_empty()) else {
-        return Ok((None, 0));
+        return Ok(None);
     };
     if scored {
         let (score, id) = raw.split_once(':').ok_or_else(bad)?;
-        Ok((
+        Ok(Some((
             Some(score.parse().map_err(|_| bad())?),
             id.parse().map_err(|_| bad())?,
-        ))
+        )))
     } else {
-        Ok((None, raw.parse().map_err(|_| bad())?))
+        Ok(Some((None, raw.parse().map_err(|_| bad())?)))
     }
 }
 
 /// Up to `limit` pairs after the cursor `after` (a page's `next`) that pass `filter`, in
-/// the order `sort` asks for.
+/// the order `sort` asks for. Keys and order run in one direction, so each page is one
+/// index range from the cursor on.
 pub fn browse(
     conn: &Connection,
     filter: &BrowseFilter,
@@ -273,32 +275,34 @@ pub fn browse(
     limit: u32,
 ) -> Result<BrowsePage> {
     let (cond, cond_args) = condition(conn, filter)?;
-    let order = order(conn, sort)?;
-    let (score, after_id) = parse_cursor(after, order.is_some())?;
+    let score = score(conn, sort)?;
+    let cursor = parse_cursor(after, score.is_some())?;
+    let desc = sort.desc.unwrap_or(score.is_some());
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-    let (join, key, order_by, score_col) = match order {
+    let (join, key, order_by, score_col) = match score {
         None => {
-            args.push(Box::new(after_id));
-            (
-                String::new(),
-                "p.id > ?".to_owned(),
-                "p.id".to_owned(),
-                "NULL",
-            )
-        }
-        Some(o) => {
-            args.push(o.key);
-            let (cmp, dir) = if o.desc { ("<", "DESC") } else { (">", "ASC") };
-            let key = match score {
-                None => "1".to_owned(),
-                Some(s) => {
-                    args.push(Box::new(s));
-                    args.push(Box::new(s));
-                    args.push(Box::new(after_id));
-                    format!("(sc.score {cmp} ? OR (sc.score = ? AND p.id > ?))")
+            let key = match cursor {
+                Some((_, id)) => {
+                    args.push(Box::new(id));
+                    format!("p.id {cmp} ?")
                 }
+                None => "1".to_owned(),
             };
-            (o.join, key, format!("sc.score {dir}, p.id"), "sc.score")
+            (String::new(), key, format!("p.id {dir}"), "NULL")
+        }
+        Some(sc) => {
+            args.push(Box::new(sc.key));
+            let key = match cursor {
+                Some((Some(s), id)) => {
+                    args.push(Box::new(s));
+                    args.push(Box::new(id));
+                    format!("({}, p.id) {cmp} (?, ?)", sc.col)
+                }
+                _ => "1".to_owned(),
+            };
+            let order = format!("{} {dir}, p.id {dir}", sc.col);
+            (sc.join.to_owned(), key, order, sc.col)
         }
     };
     args.extend(cond_args);

@@ -280,7 +280,7 @@ fn score_orders_page_through_ties_and_skip_unscored_pairs() {
         .expect("score");
     }
     let mut want: Vec<(f64, i64)> = scores.iter().zip(&all).map(|(s, id)| (*s, *id)).collect();
-    want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    want.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
     let by = |desc| BrowseSort {
         by: Some("mismatch".into()),
         model: Some("m".into()),
@@ -295,6 +295,13 @@ fn score_orders_page_through_ties_and_skip_unscored_pairs() {
     let asc: Vec<i64> = want.iter().map(|w| w.1).collect();
     assert_eq!(all_pages(&lib, &by(false), 2), asc);
     assert_eq!(all_pages(&lib, &BrowseSort::default(), 4), all);
+    let by_id_desc = BrowseSort {
+        desc: Some(true),
+        ..Default::default()
+    };
+    let mut reversed = all.clone();
+    reversed.reverse();
+    assert_eq!(all_pages(&lib, &by_id_desc, 4), reversed);
 
     let bad = |sort: BrowseSort, after: Option<&str>| {
         matches!(
@@ -318,6 +325,14 @@ fn score_orders_page_through_ties_and_skip_unscored_pairs() {
         BrowseSort {
             by: Some("mismatch".into()),
             model: Some("nope".into()),
+            ..Default::default()
+        },
+        None
+    ));
+    assert!(bad(
+        BrowseSort {
+            by: Some("confidence".into()),
+            run: Some(99),
             ..Default::default()
         },
         None

@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
 use axum::extract::{Query, Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -46,9 +46,35 @@ fn cookie_token(headers: &HeaderMap) -> Option<&str> {
         .find_map(|c| c.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
 }
 
-/// The middleware: passes every request when no token is set.
+/// True when a `Host` header names this machine by a loopback name (any port).
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The middleware. Without a token (a loopback server) it only refuses requests whose
+/// `Host` is not a loopback name: a web page elsewhere cannot reach the library by
+/// pointing its own host name at 127.0.0.1 (DNS rebinding). With a token, every request
+/// must carry it.
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(token) = state.token.as_deref() else {
+        let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+        if host.is_some_and(|h| !loopback_host(h)) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this server answers only requests addressed to localhost or 127.0.0.1",
+            )
+            .into_response();
+        }
         return next.run(req).await;
     };
     let by_header = bearer(req.headers()).is_some_and(|t| same(t, token));
@@ -97,4 +123,33 @@ pub fn random_token() -> String {
         h.update(&k.to_le_bytes());
     }
     h.finalize().to_hex()[..32].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn loopback_hosts_and_others() {
+        for h in [
+            "localhost",
+            "localhost:7878",
+            "127.0.0.1:7878",
+            "127.0.0.1",
+            "[::1]:7878",
+            "pairlab.localhost",
+        ] {
+            assert!(loopback_host(h), "{h}");
+        }
+        for h in [
+            "evil.example:7878",
+            "example.com",
+            "10.0.0.5:7878",
+            "[2001:db8::1]:80",
+            "localhost.evil.com",
+            "127.evil.com",
+        ] {
+            assert!(!loopback_host(h), "{h}");
+        }
+    }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use pairlab_core::api::requests::{
     AnnotatorArgs, BrowseArgs, CellArgs, Health, LeakageArgs, PageArgs, PartArgs, ReviewStatus,
-    SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs, limit,
+    SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs,
 };
 use pairlab_core::browse::BrowsePage;
 use pairlab_core::labeler::Evidence;
@@ -32,8 +32,7 @@ pub async fn search(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<SearchArgs>,
 ) -> ApiResult<Vec<SearchHit>> {
-    let n = limit(q.limit, 20);
-    with_library(&state, move |lib| lib.search(&q.q, n))
+    with_library(&state, move |lib| lib.search(&q.q, q.page()))
         .await
         .map(Json)
 }
@@ -42,8 +41,7 @@ pub async fn errors(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<PageArgs>,
 ) -> ApiResult<Vec<ErrorRow>> {
-    let n = limit(p.limit, 100);
-    with_library(&state, move |lib| lib.errors(p.after, n))
+    with_library(&state, move |lib| lib.errors(p.after, p.page()))
         .await
         .map(Json)
 }
@@ -52,8 +50,7 @@ pub async fn pairs(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<PageArgs>,
 ) -> ApiResult<Vec<PairRow>> {
-    let n = limit(p.limit, 100);
-    with_library(&state, move |lib| lib.pairs(p.after, n))
+    with_library(&state, move |lib| lib.pairs(p.after, p.page()))
         .await
         .map(Json)
 }
@@ -63,9 +60,8 @@ pub async fn browse(
     State(state): State<AppState>,
     ApiJson(b): ApiJson<BrowseArgs>,
 ) -> ApiResult<BrowsePage> {
-    let n = limit(b.limit, 100);
     with_library(&state, move |lib| {
-        lib.browse(&b.filter, &b.sort, b.after.as_deref(), n)
+        lib.browse(&b.filter, &b.sort, b.after.as_deref(), b.page())
     })
     .await
     .map(Json)
@@ -125,8 +121,7 @@ pub async fn leakage(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<LeakageArgs>,
 ) -> ApiResult<LeakageReport> {
-    let near = q.near.unwrap_or(4).min(64);
-    with_library(&state, move |lib| lib.leakage(&q.split, near))
+    with_library(&state, move |lib| lib.leakage(&q.split, q.near_distance()))
         .await
         .map(Json)
 }

@@ -417,3 +417,23 @@ async fn serves_the_ui_folder_with_an_index_fallback() {
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
 }
+
+#[tokio::test]
+async fn without_a_token_only_loopback_host_names_are_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(dir.path()));
+    let with_host = |host: &str| {
+        Request::get("/api/health")
+            .header(axum::http::header::HOST, host)
+            .body(Body::empty())
+            .expect("request")
+    };
+    for host in ["127.0.0.1:7878", "localhost:7878", "[::1]:7878"] {
+        let (status, _, _) = call(&app, with_host(host)).await;
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
+    // A page on another site whose name now points at 127.0.0.1 (DNS rebinding).
+    let (status, _, body) = call(&app, with_host("rebind.example:7878")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(String::from_utf8_lossy(&body).contains("forbidden"));
+}

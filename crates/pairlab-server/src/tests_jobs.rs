@@ -131,7 +131,7 @@ async fn a_train_job_can_be_cancelled() {
     let app = router(AppState::new(&fx.lib));
     let job = start(
         &app,
-        json!({"split": "s", "trainer": "cnn", "epochs": 100000, "size": 16}),
+        json!({"split": "s", "trainer": "cnn", "epochs": 10000, "size": 16}),
     )
     .await;
     // Let it get going, then cancel; its stream follows it to the end.
@@ -167,6 +167,19 @@ async fn bad_train_requests_and_unknown_jobs() {
     );
     let (status, v) = post_json(&app, "/api/runs", json!({"split": "s", "epochz": 3})).await;
     assert!(status.is_client_error(), "{v}");
+    // Settings no run should start with are refused before any job starts.
+    for bad in [
+        json!({"split": "s", "epochs": 0}),
+        json!({"split": "s", "epochs": 1_000_000}),
+        json!({"split": "s", "lr": -1.0}),
+        json!({"split": "s", "trainer": "cnn", "size": 100_000}),
+        json!({"split": "s", "hidden": 1_000_000}),
+    ] {
+        let (status, v) = post_json(&app, "/api/runs", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    let (_, jobs) = get_json(&app, "/api/jobs").await;
+    assert_eq!(jobs, json!([]), "no job was started");
     // A split that does not exist: the job starts, then fails with core's error.
     let job = start(&app, json!({"split": "nope", "trainer": "cnn"})).await;
     let end = wait(&app, job).await;

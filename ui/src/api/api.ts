@@ -1,16 +1,13 @@
-// Typed wrappers over `call`, one per route.
+// Typed wrappers over `call` for the shell, Browse and Sample (Library, Train and Evaluate
+// use apiJobs.ts).
 import { call } from "./transport";
 import type {
-  BrowseArgs, BrowsePage, CellArgs, CurrentLabel, EpochMetrics, ErrorRow, EvalReport, Evidence, Health,
-  JobStarted, JobState, LabelEvent, LabelValue, LeakageReport, Misclassified, ModelRecord, PairDetail,
-  PairRow, ReviewState, ReviewStatus, RunSummary, Schema, SearchHit, SplitSummary, Stats, TrainArgs,
+  BrowseArgs, BrowsePage, CurrentLabel, Evidence, LabelEvent, LabelValue, ModelRecord, PairDetail, PairRow,
+  ReviewState, ReviewStatus, RunSummary, Schema, SplitSummary, Stats,
 } from "./types";
 
 export const api = {
-  health: () => call<Health>("health"),
   stats: () => call<Stats>("stats"),
-  search: (q: string, limit?: number) => call<SearchHit[]>("search", { q, limit }),
-  errors: (after?: number, limit?: number) => call<ErrorRow[]>("errors", { after, limit }),
   pairs: (after?: number, limit?: number) => call<PairRow[]>("pairs", { after, limit }),
   browse: (req: BrowseArgs) => call<BrowsePage>("browse", { ...req }),
   pair: (id: number) => call<PairDetail>("pair", { id }),
@@ -20,13 +17,7 @@ export const api = {
   reviewStatus: (id: number, schema?: string) => call<ReviewStatus>("review_status", { id, schema }),
   schemas: () => call<Schema[]>("schemas"),
   splits: () => call<SplitSummary[]>("splits"),
-  leakage: (split: string, near?: number) => call<LeakageReport>("leakage", { split, near }),
   runs: () => call<RunSummary[]>("runs"),
-  startTrain: (req: TrainArgs) => call<JobStarted>("start_train", { ...req }),
-  run: (id: number) => call<RunSummary>("run", { id }),
-  runEpochs: (id: number) => call<EpochMetrics[]>("run_epochs", { id }),
-  evaluate: (id: number, part?: string) => call<EvalReport>("evaluate", { id, part }),
-  misclassified: (id: number, cell: CellArgs = {}) => call<Misclassified[]>("misclassified", { id, ...cell }),
   models: () => call<ModelRecord[]>("models"),
   setLabel: (pair: number, cls: string, value: LabelValue | null, annotator: string, schema?: string) =>
     call<LabelEvent | null>("set_label", { pair, schema, class: cls, value, annotator }),
@@ -34,8 +25,4 @@ export const api = {
   redo: (annotator: string) => call<LabelEvent | null>("redo", { annotator }),
   setReview: (pair: number, status: Exclude<ReviewState, "pre-labelled">, annotator: string, schema?: string) =>
     call<ReviewStatus>("set_review", { pair, schema, status, annotator }),
-  startIndex: (root: string, layout?: string) => call<JobStarted>("start_index", { root, layout }),
-  jobs: () => call<JobState[]>("jobs"),
-  job: (id: number) => call<JobState>("job", { id }),
-  cancelJob: (id: number) => call<JobState>("cancel_job", { id }),
 };

@@ -9,19 +9,16 @@ import type { JobStarted } from "../bindings/JobStarted";
 import type { JobState } from "../bindings/JobState";
 import type { LeakageReport } from "../bindings/LeakageReport";
 import type { Misclassified } from "../bindings/Misclassified";
-import type { ModelRecord } from "../bindings/ModelRecord";
 import type { RunSummary } from "../bindings/RunSummary";
-import type { Schema } from "../bindings/Schema";
-import type { SplitSummary } from "../bindings/SplitSummary";
-import type { Stats } from "../bindings/Stats";
 import type { TrainArgs } from "../bindings/TrainArgs";
+import { api } from "./api";
 import { call, watchJob } from "./transport";
 
 export const jobsApi = {
-  stats: () => call<Stats>("stats"),
-  schemas: () => call<Schema[]>("schemas"),
-  splits: () => call<SplitSummary[]>("splits"),
-  models: () => call<ModelRecord[]>("models"),
+  stats: api.stats,
+  schemas: api.schemas,
+  splits: api.splits,
+  models: api.models,
   leakage: (split: string, near?: number) => call<LeakageReport>("leakage", { split, near }),
   errors: (after?: number, limit?: number) => call<ErrorRow[]>("errors", { after, limit }),
   startIndex: (args: IndexArgs) => call<JobStarted>("start_index", { ...args }),

@@ -53,6 +53,12 @@ function token(): string | null {
 
 if (typeof location !== "undefined" && typeof sessionStorage !== "undefined") {
   captureToken(location.search, sessionStorage);
+  // Kept for this tab; take it out of the address bar (history, copied links).
+  const url = new URL(location.href);
+  if (url.searchParams.has("token")) {
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url);
+  }
 }
 
 export interface HttpRequest {
@@ -137,7 +143,8 @@ export async function call<T>(name: RouteName, args: Args = {}): Promise<T> {
 
 function withToken(url: string): string {
   const t = token();
-  return t ? `${url}?token=${encodeURIComponent(t)}` : url;
+  if (!t) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(t)}`;
 }
 
 function isWindows(): boolean {

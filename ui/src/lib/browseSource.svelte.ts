@@ -125,10 +125,3 @@ export class BrowseSource {
 
 /** The source of the last Browse view. */
 export const browseSession = $state<{ source: BrowseSource | null }>({ source: null });
-
-/** The session's source for `query`, reusing the current one when the query is unchanged. */
-export function sourceFor(query: BrowseQuery): BrowseSource {
-  const key = formatBrowseQuery(query).toString();
-  if (browseSession.source?.key !== key) browseSession.source = new BrowseSource(query);
-  return browseSession.source;
-}

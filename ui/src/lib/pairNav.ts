@@ -10,16 +10,9 @@ export async function neighbourPair(id: number, dir: 1 | -1): Promise<number | n
     if (n !== null) source.focus = source.indexOf(n);
     return n;
   }
-  if (dir > 0) return (await api.pairs(id, 1))[0]?.id ?? null;
-  // Ids are dense in practice; look back a little way for a gap left by removed pairs.
-  for (let k = id - 1; k >= 1 && k >= id - 32; k--) {
-    try {
-      return (await api.pair(k)).id;
-    } catch {
-      /* no pair with this id */
-    }
-  }
-  return null;
+  // By id: the first pair after this one, in the direction asked (the id is the cursor).
+  const page = await api.browse({ sort: { by: "id", desc: dir < 0 }, after: String(id), limit: 1 });
+  return page.rows[0]?.id ?? null;
 }
 
 /** Where the pair sits in the Browse result ("12 of 100+"), or null when it is not in it. */

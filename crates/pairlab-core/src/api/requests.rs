@@ -23,7 +23,7 @@ fn default_part() -> String {
 }
 
 /// A page size: `asked`, else `default`, at most [`MAX_LIMIT`].
-pub fn limit(asked: Option<u32>, default: u32) -> u32 {
+fn limit(asked: Option<u32>, default: u32) -> u32 {
     asked.unwrap_or(default).min(MAX_LIMIT)
 }
 
@@ -44,6 +44,34 @@ pub struct SearchArgs {
     pub q: String,
     #[ts(optional)]
     pub limit: Option<u32>,
+}
+
+impl SearchArgs {
+    /// The hits asked for (20 by default).
+    pub fn page(&self) -> u32 {
+        limit(self.limit, 20)
+    }
+}
+
+impl PageArgs {
+    /// The rows asked for (100 by default).
+    pub fn page(&self) -> u32 {
+        limit(self.limit, 100)
+    }
+}
+
+impl BrowseArgs {
+    /// The rows asked for (100 by default).
+    pub fn page(&self) -> u32 {
+        limit(self.limit, 100)
+    }
+}
+
+impl LeakageArgs {
+    /// The largest dHash distance counted as a near duplicate (4 by default, at most 64).
+    pub fn near_distance(&self) -> u32 {
+        self.near.unwrap_or(4).min(64)
+    }
 }
 
 /// Keyset pagination: rows with id greater than `after`.
@@ -226,7 +254,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn options(self) -> Result<TrainOptions> {
-        Ok(TrainOptions {
+        let opts = TrainOptions {
             uncertain: parse_uncertain(&self.uncertain)?,
             schema: self.schema,
             split: self.split,
@@ -237,7 +265,9 @@ impl TrainArgs {
             hidden: self.hidden,
             size: self.size,
             seed: self.seed,
-        })
+        };
+        opts.check()?;
+        Ok(opts)
     }
 }
 

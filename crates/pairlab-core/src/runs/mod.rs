@@ -109,12 +109,36 @@ fn is_val(part: &str) -> bool {
 
 /// Trains and stores a run. The run row is written first (status `running`) so that a
 /// crash leaves a visible, failed trace rather than nothing.
+impl TrainOptions {
+    /// Refuses settings no run should start with (they would only burn the machine).
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Invalid(what));
+        if !(1..=10_000).contains(&self.epochs) {
+            return bad(format!("epochs {}: use 1 to 10000", self.epochs));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
+            return bad(format!(
+                "learning rate {}: use a number above 0, at most 10",
+                self.lr
+            ));
+        }
+        if self.trainer == "cnn" && !(8..=512).contains(&self.size) {
+            return bad(format!("image size {}: use 8 to 512 px", self.size));
+        }
+        if self.hidden > 8192 {
+            return bad(format!("hidden units {}: at most 8192", self.hidden));
+        }
+        Ok(())
+    }
+}
+
 pub fn train(
     conn: &mut Connection,
     library: &std::path::Path,
     opts: &TrainOptions,
     progress: &dyn Progress,
 ) -> Result<RunSummary> {
+    opts.check()?;
     let started = Instant::now();
     let schema = schema::get(conn, &opts.schema)?;
     let multi_class = schema.kind == "multi-class";

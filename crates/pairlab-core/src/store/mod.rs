@@ -45,6 +45,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             known: SCHEMA_VERSION,
         });
     }
+    if found == SCHEMA_VERSION {
+        // Current: no write lock, so readers (one connection per request) stay parallel.
+        return Ok(());
+    }
     // One migration per write transaction, re-reading the version inside it: another
     // connection (a window's parallel calls, a server) may be migrating the same file.
     loop {
