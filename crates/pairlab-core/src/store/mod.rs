@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_text_matches.sql"),
     include_str!("migrations/0008_run_confidence.sql"),
     include_str!("migrations/0009_lookup_indexes.sql"),
+    include_str!("migrations/0010_score_order.sql"),
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,3 @@ CREATE INDEX IF NOT EXISTS pairs_study ON pairs(study_id);
 CREATE INDEX IF NOT EXISTS split_members_pair ON split_members(pair_id);
 -- A split's part sizes (the browse filter lists them) from the index alone.
 CREATE INDEX IF NOT EXISTS split_members_part ON split_members(split_id, part);
--- The grid ordered by a model's mismatch score: (score, pair) in one index, as the keyset
--- cursor compares them.
-CREATE INDEX IF NOT EXISTS pair_scores_order ON pair_scores(model_id, kind, score, pair_id);
