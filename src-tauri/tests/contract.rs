@@ -12,6 +12,8 @@ use axum::http::{Request, StatusCode};
 use pairlab_app::{COMMANDS, Shell, protocol_response, setup};
 use pairlab_core::api::requests::*;
 use pairlab_core::api::routes::{Kind, ROUTES};
+use pairlab_core::progress::Silent;
+use pairlab_core::splits::{SplitOptions, Strategy};
 use pairlab_core::{Library, Result as CoreResult};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -24,6 +26,32 @@ use tower::ServiceExt;
 /// A demo library (a few patients, report-rule pre-labels) in a temporary folder.
 fn demo_library(tmp: &Path) -> PathBuf {
     pairlab_core::demo::prelabelled_library(tmp, 3, 7).expect("demo library")
+}
+
+/// The demo library with a patient split `s` and a short CNN run on it (run 1).
+fn trained_library(tmp: &Path) -> PathBuf {
+    let dir = pairlab_core::demo::prelabelled_library(tmp, 8, 7).expect("demo library");
+    let mut lib = Library::open(&dir).expect("open");
+    lib.make_split(&SplitOptions {
+        name: "s".into(),
+        strategy: Strategy::Patient,
+        parts: vec![
+            ("train".into(), 0.6),
+            ("val".into(), 0.2),
+            ("test".into(), 0.2),
+        ],
+        seed: 1,
+        stratify: None,
+        freeze: false,
+    })
+    .expect("split");
+    let args: TrainArgs = serde_json::from_value(
+        json!({"split": "s", "trainer": "cnn", "size": 16, "epochs": 2, "lr": 0.003}),
+    )
+    .expect("train args");
+    lib.train(&args.options().expect("options"), &Silent)
+        .expect("train");
+    dir
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -56,7 +84,8 @@ fn parse<T: DeserializeOwned>(args: &Value) -> T {
 
 fn answer<T: serde::Serialize>(r: CoreResult<T>) -> Answer {
     match r {
-        Ok(v) => Ok(serde_json::to_value(v).expect("json")),
+        // Through JSON text, as on the wire (an f32 prints as its shortest form).
+        Ok(v) => Ok(serde_json::from_str(&serde_json::to_string(&v).expect("json")).expect("json")),
         Err(e) => Err(Refused(e.kind().to_owned())),
     }
 }
@@ -90,6 +119,19 @@ impl Transport for InProcess {
             "schemas" => answer(lib.schemas()),
             "splits" => answer(lib.splits()),
             "runs" => answer(lib.runs()),
+            "run" => answer(lib.run(id)),
+            "run_epochs" => answer(lib.run_epochs(id)),
+            "evaluate" => answer(lib.evaluate(id, &parse::<PartArgs>(&args).part)),
+            "misclassified" => answer(lib.misclassified_cell(id, &parse(&args))),
+            "leakage" => {
+                let a: LeakageArgs = parse(&args);
+                answer(lib.leakage(&a.split, a.near_distance()))
+            }
+            "errors" => {
+                let a: PageArgs = parse(&args);
+                answer(lib.errors(a.after, a.page()))
+            }
+            "models" => answer(lib.models()),
             "set_label" => {
                 let a: SetLabelArgs = parse(&args);
                 answer(lib.set_label(a.pair, &a.schema, &a.class, a.value, &a.annotator))
@@ -272,13 +314,35 @@ fn calls() -> Vec<(&'static str, Value)> {
         ("browse", json!({"filter": {"source": "human"}})),
         ("splits", json!({})),
         ("runs", json!({})),
+        ("run", json!({"id": 1})),
+        ("run_epochs", json!({"id": 1})),
+        ("evaluate", json!({"id": 1})),
+        ("evaluate", json!({"id": 1, "part": "val"})),
+        (
+            "misclassified",
+            json!({"id": 1, "class": "Cardiomegaly", "true": "1", "pred": "0"}),
+        ),
+        (
+            "misclassified",
+            json!({"id": 1, "class": "Cardiomegaly", "true": "maybe"}),
+        ),
+        ("misclassified", json!({"id": 1})),
+        ("run", json!({"id": 42})),
+        ("leakage", json!({"split": "s", "near": 2})),
+        ("leakage", json!({"split": "nope"})),
+        ("errors", json!({"limit": 5})),
+        ("models", json!({})),
+        (
+            "browse",
+            json!({"sort": {"by": "confidence", "run": 1, "desc": false}, "limit": 3}),
+        ),
     ]
 }
 
 #[test]
 fn the_three_transports_answer_the_same_and_keep_the_contract() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let base = demo_library(tmp.path());
+    let base = trained_library(tmp.path());
     let dirs: Vec<PathBuf> = (0..3)
         .map(|k| {
             let d = tmp.path().join(format!("copy{k}"));
@@ -357,6 +421,51 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
     assert_eq!(ok(25)["status"], json!("accepted"));
     assert_eq!(a[26], Err(Refused("invalid".into())));
     assert_eq!(ok(27)["rows"][0]["id"], json!(2));
+    let k = |name: &str, nth: usize| {
+        calls()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.0 == name)
+            .nth(nth)
+            .map(|(k, _)| k)
+            .expect("call")
+    };
+    assert_eq!(ok(k("run", 0))["status"], json!("done"));
+    assert_eq!(ok(k("run_epochs", 0)).as_array().map(Vec::len), Some(2));
+    let eval = ok(k("evaluate", 0));
+    assert_eq!(
+        (eval["part"].clone(), eval["kind"].clone()),
+        (json!("test"), json!("multi-label"))
+    );
+    assert_eq!(ok(k("evaluate", 1))["part"], json!("val"));
+    for m in ok(k("misclassified", 0)).as_array().expect("samples") {
+        assert_eq!(
+            (m["truth"].clone(), m["predicted"].clone()),
+            (json!("1"), json!("0"))
+        );
+    }
+    assert_eq!(
+        a[k("misclassified", 1)],
+        Err(Refused("invalid".into())),
+        "1 or 0 only"
+    );
+    assert_eq!(
+        a[k("misclassified", 2)],
+        Err(Refused("invalid".into())),
+        "a multi-label cell needs its class"
+    );
+    assert_eq!(a[k("run", 1)], Err(Refused("not_found".into())));
+    assert_eq!(
+        ok(k("leakage", 0))["patients"],
+        json!([]),
+        "a patient split shares no patient"
+    );
+    assert_eq!(a[k("leakage", 1)], Err(Refused("not_found".into())));
+    let rows = ok(k("browse", 5))["rows"]
+        .as_array()
+        .cloned()
+        .expect("rows");
+    assert_eq!(rows.len(), 3, "the least confident first: {rows:?}");
 }
 
 #[test]
