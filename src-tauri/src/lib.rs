@@ -49,8 +49,14 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tau
         .manage(shell)
         .register_asynchronous_uri_scheme_protocol("pairlab", move |_ctx, request, responder| {
             let library = library.clone();
+            let if_none_match = request
+                .headers()
+                .get(tauri::http::header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             std::thread::spawn(move || {
-                responder.respond(protocol::respond(&library, request.uri().path()))
+                let path = request.uri().path();
+                responder.respond(protocol::respond(&library, path, if_none_match.as_deref()))
             });
         })
         .invoke_handler(handler())

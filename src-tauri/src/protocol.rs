@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use pairlab_core::api::{MediaFile, etag_matches};
 use pairlab_core::{Error, Library};
 use tauri::http::{Response, StatusCode, header};
 
@@ -33,23 +34,44 @@ fn parse(path: &str) -> Result<(i64, &str), Error> {
     Ok((id, kind))
 }
 
-/// The response for a request on `path`, from the library in `library`.
-pub fn respond(library: &Path, path: &str) -> Response<Vec<u8>> {
-    let file = parse(path).and_then(|(id, kind)| {
+/// What a protocol request gets: the file, or only its tag when the web view's copy is
+/// current.
+enum Answer {
+    File(MediaFile),
+    Unchanged(String),
+}
+
+/// The response for a request on `path` (with the web view's `If-None-Match`, if any),
+/// from the library in `library`: like the server's image routes, `304` is decided from
+/// the database before the file is read or rendered.
+pub fn respond(library: &Path, path: &str, if_none_match: Option<&str>) -> Response<Vec<u8>> {
+    let answer = parse(path).and_then(|(id, kind)| {
         let lib = Library::open(library)?;
-        match kind {
-            "image" => lib.image_file(id),
-            _ => lib.thumb_file(id),
+        let thumb = kind == "thumb";
+        if let Some(inm) = if_none_match {
+            let etag = lib.media_tag(id, thumb)?;
+            if etag_matches(inm, &etag) {
+                return Ok(Answer::Unchanged(etag));
+            }
         }
+        Ok(Answer::File(if thumb {
+            lib.thumb_file(id)?
+        } else {
+            lib.image_file(id)?
+        }))
     });
-    let built = match file {
-        Ok(f) => Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, f.content_type)
+    let media = |status: StatusCode, etag: &str| {
+        Response::builder()
+            .status(status)
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(header::CACHE_CONTROL, "private, no-cache")
-            .header(header::ETAG, f.etag.as_str())
+            .header(header::ETAG, etag)
+    };
+    let built = match answer {
+        Ok(Answer::File(f)) => media(StatusCode::OK, &f.etag)
+            .header(header::CONTENT_TYPE, f.content_type)
             .body(f.bytes),
+        Ok(Answer::Unchanged(etag)) => media(StatusCode::NOT_MODIFIED, &etag).body(Vec::new()),
         Err(e) => Response::builder()
             .status(status(&e))
             .header(header::CONTENT_TYPE, "application/json")

@@ -504,7 +504,7 @@ fn the_protocol_serves_images_and_thumbnails_by_pair_id_only() {
     let lib = demo_library(tmp.path());
     for file in ROUTES.iter().filter(|r| r.kind == Kind::File) {
         let path = file.path.replace("{id}", "1");
-        let res = protocol_response(&lib, &path);
+        let res = protocol_response(&lib, &path, None);
         assert_eq!(res.status(), StatusCode::OK.as_u16(), "{path}");
         let ct = res.headers()["content-type"]
             .to_str()
@@ -512,6 +512,14 @@ fn the_protocol_serves_images_and_thumbnails_by_pair_id_only() {
             .to_owned();
         assert!(ct.starts_with("image/"), "{path}: {ct}");
         assert!(!res.body().is_empty());
+        // The web view's copy is current: 304 with the same tag and no body.
+        let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+        let again = protocol_response(&lib, &path, Some(&etag));
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED.as_u16(), "{path}");
+        assert!(again.body().is_empty());
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        let other = protocol_response(&lib, &path, Some("\"image-0000\""));
+        assert_eq!(other.status(), StatusCode::OK.as_u16(), "{path}");
     }
     for bad in [
         "/pairs/999999/image",
@@ -523,7 +531,7 @@ fn the_protocol_serves_images_and_thumbnails_by_pair_id_only() {
         "/etc/passwd",
         "/pairs/1/image/extra",
     ] {
-        let res = protocol_response(&lib, bad);
+        let res = protocol_response(&lib, bad, None);
         assert_eq!(res.status(), StatusCode::NOT_FOUND.as_u16(), "{bad}");
         let body: Value = serde_json::from_slice(res.body()).expect("json error");
         assert_eq!(body["kind"], "not_found", "{bad}");

@@ -10,37 +10,59 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use pairlab_core::api::{MediaFile, is_plain_relative};
+use pairlab_core::api::{etag_matches, is_plain_relative};
 
 use crate::extract::Id;
 use crate::{ApiError, AppState, blocking, with_library};
 
-/// The file, or `304 Not Modified` when the client's copy (`If-None-Match`) is current.
-/// Browsers revalidate every time (`no-cache`), so a re-indexed image is never stale.
-fn bytes_response(file: MediaFile, headers: &HeaderMap) -> Response {
-    let etag = HeaderValue::from_str(&file.etag).ok();
-    let fresh = etag.as_ref().is_some_and(|tag| {
-        headers.get_all(IF_NONE_MATCH).iter().any(|h| {
-            h.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim() == tag))
-        })
-    });
-    let mut res = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (
-            [(CONTENT_TYPE, HeaderValue::from_static(file.content_type))],
-            Body::from(file.bytes),
-        )
-            .into_response()
-    };
+/// Headers every image answer carries. Browsers revalidate every time (`no-cache`), so a
+/// re-indexed image is never stale.
+fn media_headers(res: &mut Response, etag: &str) {
     let h = res.headers_mut();
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if let Some(tag) = etag {
+    if let Ok(tag) = HeaderValue::from_str(etag) {
         h.insert(ETAG, tag);
     }
-    res
+}
+
+/// A pair's image (or thumbnail): `304 Not Modified` when the client's copy
+/// (`If-None-Match`) is current, decided from the database before the file is read or
+/// rendered; else the file.
+async fn media(
+    state: &AppState,
+    id: i64,
+    thumb: bool,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let if_none_match: Vec<String> = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    if !if_none_match.is_empty() {
+        let etag = with_library(state, move |lib| lib.media_tag(id, thumb)).await?;
+        if if_none_match.iter().any(|v| etag_matches(v, &etag)) {
+            let mut res = StatusCode::NOT_MODIFIED.into_response();
+            media_headers(&mut res, &etag);
+            return Ok(res);
+        }
+    }
+    let file = with_library(state, move |lib| {
+        if thumb {
+            lib.thumb_file(id)
+        } else {
+            lib.image_file(id)
+        }
+    })
+    .await?;
+    let mut res = (
+        [(CONTENT_TYPE, HeaderValue::from_static(file.content_type))],
+        Body::from(file.bytes),
+    )
+        .into_response();
+    media_headers(&mut res, &file.etag);
+    Ok(res)
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, ApiError> {
@@ -56,8 +78,7 @@ pub async fn image(
     Id(id): Id,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = with_library(&state, move |lib| lib.image_file(id)).await?;
-    Ok(bytes_response(file, &headers))
+    media(&state, id, false, &headers).await
 }
 
 /// `GET /api/pairs/{id}/thumb`: the stored thumbnail.
@@ -66,8 +87,7 @@ pub async fn thumb(
     Id(id): Id,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file = with_library(&state, move |lib| lib.thumb_file(id)).await?;
-    Ok(bytes_response(file, &headers))
+    media(&state, id, true, &headers).await
 }
 
 fn static_type(path: &Path) -> &'static str {

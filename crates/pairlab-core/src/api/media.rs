@@ -41,7 +41,28 @@ pub fn is_plain_relative(rel: &Path) -> bool {
     rel.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// The entity tag of a pair's image or thumbnail: it changes when the image's content does.
+fn tag(hash: &str, thumb: bool) -> String {
+    let kind = if thumb { "thumb" } else { "image" };
+    format!("\"{kind}-{hash}\"")
+}
+
+/// True when an `If-None-Match` header value names `etag` (or is `*`).
+pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == etag || t == "*")
+}
+
 impl Library {
+    /// The entity tag [`Library::image_file`] (or, with `thumb`, [`Library::thumb_file`])
+    /// would send, from the database alone: a client's cached copy can be confirmed
+    /// without reading or rendering the file.
+    pub fn media_tag(&self, pair: i64, thumb: bool) -> Result<String> {
+        Ok(tag(&image_ref(self.conn(), pair)?.hash, thumb))
+    }
+
     /// A pair's full image: its own bytes for formats web views show, else a PNG.
     pub fn image_file(&self, pair: i64) -> Result<MediaFile> {
         let img = image_ref(self.conn(), pair)?;
@@ -51,7 +72,7 @@ impl Library {
             )));
         }
         let abs = img.abs_path.as_path();
-        let etag = format!("\"image-{}\"", img.hash);
+        let etag = tag(&img.hash, false);
         if let Some(content_type) = shown_type(&img.format) {
             let bytes = read(abs, "the image")?;
             return Ok(MediaFile {
@@ -86,7 +107,7 @@ impl Library {
     pub fn thumb_file(&self, pair: i64) -> Result<MediaFile> {
         let none = || Error::NotFound(format!("pair {pair} has no thumbnail"));
         let img = image_ref(self.conn(), pair)?;
-        let etag = format!("\"thumb-{}\"", img.hash);
+        let etag = tag(&img.hash, true);
         let rel = img.thumb.ok_or_else(none)?;
         let rel = Path::new(&rel);
         if !is_plain_relative(rel) {

@@ -22,7 +22,7 @@ pub mod requests;
 pub mod routes;
 mod runs;
 mod splits;
-pub use media::{MediaFile, is_plain_relative};
+pub use media::{MediaFile, etag_matches, is_plain_relative};
 pub use models::{EncodeInput, Encoding};
 
 impl Library {
