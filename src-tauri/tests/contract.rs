@@ -13,7 +13,6 @@ use pairlab_app::{COMMANDS, Shell, protocol_response, setup};
 use pairlab_core::api::requests::*;
 use pairlab_core::api::routes::{Kind, ROUTES};
 use pairlab_core::progress::Silent;
-use pairlab_core::splits::{SplitOptions, Strategy};
 use pairlab_core::{Library, Result as CoreResult};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -31,20 +30,8 @@ fn demo_library(tmp: &Path) -> PathBuf {
 /// The demo library with a patient split `s` and a short CNN run on it (run 1).
 fn trained_library(tmp: &Path) -> PathBuf {
     let dir = pairlab_core::demo::prelabelled_library(tmp, 8, 7).expect("demo library");
+    pairlab_core::demo::split_by_patient(&dir, "s").expect("split");
     let mut lib = Library::open(&dir).expect("open");
-    lib.make_split(&SplitOptions {
-        name: "s".into(),
-        strategy: Strategy::Patient,
-        parts: vec![
-            ("train".into(), 0.6),
-            ("val".into(), 0.2),
-            ("test".into(), 0.2),
-        ],
-        seed: 1,
-        stratify: None,
-        freeze: false,
-    })
-    .expect("split");
     let args: TrainArgs = serde_json::from_value(
         json!({"split": "s", "trainer": "cnn", "size": 16, "epochs": 2, "lr": 0.003}),
     )

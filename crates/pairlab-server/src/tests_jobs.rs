@@ -4,8 +4,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::StatusCode;
-use pairlab_core::Library;
-use pairlab_core::splits::{SplitOptions, Strategy};
 use serde_json::{Value, json};
 
 use crate::tests::{Fixture, call, demo_library, get, get_json, post_json};
@@ -14,20 +12,7 @@ use crate::{AppState, router};
 /// The demo library with a patient split `s` (train / val / test).
 fn split_library() -> Fixture {
     let fx = demo_library(6);
-    let mut lib = Library::open(&fx.lib).expect("open");
-    lib.make_split(&SplitOptions {
-        name: "s".into(),
-        strategy: Strategy::Patient,
-        parts: vec![
-            ("train".into(), 0.6),
-            ("val".into(), 0.2),
-            ("test".into(), 0.2),
-        ],
-        seed: 1,
-        stratify: None,
-        freeze: false,
-    })
-    .expect("split");
+    pairlab_core::demo::split_by_patient(&fx.lib, "s").expect("split");
     fx
 }
 

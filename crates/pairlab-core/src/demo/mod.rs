@@ -186,3 +186,22 @@ pub fn prelabelled_library(dir: &Path, patients: u32, seed: u64) -> Result<PathB
     lib.prelabel_reports(&labeler, "chexpert", &crate::progress::Silent)?;
     Ok(lib_dir)
 }
+
+/// Splits the library at `lib_dir` by patient into train / val / test (60 / 20 / 20,
+/// seed 1) under `name`: the split the front ends' tests train on.
+pub fn split_by_patient(lib_dir: &Path, name: &str) -> Result<()> {
+    let mut lib = crate::Library::open(lib_dir)?;
+    lib.make_split(&crate::splits::SplitOptions {
+        name: name.into(),
+        strategy: crate::splits::Strategy::Patient,
+        parts: vec![
+            ("train".into(), 0.6),
+            ("val".into(), 0.2),
+            ("test".into(), 0.2),
+        ],
+        seed: 1,
+        stratify: None,
+        freeze: false,
+    })?;
+    Ok(())
+}
