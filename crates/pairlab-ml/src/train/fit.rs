@@ -13,8 +13,9 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
+use super::cnn_step;
 use super::head::{Head, HeadConfig, HeadShape, ImageInput};
-use super::loss::{bce_targets, cross_entropy, masked_bce};
+use super::loss::{bce_targets, cross_entropy, cross_entropy_grad, masked_bce, masked_bce_grad};
 use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
@@ -83,35 +84,51 @@ impl Data<'_> {
         xs
     }
 
-    /// The loss of logits `z` of the rows `idx`.
-    fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
-        let d = Device::Cpu;
-        Ok(match self.targets {
+    /// The targets of the rows `idx`.
+    fn batch_targets(&self, idx: &[usize]) -> BatchTargets {
+        match self.targets {
             Targets::MultiLabel { values, classes } => {
                 let mut v = Vec::with_capacity(idx.len() * classes);
                 for &i in idx {
                     v.extend_from_slice(&values[i * classes..(i + 1) * classes]);
                 }
                 let (t, m) = bce_targets(&v, self.policy);
-                let shape = (idx.len(), *classes);
+                BatchTargets::Masked(t, m)
+            }
+            Targets::MultiClass { values, .. } => {
+                BatchTargets::Classes(idx.iter().map(|&i| values[i].unwrap_or(0) as u32).collect())
+            }
+        }
+    }
+
+    /// The loss of logits `z` of the rows `idx`.
+    fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
+        let d = Device::Cpu;
+        Ok(match self.batch_targets(idx) {
+            BatchTargets::Masked(t, m) => {
+                let shape = (idx.len(), self.targets.classes());
                 masked_bce(
                     z,
                     &Tensor::from_vec(t, shape, &d)?,
                     &Tensor::from_vec(m, shape, &d)?,
                 )?
             }
-            Targets::MultiClass { values, .. } => {
-                let y: Vec<u32> = idx.iter().map(|&i| values[i].unwrap_or(0) as u32).collect();
-                cross_entropy(z, &Tensor::new(y, &d)?)?
-            }
+            BatchTargets::Classes(y) => cross_entropy(z, &Tensor::new(y, &d)?)?,
         })
+    }
+
+    /// The loss of logits `z` (row-major) of the rows `idx`, with its gradient.
+    fn loss_grad(&self, z: &[f32], idx: &[usize]) -> (f64, Vec<f32>) {
+        match self.batch_targets(idx) {
+            BatchTargets::Masked(t, m) => masked_bce_grad(z, &t, &m),
+            BatchTargets::Classes(y) => cross_entropy_grad(z, self.targets.classes(), &y),
+        }
     }
 
     /// Loss and accuracy of the rows `idx` without gradients: multi-class accuracy, or for
     /// multi-label the share of labelled entries on the right side of 0.5.
     fn evaluate(&self, head: &Head, idx: &[usize]) -> Result<(f64, f64)> {
-        let x = Tensor::from_vec(self.gather(idx, None), (idx.len(), self.dim), &Device::Cpu)?;
-        let z = head.logits_no_grad(&x)?;
+        let z = head.logits_no_grad(&self.gather(idx, None))?;
         let loss = f64::from(self.loss_of(&z, idx)?.to_scalar::<f32>()?);
         let z = z.to_vec2::<f32>()?;
         let (mut right, mut total) = (0usize, 0usize);
@@ -147,9 +164,28 @@ impl Data<'_> {
     }
 }
 
+/// The targets of one batch: class indices, or BCE targets with their mask.
+enum BatchTargets {
+    Classes(Vec<u32>),
+    Masked(Vec<f32>, Vec<f32>),
+}
+
 /// Forward and backward pass of one batch (`xs` are its gathered rows `idx`): the loss
-/// and its gradients.
+/// and its gradients, by hand for a `cnn` and through autograd for an MLP head.
 fn step(head: &Head, data: &Data, xs: Vec<f32>, idx: &[usize]) -> Result<(f64, GradStore)> {
+    if head.shape.image.is_some() {
+        return cnn_step::step(head, xs, idx.len(), |z| data.loss_grad(z, idx));
+    }
+    autograd_step(head, data, xs, idx)
+}
+
+/// [`step`] through candle's autograd.
+fn autograd_step(
+    head: &Head,
+    data: &Data,
+    xs: Vec<f32>,
+    idx: &[usize],
+) -> Result<(f64, GradStore)> {
     let x = Tensor::from_vec(xs, (idx.len(), data.dim), &Device::Cpu)?;
     let loss = data.loss_of(&head.logits(&x)?, idx)?;
     let grads = loss.backward()?;

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Uncertain;
-use super::conv::{conv3x3, max_pool2, relu};
+use super::cnn_step;
 pub use super::fit::{Event, Trained, train};
 #[cfg(test)]
 use super::fit::{augment, shift_flip};
@@ -162,46 +163,65 @@ impl Head {
         Ok(())
     }
 
-    pub(super) fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
-        if let Some(img) = self.shape.image {
-            let n = x.dim(0)?;
-            // Pixels arrive channel-first; the convolutions run channels-last.
-            x = x
-                .reshape((n, img.channels, img.size, img.size))?
-                .permute((0, 2, 3, 1))?;
-            for (k, (w, b)) in self.convs.iter().enumerate() {
-                x = conv3x3(&x, w, b)?;
-                if k < 2 {
-                    // Pooling commutes with ReLU, which then runs on a quarter of the values.
-                    x = max_pool2(&x)?;
-                }
-                x = relu(&x)?;
-            }
-            x = if img.flatten {
-                x.flatten_from(1)? // [n, (size/4)² · 4w]
-            } else {
-                x.mean((1, 2))? // global average pool → [n, 4w]
-            };
+    /// Weight and bias of each convolution (empty for an MLP head).
+    pub(super) fn conv_weights(&self) -> &[(Tensor, Tensor)] {
+        &self.convs
+    }
+
+    /// Every weight: each convolution's weight and bias, then each linear layer's.
+    pub(super) fn parameters(&self) -> Vec<&Tensor> {
+        let mut out: Vec<&Tensor> = self.convs.iter().flat_map(|(w, b)| [w, b]).collect();
+        for layer in std::iter::once(&self.l1).chain(&self.l2) {
+            out.push(layer.weight());
+            out.extend(layer.bias());
         }
-        let h = self.l1.forward(&x)?;
+        out
+    }
+
+    /// The classifier: one linear layer, or two with a ReLU between.
+    pub(super) fn linears(&self) -> (&Linear, Option<&Linear>) {
+        (&self.l1, self.l2.as_ref())
+    }
+
+    /// The classifier's logits as a candle graph (for autograd): of embeddings for an MLP
+    /// head, of the flattened (or averaged) last feature map for a `cnn`, whose whole
+    /// training step and inference are written out by hand in `cnn_step.rs`.
+    pub(super) fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let h = self.l1.forward(x)?;
         match &self.l2 {
             Some(l2) => l2.forward(&h.relu()?),
             None => Ok(h),
         }
     }
 
-    /// Logits for inference (no gradient), a chunk of rows at a time: a convolutional
-    /// net's activations for a whole data set at once would take gigabytes, and each chunk
-    /// is detached so that its activations are freed before the next.
-    pub(super) fn logits_no_grad(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        const CHUNK: usize = 512;
-        let n = x.dim(0)?;
-        let parts = (0..n)
-            .step_by(CHUNK)
-            .map(|at| Ok(self.logits(&x.narrow(0, at, CHUNK.min(n - at))?)?.detach()))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Tensor::cat(&parts, 0)
+    /// Logits for inference (no gradient) of the rows `x`, a chunk at a time: a
+    /// convolutional net's activations for a whole data set at once would take gigabytes.
+    /// A `cnn` runs the hand-written forward pass of its training step, two chunks side
+    /// by side; an MLP head runs candle's layers, each chunk detached.
+    pub(super) fn logits_no_grad(&self, x: &[f32]) -> Result<Tensor> {
+        const CHUNK: usize = 256;
+        let dim = self.shape.dim.max(1);
+        let parts = if self.shape.image.is_some() {
+            let matrices = cnn_step::conv_matrices(self)?;
+            x.par_chunks(CHUNK * dim)
+                .map(|xs| Ok(cnn_step::forward(self, &matrices, xs, xs.len() / dim)?.logits))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            x.chunks(CHUNK * dim)
+                .map(|xs| {
+                    let t = Tensor::from_slice(xs, (xs.len() / dim, dim), &Device::Cpu)?;
+                    Ok(self.logits(&t)?.detach())
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        if parts.is_empty() {
+            return Ok(Tensor::zeros(
+                (0, self.shape.classes),
+                DType::F32,
+                &Device::Cpu,
+            )?);
+        }
+        Ok(Tensor::cat(&parts, 0)?)
     }
 
     /// Probabilities, `n × classes` row-major: sigmoid per class (multi-label) or softmax.
@@ -210,8 +230,7 @@ impl Head {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let t = Tensor::from_slice(x, (n, self.shape.dim), &Device::Cpu)?;
-        let z = self.logits_no_grad(&t)?;
+        let z = self.logits_no_grad(&x[..n * self.shape.dim])?;
         let p = if self.shape.multi_label {
             candle_nn::ops::sigmoid(&z)?
         } else {

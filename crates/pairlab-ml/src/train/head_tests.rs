@@ -383,7 +383,9 @@ fn gradients_match_finite_differences(flatten: bool) {
     let d = Device::Cpu;
     let xt = Tensor::from_vec(x, (6, size * size), &d).expect("x");
     let yt = Tensor::new(&[0u32, 1, 2, 0, 1, 2], &d).expect("y");
-    let loss = |h: &Head| crate::train::loss::cross_entropy(&h.logits(&xt)?, &yt);
+    let loss = |h: &Head| {
+        crate::train::loss::cross_entropy(&crate::train::conv_graph::logits(h, &xt)?, &yt)
+    };
     let grads = loss(&head).and_then(|l| l.backward()).expect("backward");
     let (mut checked, mut off) = (0, Vec::new());
     for var in head.varmap.all_vars() {

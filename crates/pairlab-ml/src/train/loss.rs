@@ -41,6 +41,45 @@ pub fn cross_entropy(logits: &Tensor, classes: &Tensor) -> Result<Tensor> {
     candle_nn::loss::nll(&logp, classes)
 }
 
+/// [`cross_entropy`] on plain values, with its gradient: the mean loss of `[n, classes]`
+/// logits `z` against class indices `y`, and d loss / d z.
+pub fn cross_entropy_grad(z: &[f32], classes: usize, y: &[u32]) -> (f64, Vec<f32>) {
+    let n = y.len().max(1) as f64;
+    let mut grad = vec![0f32; z.len()];
+    let mut total = 0f64;
+    for ((row, g), &t) in z.chunks(classes).zip(grad.chunks_mut(classes)).zip(y) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+        let lse = f64::from(max) + sum.ln();
+        for (k, (gk, &v)) in g.iter_mut().zip(row).enumerate() {
+            let target = k == t as usize;
+            if target {
+                total += lse - f64::from(v);
+            }
+            *gk = (((f64::from(v) - lse).exp() - f64::from(u8::from(target))) / n) as f32;
+        }
+    }
+    (total / n, grad)
+}
+
+/// [`masked_bce`] on plain values, with its gradient: the loss of logits `z` against
+/// `targets` where `mask` is 1, and d loss / d z.
+pub fn masked_bce_grad(z: &[f32], targets: &[f32], mask: &[f32]) -> (f64, Vec<f32>) {
+    let count = mask.iter().map(|&m| f64::from(m)).sum::<f64>().max(1.0);
+    let mut total = 0f64;
+    let grad = z
+        .iter()
+        .zip(targets)
+        .zip(mask)
+        .map(|((&z, &t), &m)| {
+            let (z, t, m) = (f64::from(z), f64::from(t), f64::from(m));
+            total += m * (z.max(0.0) - z * t + (-z.abs()).exp().ln_1p());
+            (m * (1.0 / (1.0 + (-z).exp()) - t) / count) as f32
+        })
+        .collect();
+    (total / count, grad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,10 @@
 //! early stopping on validation loss), seeded and reproducible. `head` trains a linear or
 //! small MLP classifier on stored embeddings.
 
+mod cnn_step;
 mod conv;
+#[cfg(test)]
+mod conv_graph;
 mod fit;
 pub mod head;
 pub mod loss;
