@@ -248,8 +248,9 @@ enum Command {
         model: Option<String>,
         #[arg(long, default_value_t = 100)]
         epochs: usize,
-        #[arg(long, default_value_t = 0.01)]
-        lr: f64,
+        /// The learning rate [default: 0.001 for cnn, 0.01 for head].
+        #[arg(long)]
+        lr: Option<f64>,
         /// Hidden units of the head (0 = linear).
         #[arg(long, default_value_t = 0)]
         hidden: usize,

@@ -14,7 +14,7 @@ pub fn train(
     trainer: String,
     model: Option<String>,
     epochs: usize,
-    lr: f64,
+    lr: Option<f64>,
     hidden: usize,
     size: usize,
     uncertain: &str,
@@ -22,12 +22,12 @@ pub fn train(
     json: bool,
 ) -> Result<()> {
     let opts = TrainOptions {
+        lr: lr.unwrap_or_else(|| runs::default_lr(&trainer)),
         schema,
         split,
         trainer,
         model,
         epochs,
-        lr,
         hidden,
         size,
         uncertain: runs::parse_uncertain(uncertain)?,

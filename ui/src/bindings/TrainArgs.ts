@@ -7,7 +7,11 @@ export type TrainArgs = { schema?: string, split: string,
 /**
  * `head` (on a model's image embeddings) or `cnn` (on the images).
  */
-trainer?: string, model?: string, epochs?: number, lr?: number, 
+trainer?: string, model?: string, epochs?: number, 
+/**
+ * The learning rate; by default the trainer's own ([`crate::runs::default_lr`]).
+ */
+lr?: number, 
 /**
  * Hidden units of the head's MLP (0 = linear).
  */

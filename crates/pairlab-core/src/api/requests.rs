@@ -205,9 +205,6 @@ fn default_trainer() -> String {
 fn default_epochs() -> usize {
     100
 }
-fn default_lr() -> f64 {
-    0.01
-}
 fn default_size() -> usize {
     64
 }
@@ -232,9 +229,10 @@ pub struct TrainArgs {
     #[serde(default = "default_epochs")]
     #[ts(optional, as = "Option<usize>")]
     pub epochs: usize,
-    #[serde(default = "default_lr")]
-    #[ts(optional, as = "Option<f64>")]
-    pub lr: f64,
+    /// The learning rate; by default the trainer's own ([`crate::runs::default_lr`]).
+    #[serde(default)]
+    #[ts(optional)]
+    pub lr: Option<f64>,
     /// Hidden units of the head's MLP (0 = linear).
     #[serde(default)]
     #[ts(optional, as = "Option<usize>")]
@@ -254,6 +252,9 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn options(self) -> Result<TrainOptions> {
+        let lr = self
+            .lr
+            .unwrap_or_else(|| crate::runs::default_lr(&self.trainer));
         let opts = TrainOptions {
             uncertain: parse_uncertain(&self.uncertain)?,
             schema: self.schema,
@@ -261,7 +262,7 @@ impl TrainArgs {
             trainer: self.trainer,
             model: self.model,
             epochs: self.epochs,
-            lr: self.lr,
+            lr,
             hidden: self.hidden,
             size: self.size,
             seed: self.seed,
@@ -298,5 +299,25 @@ impl IndexArgs {
             ..Default::default()
         };
         Ok((std::path::PathBuf::from(&self.root), opts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_learning_rate_defaults_per_trainer_and_a_given_one_wins() -> Result<()> {
+        let args =
+            |v: serde_json::Value| serde_json::from_value::<TrainArgs>(v).expect("train args");
+        assert_eq!(
+            args(json!({"split": "s", "trainer": "cnn"})).options()?.lr,
+            1e-3
+        );
+        assert_eq!(args(json!({"split": "s"})).options()?.lr, 1e-2);
+        let given = json!({"split": "s", "trainer": "cnn", "lr": 0.05});
+        assert_eq!(args(given).options()?.lr, 0.05);
+        Ok(())
     }
 }
