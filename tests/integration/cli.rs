@@ -117,3 +117,23 @@ fn demo_writes_and_indexes_a_paired_corpus() {
         "{again}"
     );
 }
+
+/// `pairlab … | head`: output into a pipe whose reader has gone ends quietly and
+/// successfully, not with a panic about printing to stdout.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write("a.txt", "IMPRESSION: Normal.");
+    env.index(&[]);
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = env
+        .command(&["stats"])
+        .stdout(writer)
+        .output()
+        .expect("run pairlab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
