@@ -25,11 +25,12 @@ rm -rf "$lib"
 /usr/bin/time -f "index: %e s, peak %M KiB" $bin --library "$lib" index "$dir" --layout folders >/dev/null
 start=$(date +%s.%N)
 $bin --library "$lib" train --trainer cnn --size 28 --schema class --split imported \
-    --epochs "$epochs" --lr 0.01 --seed 0 --json > bench/out/fashion-run.json
+    --epochs "$epochs" --seed 0 --json > bench/out/fashion-run.json
 end=$(date +%s.%N)
 run=$(python3 -c 'import json,sys; print(json.load(open("bench/out/fashion-run.json"))["run_id"])')
 $bin --library "$lib" eval --run "$run" --split test --json > bench/out/fashion-eval.json
-$bin --library "$lib" eval --run "$run" --split test | head -14
+$bin --library "$lib" eval --run "$run" --split test > bench/out/fashion-eval.txt
+head -n 14 bench/out/fashion-eval.txt
 python3 - "$start" "$end" "$lib/pairlab.db" <<'PY'
 import json, sqlite3, sys
 r = json.load(open("bench/out/fashion-run.json")); e = json.load(open("bench/out/fashion-eval.json"))
