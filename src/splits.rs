@@ -91,8 +91,14 @@ pub fn leakage(lib: &Library, split: &str, near: u32, json: bool) -> Result<()> 
         r.split,
         r.patients.len(),
         r.exact_duplicates.len(),
-        r.near_duplicates.len()
+        r.near_total
     );
+    if r.near_total > r.near_duplicates.len() as u64 {
+        println!(
+            "  (--json lists the closest {} near pairs; a smaller --near is stricter)",
+            r.near_duplicates.len()
+        );
+    }
     for (what, list) in [
         ("patient", &r.patients),
         ("exact", &r.exact_duplicates),

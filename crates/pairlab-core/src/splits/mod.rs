@@ -258,20 +258,35 @@ pub struct LeakageReport {
     pub split: String,
     pub patients: Vec<Shared>,
     pub exact_duplicates: Vec<Shared>,
+    /// The closest near-duplicate pairs across parts, at most [`NEAR_LISTED`], closest
+    /// first: similar-looking corpora (chest X-rays) can have very many.
     pub near_duplicates: Vec<Shared>,
+    /// How many near-duplicate pairs across parts there are in all.
+    pub near_total: u64,
 }
+
+/// The most near-duplicate pairs a leakage report lists.
+pub const NEAR_LISTED: usize = 1000;
 
 impl LeakageReport {
     pub fn is_clean(&self) -> bool {
-        self.patients.is_empty()
-            && self.exact_duplicates.is_empty()
-            && self.near_duplicates.is_empty()
+        self.patients.is_empty() && self.exact_duplicates.is_empty() && self.near_total == 0
     }
 }
 
 /// Patients, exact duplicates (same content hash) and near duplicates (dHash within
-/// `near_distance`) found in more than one part of `split`.
+/// `near_distance`) found in more than one part of `split`; the closest [`NEAR_LISTED`]
+/// near-duplicate pairs are listed.
 pub fn leakage(conn: &Connection, split: &str, near_distance: u32) -> Result<LeakageReport> {
+    leakage_listing(conn, split, near_distance, NEAR_LISTED)
+}
+
+fn leakage_listing(
+    conn: &Connection,
+    split: &str,
+    near_distance: u32,
+    near_listed: usize,
+) -> Result<LeakageReport> {
     get(conn, split)?;
     struct Row {
         pair: i64,
@@ -326,10 +341,18 @@ pub fn leakage(conn: &Connection, split: &str, near_distance: u32) -> Result<Lea
     });
     let exact_duplicates = shared_by(&|r| Some(r.hash.clone()));
     let hashes: Vec<u64> = rows.iter().map(|r| r.dhash).collect();
-    let near_duplicates = pairlab_ml::dedup::near_hash_pairs(&hashes, near_distance)
+    let mut near: Vec<(u32, usize, usize)> =
+        pairlab_ml::dedup::near_hash_pairs(&hashes, near_distance)
+            .into_iter()
+            .filter(|&(a, b, _)| rows[a].part != rows[b].part && rows[a].hash != rows[b].hash)
+            .map(|(a, b, d)| (d, a, b))
+            .collect();
+    let near_total = near.len() as u64;
+    near.sort_unstable();
+    let near_duplicates = near
         .into_iter()
-        .filter(|&(a, b, _)| rows[a].part != rows[b].part && rows[a].hash != rows[b].hash)
-        .map(|(a, b, d)| {
+        .take(near_listed)
+        .map(|(d, a, b)| {
             let mut parts = vec![rows[a].part.clone(), rows[b].part.clone()];
             parts.sort();
             Shared {
@@ -344,5 +367,10 @@ pub fn leakage(conn: &Connection, split: &str, near_distance: u32) -> Result<Lea
         patients,
         exact_duplicates,
         near_duplicates,
+        near_total,
     })
 }
+
+#[cfg(test)]
+#[path = "leakage_tests.rs"]
+mod leakage_tests;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, baseName, count, leakageSummary, stamp } from "./format";
+import { ago, baseName, count, leakageSummary, leakageGroupTotal, stamp } from "./format";
 
 describe("library format", () => {
   const now = Date.parse("2026-11-29T14:00:00Z");
@@ -18,8 +18,13 @@ describe("library format", () => {
     expect(baseName("C:\\data\\cxr")).toBe("cxr");
   });
   it("summarises a leakage report", () => {
-    expect(leakageSummary({ patients: [1], exact_duplicates: [], near_duplicates: [1, 2] })).toEqual({
-      total: 3, text: "1 patient · 0 exact · 2 near",
+    expect(leakageSummary({ patients: [1], exact_duplicates: [], near_total: 14992 })).toEqual({
+      total: 14993, text: "1 patient · 0 exact · 14,992 near",
     });
+  });
+  it("counts a capped near-duplicate list by its total", () => {
+    const r = { patients: [1], exact_duplicates: [], near_duplicates: [1, 2], near_total: 40 };
+    expect(leakageGroupTotal(r, "near_duplicates")).toBe(40);
+    expect(leakageGroupTotal(r, "patients")).toBe(1);
   });
 });

@@ -34,14 +34,23 @@ export function baseName(path: string): string {
 }
 
 /** Splits a leakage key list into a short summary: "3 patients · 0 exact · 12 near". */
-export function leakageSummary(r: { patients: unknown[]; exact_duplicates: unknown[]; near_duplicates: unknown[] }): {
+export function leakageSummary(r: { patients: unknown[]; exact_duplicates: unknown[]; near_total: number }): {
   total: number;
   text: string;
 } {
-  const total = r.patients.length + r.exact_duplicates.length + r.near_duplicates.length;
+  const total = r.patients.length + r.exact_duplicates.length + r.near_total;
   const p = r.patients.length;
-  const text = `${count(p)} ${p === 1 ? "patient" : "patients"} · ${count(r.exact_duplicates.length)} exact · ${count(r.near_duplicates.length)} near`;
+  const text = `${count(p)} ${p === 1 ? "patient" : "patients"} · ${count(r.exact_duplicates.length)} exact · ${count(r.near_total)} near`;
   return { total, text };
+}
+
+/** How many entries a leakage group has in all: near duplicates are listed only up to a
+ * cap (the closest first), so their total comes separately. */
+export function leakageGroupTotal(
+  r: { patients: unknown[]; exact_duplicates: unknown[]; near_duplicates: unknown[]; near_total: number },
+  key: "patients" | "exact_duplicates" | "near_duplicates",
+): number {
+  return key === "near_duplicates" ? Math.max(r.near_total, r.near_duplicates.length) : r[key].length;
 }
 
 export const LAYOUTS: { value: string; label: string; hint: string }[] = [
