@@ -20,16 +20,38 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_run_confidence.sql"),
     include_str!("migrations/0009_lookup_indexes.sql"),
     include_str!("migrations/0010_score_order.sql"),
+    include_str!("migrations/0011_run_truth.sql"),
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long opening waits for other connections that hold the file's locks.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens (creating if needed) the database at `path` in WAL mode with foreign keys on,
 /// and brings its schema up to date.
+///
+/// Several connections opening a new file at once (a window's parallel first calls) can
+/// meet SQLite's "database is locked" outside the busy handler's reach, while one of them
+/// switches the file to WAL; opening then starts again after a short wait.
 pub fn open(path: &Path) -> Result<Connection> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_once(path) {
+            Err(Error::Db(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < BUSY_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_once(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
