@@ -103,6 +103,12 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
         "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · ECE {:.3}",
         r.run_id, r.part, r.samples, r.kind, r.accuracy, r.macro_f1, r.micro_f1, r.ece
     );
+    if let Some(n @ 1..) = r.relabelled_since_training {
+        println!(
+            "note: {n} {} of this part relabelled since the run was trained: the metrics use the current labels, the model learnt from the old ones",
+            if n == 1 { "pair" } else { "pairs" }
+        );
+    }
     println!(
         "{:<28} {:>6} {:>6} {:>6} {:>7}  {:<22} {:<22}",
         "class", "prec", "recall", "F1", "support", "AUROC [95% CI]", "AUPRC [95% CI]"

@@ -110,6 +110,29 @@ fn cnn_run_learns_from_the_images_and_caches_them() {
     let ids = run["run_id"].to_string();
     let e = env.json(&["eval", "--run", &ids, "--json"]);
     assert!(e["accuracy"].as_f64().expect("accuracy") >= 0.9, "{e}");
+    assert_eq!(e["relabelled_since_training"], 0, "{e}");
+    // Relabelling a test pair after training shows in the evaluation.
+    let pair = env.query(
+        "SELECT m.pair_id FROM split_members m JOIN splits s ON s.id = m.split_id
+         WHERE s.name = 'imported' AND m.part = 'test' ORDER BY m.pair_id LIMIT 1",
+    );
+    let pair = &pair[0][0];
+    let now = env.query(&format!(
+        "SELECT class FROM labels WHERE pair_id = {pair} AND value = 1 LIMIT 1"
+    ));
+    let other = if now[0][0] == "bright" {
+        "dark"
+    } else {
+        "bright"
+    };
+    env.run(&["label", "set", pair, other, "1", "--schema", "class"]);
+    let e = env.json(&["eval", "--run", &ids, "--json"]);
+    assert_eq!(e["relabelled_since_training"], 1, "{e}");
+    let text = env.run(&["eval", "--run", &ids]);
+    assert!(
+        text.contains("1 pair of this part relabelled since"),
+        "{text}"
+    );
     let cached = std::fs::read_dir(env.library.join("cache/pixels-16"))
         .expect("cache")
         .count();

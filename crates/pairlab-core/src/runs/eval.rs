@@ -17,6 +17,9 @@ use crate::embed::from_blob;
 use crate::error::{Error, Result};
 use crate::labels::best_values as label_values;
 
+/// Label values by (pair, class).
+type Labels = HashMap<(i64, String), i8>;
+
 /// Bootstrap resamples for every interval.
 pub const RESAMPLES: usize = 1000;
 
@@ -57,22 +60,47 @@ pub struct EvalReport {
     pub per_class: Vec<ClassEval>,
     /// Multi-class only.
     pub confusion_matrix: Option<ConfusionMatrix>,
+    /// Pairs of this part whose labels have changed since the run was trained: the metrics
+    /// use the current labels, the model learnt from the old ones. None for runs stored
+    /// before Pairlab kept the labels a run was trained with.
+    pub relabelled_since_training: Option<u64>,
 }
 
 struct Pred {
     pair: i64,
     probs: Vec<f32>,
+    /// The pair's labels when the run was trained ([`truth_json`]).
+    truth: Option<String>,
 }
 
 fn predictions(conn: &Connection, run: i64, part: &str) -> Result<Vec<Pred>> {
     let rows: Vec<Pred> = conn
-        .prepare("SELECT pair_id, probs FROM run_predictions WHERE run_id = ?1 AND part = ?2 ORDER BY pair_id")?
+        .prepare("SELECT pair_id, probs, truth FROM run_predictions WHERE run_id = ?1 AND part = ?2 ORDER BY pair_id")?
         .query_map(params![run, part], |r| {
             let b: Vec<u8> = r.get(1)?;
-            Ok(Pred { pair: r.get(0)?, probs: from_blob(&b) })
+            Ok(Pred { pair: r.get(0)?, probs: from_blob(&b), truth: r.get(2)? })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// A pair's label values over `classes` as stored with a run: a JSON array of 1, 0, -1 or
+/// null.
+pub(super) fn truth_json(labels: &Labels, pair: i64, classes: &[String]) -> String {
+    let values: Vec<Option<i8>> = classes
+        .iter()
+        .map(|c| labels.get(&(pair, c.clone())).copied())
+        .collect();
+    serde_json::to_string(&values).unwrap_or_default()
+}
+
+/// How many of `preds` have labels now that differ from those the run was trained with;
+/// None when the run did not keep them.
+fn relabelled(preds: &[Pred], labels: &Labels, classes: &[String]) -> Option<u64> {
+    preds.iter().try_fold(0u64, |n, p| {
+        let then = p.truth.as_deref()?;
+        Some(n + u64::from(then != truth_json(labels, p.pair, classes)))
+    })
 }
 
 fn schema_of(conn: &Connection, run: i64) -> Result<(i64, bool)> {
@@ -155,6 +183,7 @@ pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
             Ok(Pred {
                 pair: r.get(0)?,
                 probs: from_blob(&b),
+                truth: None,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -267,6 +296,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
             ece: metrics::expected_calibration_error(&conf, &correct, 10),
             per_class,
             confusion_matrix: Some(cm),
+            relabelled_since_training: relabelled(&preds, &labels, &classes),
         });
     }
     // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
@@ -345,6 +375,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
         per_class,
         confusion_matrix: None,
+        relabelled_since_training: relabelled(&preds, &labels, &classes),
     })
 }
 

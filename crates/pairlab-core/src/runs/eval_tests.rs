@@ -56,6 +56,8 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
     }
     let r = evaluate(lib.conn(), run, "test")?;
     assert_eq!((r.kind.as_str(), r.samples), ("multi-label", 4));
+    // Predictions stored without the labels of their training time (older runs).
+    assert_eq!(r.relabelled_since_training, None);
     let a = &r.per_class[0];
     // Val: A positives at 0.8 and 0.6, negatives 0.3 and 0.5 → threshold 0.6 (F1 = 1).
     assert_eq!(a.threshold, Some(0.6));

@@ -347,14 +347,15 @@ pub fn train(
     let tx = conn.transaction()?;
     {
         let mut put = tx.prepare(
-            "INSERT INTO run_predictions (run_id, pair_id, part, probs) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO run_predictions (run_id, pair_id, part, probs, truth) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for (k, (pair, part, _)) in all.iter().enumerate() {
             put.execute(params![
                 run_id,
                 pair,
                 part,
-                to_blob(&probs[k * c..(k + 1) * c])
+                to_blob(&probs[k * c..(k + 1) * c]),
+                eval::truth_json(&labels, *pair, &schema.classes),
             ])?;
         }
     }
