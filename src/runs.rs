@@ -105,8 +105,10 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
     );
     if let Some(n @ 1..) = r.relabelled_since_training {
         println!(
-            "note: {n} {} of this part relabelled since the run was trained: the metrics use the current labels, the model learnt from the old ones",
-            if n == 1 { "pair" } else { "pairs" }
+            "note: {n} {} of the {} part {} labels that differ from when the run was trained; the metrics use the current labels",
+            if n == 1 { "pair" } else { "pairs" },
+            r.part,
+            if n == 1 { "has" } else { "have" }
         );
     }
     println!(

@@ -130,7 +130,7 @@ fn cnn_run_learns_from_the_images_and_caches_them() {
     assert_eq!(e["relabelled_since_training"], 1, "{e}");
     let text = env.run(&["eval", "--run", &ids]);
     assert!(
-        text.contains("1 pair of this part relabelled since"),
+        text.contains("1 pair of the test part has labels that differ"),
         "{text}"
     );
     let cached = std::fs::read_dir(env.library.join("cache/pixels-16"))

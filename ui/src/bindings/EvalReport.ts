@@ -12,8 +12,8 @@ samples: number, accuracy: number, macro_f1: number, micro_f1: number, ece: numb
  */
 confusion_matrix: ConfusionMatrix | null, 
 /**
- * Pairs of this part whose labels have changed since the run was trained: the metrics
- * use the current labels, the model learnt from the old ones. None for runs stored
- * before Pairlab kept the labels a run was trained with.
+ * Pairs of this part whose labels differ from those they had when the run was
+ * trained (the metrics use the current ones). None for runs stored before Pairlab
+ * kept the labels a run was trained with.
  */
 relabelled_since_training: number | null, };

@@ -527,12 +527,22 @@ pub fn best_values(
     conn: &Connection,
     schema_id: i64,
 ) -> Result<std::collections::HashMap<(i64, String), i8>> {
+    best_values_without(conn, schema_id, None)
+}
+
+/// [`best_values`] leaving out the labels of one source (a run's own pre-labels, which
+/// must never be the truth it is scored against).
+pub fn best_values_without(
+    conn: &Connection,
+    schema_id: i64,
+    source: Option<&str>,
+) -> Result<std::collections::HashMap<(i64, String), i8>> {
     let mut stmt = conn.prepare(
-        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1
+        "SELECT pair_id, class, value FROM labels WHERE schema_id = ?1 AND source IS NOT ?2
          ORDER BY pair_id, class, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC",
     )?;
     let mut out = std::collections::HashMap::new();
-    let rows = stmt.query_map([schema_id], |r| {
+    let rows = stmt.query_map(rusqlite::params![schema_id, source], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,

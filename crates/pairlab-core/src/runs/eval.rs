@@ -15,10 +15,15 @@ use serde::Serialize;
 use super::get;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
-use crate::labels::best_values as label_values;
 
 /// Label values by (pair, class).
 type Labels = HashMap<(i64, String), i8>;
+
+/// The truth a run is scored against: each class's best label, leaving out the run's own
+/// pre-labels (`pairlab prelabel model --run`).
+fn label_values(conn: &Connection, schema_id: i64, run: i64) -> Result<Labels> {
+    crate::labels::best_values_without(conn, schema_id, Some(&format!("model:run-{run}")))
+}
 
 /// Bootstrap resamples for every interval.
 pub const RESAMPLES: usize = 1000;
@@ -60,9 +65,9 @@ pub struct EvalReport {
     pub per_class: Vec<ClassEval>,
     /// Multi-class only.
     pub confusion_matrix: Option<ConfusionMatrix>,
-    /// Pairs of this part whose labels have changed since the run was trained: the metrics
-    /// use the current labels, the model learnt from the old ones. None for runs stored
-    /// before Pairlab kept the labels a run was trained with.
+    /// Pairs of this part whose labels differ from those they had when the run was
+    /// trained (the metrics use the current ones). None for runs stored before Pairlab
+    /// kept the labels a run was trained with.
     pub relabelled_since_training: Option<u64>,
 }
 
@@ -137,7 +142,7 @@ fn intervals(scores: &[f32], truth: &[bool], seed: u64) -> (Option<Ci>, Option<C
 pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
     let summary = get(conn, run)?;
     let (schema_id, _) = schema_of(conn, run)?;
-    let labels = label_values(conn, schema_id)?;
+    let labels = label_values(conn, schema_id, run)?;
     let val = predictions(conn, run, "val").unwrap_or_default();
     Ok(summary
         .classes
@@ -230,7 +235,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
     }
     let classes = summary.classes.clone();
     let (schema_id, multi_class) = schema_of(conn, run)?;
-    let labels = label_values(conn, schema_id)?;
+    let labels = label_values(conn, schema_id, run)?;
     let preds = predictions(conn, run, part)?;
     if preds.is_empty() {
         return Err(Error::NotFound(format!(
@@ -404,7 +409,7 @@ pub fn misclassified(
 ) -> Result<Vec<Misclassified>> {
     let summary = get(conn, run)?;
     let (schema_id, multi_class) = schema_of(conn, run)?;
-    let labels = label_values(conn, schema_id)?;
+    let labels = label_values(conn, schema_id, run)?;
     let images: HashMap<i64, String> = conn
         .prepare(
             "SELECT p.id, i.path FROM run_predictions r JOIN pairs p ON p.id = r.pair_id

@@ -93,5 +93,7 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
     assert_eq!(value(p[7], "B")?.0, 1, "0.99 ≥ B's threshold 0.9");
     let current = lib.current_labels(p[5], "two")?;
     assert!(current.iter().all(|l| l.source == "human"));
+    // A run is never scored against its own pre-labels (p[7]'s blank B now has one).
+    assert_eq!(evaluate(lib.conn(), run, "test")?, r);
     Ok(())
 }
