@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSample, defaultForm, estimateEta, formatDuration, parseTrainMessage, toTrainArgs, validate } from "./progress";
+import { addSample, defaultForm, estimateEta, formatDuration, parseTrainMessage, toTrainArgs, validate, withTrainer } from "./progress";
 
 describe("estimateEta", () => {
   it("needs two samples and progress", () => {
@@ -65,7 +65,7 @@ describe("parseTrainMessage", () => {
 describe("train form", () => {
   it("defaults to a quick CNN on chexpert", () => {
     const f = defaultForm(["view", "chexpert"], ["demo-by-patient"]);
-    expect(f).toMatchObject({ schema: "chexpert", split: "demo-by-patient", trainer: "cnn", size: 32, epochs: 15, lr: 0.003 });
+    expect(f).toMatchObject({ schema: "chexpert", split: "demo-by-patient", trainer: "cnn", size: 32, epochs: 15, lr: 0.001 });
     expect(validate(f)).toEqual({});
   });
   it("flags missing and out-of-range fields", () => {
@@ -74,9 +74,15 @@ describe("train form", () => {
   });
   it("sends only the chosen trainer's fields", () => {
     const f = defaultForm(["chexpert"], ["s"]);
-    expect(toTrainArgs(f)).toEqual({ schema: "chexpert", split: "s", trainer: "cnn", epochs: 15, lr: 0.003, uncertain: "ignore", seed: 0, size: 32 });
+    expect(toTrainArgs(f)).toEqual({ schema: "chexpert", split: "s", trainer: "cnn", epochs: 15, lr: 0.001, uncertain: "ignore", seed: 0, size: 32 });
     const h = toTrainArgs({ ...f, trainer: "head", model: "clip", hidden: 128 });
     expect(h.size).toBeUndefined();
     expect(h).toMatchObject({ trainer: "head", model: "clip", hidden: 128 });
+  });
+  it("moves a default learning rate to the new trainer's, keeps a chosen one", () => {
+    const f = defaultForm(["chexpert"], ["s"]);
+    expect(withTrainer(f, "head")).toMatchObject({ trainer: "head", lr: 0.01 });
+    expect(withTrainer(withTrainer(f, "head"), "cnn").lr).toBe(0.001);
+    expect(withTrainer({ ...f, lr: 0.05 }, "head").lr).toBe(0.05);
   });
 });

@@ -87,6 +87,16 @@ export interface TrainForm {
   seed: number;
 }
 
+/** Each trainer's own learning rate, as core's `runs::default_lr`. */
+export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, head: 0.01 };
+
+/** The form with another trainer; a learning rate left at the old trainer's default
+ * follows to the new one's. */
+export function withTrainer(f: TrainForm, trainer: TrainForm["trainer"]): TrainForm {
+  const lr = f.lr === DEFAULT_LR[f.trainer] ? DEFAULT_LR[trainer] : f.lr;
+  return { ...f, trainer, lr };
+}
+
 /** Defaults that train the demo library in seconds: a small CNN on 32 px images. */
 export function defaultForm(schemas: string[], splits: string[]): TrainForm {
   return {
@@ -95,7 +105,7 @@ export function defaultForm(schemas: string[], splits: string[]): TrainForm {
     trainer: "cnn",
     model: "",
     epochs: 15,
-    lr: 0.003,
+    lr: DEFAULT_LR.cnn,
     size: 32,
     hidden: 0,
     uncertain: "ignore",
