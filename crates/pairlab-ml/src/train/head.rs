@@ -196,14 +196,17 @@ impl Head {
 
     /// Logits for inference (no gradient) of the rows `x`, a chunk at a time: a
     /// convolutional net's activations for a whole data set at once would take gigabytes.
-    /// A `cnn` runs the hand-written forward pass of its training step, two chunks side
-    /// by side; an MLP head runs candle's layers, each chunk detached.
+    /// A `cnn` runs the hand-written forward pass of its training step, one chunk per
+    /// core, each chunk 256 images at 28 px and fewer for larger images (so that its
+    /// activations stay about the same size whatever the image size); an MLP head runs
+    /// candle's layers, each chunk detached.
     pub(super) fn logits_no_grad(&self, x: &[f32]) -> Result<Tensor> {
         const CHUNK: usize = 256;
         let dim = self.shape.dim.max(1);
-        let parts = if self.shape.image.is_some() {
+        let parts = if let Some(img) = self.shape.image {
+            let rows = (CHUNK * 28 * 28 / (img.size * img.size).max(1)).clamp(1, CHUNK);
             let matrices = cnn_step::conv_matrices(self)?;
-            x.par_chunks(CHUNK * dim)
+            x.par_chunks(rows * dim)
                 .map(|xs| Ok(cnn_step::forward(self, &matrices, xs, xs.len() / dim)?.logits))
                 .collect::<Result<Vec<_>>>()?
         } else {
