@@ -54,6 +54,7 @@ commands![
     errors,
     pairs,
     browse,
+    browse_count,
     pair,
     history,
     labels,
@@ -107,6 +108,12 @@ async fn errors(shell: S<'_>, args: Option<PageArgs>) -> Result<Vec<ErrorRow>> {
 async fn pairs(shell: S<'_>, args: Option<PageArgs>) -> Result<Vec<PairRow>> {
     let a = args.unwrap_or_default();
     with_library(&shell, move |lib| lib.pairs(a.after, a.page())).await
+}
+
+#[tauri::command]
+async fn browse_count(shell: S<'_>, args: Option<BrowseArgs>) -> Result<u64> {
+    let a = args.unwrap_or_default();
+    with_library(&shell, move |lib| lib.browse_count(&a.filter, &a.sort)).await
 }
 
 #[tauri::command]

@@ -98,6 +98,10 @@ impl Transport for InProcess {
                 let a: BrowseArgs = parse(&args);
                 answer(lib.browse(&a.filter, &a.sort, a.after.as_deref(), a.page()))
             }
+            "browse_count" => {
+                let a: BrowseArgs = parse(&args);
+                answer(lib.browse_count(&a.filter, &a.sort))
+            }
             "pair" => answer(lib.pair(id)),
             "labels" => answer(lib.current_labels(id, &parse::<SchemaArgs>(&args).schema)),
             "evidence" => answer(lib.evidence(id, &parse::<SchemaArgs>(&args).schema)),
@@ -323,6 +327,13 @@ fn calls() -> Vec<(&'static str, Value)> {
             "browse",
             json!({"sort": {"by": "confidence", "run": 1, "desc": false}, "limit": 3}),
         ),
+        // Counts last, so the positions of the calls above stay put.
+        (
+            "browse_count",
+            json!({"filter": {"class": "Cardiomegaly", "value": "1"}}),
+        ),
+        ("browse_count", json!({"filter": {"text": "effusion"}})),
+        ("browse_count", json!({"sort": {"by": "loudness"}})),
     ]
 }
 
@@ -453,6 +464,14 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
         .cloned()
         .expect("rows");
     assert_eq!(rows.len(), 3, "the least confident first: {rows:?}");
+    let effusion = ok(k("browse", 1));
+    assert_eq!(effusion["next"], json!(null), "one page holds them all");
+    assert_eq!(
+        ok(k("browse_count", 1)),
+        json!(effusion["rows"].as_array().map(Vec::len)),
+        "the count is the rows the grid pages through"
+    );
+    assert_eq!(a[k("browse_count", 2)], Err(Refused("invalid".into())));
 }
 
 #[test]

@@ -40,6 +40,13 @@ try {
     const ids = await cellIds();
     const first = await api("/api/browse", { limit: 5 });
     assertEq(ids.slice(0, 5), first.rows.map((r) => r.id), "the grid starts with the first pairs");
+    // More pairs than one page: the total comes from the count route, not "100+".
+    const total = await api("/api/browse/count", {});
+    assert(total > 100, `the demo has more than a page of pairs: ${total}`);
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="result-count"]')?.textContent.includes(t),
+      `${total.toLocaleString("en-US")} pairs`,
+    );
     await shot("browse");
   });
 

@@ -349,6 +349,28 @@ pub fn browse(
     Ok(BrowsePage { rows, next })
 }
 
+/// How many pairs pass `filter` (under a score order, how many of them have the score):
+/// the total the grid pages through.
+pub fn count(conn: &Connection, filter: &BrowseFilter, sort: &BrowseSort) -> Result<u64> {
+    let (cond, cond_args) = condition(conn, filter)?;
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let join = match score(conn, sort)? {
+        Some(sc) => {
+            args.push(Box::new(sc.key));
+            sc.join
+        }
+        None => "",
+    };
+    args.extend(cond_args);
+    let sql = format!(
+        "SELECT COUNT(*) FROM pairs p JOIN images i ON i.id = p.image_id {join} WHERE 1{cond}"
+    );
+    let n: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 #[cfg(test)]
 #[path = "browse_tests.rs"]
 mod tests;

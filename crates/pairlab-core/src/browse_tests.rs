@@ -2,11 +2,15 @@ use super::*;
 use crate::embed::tests::{library, pairs};
 use crate::splits::{SplitOptions, Strategy};
 
+/// The pairs passing `f`; their count must be what `browse_count` says.
 fn ids(lib: &crate::Library, f: &BrowseFilter) -> Vec<i64> {
     let page = lib
         .browse(f, &BrowseSort::default(), None, 1000)
         .expect("browse");
-    page.rows.iter().map(|r| r.id).collect()
+    let ids: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
+    let count = lib.browse_count(f, &BrowseSort::default()).expect("count");
+    assert_eq!(count, ids.len() as u64, "count of {f:?}");
+    ids
 }
 
 fn filter(class: Option<&str>, value: Option<&str>, source: Option<&str>) -> BrowseFilter {
@@ -243,7 +247,7 @@ fn bad_filters_are_refused_with_a_reason() {
     ));
 }
 
-/// Every page of the grid under `sort`, following the cursors.
+/// Every page of the grid under `sort`, following the cursors (as many as the count says).
 fn all_pages(lib: &crate::Library, sort: &BrowseSort, size: u32) -> Vec<i64> {
     let (mut seen, mut after) = (Vec::new(), None::<String>);
     loop {
@@ -253,7 +257,11 @@ fn all_pages(lib: &crate::Library, sort: &BrowseSort, size: u32) -> Vec<i64> {
         seen.extend(page.rows.iter().map(|r| r.id));
         match page.next {
             Some(n) => after = Some(n),
-            None => return seen,
+            None => {
+                let count = lib.browse_count(&BrowseFilter::default(), sort);
+                assert_eq!(count.expect("count"), seen.len() as u64, "{sort:?}");
+                return seen;
+            }
         }
     }
 }

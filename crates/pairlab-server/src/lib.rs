@@ -176,6 +176,7 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         "errors" => on(m, routes::errors),
         "pairs" => on(m, routes::pairs),
         "browse" => on(m, routes::browse),
+        "browse_count" => on(m, routes::browse_count),
         "pair" => on(m, routes::pair),
         "history" => on(m, routes::history),
         "labels" => on(m, routes::labels),

@@ -67,6 +67,17 @@ pub async fn browse(
     .map(Json)
 }
 
+/// How many pairs the grid pages through: the body of a `browse` call (its cursor and
+/// limit are ignored).
+pub async fn browse_count(
+    State(state): State<AppState>,
+    ApiJson(b): ApiJson<BrowseArgs>,
+) -> ApiResult<u64> {
+    with_library(&state, move |lib| lib.browse_count(&b.filter, &b.sort))
+        .await
+        .map(Json)
+}
+
 pub async fn pair(State(state): State<AppState>, Id(id): Id) -> ApiResult<PairDetail> {
     with_library(&state, move |lib| lib.pair(id))
         .await

@@ -10,6 +10,7 @@ export const api = {
   stats: () => call<Stats>("stats"),
   pairs: (after?: number, limit?: number) => call<PairRow[]>("pairs", { after, limit }),
   browse: (req: BrowseArgs) => call<BrowsePage>("browse", { ...req }),
+  browseCount: (req: BrowseArgs) => call<number>("browse_count", { ...req }),
   pair: (id: number) => call<PairDetail>("pair", { id }),
   history: (id: number) => call<LabelEvent[]>("history", { id }),
   labels: (id: number, schema?: string) => call<CurrentLabel[]>("labels", { id, schema }),

@@ -8,6 +8,7 @@ export const ROUTES = {
   errors: { method: "GET", path: "/api/errors", kind: "json" },
   pairs: { method: "GET", path: "/api/pairs", kind: "json" },
   browse: { method: "POST", path: "/api/browse", kind: "json" },
+  browse_count: { method: "POST", path: "/api/browse/count", kind: "json" },
   pair: { method: "GET", path: "/api/pairs/{id}", kind: "json" },
   history: { method: "GET", path: "/api/pairs/{id}/history", kind: "json" },
   labels: { method: "GET", path: "/api/pairs/{id}/labels", kind: "json" },

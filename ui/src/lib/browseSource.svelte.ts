@@ -34,6 +34,8 @@ function placeholder(id: number): Item {
 export class BrowseSource {
   items = $state.raw<Item[]>([]);
   done = $state(false);
+  /** How many pairs the query has in all, once known (asked for after the first page). */
+  total = $state<number | null>(null);
   loading = $state(false);
   error = $state<string | null>(null);
   /** Where the grid was, restored when Browse is shown again. */
@@ -52,6 +54,7 @@ export class BrowseSource {
     if (query.pairs) {
       this.items = query.pairs.map(placeholder);
       this.done = true;
+      this.total = this.items.length;
     }
   }
 
@@ -81,9 +84,12 @@ export class BrowseSource {
           after: this.cursor ?? undefined,
           limit: PAGE,
         });
+        const first = this.cursor === null;
         this.items = [...this.items, ...page.rows];
         this.cursor = page.next;
         this.done = page.next === null || page.rows.length === 0;
+        if (this.done) this.total = this.items.length;
+        else if (first) void this.countTotal();
       } catch (e) {
         this.error = e instanceof Error ? e.message : String(e);
       } finally {
@@ -92,6 +98,17 @@ export class BrowseSource {
       }
     })();
     return this.inflight;
+  }
+
+  /** Asks for the query's total in the background: the count can take a moment on a
+   * large library, and the first page should not wait for it. */
+  private async countTotal(): Promise<void> {
+    try {
+      const n = await api.browseCount({ filter: wireFilter(this.query.filter), sort: wireSort(this.query.sort) });
+      if (!this.done) this.total = n;
+    } catch {
+      // The grid still works without a total: it shows "N+" until its last page.
+    }
   }
 
   /** List mode: fetches the details of the items in [start, end). */

@@ -68,6 +68,11 @@ impl Library {
         browse::browse(self.conn(), filter, sort, after, limit)
     }
 
+    /// How many pairs the browse grid pages through for `filter` and `sort`.
+    pub fn browse_count(&self, filter: &BrowseFilter, sort: &BrowseSort) -> Result<u64> {
+        browse::count(self.conn(), filter, sort)
+    }
+
     /// Everything about one pair.
     pub fn pair(&self, id: i64) -> Result<PairDetail> {
         read::pair(self.conn(), id)

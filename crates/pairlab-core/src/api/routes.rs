@@ -40,6 +40,7 @@ pub const ROUTES: &[Route] = &[
     json("errors", "GET", "/errors"),
     json("pairs", "GET", "/pairs"),
     json("browse", "POST", "/browse"),
+    json("browse_count", "POST", "/browse/count"),
     json("pair", "GET", "/pairs/{id}"),
     json("history", "GET", "/pairs/{id}/history"),
     json("labels", "GET", "/pairs/{id}/labels"),
