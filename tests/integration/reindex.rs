@@ -91,10 +91,34 @@ fn modify_add_delete_move() {
         env.query("SELECT r.source FROM pairs p JOIN images i ON i.id = p.image_id JOIN reports r ON r.id = p.report_id WHERE i.path = 'moved/img3.png'"),
         vec![vec!["moved/img3.txt"]]
     );
+    // `stats` reads the counts kept when the run ended; they are the live ones.
+    let stats_agree = |summary: &serde_json::Value| {
+        let s = env.json(&["stats", "--json"]);
+        for k in [
+            "pairs",
+            "images",
+            "missing",
+            "unpaired_images",
+            "unpaired_reports",
+        ] {
+            assert_eq!(s[k], summary[k], "{k}: {s}");
+        }
+    };
+    stats_agree(&v);
+    assert_eq!(
+        env.query("SELECT counts IS NOT NULL FROM corpora"),
+        vec![vec!["1"]]
+    );
     // The deleted file comes back unchanged: it is present again.
     env.png("img1.png", 1);
     let back = env.index(&[]);
     assert_counts(&back, &[("images", 6), ("missing", 0), ("pairs", 6)]);
+    stats_agree(&back);
+    // Without kept counts (a run that did not finish) they are counted live.
+    env.db()
+        .execute("UPDATE corpora SET counts = NULL", [])
+        .expect("clear");
+    stats_agree(&back);
 }
 
 #[test]

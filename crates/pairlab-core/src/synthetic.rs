@@ -155,5 +155,6 @@ pub fn write(lib: &mut Library, n: u64, progress: &dyn Progress) -> Result<()> {
         }
     }
     tx.commit()?;
+    crate::store::read::store_corpus_counts(lib.conn(), corpus)?;
     Ok(())
 }

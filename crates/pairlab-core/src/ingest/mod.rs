@@ -318,7 +318,7 @@ pub fn index(
     write::finish_corpus(&tx, corpus)?;
     tx.commit()?;
 
-    let counts = crate::store::read::corpus_counts(conn, corpus)?;
+    let counts = crate::store::read::store_corpus_counts(conn, corpus)?;
     Ok(IndexSummary {
         corpus,
         root: root_str,

@@ -34,7 +34,7 @@ pub struct ExistingReport {
 pub fn upsert_corpus(conn: &Connection, root: &str, name: &str, layout: &str) -> Result<i64> {
     Ok(conn.query_row(
         "INSERT INTO corpora (root, name, layout) VALUES (?1, ?2, ?3)
-         ON CONFLICT (root) DO UPDATE SET layout = excluded.layout
+         ON CONFLICT (root) DO UPDATE SET layout = excluded.layout, counts = NULL
          RETURNING id",
         params![root, name, layout],
         |r| r.get(0),

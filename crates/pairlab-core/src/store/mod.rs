@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_lookup_indexes.sql"),
     include_str!("migrations/0010_score_order.sql"),
     include_str!("migrations/0011_run_truth.sql"),
+    include_str!("migrations/0012_corpus_counts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,13 +1,13 @@
 //! Read queries. Lists page by key (`WHERE id > after ORDER BY id LIMIT n`), never OFFSET.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
 /// Counts for one corpus (or the whole library when `corpus` is None).
-#[derive(Clone, Debug, Default, Serialize, PartialEq, TS)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, TS)]
 pub struct Counts {
     pub pairs: u64,
     pub images: u64,
@@ -131,6 +131,26 @@ pub fn corpus_counts(conn: &Connection, corpus: i64) -> Result<Counts> {
     counts(conn, Some(corpus))
 }
 
+/// Counts a corpus and keeps the figures with it (when an index run ends): `stats` then
+/// reads them instead of counting a million rows again.
+pub fn store_corpus_counts(conn: &Connection, corpus: i64) -> Result<Counts> {
+    let c = counts(conn, Some(corpus))?;
+    let json = serde_json::to_string(&c).map_err(|e| Error::Invalid(e.to_string()))?;
+    conn.execute(
+        "UPDATE corpora SET counts = ?2 WHERE id = ?1",
+        params![corpus, json],
+    )?;
+    Ok(c)
+}
+
+/// A corpus's kept counts, or counted now when there are none (or they do not parse).
+fn kept_counts(conn: &Connection, corpus: i64, kept: Option<&str>) -> Result<Counts> {
+    match kept.and_then(|j| serde_json::from_str(j).ok()) {
+        Some(c) => Ok(c),
+        None => counts(conn, Some(corpus)),
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct CorpusInfo {
     pub id: i64,
@@ -154,7 +174,7 @@ pub struct Stats {
 
 pub fn stats(conn: &Connection) -> Result<Stats> {
     let mut stmt =
-        conn.prepare("SELECT id, name, root, layout, indexed_at FROM corpora ORDER BY id")?;
+        conn.prepare("SELECT id, name, root, layout, indexed_at, counts FROM corpora ORDER BY id")?;
     let corpora = stmt
         .query_map([], |r| {
             Ok((
@@ -163,18 +183,19 @@ pub fn stats(conn: &Connection) -> Result<Stats> {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut corpus_list = Vec::new();
-    for (id, name, root, layout, indexed_at) in corpora {
+    for (id, name, root, layout, indexed_at, kept) in corpora {
         corpus_list.push(CorpusInfo {
             id,
             name,
             root,
             layout,
             indexed_at,
-            counts: counts(conn, Some(id))?,
+            counts: kept_counts(conn, id, kept.as_deref())?,
         });
     }
     let mut fstmt = conn.prepare(
