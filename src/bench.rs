@@ -32,6 +32,28 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The report labeler on 3,927 real IU X-ray reports, scored against gold labels
+    /// derived from their MeSH indexing (bench/labeler_real_gold.toml) on the development
+    /// half (odd file numbers) and the held-out half (even); `bench/labeler_real.sh`.
+    LabelerReal {
+        /// Folder of OpenI XML reports (default: iu-reports in the fixtures folder, which
+        /// scripts/fetch-fixtures.sh fills).
+        #[arg(long)]
+        reports: Option<PathBuf>,
+        /// Labeler rules (TOML) instead of the built-in assets/labeler/chexpert.toml.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// MeSH → class mapping instead of the built-in bench/labeler_real_gold.toml.
+        #[arg(long)]
+        gold_map: Option<PathBuf>,
+        /// Write the development half here as dev_gold.csv and dev_pred.csv, for
+        /// `pairlab labeler eval --count strict --explain CLASS` (the held-out half is
+        /// only ever scored, never written).
+        #[arg(long)]
+        write: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// CLIP image embeddings/s on the CPU at each batch size (random ViT-B/32 unless
     /// --model DIR); `bench/clip.sh` runs onnxruntime on the same weights beside it.
     Clip {
@@ -140,6 +162,13 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         }
         BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
         BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
+        BenchCommand::LabelerReal {
+            reports,
+            rules,
+            gold_map,
+            write,
+            json,
+        } => return bench_labeler_real(reports, rules, gold_map, write, json),
         BenchCommand::Browse {
             n,
             queries,
@@ -246,6 +275,117 @@ fn bench_labeler(n: u32, json: bool) -> Result<()> {
         println!(
             "{n} reports (mean {:.0} bytes) on one thread: {seconds:.2} s = {rate:.0} reports/s ({positives} non-blank labels)",
             bytes as f64 / f64::from(n.max(1))
+        );
+    }
+    Ok(())
+}
+
+const GOLD_MAP: &str = include_str!("../bench/labeler_real_gold.toml");
+
+/// Where scripts/fetch-fixtures.sh puts the IU X-ray reports.
+fn default_iu_reports() -> PathBuf {
+    let root = match std::env::var_os("PAIRLAB_FIXTURES") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/pairlab/fixtures"),
+    };
+    root.join("iu-reports")
+}
+
+fn bench_labeler_real(
+    reports: Option<PathBuf>,
+    rules: Option<PathBuf>,
+    gold_map: Option<PathBuf>,
+    write: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    use pairlab_core::labeler::Labeler;
+    use pairlab_core::labeler::benchmark::{self, GoldMap, Half};
+    let dir = reports.unwrap_or_else(default_iu_reports);
+    if !dir.is_dir() {
+        bail!(
+            "{} is missing: run scripts/fetch-fixtures.sh (or give --reports DIR)",
+            dir.display()
+        );
+    }
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let labeler = match &rules {
+        Some(p) => Labeler::from_toml(&read(p)?)?,
+        None => Labeler::chexpert()?,
+    };
+    let map = match &gold_map {
+        Some(p) => GoldMap::from_toml(&read(p)?)?,
+        None => GoldMap::from_toml(GOLD_MAP)?,
+    };
+    let all = benchmark::read_iu_reports(&dir)?;
+    let mut halves = Vec::new();
+    for half in [Half::Development, Half::HeldOut] {
+        let (score, scored) = benchmark::score_half(&labeler, &map, &all, half)?;
+        if let (Some(out), Half::Development) = (&write, half) {
+            std::fs::create_dir_all(out)?;
+            let create = |name: &str| -> Result<std::io::BufWriter<std::fs::File>> {
+                let p = out.join(name);
+                Ok(std::io::BufWriter::new(
+                    std::fs::File::create(&p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
+                ))
+            };
+            benchmark::write_csvs(
+                &map,
+                &scored,
+                create("dev_gold.csv")?,
+                create("dev_pred.csv")?,
+            )?;
+        }
+        halves.push(score);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"reports": all.len(), "halves": halves})
+        );
+        return Ok(());
+    }
+    println!(
+        "{} IU X-ray reports with FINDINGS or IMPRESSION ({})",
+        all.len(),
+        dir.display()
+    );
+    for h in &halves {
+        println!(
+            "\n== {} half: {} reports scored, {:.0} reports/s on one thread",
+            h.half.name(),
+            h.reports,
+            h.reports_per_s
+        );
+        println!(
+            "{:<28} {:>7} {:>6}   {:>18}   {:>18}",
+            "class", "support", "scored", "strict P / R / F1", "lenient P / R / F1"
+        );
+        for c in &h.classes {
+            let prf =
+                |p: &benchmark::Prf| format!("{:.3} {:.3} {:.3}", p.precision, p.recall, p.f1);
+            println!(
+                "{:<28} {:>7} {:>6}   {:>18}   {:>18}",
+                c.class,
+                c.support,
+                c.scored,
+                prf(&c.strict),
+                prf(&c.lenient)
+            );
+        }
+        println!(
+            "mean F1, five common classes: strict {:.3}, lenient {:.3}",
+            h.common.strict, h.common.lenient
+        );
+        println!(
+            "mean F1, {} classes with support >= {}: strict {:.3}, lenient {:.3}",
+            h.supported.classes.len(),
+            benchmark::MIN_SUPPORT,
+            h.supported.strict,
+            h.supported.lenient
         );
     }
     Ok(())

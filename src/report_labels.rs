@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use pairlab_core::Library;
-use pairlab_core::chexpert_csv::{self, Format};
+use pairlab_core::chexpert_csv::{self, Counting, Format};
 use pairlab_core::labeler::Labeler;
 
 #[derive(Subcommand)]
@@ -48,15 +48,43 @@ pub enum PrelabelCommand {
 
 #[derive(Subcommand)]
 pub enum LabelerCommand {
-    /// Per-class precision / recall / F1 (positive, negative, uncertain) against a gold file.
+    /// Per-class precision / recall / F1 (positive, negative, uncertain) against a gold file;
+    /// with --count, binary scores; with --explain CLASS, the rows where CLASS disagrees
+    /// with the sentence and evidence that decided each.
     Eval {
         #[arg(long)]
         gold: PathBuf,
         #[arg(long)]
         pred: PathBuf,
+        /// Binary scores: gold 1 against gold 0 (blank gold cells are not scored), the
+        /// predictions' uncertain (-1) read as negative (strict) or positive (lenient).
+        #[arg(long, value_enum)]
+        count: Option<CountArg>,
+        /// List the rows where this class disagrees (false negatives and false positives
+        /// with --count) with the sentence and the evidence span that decided each, from
+        /// labelling the predictions' report text again.
+        #[arg(long, value_name = "CLASS")]
+        explain: Option<String>,
+        /// Labeler rules for --explain (default: the built-in CheXpert rules).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Report sections for --explain.
+        #[arg(long, value_delimiter = ',', default_value = "findings,impression")]
+        sections: Vec<String>,
+        /// Most rows --explain lists of each kind.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CountArg {
+    /// Uncertain counts as negative.
+    Strict,
+    /// Uncertain counts as positive.
+    Lenient,
 }
 
 pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
@@ -136,17 +164,82 @@ pub fn label_reports(input: PathBuf, output: PathBuf, sections: Vec<String>) -> 
 }
 
 pub fn labeler(cmd: LabelerCommand) -> Result<()> {
-    let LabelerCommand::Eval { gold, pred, json } = cmd;
+    let LabelerCommand::Eval {
+        gold,
+        pred,
+        count,
+        explain,
+        rules,
+        sections,
+        limit,
+        json,
+    } = cmd;
     let open = |p: &PathBuf| -> Result<BufReader<File>> {
         Ok(BufReader::new(
             File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
         ))
     };
-    let rows = chexpert_csv::evaluate(open(&gold)?, open(&pred)?)?;
+    let counting = count.map(|c| match c {
+        CountArg::Strict => Counting::Strict,
+        CountArg::Lenient => Counting::Lenient,
+    });
+    let (binary, three_way) = match counting {
+        Some(c) => (
+            Some(chexpert_csv::evaluate_binary(
+                open(&gold)?,
+                open(&pred)?,
+                c,
+            )?),
+            None,
+        ),
+        None => (
+            None,
+            Some(chexpert_csv::evaluate(open(&gold)?, open(&pred)?)?),
+        ),
+    };
+    let explained = match &explain {
+        None => None,
+        Some(class) => {
+            let labeler = match &rules {
+                Some(p) => Labeler::from_toml(
+                    &std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                )?,
+                None => Labeler::chexpert()?,
+            }
+            .with_sections(lower(sections));
+            let rows = chexpert_csv::disagreements(open(&gold)?, open(&pred)?, class, counting)?;
+            Some(explain_rows(&labeler, class, rows, limit))
+        }
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let table = match (&binary, &three_way) {
+            (Some(b), _) => serde_json::to_value(b)?,
+            (None, t) => serde_json::to_value(t)?,
+        };
+        let mut out = serde_json::json!({ "classes": table });
+        if let Some(c) = counting {
+            out["count"] = serde_json::to_value(c)?;
+        }
+        if let (Some(class), Some(rows)) = (&explain, &explained) {
+            out["explain"] = serde_json::json!({ "class": class, "rows": rows });
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
+    if let (Some(rows), Some(c)) = (&binary, counting) {
+        print_binary(rows, c);
+    }
+    if let Some(rows) = &three_way {
+        print_three_way(rows);
+    }
+    if let (Some(class), Some(rows)) = (explain, explained) {
+        print_explained(&class, &rows);
+    }
+    Ok(())
+}
+
+fn print_three_way(rows: &[chexpert_csv::ClassEval]) {
     println!(
         "{:<28} {:>20} {:>20} {:>20}",
         "class", "positive P/R/F1", "negative P/R/F1", "uncertain P/R/F1"
@@ -157,7 +250,7 @@ pub fn labeler(cmd: LabelerCommand) -> Result<()> {
             p.precision, p.recall, p.f1, p.support
         )
     };
-    for r in &rows {
+    for r in rows {
         println!(
             "{:<28} {:>20} {:>20} {:>20}",
             r.class,
@@ -166,5 +259,87 @@ pub fn labeler(cmd: LabelerCommand) -> Result<()> {
             f(&r.uncertain)
         );
     }
-    Ok(())
+}
+
+fn print_binary(rows: &[chexpert_csv::BinaryEval], counting: Counting) {
+    let how = match counting {
+        Counting::Strict => "strict: uncertain counts as negative",
+        Counting::Lenient => "lenient: uncertain counts as positive",
+    };
+    println!("binary scores ({how}; blank gold cells not scored)");
+    println!(
+        "{:<28} {:>9} {:>7} {:>7} {:>7} {:>7}",
+        "class", "precision", "recall", "F1", "support", "scored"
+    );
+    for r in rows {
+        println!(
+            "{:<28} {:>9.3} {:>7.3} {:>7.3} {:>7} {:>7}",
+            r.class, r.precision, r.recall, r.f1, r.support, r.scored
+        );
+    }
+}
+
+/// A disagreeing row with the evidence the labeler finds for its class.
+#[derive(serde::Serialize)]
+struct ExplainedRow {
+    #[serde(flatten)]
+    row: chexpert_csv::Disagreement,
+    evidence: Vec<pairlab_core::labeler::Explained>,
+}
+
+/// The first `limit` rows of each kind, explained.
+fn explain_rows(
+    labeler: &Labeler,
+    class: &str,
+    rows: Vec<chexpert_csv::Disagreement>,
+    limit: usize,
+) -> Vec<ExplainedRow> {
+    let mut seen: std::collections::HashMap<&'static str, usize> = Default::default();
+    rows.into_iter()
+        .filter(|r| {
+            let n = seen.entry(r.kind).or_default();
+            *n += 1;
+            *n <= limit
+        })
+        .map(|row| ExplainedRow {
+            evidence: labeler.explain(&row.report, class),
+            row,
+        })
+        .collect()
+}
+
+fn print_explained(class: &str, rows: &[ExplainedRow]) {
+    let cell = |v: Option<i8>| v.map_or("blank".to_owned(), |v| v.to_string());
+    println!("\n{class}: {} disagreeing rows", rows.len());
+    for r in rows {
+        println!(
+            "\n{} (row {}): gold {}, predicted {}",
+            r.row.kind,
+            r.row.row,
+            cell(r.row.gold),
+            cell(r.row.pred)
+        );
+        if r.evidence.is_empty() {
+            let text: String = r
+                .row
+                .report
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let shown: String = text.chars().take(400).collect();
+            let more = if shown.len() < text.len() { " ..." } else { "" };
+            println!("  no mention of {class} in: {shown}{more}");
+        }
+        for e in &r.evidence {
+            let part = |a: usize, b: usize| e.sentence.get(a..b).unwrap_or("");
+            println!(
+                "  {:?} by {}: {}[{}]{}",
+                e.value,
+                e.rule,
+                part(0, e.start),
+                part(e.start, e.end),
+                part(e.end, e.sentence.len())
+            );
+        }
+    }
 }

@@ -175,8 +175,13 @@ fn prf(tp: u64, pred: u64, gold: u64) -> Prf {
     }
 }
 
-/// Class names and, per row, one value per class (None = blank).
-type Labelled = (Vec<String>, Vec<Vec<Option<i8>>>);
+/// A labelled CSV: class names, per row one value per class (None = blank), and the
+/// first column (the report) of each row.
+struct Labelled {
+    classes: Vec<String>,
+    rows: Vec<Vec<Option<i8>>>,
+    reports: Vec<String>,
+}
 
 /// Reads a labelled CSV (header `Reports` + classes).
 fn read_labelled(input: impl BufRead) -> Result<Labelled> {
@@ -188,8 +193,10 @@ fn read_labelled(input: impl BufRead) -> Result<Labelled> {
         .map(str::to_owned)
         .collect();
     let mut rows = Vec::new();
+    let mut reports = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| Error::Invalid(format!("row {}: {e}", i + 2)))?;
+        reports.push(rec.get(0).unwrap_or_default().to_owned());
         let values = rec
             .iter()
             .skip(1)
@@ -200,26 +207,59 @@ fn read_labelled(input: impl BufRead) -> Result<Labelled> {
             .collect::<Result<Vec<_>>>()?;
         rows.push(values);
     }
-    Ok((header.into_iter().skip(1).collect(), rows))
+    Ok(Labelled {
+        classes: header.into_iter().skip(1).collect(),
+        rows,
+        reports,
+    })
+}
+
+/// A gold and a predicted file with the same rows; `columns[i]` is the predictions'
+/// column of the gold's class `i`.
+struct Compared {
+    gold: Labelled,
+    pred: Labelled,
+    columns: Vec<usize>,
+}
+
+fn compare(gold: impl BufRead, pred: impl BufRead) -> Result<Compared> {
+    let gold = read_labelled(gold)?;
+    let pred = read_labelled(pred)?;
+    if gold.rows.len() != pred.rows.len() {
+        return Err(Error::Invalid(format!(
+            "gold has {} rows but predictions have {}",
+            gold.rows.len(),
+            pred.rows.len()
+        )));
+    }
+    let columns = gold
+        .classes
+        .iter()
+        .map(|class| {
+            pred.classes
+                .iter()
+                .position(|c| c == class)
+                .ok_or_else(|| Error::Invalid(format!("predictions have no column {class:?}")))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Compared {
+        gold,
+        pred,
+        columns,
+    })
 }
 
 /// Per-class precision / recall / F1 of `pred` against `gold` (same layout, same rows).
 pub fn evaluate(gold: impl BufRead, pred: impl BufRead) -> Result<Vec<ClassEval>> {
-    let (gold_classes, gold) = read_labelled(gold)?;
-    let (pred_classes, pred) = read_labelled(pred)?;
-    if gold.len() != pred.len() {
-        return Err(Error::Invalid(format!(
-            "gold has {} rows but predictions have {}",
-            gold.len(),
-            pred.len()
-        )));
-    }
+    let Compared {
+        gold,
+        pred,
+        columns,
+    } = compare(gold, pred)?;
+    let (gold_classes, gold, pred) = (gold.classes, gold.rows, pred.rows);
     let mut out = Vec::new();
     for (gi, class) in gold_classes.iter().enumerate() {
-        let pi = pred_classes
-            .iter()
-            .position(|c| c == class)
-            .ok_or_else(|| Error::Invalid(format!("predictions have no column {class:?}")))?;
+        let pi = columns[gi];
         let stats = |want: i8| {
             let (mut tp, mut np, mut ng) = (0, 0, 0);
             for (g, p) in gold.iter().zip(&pred) {
@@ -235,6 +275,141 @@ pub fn evaluate(gold: impl BufRead, pred: impl BufRead) -> Result<Vec<ClassEval>
             positive: stats(1),
             negative: stats(0),
             uncertain: stats(-1),
+        });
+    }
+    Ok(out)
+}
+
+/// How a binary evaluation reads the predictions' uncertain value (-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counting {
+    /// Uncertain counts as negative.
+    Strict,
+    /// Uncertain counts as positive.
+    Lenient,
+}
+
+impl Counting {
+    fn positive(self, v: Option<i8>) -> bool {
+        match self {
+            Counting::Strict => v == Some(1),
+            Counting::Lenient => matches!(v, Some(1 | -1)),
+        }
+    }
+}
+
+/// One class of a binary evaluation: gold 1 against gold 0 (blank gold cells are left
+/// out), predictions read by a [`Counting`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BinaryEval {
+    pub class: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Gold positives.
+    pub support: u64,
+    /// Rows with a gold value (1 or 0).
+    pub scored: u64,
+}
+
+/// Gold positive / negative of one cell, `None` where the gold is blank or uncertain.
+fn gold_truth(v: Option<i8>) -> Option<bool> {
+    match v {
+        Some(1) => Some(true),
+        Some(0) => Some(false),
+        _ => None,
+    }
+}
+
+/// Binary per-class precision / recall / F1 of `pred` against `gold`: a gold file whose
+/// cells are 1 (positive), 0 (negative) or blank (not scored), as the real-report
+/// benchmark writes it.
+pub fn evaluate_binary(
+    gold: impl BufRead,
+    pred: impl BufRead,
+    counting: Counting,
+) -> Result<Vec<BinaryEval>> {
+    let c = compare(gold, pred)?;
+    let mut out = Vec::new();
+    for (gi, class) in c.gold.classes.iter().enumerate() {
+        let pi = c.columns[gi];
+        let (mut tp, mut np, mut ng, mut scored) = (0, 0, 0, 0);
+        for (g, p) in c.gold.rows.iter().zip(&c.pred.rows) {
+            let Some(truth) = gold_truth(g.get(gi).copied().flatten()) else {
+                continue;
+            };
+            let said = counting.positive(p.get(pi).copied().flatten());
+            scored += 1;
+            ng += u64::from(truth);
+            np += u64::from(said);
+            tp += u64::from(truth && said);
+        }
+        let p = prf(tp, np, ng);
+        out.push(BinaryEval {
+            class: class.clone(),
+            precision: p.precision,
+            recall: p.recall,
+            f1: p.f1,
+            support: ng,
+            scored,
+        });
+    }
+    Ok(out)
+}
+
+/// A row where the prediction of one class disagrees with the gold.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Disagreement {
+    /// Data row, counting from 1 (the header is not counted).
+    pub row: usize,
+    /// The predictions' first column: the report text.
+    pub report: String,
+    pub gold: Option<i8>,
+    pub pred: Option<i8>,
+    /// "false negative", "false positive", or (without a counting) "differs".
+    pub kind: &'static str,
+}
+
+/// The rows where `class` disagrees: with a counting, the false negatives and false
+/// positives of [`evaluate_binary`]; without, every row whose values differ.
+pub fn disagreements(
+    gold: impl BufRead,
+    pred: impl BufRead,
+    class: &str,
+    counting: Option<Counting>,
+) -> Result<Vec<Disagreement>> {
+    let c = compare(gold, pred)?;
+    let gi = c
+        .gold
+        .classes
+        .iter()
+        .position(|g| g == class)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "no class {class:?} in the gold file (it has {})",
+                c.gold.classes.join(", ")
+            ))
+        })?;
+    let pi = c.columns[gi];
+    let mut out = Vec::new();
+    for (i, (g, p)) in c.gold.rows.iter().zip(&c.pred.rows).enumerate() {
+        let (g, p) = (g.get(gi).copied().flatten(), p.get(pi).copied().flatten());
+        let kind = match counting {
+            Some(counting) => match (gold_truth(g), counting.positive(p)) {
+                (Some(true), false) => "false negative",
+                (Some(false), true) => "false positive",
+                _ => continue,
+            },
+            None if g != p => "differs",
+            None => continue,
+        };
+        out.push(Disagreement {
+            row: i + 1,
+            report: c.pred.reports[i].clone(),
+            gold: g,
+            pred: p,
+            kind,
         });
     }
     Ok(out)

@@ -12,6 +12,7 @@
 //! report ─ sections ─ sentences ─ normalise ─ match phrases ─ decide each mention ─ aggregate
 //! ```
 
+pub mod benchmark;
 mod file;
 mod matcher;
 mod rules;
@@ -77,6 +78,17 @@ pub struct Evidence {
     pub end: usize,
     pub value: Value,
     /// "mention: pleural effusion", "negation: no", "uncertainty: possible", ...
+    pub rule: String,
+}
+
+/// One piece of evidence with its sentence, for a rule author reading why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explained {
+    pub sentence: String,
+    /// Byte offsets of the mention within `sentence`.
+    pub start: usize,
+    pub end: usize,
+    pub value: Value,
     pub rule: String,
 }
 
@@ -181,13 +193,21 @@ impl Labeler {
         &self.sections
     }
 
-    /// Labels one report.
-    pub fn label(&self, report: &str) -> Labels {
+    /// The byte ranges of the sentences it labels in a report (of the selected sections,
+    /// or of the whole report when it has none of them), in text order.
+    pub fn sentences(&self, report: &str) -> Vec<std::ops::Range<usize>> {
         let rules = &self.rules;
         let mut sents = Vec::new();
         for range in sentences::label_ranges(report, &rules.headings, &self.selected) {
             sentences::split(report, range, &rules.abbreviations, &mut sents);
         }
+        sents
+    }
+
+    /// Labels one report.
+    pub fn label(&self, report: &str) -> Labels {
+        let rules = &self.rules;
+        let sents = self.sentences(report);
         let norm = Norm::build(report, &sents);
         let mut found = Vec::new();
         rules
@@ -206,6 +226,32 @@ impl Labeler {
             i = j;
         }
         self.aggregate(&norm, &fired)
+    }
+
+    /// Why a report got its value for `class`: each piece of evidence of that class with
+    /// the sentence it is in (for No Finding, the findings that stopped it). Empty when
+    /// the report never mentions the class.
+    pub fn explain(&self, report: &str, class: &str) -> Vec<Explained> {
+        let sentences = self.sentences(report);
+        self.label(report)
+            .evidence
+            .into_iter()
+            .filter(|e| e.class == class)
+            .map(|e| {
+                let range = sentences
+                    .iter()
+                    .find(|r| r.start <= e.start && e.end <= r.end)
+                    .cloned()
+                    .unwrap_or(e.start..e.end);
+                Explained {
+                    sentence: report[range.clone()].to_owned(),
+                    start: e.start - range.start,
+                    end: e.end - range.start,
+                    value: e.value,
+                    rule: e.rule,
+                }
+            })
+            .collect()
     }
 
     fn aggregate(&self, norm: &Norm, fired: &[scope::Fired]) -> Labels {

@@ -2,7 +2,7 @@
 //! disk. Each layout turns a folder into a [`Plan`]; the ingest engine does the rest.
 
 mod folders;
-mod iu_xml;
+pub mod iu_xml;
 mod manifest;
 mod mimic;
 mod stem;
