@@ -71,7 +71,8 @@ pub enum LabelerCommand {
         /// Report sections for --explain.
         #[arg(long, value_delimiter = ',', default_value = "findings,impression")]
         sections: Vec<String>,
-        /// Most rows --explain lists of each kind.
+        /// Most rows --explain lists of each kind. (With --json, --explain prints an object
+        /// {"classes", "count", "explain": {"class", "rows"}}; without, the class rows.)
         #[arg(long, default_value_t = 50)]
         limit: usize,
         #[arg(long)]
@@ -217,13 +218,16 @@ pub fn labeler(cmd: LabelerCommand) -> Result<()> {
             (Some(b), _) => serde_json::to_value(b)?,
             (None, t) => serde_json::to_value(t)?,
         };
-        let mut out = serde_json::json!({ "classes": table });
-        if let Some(c) = counting {
-            out["count"] = serde_json::to_value(c)?;
-        }
-        if let (Some(class), Some(rows)) = (&explain, &explained) {
-            out["explain"] = serde_json::json!({ "class": class, "rows": rows });
-        }
+        // The per-class rows, as before; with --explain, an object holding them and the
+        // explained rows.
+        let out = match (&explain, &explained) {
+            (Some(class), Some(rows)) => serde_json::json!({
+                "classes": table,
+                "count": counting,
+                "explain": { "class": class, "rows": rows },
+            }),
+            _ => table,
+        };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }

@@ -80,8 +80,7 @@ pub fn read_iu_reports(dir: &Path) -> Result<Vec<IuReport>> {
         else {
             continue;
         };
-        let xml =
-            std::fs::read_to_string(path).map_err(|e| Error::io(&path.display().to_string(), e))?;
+        let xml = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let parsed =
             iu_xml::parse(&xml).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         let text = parsed

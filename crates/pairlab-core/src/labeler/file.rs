@@ -82,6 +82,7 @@ impl Default for SectionDef {
 pub(super) struct TriggerDef {
     pub termination: Vec<String>,
     pub negation_exceptions: Vec<String>,
+    pub pseudo_triggers: Vec<String>,
     pub before: TriggerSet,
     pub after: TriggerSet,
     pub near: TriggerSet,

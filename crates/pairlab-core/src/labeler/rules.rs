@@ -57,6 +57,9 @@ pub(super) enum Role {
     Termination,
     ClauseVerb,
     Exception,
+    /// Looks like a trigger but is not one ("age indeterminate"): every trigger it
+    /// overlaps is dropped.
+    Pseudo,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -179,6 +182,12 @@ fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
         &t.negation_exceptions,
         Role::Exception,
         "[triggers] negation_exceptions",
+    )?;
+    add(
+        &mut specs,
+        &t.pseudo_triggers,
+        Role::Pseudo,
+        "[triggers] pseudo_triggers",
     )?;
     for (set, direction, table) in [
         (&t.before, Direction::Before, "[triggers.before]"),

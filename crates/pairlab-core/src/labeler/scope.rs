@@ -12,7 +12,8 @@
 //!   the trigger belong to it: "the effusion seen on the prior study is no longer seen"),
 //!   unless another mention follows it closely ("opacity is likely atelectasis");
 //! - a `near` trigger reaches mentions at most `near_words` words away on either side;
-//! - negation exceptions ("no change") cancel the negation triggers they overlap, and a
+//! - negation exceptions ("no change") cancel the negation triggers they overlap, pseudo
+//!   triggers ("age indeterminate") cancel every trigger they overlap, and a
 //!   trigger inside a longer trigger ("not" in "not excluded") is dropped, except a
 //!   `before` trigger ending an `after` trigger of its kind ("possible" in "is possible").
 
@@ -64,6 +65,7 @@ pub(super) fn decide(rules: &Rules, text: &[u8], found: &[Found], out: &mut Vec<
     let mut barriers: Vec<(usize, usize)> = Vec::new();
     let mut verbs: Vec<(usize, usize)> = Vec::new();
     let mut exceptions: Vec<(usize, usize)> = Vec::new();
+    let mut pseudo: Vec<(usize, usize)> = Vec::new();
     let mut unmentions: Vec<(usize, (usize, usize))> = Vec::new();
     for f in found {
         let pattern = &patterns[f.pattern as usize];
@@ -88,6 +90,7 @@ pub(super) fn decide(rules: &Rules, text: &[u8], found: &[Found], out: &mut Vec<
             Role::Termination => barriers.push(span),
             Role::ClauseVerb => verbs.push(span),
             Role::Exception => exceptions.push(span),
+            Role::Pseudo => pseudo.push(span),
             Role::Unmention { class } => unmentions.push((class, span)),
         }
     }
@@ -95,8 +98,9 @@ pub(super) fn decide(rules: &Rules, text: &[u8], found: &[Found], out: &mut Vec<
         return;
     }
     triggers.retain(|t| {
-        t.category != Category::Negation
-            || !exceptions.iter().any(|&e| overlaps(e, (t.start, t.end)))
+        let span = (t.start, t.end);
+        (t.category != Category::Negation || !exceptions.iter().any(|&e| overlaps(e, span)))
+            && !pseudo.iter().any(|&p| overlaps(p, span))
     });
     let shapes: Vec<_> = triggers
         .iter()
