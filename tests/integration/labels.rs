@@ -86,3 +86,93 @@ fn label_commands_round_trip() {
     assert_eq!(names, ["chexpert", "tb"]);
     env.run(&["label", "set", "1", "tb", "1", "--schema", "tb"]);
 }
+
+/// Four `label set` processes at a time, on different pairs, while another process indexes
+/// a second folder into the same library: every command succeeds (writers wait for the
+/// write lock instead of failing with "database is locked") and every label is there.
+#[test]
+fn concurrent_label_processes_while_indexing_all_succeed() {
+    let env = Env::new();
+    for i in 0..4 {
+        env.png(&format!("p{i}.png"), i as u8 + 1);
+        env.write(&format!("p{i}.txt"), "IMPRESSION: Edema.");
+    }
+    env.index(&[]);
+    // A second corpus, beside the first, for the concurrent indexing run.
+    let other = env.corpus.with_file_name("other");
+    for i in 0..240u8 {
+        std::fs::create_dir_all(&other).expect("dir");
+        let png = crate::util::png_bytes(64, 64, i);
+        std::fs::write(other.join(format!("o{i}.png")), png).expect("png");
+        std::fs::write(other.join(format!("o{i}.txt")), "FINDINGS: Clear.").expect("txt");
+    }
+    let indexer = env
+        .command(&["index", &other.to_string_lossy(), "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("index starts");
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..=4)
+            .map(|pair| {
+                let env = &env;
+                s.spawn(move || {
+                    let mut failures = Vec::new();
+                    for i in 0..11 {
+                        let value = ["1", "0", "-1", "blank"][i % 4];
+                        let (pair, annotator) = (pair.to_string(), format!("ann{pair}"));
+                        let out = env
+                            .command(&[
+                                "label",
+                                "set",
+                                &pair,
+                                "Edema",
+                                value,
+                                "--annotator",
+                                &annotator,
+                            ])
+                            .output()
+                            .expect("label set runs");
+                        if !out.status.success() {
+                            failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer thread"))
+            .collect()
+    });
+    let indexed = indexer.wait_with_output().expect("index ends");
+    assert!(
+        indexed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&indexed.stderr)
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of 44 label commands failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    // The last value each writer set (round 10: -1).
+    for pair in 1..=4 {
+        let shown = env.json(&["label", "show", &pair.to_string(), "--json"]);
+        let edema = shown["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .find(|l| l["class"] == "Edema" && l["source"] == "human")
+            .cloned();
+        assert_eq!(
+            edema.map(|l| l["value"].clone()),
+            Some((-1).into()),
+            "pair {pair}"
+        );
+    }
+    let stats = env.json(&["stats", "--json"]);
+    assert_eq!(stats["pairs"], 244, "{stats}");
+}

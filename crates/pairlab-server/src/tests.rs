@@ -437,3 +437,56 @@ async fn without_a_token_only_loopback_host_names_are_served() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(String::from_utf8_lossy(&body).contains("forbidden"));
 }
+
+/// 2, 4 and 8 annotators labelling and undoing their own pairs at once through the
+/// routes (each request on its own connection, as `pairlab serve` runs them): every
+/// request succeeds; the write latencies are printed (`--nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_writers_all_succeed() {
+    let fx = demo_library(4);
+    let app = router(AppState::new(&fx.lib));
+    for writers in [2i64, 4, 8] {
+        let tasks: Vec<_> = (1..=writers)
+            .map(|pair| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let annotator = format!("ann{pair}-{writers}");
+                    let mut out = Vec::new();
+                    for i in 0..25 {
+                        let started = std::time::Instant::now();
+                        let (status, body) = if i % 5 == 4 {
+                            post_json(&app, "/api/undo", json!({"annotator": annotator})).await
+                        } else {
+                            let value = [json!(1), json!(0), json!(-1), json!(null)][i % 4].clone();
+                            post_json(
+                                &app,
+                                "/api/labels",
+                                json!({"pair": pair, "class": "Edema", "value": value,
+                                       "annotator": annotator}),
+                            )
+                            .await
+                        };
+                        out.push((status, body, started.elapsed()));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for t in tasks {
+            for (status, body, took) in t.await.expect("writer") {
+                assert_eq!(status, StatusCode::OK, "{writers} writers: {body}");
+                latencies.push(took);
+            }
+        }
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+        println!(
+            "{writers} writers, {} writes: p50 {:?}, p95 {:?}, max {:?}",
+            latencies.len(),
+            at(0.5),
+            at(0.95),
+            at(1.0)
+        );
+    }
+}

@@ -150,3 +150,72 @@ fn multi_class_schemas_take_one_class() -> Result<()> {
     assert_eq!(now, ["normal"]);
     Ok(())
 }
+
+/// Several writers, each on its own connection (as the server's requests and the CLI's
+/// processes are), labelling, undoing and redoing different pairs at once: every call
+/// waits its turn and none fails with "database is locked".
+#[test]
+fn concurrent_writers_wait_and_never_fail() -> Result<()> {
+    let (dir, conn) = setup()?;
+    let db = dir.path().join("t.db");
+    let (writers, rounds) = (4i64, 60);
+    for p in 2..=writers {
+        conn.execute(
+            "INSERT INTO images (id, corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash)
+             VALUES (?1, 1, ?2, 1, 1, ?2, 1, 1, 'png', 8, 0)",
+            rusqlite::params![p, format!("{p}.png")],
+        )?;
+        conn.execute(
+            "INSERT INTO pairs (id, corpus_id, image_id) VALUES (?1, 1, ?1)",
+            [p],
+        )?;
+    }
+    drop(conn);
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..=writers)
+            .map(|pair| {
+                let db = &db;
+                s.spawn(move || {
+                    let mut failures = Vec::new();
+                    let mut conn = match store::open(db) {
+                        Ok(c) => c,
+                        Err(e) => return vec![format!("open: {e}")],
+                    };
+                    let annotator = format!("ann{pair}");
+                    for i in 0..rounds {
+                        let value = [Some(1), Some(0), Some(-1), None][i % 4];
+                        let step = match i % 5 {
+                            3 => undo(&mut conn, &annotator).map(|_| ()),
+                            4 => redo(&mut conn, &annotator).map(|_| ()),
+                            _ => set_human(&mut conn, pair, "chexpert", "Edema", value, &annotator)
+                                .map(|_| ()),
+                        };
+                        if let Err(e) = step {
+                            failures.push(format!("pair {pair} round {i}: {e}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a writer panicked".into()])
+            })
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} writes failed: {:?}",
+        failures.len(),
+        writers as usize * rounds,
+        &failures[..failures.len().min(5)]
+    );
+    // Every change is in the trail: each writer's sets, undos and redos.
+    let conn = store::open(&db)?;
+    let events: i64 = conn.query_row("SELECT COUNT(*) FROM label_events", [], |r| r.get(0))?;
+    assert!(events >= writers * 40, "{events} events");
+    Ok(())
+}

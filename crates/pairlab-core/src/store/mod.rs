@@ -53,6 +53,13 @@ pub fn open(path: &Path) -> Result<Connection> {
 fn open_once(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_WAIT)?;
+    // Writers wait, never fail: every transaction of the library's connections starts
+    // IMMEDIATE, taking the write lock (waiting for it up to BUSY_WAIT) before its first
+    // read. A deferred one reads first and then cannot wait: when another connection has
+    // written meanwhile, SQLite fails it at once with "database is locked" (the check
+    // before a label is set, an undo finding its event, a cached search filling in).
+    // Plain reads take no transaction and stay parallel.
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
