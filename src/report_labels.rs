@@ -2,13 +2,13 @@
 //! labeler's command line) and `pairlab labeler eval`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use pairlab_core::Library;
-use pairlab_core::chexpert_csv::{self, Counting, Format};
+use pairlab_core::chexpert_csv::{self, Counting};
 use pairlab_core::labeler::Labeler;
 
 #[derive(Subcommand)]
@@ -147,19 +147,7 @@ fn lower(sections: Vec<String>) -> Vec<String> {
 /// `pairlab label-reports --input reports.csv --output labeled.csv`
 pub fn label_reports(input: PathBuf, output: PathBuf, sections: Vec<String>) -> Result<()> {
     let labeler = Labeler::chexpert()?.with_sections(lower(sections));
-    let reader = BufReader::new(
-        File::open(&input).with_context(|| format!("cannot open {}", input.display()))?,
-    );
-    let writer = BufWriter::new(
-        File::create(&output).with_context(|| format!("cannot create {}", output.display()))?,
-    );
-    let n = chexpert_csv::label_reports(
-        &labeler,
-        reader,
-        Format::of(&input),
-        writer,
-        Format::of(&output),
-    )?;
+    let n = chexpert_csv::label_report_file(&labeler, &input, &output)?;
     eprintln!("labelled {n} reports → {}", output.display());
     Ok(())
 }

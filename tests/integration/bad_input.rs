@@ -130,3 +130,113 @@ fn limits_are_configurable() {
         vec![s("big.png", "too_large"), s("huge.bin.png", "too_large")]
     );
 }
+
+/// Nothing a corpus names is read from outside its root: a manifest's report_path or image
+/// pointing out (absolute, `..`, or through a link), and a symbolic link in the folder to
+/// a file or a folder outside, are each an `outside_root` error row; the outside files'
+/// text is never stored or searchable.
+#[test]
+fn paths_a_corpus_names_never_lead_outside_its_root() {
+    let env = Env::new();
+    let outside = env.corpus.with_file_name("outside");
+    std::fs::create_dir_all(outside.join("dir")).expect("outside dir");
+    let secret = outside.join("secret.txt");
+    std::fs::write(&secret, "SECRET-TOKEN-4711 pneumothorax").expect("secret");
+    std::fs::write(outside.join("dir/x.png"), crate::util::png_bytes(32, 32, 9)).expect("png");
+    std::fs::write(outside.join("dir/x.txt"), "SECRET-TOKEN-4711").expect("txt");
+    env.png("img/1.png", 1);
+    env.png("img/2.png", 2);
+    env.png("img/3.png", 3);
+    env.write("reports/ok.txt", "FINDINGS: Small effusion.");
+    std::os::unix::fs::symlink(&secret, env.path("reports/link.txt")).expect("link");
+    env.write(
+        "manifest.csv",
+        format!(
+            "image,report_path\n\
+             img/1.png,{}\n\
+             img/2.png,../outside/secret.txt\n\
+             img/3.png,reports/link.txt\n\
+             ../outside/dir/x.png,reports/ok.txt\n",
+            secret.display()
+        ),
+    );
+    let v = env.index(&["--layout", "manifest"]);
+    // Three images kept, each without its report; the fourth row's image is outside.
+    assert_eq!(
+        (v["images"].as_u64(), v["reports"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+    let outside_rows: Vec<String> = env
+        .errors()
+        .into_iter()
+        .filter(|(_, kind)| kind == "outside_root")
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(outside_rows.len(), 4, "{:?}", env.errors());
+    let stored = env.query("SELECT COUNT(*) FROM reports WHERE text LIKE '%SECRET-TOKEN%'");
+    assert_eq!(stored, vec![vec!["0"]]);
+    let found = env.json(&["search", "SECRET", "--json"]);
+    assert_eq!(found.as_array().map(Vec::len), Some(0), "{found}");
+
+    // A folder corpus with links out: a linked file and a linked folder are not followed.
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write("a.txt", "FINDINGS: Clear.");
+    std::os::unix::fs::symlink(outside.join("dir"), env.path("linked-dir")).expect("dir link");
+    std::os::unix::fs::symlink(outside.join("dir/x.png"), env.path("b.png")).expect("file link");
+    std::os::unix::fs::symlink(outside.join("dir/x.txt"), env.path("b.txt")).expect("file link");
+    // A link that stays inside the root is followed as before.
+    std::os::unix::fs::symlink(env.path("a.png"), env.path("c.png")).expect("inner link");
+    let v = env.index(&[]);
+    assert_eq!(v["images"], 2, "a.png and the inner link c.png: {v}");
+    let mut rows: Vec<(String, String)> = env
+        .errors()
+        .into_iter()
+        .filter(|(_, kind)| kind == "outside_root")
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("b.png".to_string(), "outside_root".to_string()),
+            ("b.txt".to_string(), "outside_root".to_string()),
+            ("linked-dir".to_string(), "outside_root".to_string()),
+        ]
+    );
+    let stored = env.query("SELECT COUNT(*) FROM reports WHERE text LIKE '%SECRET-TOKEN%'");
+    assert_eq!(stored, vec![vec!["0"]]);
+}
+
+/// A manifest that is not one (any file given as --manifest) is refused without echoing
+/// its content.
+#[test]
+fn a_file_given_as_manifest_is_never_echoed() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    let not_manifest = env.corpus.with_file_name("private.csv");
+    std::fs::write(
+        &not_manifest,
+        "root:x:0:0:SECRET-TOKEN-4711:/root:/bin/bash\nline two\n",
+    )
+    .expect("file");
+    let out = env
+        .command(&[
+            "index",
+            &env.corpus.to_string_lossy(),
+            "--layout",
+            "manifest",
+            "--manifest",
+            &not_manifest.to_string_lossy(),
+        ])
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("no `image` column"), "{text}");
+    assert!(!text.contains("SECRET-TOKEN"), "{text}");
+}

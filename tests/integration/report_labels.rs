@@ -421,3 +421,68 @@ fn labeler_eval_counts_binary_and_explains_each_disagreement() {
         "{err}"
     );
 }
+
+/// label-reports never destroys a file: an output that is the input is refused and the
+/// input kept; a run that fails on bad input leaves an existing output as it was.
+#[test]
+fn label_reports_refuses_its_input_as_output_and_keeps_outputs_on_failure() {
+    let env = Env::new();
+    let input = env.write(
+        "in/reports.csv",
+        "\"Small left effusion.\"\n\"No pneumothorax.\"\n",
+    );
+    let before = std::fs::read(&input).expect("input");
+    let same = env
+        .command(&[
+            "label-reports",
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &input.to_string_lossy(),
+        ])
+        .output()
+        .expect("runs");
+    assert!(!same.status.success());
+    assert!(
+        String::from_utf8_lossy(&same.stderr).contains("is the input file"),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&input).expect("input"),
+        before,
+        "input untouched"
+    );
+
+    // A good run, then a failing one (a JSONL line that is not JSON) onto the same output.
+    let output = env.corpus.join("labeled.csv");
+    let out = output.to_string_lossy().into_owned();
+    env.run(&[
+        "label-reports",
+        "--input",
+        &input.to_string_lossy(),
+        "--output",
+        &out,
+    ]);
+    let good = std::fs::read(&output).expect("output");
+    assert!(good.starts_with(b"Reports,"));
+    let bad = env.write("in/bad.jsonl", "{\"report\": \"Edema.\"}\nnot json\n");
+    let failed = env
+        .command(&[
+            "label-reports",
+            "--input",
+            &bad.to_string_lossy(),
+            "--output",
+            &out,
+        ])
+        .output()
+        .expect("runs");
+    assert!(!failed.status.success());
+    assert_eq!(std::fs::read(&output).expect("output"), good, "output kept");
+    let leftovers: Vec<_> = std::fs::read_dir(&env.corpus)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind");
+}

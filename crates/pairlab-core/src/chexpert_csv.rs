@@ -4,6 +4,7 @@
 //! against a gold file in the same format.
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -140,6 +141,71 @@ pub fn label_reports(
         }
     }
     Ok(reports.len())
+}
+
+/// Labels the reports of file `input` into file `output` (formats by extension, as
+/// [`Format::of`]). The output is written to a temporary file beside it and renamed over
+/// it only when complete, so a failed run leaves an existing output as it was; an output
+/// that is the input file itself is refused before anything is written.
+pub fn label_report_file(labeler: &Labeler, input: &Path, output: &Path) -> Result<usize> {
+    let reader = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+    if same_file(input, output) {
+        return Err(Error::Invalid(format!(
+            "the output {} is the input file: labelling would overwrite the reports; \
+             choose another output",
+            output.display()
+        )));
+    }
+    write_atomically(output, |w| {
+        label_reports(
+            labeler,
+            std::io::BufReader::new(reader),
+            Format::of(input),
+            w,
+            Format::of(output),
+        )
+    })
+}
+
+/// Whether `a` and `b` name the same existing file (also through links or other paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Runs `write` into a temporary file beside `path` and renames it to `path` once `write`
+/// and the flush to disk succeeded; on any failure the temporary file is removed and
+/// `path` is untouched.
+pub fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T>,
+) -> Result<T> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file name", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        let out = write(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        Ok(out)
+    })();
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result
 }
 
 /// Precision, recall and F1 of one value (positive, negative or uncertain) of one class.

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Manifest,
     MissingFile,
     Thumbnail,
+    /// A path named by the corpus (a symbolic link, a manifest cell) that resolves
+    /// outside the corpus root: never read.
+    OutsideRoot,
 }
 
 impl ErrorKind {
@@ -60,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Manifest => "manifest",
             ErrorKind::MissingFile => "missing_file",
             ErrorKind::Thumbnail => "thumbnail",
+            ErrorKind::OutsideRoot => "outside_root",
         }
     }
 }

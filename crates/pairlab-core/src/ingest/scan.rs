@@ -70,12 +70,23 @@ pub fn rel_path(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Everything under `root` (following symlinks), skipping hidden entries and `skip`
-/// (e.g. the library folder when it lies inside the corpus).
+/// `path` with every symbolic link resolved, when that lies under `root_canon` (itself
+/// canonical); `None` when it resolves outside it or cannot be resolved.
+pub fn contained(root_canon: &Path, path: &Path) -> Option<PathBuf> {
+    path.canonicalize()
+        .ok()
+        .filter(|p| p.starts_with(root_canon))
+}
+
+/// Everything under `root`, skipping hidden entries and `skip` (e.g. the library folder
+/// when it lies inside the corpus). Symbolic links are followed while they resolve inside
+/// the root; one that leads outside it is an error row and is not followed, so nothing a
+/// corpus names is read from outside it.
 pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<FileRef>, Vec<IngestError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
@@ -84,7 +95,23 @@ pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<FileRef>, Vec<IngestError>
             let skipped = skip.is_some_and(|s| e.path() == s);
             !hidden && !skipped
         });
-    for entry in walker {
+    while let Some(entry) = walker.next() {
+        if let Ok(e) = &entry
+            && e.depth() > 0
+            && e.path_is_symlink()
+            && contained(&root_canon, e.path()).is_none()
+        {
+            errors.push(IngestError::new(
+                rel_path(root, e.path()),
+                ErrorKind::OutsideRoot,
+                "symbolic link to a path outside the corpus root; not followed (index that \
+                 folder as a corpus of its own)",
+            ));
+            if e.file_type().is_dir() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
         match entry {
             Ok(e) if e.file_type().is_file() => match e.metadata() {
                 Ok(md) => files.push(FileRef {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{ImportedSchema, Layout, Plan, PlannedImage, PlannedReport, ReportContent};
 use crate::error::{Error, Result};
 use crate::ingest::report::decode_text;
-use crate::ingest::scan::{FileRef, rel_path};
+use crate::ingest::scan::{FileRef, contained, rel_path};
 use crate::ingest::{ErrorKind, IngestError};
 
 const KNOWN: &[&str] = &[
@@ -80,7 +80,17 @@ fn read_rows(file: &Path) -> Result<Rows> {
                         (k, cell)
                     })
                     .collect()),
-                Err(e) => Err(Malformed(format!("not a JSON object: {e}"))),
+                // What went wrong and where, never the line's text.
+                Err(e) => Err(Malformed(format!(
+                    "not a JSON object ({} at column {})",
+                    match e.classify() {
+                        serde_json::error::Category::Syntax => "a syntax error",
+                        serde_json::error::Category::Data => "a value of another type",
+                        serde_json::error::Category::Eof => "the line ends early",
+                        serde_json::error::Category::Io => "a read error",
+                    },
+                    e.column()
+                ))),
             };
             rows.push((i + 1, row));
         }
@@ -144,10 +154,14 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
     let manifest_rel = rel_path(root, file);
     let (columns, rows, lossy) = read_rows(file)?;
     if !columns.iter().any(|c| c == "image") {
+        // The columns are not echoed: a manifest path pointing at some other file (over
+        // the API, too) must not reveal its first line.
         return Err(Error::Invalid(format!(
-            "{}: the manifest has no `image` column (columns: {})",
+            "{}: the manifest has no `image` column among its {} columns; its first row \
+             (CSV) or its objects' keys (JSONL) must name the columns: image, report or \
+             report_path, and optionally patient_id, study_id, split and label columns",
             file.display(),
-            columns.join(", ")
+            columns.len()
         )));
     }
     let mut plan = Plan::new(Layout::Manifest, Vec::new());
@@ -194,17 +208,16 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
             ));
             continue;
         };
-        let canon = abs.canonicalize().unwrap_or_else(|_| abs.clone());
-        if !canon.starts_with(&root_canon) {
+        let Some(canon) = contained(&root_canon, &abs) else {
             plan.errors.push(IngestError::new(
                 image.to_owned(),
-                ErrorKind::Manifest,
+                ErrorKind::OutsideRoot,
                 format!("named in {at} but lies outside the corpus root; skipped"),
             ));
             continue;
-        }
+        };
         let rel = rel_path(&root_canon, &canon);
-        let file_ref = match FileRef::stat(abs, rel.clone()) {
+        let file_ref = match FileRef::stat(canon, rel.clone()) {
             Ok(f) => f,
             Err(e) => {
                 plan.errors.push(IngestError::new(
@@ -232,10 +245,15 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         };
         if let Some(path) = cell("report_path") {
             match resolve(root, &manifest_dir, path)
-                .ok_or_else(|| "file does not exist".to_string())
+                .ok_or((ErrorKind::MissingFile, "file does not exist".to_string()))
                 .and_then(|abs| {
-                    let rel = rel_path(&root_canon, &abs.canonicalize().unwrap_or(abs.clone()));
-                    FileRef::stat(abs, rel).map_err(|e| e.to_string())
+                    // Read only what resolves inside the root (links included).
+                    let canon = contained(&root_canon, &abs).ok_or((
+                        ErrorKind::OutsideRoot,
+                        "it lies outside the corpus root and is not read".to_string(),
+                    ))?;
+                    let rel = rel_path(&root_canon, &canon);
+                    FileRef::stat(canon, rel).map_err(|e| (ErrorKind::Unreadable, e.to_string()))
                 }) {
                 Ok(rf) => {
                     if seen_reports.insert(rf.rel.clone()) {
@@ -247,9 +265,9 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
                     }
                     planned.report = Some(rf.rel);
                 }
-                Err(e) => plan.errors.push(IngestError::new(
+                Err((kind, e)) => plan.errors.push(IngestError::new(
                     path.to_owned(),
-                    ErrorKind::MissingFile,
+                    kind,
                     format!("report named in {at}: {e}; image indexed without a report"),
                 )),
             }
