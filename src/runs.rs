@@ -82,6 +82,11 @@ pub fn list(lib: &Library, json: bool) -> Result<()> {
     }
     for r in &all {
         println!("{}", line(r));
+        if r.status != "done"
+            && let Some(m) = &r.message
+        {
+            println!("      {m}");
+        }
     }
     Ok(())
 }

@@ -143,3 +143,84 @@ fn cnn_run_learns_from_the_images_and_caches_them() {
         "one cache file per distinct image content"
     );
 }
+
+/// A training process killed with SIGKILL leaves its run `running` in the database; the
+/// next command that opens the library finds nobody training it and marks it
+/// `interrupted` (with when), while a live run is never taken for a dead one.
+#[test]
+fn a_killed_training_run_is_marked_interrupted() {
+    let env = Env::new();
+    for (part, n) in [("train", 24), ("val", 6), ("test", 6)] {
+        for k in 0..n {
+            write(&env, &format!("{part}/bright/{k}.png"), true, k);
+            write(&env, &format!("{part}/dark/{k}.png"), false, k);
+        }
+    }
+    env.index(&["--layout", "folders"]);
+    let mut child = env
+        .command(&[
+            "train",
+            "--schema",
+            "class",
+            "--split",
+            "imported",
+            "--trainer",
+            "cnn",
+            "--size",
+            "28",
+            "--epochs",
+            "10000",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("train starts");
+    let started = std::time::Instant::now();
+    let run = loop {
+        let runs = env.json(&["runs", "--json"]);
+        if let Some(r) = runs.as_array().and_then(|a| a.first()) {
+            // Opening the library while the run trains leaves it running.
+            assert_eq!(r["status"], "running", "{r}");
+            break r["run_id"].as_i64().expect("run id");
+        }
+        if let Some(status) = child.try_wait().expect("child") {
+            panic!("training ended before its run appeared: {status}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no run appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // Let it train a moment, check again, then kill it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "running", "{runs}");
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["run_id"], run);
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let finished = env.query(&format!(
+        "SELECT finished_at IS NOT NULL, message LIKE 'interrupted:%' FROM runs WHERE id = {run}"
+    ));
+    assert_eq!(finished, vec![vec!["1", "1"]]);
+    let out = env
+        .command(&["eval", "--run", &run.to_string()])
+        .output()
+        .expect("eval runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !env.library
+            .join("locks")
+            .join(format!("run-{run}.lock"))
+            .exists(),
+        "the stale lock file is gone"
+    );
+}

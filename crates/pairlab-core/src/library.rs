@@ -41,6 +41,8 @@ impl Library {
         if known < builtin.classes.len() as i64 || prompts == 0 {
             crate::labels::schema::upsert(&conn, &builtin)?;
         }
+        // Runs whose training process is gone (killed, crashed) say so.
+        crate::runs::liveness::mark_interrupted(&conn, dir)?;
         Ok(Library {
             root: dir.to_owned(),
             conn,

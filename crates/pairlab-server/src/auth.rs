@@ -125,6 +125,47 @@ pub fn random_token() -> String {
     h.finalize().to_hex()[..32].to_string()
 }
 
+/// Whether an `Origin` header names the same host (and port) the request was sent to.
+fn same_origin(origin: &str, host: &str) -> bool {
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host))
+}
+
+/// The second middleware: a state-changing request (every POST) from another site is
+/// refused. It must carry `Content-Type: application/json` — a page elsewhere can send
+/// that only after a CORS preflight, which this server never answers — so that routes
+/// without a body (`/api/jobs/{id}/cancel`) are covered as well as those with one; and
+/// when the browser says where it comes from (`Sec-Fetch-Site`, `Origin`), that must be
+/// this server. Reads (GET) are not affected.
+pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let json = header("content-type").is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    let site_ok = header("sec-fetch-site")
+        .is_none_or(|s| s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none"));
+    let origin_ok = match (header("origin"), header("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => same_origin(origin, host),
+        (Some(_), None) => false,
+    };
+    let why = if !json {
+        "a state-changing request must send Content-Type: application/json"
+    } else if !site_ok || !origin_ok {
+        "requests from other sites may not change this library"
+    } else {
+        return next.run(req).await;
+    };
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", why).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::loopback_host;

@@ -216,6 +216,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .fallback(files::ui)
+        .layer(middleware::from_fn(auth::refuse_cross_site))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -490,3 +490,76 @@ async fn concurrent_writers_all_succeed() {
         );
     }
 }
+
+/// Every POST route refuses what another site's page can send without a preflight (no
+/// JSON content type, as a form or a bodiless `fetch` sends) and anything a browser marks
+/// as coming from another site; this server's own page gets through.
+#[tokio::test]
+async fn state_changing_routes_refuse_other_sites() {
+    let fx = demo_library(2);
+    let app = router(AppState::new(&fx.lib));
+    let posts: Vec<_> = pairlab_core::api::routes::ROUTES
+        .iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(posts.iter().any(|r| r.name == "cancel_job"));
+    for route in posts {
+        let uri = format!("/api{}", route.path.replace("{id}", "1"));
+        let build = |ct: Option<&str>, extra: &[(&str, &str)]| {
+            let mut req = Request::post(&uri).header("host", "127.0.0.1:7878");
+            if let Some(ct) = ct {
+                req = req.header(CONTENT_TYPE, ct);
+            }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            req.body(Body::from("{}")).expect("request")
+        };
+        let refused = [
+            build(None, &[]),
+            build(Some("text/plain"), &[]),
+            build(Some("application/x-www-form-urlencoded"), &[]),
+            build(
+                Some("application/json"),
+                &[("origin", "http://evil.example")],
+            ),
+            build(
+                Some("application/json"),
+                &[("origin", "http://127.0.0.1:7878.evil.example")],
+            ),
+            build(
+                Some("application/json"),
+                &[("sec-fetch-site", "cross-site")],
+            ),
+            build(Some("application/json"), &[("sec-fetch-site", "same-site")]),
+        ];
+        for (i, req) in refused.into_iter().enumerate() {
+            let (status, _, body) = call(&app, req).await;
+            let (status, v) = json_of(status, &body);
+            assert_eq!(
+                (status, v["kind"].as_str()),
+                (StatusCode::FORBIDDEN, Some("forbidden")),
+                "{} case {i}: {v}",
+                route.name
+            );
+        }
+        let own = build(
+            Some("application/json; charset=utf-8"),
+            &[
+                ("origin", "http://127.0.0.1:7878"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        );
+        let (status, _, body) = call(&app, own).await;
+        assert_ne!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{}: {}",
+            route.name,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // Reads stay open to plain GETs (an <img> of the UI, a curl).
+    let (status, _) = get_json(&app, "/api/stats").await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -4,6 +4,7 @@
 
 mod confidence;
 pub mod eval;
+pub mod liveness;
 mod pixels;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub struct RunSummary {
     pub trainer: String,
     pub model: Option<String>,
     pub status: String,
+    /// Why a run failed, was cancelled or was interrupted.
+    pub message: Option<String>,
     pub classes: Vec<String>,
     pub epochs: usize,
     pub best_epoch: Option<usize>,
@@ -277,12 +280,20 @@ pub fn train(
     let fingerprint = fp.finalize().to_hex()[..16].to_string();
     let classes_json =
         serde_json::to_string(&schema.classes).map_err(|e| Error::Invalid(e.to_string()))?;
-    let run_id: i64 = conn.query_row(
-        "INSERT INTO runs (schema_id, split_id, trainer, model_id, config, seed, fingerprint, classes, status)
-         VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, 'running') RETURNING id",
-        params![schema.id, split_id, model_id, config, opts.seed as i64, fingerprint, classes_json, opts.trainer],
-        |r| r.get(0),
-    )?;
+    // The row becomes visible only once this process holds the run's lock: another
+    // process opening the library meanwhile must not take it for an interrupted run.
+    let (run_id, _alive) = {
+        let tx = conn.transaction()?;
+        let run_id: i64 = tx.query_row(
+            "INSERT INTO runs (schema_id, split_id, trainer, model_id, config, seed, fingerprint, classes, status)
+             VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7, 'running') RETURNING id",
+            params![schema.id, split_id, model_id, config, opts.seed as i64, fingerprint, classes_json, opts.trainer],
+            |r| r.get(0),
+        )?;
+        let lock = liveness::RunLock::take(library, run_id)?;
+        tx.commit()?;
+        (run_id, lock)
+    };
     progress.subject("run", run_id);
     let epochs = opts.epochs.max(1);
     let (mut staged, mut epoch, mut last) = (false, 1, String::new());
@@ -336,35 +347,47 @@ pub fn train(
             return Err(e.into());
         }
     };
-    let dir = library.join("runs").join(run_id.to_string());
-    trained.head.save(&dir)?;
-    // Probabilities for every embedded pair of the split.
-    let mut feats = Vec::with_capacity(all.len() * dim);
-    for (_, _, r) in &all {
-        feats.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
-    }
-    let probs = trained.head.predict(&feats)?;
-    let tx = conn.transaction()?;
-    {
-        let mut put = tx.prepare(
-            "INSERT INTO run_predictions (run_id, pair_id, part, probs, truth) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (k, (pair, part, _)) in all.iter().enumerate() {
-            put.execute(params![
-                run_id,
-                pair,
-                part,
-                to_blob(&probs[k * c..(k + 1) * c]),
-                eval::truth_json(&labels, *pair, &schema.classes),
-            ])?;
+    // Storing the run: a failure here fails the run rather than leaving it `running`.
+    let stored = (|| -> Result<()> {
+        let dir = library.join("runs").join(run_id.to_string());
+        trained.head.save(&dir)?;
+        // Probabilities for every embedded pair of the split.
+        let mut feats = Vec::with_capacity(all.len() * dim);
+        for (_, _, r) in &all {
+            feats.extend_from_slice(&store.data[r * dim..(r + 1) * dim]);
         }
+        let probs = trained.head.predict(&feats)?;
+        let tx = conn.transaction()?;
+        {
+            let mut put = tx.prepare(
+                "INSERT INTO run_predictions (run_id, pair_id, part, probs, truth) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (k, (pair, part, _)) in all.iter().enumerate() {
+                put.execute(params![
+                    run_id,
+                    pair,
+                    part,
+                    to_blob(&probs[k * c..(k + 1) * c]),
+                    eval::truth_json(&labels, *pair, &schema.classes),
+                ])?;
+            }
+        }
+        confidence::fill(&tx, run_id)?;
+        tx.execute(
+            "UPDATE runs SET status = 'done', best_epoch = ?2, dir = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![run_id, trained.best_epoch as i64, dir.to_string_lossy()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(e) = &stored {
+        conn.execute(
+            "UPDATE runs SET status = 'failed', message = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+             WHERE id = ?1 AND status = 'running'",
+            params![run_id, e.to_string()],
+        )?;
     }
-    confidence::fill(&tx, run_id)?;
-    tx.execute(
-        "UPDATE runs SET status = 'done', best_epoch = ?2, dir = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
-        params![run_id, trained.best_epoch as i64, dir.to_string_lossy()],
-    )?;
-    tx.commit()?;
+    stored?;
     let mut s = get(conn, run_id)?;
     s.seconds = started.elapsed().as_secs_f64();
     Ok(s)
@@ -376,7 +399,8 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 (SELECT COUNT(*) FROM run_epochs e WHERE e.run_id = r.id),
                 (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
                 COALESCE((julianday(r.finished_at) - julianday(r.created_at)) * 86400.0,
-                         (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0)
+                         (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0),
+                r.message
          FROM runs r JOIN schemas s ON s.id = r.schema_id JOIN splits sp ON sp.id = r.split_id
          LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
         [run_id],
@@ -396,6 +420,7 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 epochs: r.get::<_, i64>(10)? as usize,
                 final_val_loss: r.get(11)?,
                 seconds: r.get(12)?,
+                message: r.get(13)?,
             })
         },
     )

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_score_order.sql"),
     include_str!("migrations/0011_run_truth.sql"),
     include_str!("migrations/0012_corpus_counts.sql"),
+    include_str!("migrations/0013_run_interrupted.sql"),
 ];
 
 /// The schema version this build writes.
@@ -92,6 +93,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             return Ok(());
         };
         tx.execute_batch(sql)?;
+        // A migration that edits the schema's text (0013) must tell every connection to
+        // read it again; for the others, whose DDL already did, one more bump is harmless.
+        let schema_version: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
+        tx.pragma_update(None, "schema_version", schema_version + 1)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
@@ -100,6 +105,51 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migration 13 widens the runs' status constraint in place: a library at version 12
+    /// keeps its runs, epochs and predictions, then accepts `interrupted` and still
+    /// refuses an unknown status.
+    #[test]
+    fn run_status_widens_without_losing_runs() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let db = dir.path().join("t.db");
+        {
+            let conn = Connection::open(&db)?;
+            for sql in &MIGRATIONS[..12] {
+                conn.execute_batch(sql)?;
+            }
+            conn.execute_batch(
+                "INSERT INTO schemas (id, name, kind) VALUES (1, 's', 'multi-label');
+                 INSERT INTO splits (id, name, strategy) VALUES (1, 'p', 'random');
+                 INSERT INTO runs (id, schema_id, split_id, trainer, config, seed, fingerprint, classes, status)
+                   VALUES (7, 1, 1, 'cnn', '{}', 0, 'f', '[]', 'running');
+                 INSERT INTO run_epochs (run_id, epoch, train_loss, val_loss, lr, seconds)
+                   VALUES (7, 1, 0.5, 0.6, 0.001, 1.0);
+                 PRAGMA user_version = 12;",
+            )?;
+        }
+        let conn = open(&db)?;
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        assert_eq!(v, SCHEMA_VERSION);
+        let kept: (i64, i64) = conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM run_epochs)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(kept, (1, 1));
+        conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = 7", [])?;
+        assert!(
+            conn.execute("UPDATE runs SET status = 'bogus' WHERE id = 7", [])
+                .is_err()
+        );
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(check, "ok");
+        // Another connection, opened before or after, reads the new constraint too.
+        let other = open(&db)?;
+        other.execute("UPDATE runs SET status = 'done' WHERE id = 7", [])?;
+        other.execute("UPDATE runs SET status = 'interrupted' WHERE id = 7", [])?;
+        Ok(())
+    }
 
     #[test]
     fn migrates_fresh_database_and_reopens() -> Result<()> {
