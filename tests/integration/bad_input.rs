@@ -240,3 +240,103 @@ fn a_file_given_as_manifest_is_never_echoed() {
     assert!(text.contains("no `image` column"), "{text}");
     assert!(!text.contains("SECRET-TOKEN"), "{text}");
 }
+
+/// The validation list of issue 18: each of these was accepted silently before.
+#[test]
+fn requests_and_files_that_would_be_misread_are_refused_clearly() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write("a.txt", "FINDINGS: Clear.");
+    env.index(&[]);
+    let fails = |args: &[&str], want: &str| {
+        let out = env.command(args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    // Annotators: empty, too long, with control characters.
+    fails(
+        &["label", "set", "1", "Edema", "1", "--annotator", " "],
+        "annotator",
+    );
+    let long = "x".repeat(65);
+    fails(
+        &["label", "set", "1", "Edema", "1", "--annotator", &long],
+        "at most 64",
+    );
+    fails(
+        &["label", "undo", "--annotator", "a\tb"],
+        "control characters",
+    );
+    // -0 is 0, like -0.0.
+    env.run(&["label", "set", "1", "Edema", "-0", "--annotator", "ann"]);
+    let shown = env.json(&["label", "show", "1", "--json"]);
+    assert_eq!(shown["labels"][0]["value"], 0, "{shown}");
+    // Schema files: unknown keys and control characters in class names.
+    let typo = env.write(
+        "s1.toml",
+        "name = \"s1\"\nkind = \"multi-label\"\nclases = [\"A\"]\n",
+    );
+    fails(&["schema", "add", &typo.to_string_lossy()], "clases");
+    let nul = env.write(
+        "s2.toml",
+        "name = \"s2\"\nkind = \"multi-label\"\nclasses = [\"A\\u0000B\"]\n",
+    );
+    fails(
+        &["schema", "add", &nul.to_string_lossy()],
+        "control characters",
+    );
+    // A manifest with two columns of one name.
+    let env2 = Env::new();
+    env2.png("b.png", 2);
+    env2.write("m.csv", "image,Edema,Edema\nb.png,1,0\n");
+    let out = env2
+        .command(&[
+            "index",
+            &env2.corpus.to_string_lossy(),
+            "--layout",
+            "manifest",
+        ])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("columns 2 and 3 are both named \"Edema\""),
+        "{err}"
+    );
+    // label-reports: an unbalanced quote would merge every later row into one report.
+    let input = env.write("r.csv", "\"Edema.\"\n\"No effusion.\nCardiomegaly.\n");
+    let output = env.corpus.join("out.csv");
+    fails(
+        &[
+            "label-reports",
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        "line 2",
+    );
+    assert!(!output.exists(), "nothing written");
+}
+
+/// Temporary thumbnails a killed index run left behind are removed by the next run;
+/// those of a process still running are kept.
+#[test]
+fn stale_temporary_thumbnails_are_cleaned() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.index(&[]);
+    let tmp = env.library.join("thumbs").join(".tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    // No process has pid 4194305 (above Linux's largest pid).
+    let stale = tmp.join("ab12.png.4194305-0.tmp");
+    let live = tmp.join(format!("cd34.png.{}-0.tmp", std::process::id()));
+    std::fs::write(&stale, b"half a thumbnail").expect("stale");
+    std::fs::write(&live, b"being written").expect("live");
+    env.png("b.png", 2);
+    env.index(&[]);
+    assert!(!stale.exists(), "the dead run's file is gone");
+    assert!(live.exists(), "a running process's file is kept");
+}

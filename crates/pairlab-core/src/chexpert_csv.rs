@@ -45,10 +45,22 @@ fn cell(v: Option<Value>) -> &'static str {
 fn read_reports(input: impl BufRead, format: Format) -> Result<Vec<String>> {
     match format {
         Format::Csv => {
+            let mut bytes = Vec::new();
+            let mut input = input;
+            input
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("input", e))?;
+            if let Some(line) = unclosed_quote(&bytes) {
+                return Err(Error::Invalid(format!(
+                    "input line {line}: a double quote opens a field that never closes, so \
+                     every row after it would run into one report; quote each report whole \
+                     and double the quotes inside it (\"\")"
+                )));
+            }
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .from_reader(input);
+                .from_reader(&bytes[..]);
             let mut out = Vec::new();
             for (i, rec) in reader.byte_records().enumerate() {
                 let rec = rec.map_err(|e| Error::Invalid(format!("input row {}: {e}", i + 1)))?;
@@ -93,6 +105,36 @@ fn read_reports(input: impl BufRead, format: Format) -> Result<Vec<String>> {
             Ok(out)
         }
     }
+}
+
+/// The line where a quoted CSV field opens and never closes, if one does. As CSV reads
+/// it: a quote opens a field only at the field's start, `""` inside is a quote, and a
+/// stray quote inside an unquoted field (`2" nodule`) is just a character.
+fn unclosed_quote(bytes: &[u8]) -> Option<usize> {
+    let (mut line, mut opened) = (1, None);
+    let mut field_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\n' {
+            line += 1;
+        }
+        match opened {
+            Some(_) if b == b'"' => {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    opened = None;
+                    field_start = false;
+                }
+            }
+            Some(_) => {}
+            None if b == b'"' && field_start => opened = Some(line),
+            None => field_start = matches!(b, b',' | b'\n' | b'\r'),
+        }
+        i += 1;
+    }
+    opened
 }
 
 /// Labels every report of `input` and writes them in the labeler's layout to `output`.
@@ -484,6 +526,27 @@ pub fn disagreements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_quote_is_found_and_stray_ones_are_not() {
+        assert_eq!(unclosed_quote(b"\"a\"\n\"b \"\"q\"\" c\"\n"), None);
+        assert_eq!(unclosed_quote(b"plain 2\" nodule\nnext\n"), None);
+        assert_eq!(
+            unclosed_quote(b"\"ok\"\n\"open, never closed\nmore\n"),
+            Some(2)
+        );
+        assert_eq!(unclosed_quote(b"x,\"y\n"), Some(1));
+        let err = label_reports(
+            &Labeler::chexpert().expect("rules"),
+            &b"\"Edema.\"\n\"No effusion.\nCardiomegaly.\n"[..],
+            Format::Csv,
+            Vec::new(),
+            Format::Csv,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
     use crate::demo::synth::{Case, Rng, write_report};
 
     #[test]

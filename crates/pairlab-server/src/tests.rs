@@ -563,3 +563,53 @@ async fn state_changing_routes_refuse_other_sites() {
     let (status, _) = get_json(&app, "/api/stats").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// `set_label` without a `value` is refused (it used to blank the label and write an
+/// event); `null` still blanks it.
+#[tokio::test]
+async fn set_label_needs_its_value() {
+    let fx = demo_library(2);
+    let app = router(AppState::new(&fx.lib));
+    let (status, v) = post_json(
+        &app,
+        "/api/labels",
+        json!({"pair": 1, "class": "Edema", "annotator": "ann"}),
+    )
+    .await;
+    // Refused as the body's other shape errors are (422, kind `invalid`).
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["kind"], "invalid", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing field `value`")),
+        "{v}"
+    );
+    let (_, history) = get_json(&app, "/api/pairs/1/history").await;
+    let human = history
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["source"] == "human").count());
+    assert_eq!(human, Some(0), "no human event: {history}");
+    let (status, _) = post_json(
+        &app,
+        "/api/labels",
+        json!({"pair": 1, "class": "Edema", "value": null, "annotator": "ann"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // An empty or a megabyte-long annotator is refused, for undo too.
+    for annotator in [String::new(), "x".repeat(1 << 20)] {
+        let (status, v) = post_json(
+            &app,
+            "/api/labels",
+            json!({"pair": 1, "class": "Edema", "value": 1, "annotator": annotator}),
+        )
+        .await;
+        assert_eq!(
+            (status, v["kind"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid"))
+        );
+        let (status, _) = post_json(&app, "/api/undo", json!({"annotator": annotator})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

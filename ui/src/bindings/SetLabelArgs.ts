@@ -3,4 +3,9 @@
 /**
  * A person sets (`value` 1, 0 or -1) or blanks (`null`) a class.
  */
-export type SetLabelArgs = { pair: number, schema?: string, class: string, value: number | null, annotator: string, };
+export type SetLabelArgs = { pair: number, schema?: string, class: string, 
+/**
+ * Required: `null` blanks the label; a request without `value` is refused rather
+ * than read as a blank.
+ */
+value: number | null, annotator: string, };

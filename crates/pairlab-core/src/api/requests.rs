@@ -147,8 +147,17 @@ pub struct SetLabelArgs {
     #[ts(optional, as = "Option<String>")]
     pub schema: String,
     pub class: String,
+    /// Required: `null` blanks the label; a request without `value` is refused rather
+    /// than read as a blank.
+    #[serde(deserialize_with = "present_or_null")]
     pub value: Option<i8>,
     pub annotator: String,
+}
+
+/// An `Option` field that must be present in the JSON (`null` allowed): with
+/// `deserialize_with`, serde refuses a missing field instead of defaulting it to `None`.
+fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i8>, D::Error> {
+    Option::<i8>::deserialize(d)
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, TS)]

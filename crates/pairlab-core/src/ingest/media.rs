@@ -457,13 +457,46 @@ fn write_thumb_bytes(
         std::fs::create_dir_all(parent)?;
     }
     // Write to a private temporary name, then rename: a crash never leaves half a file,
-    // and two workers writing the same thumbnail (duplicate images) never collide.
+    // and two workers writing the same thumbnail (duplicate images) never collide. The
+    // temporary files live in one folder, named by process, so that what a killed run
+    // left behind is found without listing every thumbnail (`clean_stale_tmp`).
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!("{rel}.{}-{n}.tmp", std::process::id()));
+    let tmp_dir = dir.join(TMP_DIR);
+    std::fs::create_dir_all(&tmp_dir)?;
+    let tmp = tmp_dir.join(format!("{hash}.{ext}.{}-{n}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, &path)?;
+    if let Err(e) = std::fs::rename(&tmp, &path) {
+        std::fs::remove_file(&tmp).ok();
+        return Err(e);
+    }
     Ok(rel)
+}
+
+/// Where thumbnails are written before they are renamed into place.
+const TMP_DIR: &str = ".tmp";
+
+/// Removes the temporary thumbnails of processes that are gone (an index run killed while
+/// writing them); returns how many. Those of running processes are left alone.
+pub fn clean_stale_tmp(thumbs: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(thumbs.join(TMP_DIR)) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_suffix(".tmp")
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, tail)| tail.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let alive = pid
+            .is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
+        if !alive && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

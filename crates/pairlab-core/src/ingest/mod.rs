@@ -160,6 +160,9 @@ pub fn index(
     progress.stage("scanning", 0);
     let plan = layout::plan(&root, opts.layout, opts.manifest.as_deref(), skip)?;
     let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
+    if let Some(dir) = &thumbs {
+        media::clean_stale_tmp(dir);
+    }
     let conn = lib.conn_mut();
     let root_str = root.to_string_lossy().into_owned();
     let name = root

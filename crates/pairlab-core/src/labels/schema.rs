@@ -30,8 +30,10 @@ impl SchemaKind {
 
 /// A schema as written in a TOML file: `name`, `kind`, `classes`, and optionally a
 /// `[labeler]` table with report rules for its classes (the format of
-/// `assets/labeler/chexpert.toml`).
+/// `assets/labeler/chexpert.toml`). Unknown keys are errors: a misspelt `clases` must not
+/// leave a schema silently without what it meant to say.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct SchemaDef {
     pub name: String,
     pub kind: SchemaKind,
@@ -45,6 +47,7 @@ pub struct SchemaDef {
 
 /// A class's zero-shot prompt pair.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Prompt {
     pub positive: String,
     pub negative: String,
@@ -102,10 +105,23 @@ impl SchemaDef {
             }
         }
         let mut seen = std::collections::HashSet::new();
+        if self.name.chars().any(char::is_control) || self.name.chars().count() > 64 {
+            return Err(Error::Invalid(format!(
+                "schema {:?}: a name has at most 64 characters and no control characters",
+                self.name
+            )));
+        }
         for c in &self.classes {
             if c.trim().is_empty() {
                 return Err(Error::Invalid(format!(
                     "schema {}: an empty class name",
+                    self.name
+                )));
+            }
+            if c.chars().any(char::is_control) || c.chars().count() > 128 {
+                return Err(Error::Invalid(format!(
+                    "schema {}: class {c:?}: a class name has at most 128 characters and no \
+                     control characters (NUL, tabs, newlines)",
                     self.name
                 )));
             }

@@ -105,6 +105,16 @@ fn read_rows(file: &Path) -> Result<Rows> {
         .iter()
         .map(|c| c.trim().to_owned())
         .collect();
+    for (i, c) in columns.iter().enumerate() {
+        if let Some(j) = columns[..i].iter().position(|d| d == c) {
+            return Err(Error::Invalid(format!(
+                "{}: columns {} and {} are both named {c:?}; give each column its own name",
+                file.display(),
+                j + 1,
+                i + 1
+            )));
+        }
+    }
     let mut rows = Vec::new();
     for rec in reader.records() {
         match rec {
@@ -127,14 +137,13 @@ fn read_rows(file: &Path) -> Result<Rows> {
 }
 
 /// Parses a CheXpert-style label cell.
+/// A label cell: 1, 0, -1 in any plain decimal spelling (`1.0`, `-0`), or blank.
 pub fn parse_label(cell: &str) -> Option<Option<i8>> {
-    match cell.trim() {
-        "" => Some(None),
-        "1" | "1.0" | "1.00" => Some(Some(1)),
-        "0" | "0.0" | "0.00" | "-0.0" => Some(Some(0)),
-        "-1" | "-1.0" | "-1.00" => Some(Some(-1)),
-        _ => None,
+    let cell = cell.trim();
+    if cell.chars().any(|c| c.is_ascii_alphabetic()) {
+        return None;
     }
+    crate::labels::parse_value(cell).ok()
 }
 
 fn resolve(root: &Path, manifest_dir: &Path, cell: &str) -> Option<PathBuf> {
@@ -338,5 +347,11 @@ mod tests {
         assert_eq!(parse_label(""), Some(None));
         assert_eq!(parse_label("yes"), None);
         assert_eq!(parse_label("2"), None);
+        assert_eq!(parse_label("-0"), Some(Some(0)));
+        assert_eq!(parse_label("-0.0"), Some(Some(0)));
+        assert_eq!(parse_label("1.000"), Some(Some(1)));
+        assert_eq!(parse_label("0.5"), None);
+        assert_eq!(parse_label("1e0"), None);
+        assert_eq!(parse_label("nan"), None);
     }
 }
