@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
-use crate::store::read::{PairRow, fts_query};
+use crate::store::read::{PairRow, fts_query, within_budget};
 
 /// What the grid shows; every field narrows the set (all unset: every pair).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -144,10 +144,7 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         args.push(Box::new(tag.clone()));
     }
     if let Some(text) = &f.text {
-        let q = fts_query(text);
-        if q.is_empty() {
-            return Err(Error::Invalid("search text has no words".into()));
-        }
+        let q = fts_query(text)?;
         sql.push_str(" AND EXISTS (SELECT 1 FROM text_matches t WHERE t.query_id = ? AND t.report_id = p.report_id)");
         args.push(Box::new(text_matches(conn, &q)?));
     }
@@ -177,11 +174,13 @@ fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
     }
     tx.execute("INSERT INTO text_queries (query) VALUES (?1)", [q])?;
     let id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO text_matches (query_id, report_id)
-         SELECT ?1, rowid FROM reports_fts WHERE reports_fts MATCH ?2",
-        rusqlite::params![id, q],
-    )?;
+    within_budget(&tx, || {
+        tx.execute(
+            "INSERT INTO text_matches (query_id, report_id)
+             SELECT ?1, rowid FROM reports_fts WHERE reports_fts MATCH ?2",
+            rusqlite::params![id, q],
+        )
+    })?;
     tx.execute(
         "DELETE FROM text_queries WHERE id NOT IN (SELECT id FROM text_queries ORDER BY id DESC LIMIT ?1)",
         [KEPT_QUERIES],

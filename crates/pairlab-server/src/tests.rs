@@ -613,3 +613,37 @@ async fn set_label_needs_its_value() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// A search with more words than a search may have is a clear 400, over the search route
+/// and the browse grid's text filter alike.
+#[tokio::test]
+async fn oversized_searches_are_refused() {
+    let fx = demo_library(2);
+    let app = router(AppState::new(&fx.lib));
+    let words = vec!["effusion"; 100].join("+");
+    let (status, v) = get_json(&app, &format!("/api/search?q={words}")).await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid"))
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("100 words")),
+        "{v}"
+    );
+    let text = vec!["effusion"; 100].join(" ");
+    let (status, v) = post_json(
+        &app,
+        "/api/browse",
+        json!({"filter": {"text": text}, "limit": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid")),
+        "{v}"
+    );
+    let (status, _) = get_json(&app, "/api/search?q=effusion").await;
+    assert_eq!(status, StatusCode::OK);
+}
