@@ -147,6 +147,21 @@ pub fn index(
     opts: &IndexOptions,
     progress: &dyn Progress,
 ) -> Result<IndexSummary> {
+    // What indexing writes can be derived again from the corpus (a re-index is
+    // incremental), so its many batch commits skip the WAL sync that labels get; a power
+    // cut can lose the last batches, never corrupt the file.
+    lib.conn().pragma_update(None, "synchronous", "NORMAL")?;
+    let out = index_at_normal_sync(lib, root, opts, progress);
+    lib.conn().pragma_update(None, "synchronous", "FULL")?;
+    out
+}
+
+fn index_at_normal_sync(
+    lib: &mut Library,
+    root: &Path,
+    opts: &IndexOptions,
+    progress: &dyn Progress,
+) -> Result<IndexSummary> {
     let started = Instant::now();
     let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
     if !root.is_dir() {

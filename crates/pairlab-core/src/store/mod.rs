@@ -62,7 +62,11 @@ fn open_once(path: &Path) -> Result<Connection> {
     // Plain reads take no transaction and stay parallel.
     conn.set_transaction_behavior(TransactionBehavior::Immediate);
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Durability on purpose: FULL syncs the WAL at every commit, so a label acknowledged
+    // to an annotator survives a power cut or an OS crash too (a killed process never
+    // loses a commit in WAL mode, whatever the level). Indexing, whose rows can always be
+    // derived again from the corpus, runs at NORMAL (`ingest::index`).
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut conn, path)?;
     Ok(conn)
@@ -163,6 +167,9 @@ mod tests {
             assert_eq!(mode, "wal");
             let fk: i64 = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
             assert_eq!(fk, 1);
+            // FULL (2): every commit, a label above all, is synced to disk.
+            let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+            assert_eq!(sync, 2);
         }
         // A second open applies nothing and keeps the version.
         let conn = open(&db)?;
