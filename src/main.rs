@@ -11,6 +11,7 @@ mod report_labels;
 mod runs;
 mod serve;
 mod splits;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +113,9 @@ enum Command {
     /// Label schemas: add from a TOML file, list.
     #[command(subcommand)]
     Schema(labels::SchemaCommand),
+    /// User accounts of a shared `pairlab serve`: add (prints a token), list, revoke.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Pre-label pairs: `prelabel reports` runs the rule-based report labeler.
     #[command(subcommand)]
     Prelabel(report_labels::PrelabelCommand),
@@ -411,6 +415,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
+        Command::Users(cmd) => users::run(&open_library(cli.library)?, cmd)?,
         Command::Prelabel(cmd) => report_labels::prelabel(&mut open_library(cli.library)?, cmd)?,
         Command::LabelReports {
             input,

@@ -32,8 +32,10 @@ pub fn serve(
     ui: Option<PathBuf>,
 ) -> Result<()> {
     // Open once here: creates or migrates the library, and fails early when it cannot.
-    Library::open(library)
+    let users = Library::open(library)
+        .and_then(|lib| lib.users())
         .with_context(|| format!("cannot open the library at {}", library.display()))?;
+    let active = users.iter().filter(|u| u.revoked_at.is_none()).count();
     let ui = match ui {
         Some(dir) if !dir.is_dir() => anyhow::bail!("--ui {}: no such folder", dir.display()),
         Some(dir) => Some(dir),
@@ -63,6 +65,13 @@ pub fn serve(
             }
             Some(_) => println!("  Requests need the token given with --token."),
             None => {}
+        }
+        if active > 0 {
+            println!(
+                "  {active} user account(s) active: every request needs a user's token, each \
+                 call is checked against the user's role (pairlab users list); refusals are \
+                 logged here."
+            );
         }
         match &ui {
             Some(dir) => println!("  UI from {}", dir.display()),

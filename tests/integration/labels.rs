@@ -176,3 +176,45 @@ fn concurrent_label_processes_while_indexing_all_succeed() {
     let stats = env.json(&["stats", "--json"]);
     assert_eq!(stats["pairs"], 244, "{stats}");
 }
+
+#[test]
+fn users_are_added_listed_and_revoked() {
+    let env = Env::new();
+    let added = env.json(&["users", "add", "ann", "--role", "reviewer", "--json"]);
+    assert_eq!(added["role"], "reviewer");
+    let token = added["token"].as_str().expect("token");
+    assert_eq!(token.len(), 64);
+    let text = env.run(&["users", "add", "bob"]);
+    assert!(text.contains("added bob (annotator)"), "{text}");
+    let listed = env.json(&["users", "list", "--json"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["ann", "bob"]);
+    assert!(
+        !listed.to_string().contains(token),
+        "tokens are never listed"
+    );
+    let dup = env
+        .command(&["users", "add", "ann"])
+        .output()
+        .expect("runs");
+    assert!(!dup.status.success());
+    let bad = env
+        .command(&["users", "add", "carol", "--role", "boss"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("annotator, reviewer or admin"));
+    env.run(&["users", "revoke", "ann"]);
+    let listed = env.json(&["users", "list", "--json"]);
+    assert!(listed[0]["revoked_at"].is_string(), "{listed}");
+    assert!(listed[1]["revoked_at"].is_null(), "{listed}");
+    let again = env
+        .command(&["users", "revoke", "ann"])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+}

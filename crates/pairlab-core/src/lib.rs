@@ -19,6 +19,7 @@ pub mod runs;
 pub mod splits;
 pub mod store;
 pub mod synthetic;
+pub mod users;
 
 pub use error::{Error, Result};
 pub use library::Library;

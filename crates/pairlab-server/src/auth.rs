@@ -13,6 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use pairlab_core::Library;
+use pairlab_core::api::routes::ROUTES;
+use pairlab_core::users::User;
+
 use crate::{ApiError, AppState};
 
 const COOKIE_NAME: &str = "pairlab_token";
@@ -60,45 +64,154 @@ fn loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The middleware. Without a token (a loopback server) it only refuses requests whose
-/// `Host` is not a loopback name: a web page elsewhere cannot reach the library by
-/// pointing its own host name at 127.0.0.1 (DNS rebinding). With a token, every request
-/// must carry it.
-pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = state.token.as_deref() else {
-        let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
-        if host.is_some_and(|h| !loopback_host(h)) {
+/// The user a request was authenticated as, on a server with user accounts; handlers
+/// take the annotator of a label from it.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub User);
+
+fn deny(status: StatusCode, kind: &'static str, why: String, req: &Request) -> Response {
+    // Every refusal is logged (never a token): who was refused what, and why.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    eprintln!(
+        "pairlab serve: denied {} {} at {now} (unix s): {why}",
+        req.method(),
+        req.uri().path()
+    );
+    let mut res = ApiError::new(status, kind, why).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    res
+}
+
+fn with_cookie(mut res: Response, token: &str) -> Response {
+    let cookie = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    res
+}
+
+/// The middleware.
+/// - The server's own token (`--token`) grants everything, as before accounts existed.
+/// - While any user account is active, every request must carry an active user's token;
+///   the call must be allowed to the user's role (the route table says which role each
+///   call needs), and the user rides along to the handler ([`CurrentUser`]).
+/// - Without accounts or a token (a loopback server) it only refuses requests whose
+///   `Host` is not a loopback name: a web page elsewhere cannot reach the library by
+///   pointing its own host name at 127.0.0.1 (DNS rebinding). With a token and no
+///   accounts, every request must carry the token.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let offered = [
+        bearer(req.headers()).map(str::to_owned),
+        cookie_token(req.headers()).map(str::to_owned),
+        query_token(req.uri()),
+    ];
+    let [by_header, by_cookie, by_query] = &offered;
+    if let Some(token) = state.token.as_deref() {
+        let is = |t: &Option<String>| t.as_deref().is_some_and(|t| same(t, token));
+        if is(by_header) || is(by_cookie) || is(by_query) {
+            let res = next.run(req).await;
+            return if is(by_query) && !is(by_cookie) {
+                with_cookie(res, token)
+            } else {
+                res
+            };
+        }
+    }
+    // Accounts: looked up for every request, so that adding or revoking a user takes
+    // effect at once.
+    let dir = state.library.clone();
+    let tokens: Vec<String> = offered.iter().flatten().cloned().collect();
+    let looked_up = tokio::task::spawn_blocking(move || -> pairlab_core::Result<_> {
+        let lib = Library::open(&dir)?;
+        if !lib.accounts_active()? {
+            return Ok(None);
+        }
+        for t in &tokens {
+            if let Some(user) = lib.authenticate(t)? {
+                return Ok(Some(Some((user, t.clone()))));
+            }
+        }
+        Ok(Some(None))
+    })
+    .await;
+    let accounts = match looked_up {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return ApiError::Core(e).into_response(),
+        Err(e) => {
             return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this server answers only requests addressed to localhost or 127.0.0.1",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("worker failed: {e}"),
             )
             .into_response();
         }
-        return next.run(req).await;
     };
-    let by_header = bearer(req.headers()).is_some_and(|t| same(t, token));
-    let by_cookie = cookie_token(req.headers()).is_some_and(|t| same(t, token));
-    let by_query = query_token(req.uri()).is_some_and(|t| same(&t, token));
-    if !(by_header || by_cookie || by_query) {
-        let mut res = ApiError::new(
+    match accounts {
+        Some(None) => deny(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "this server needs its access token: `Authorization: Bearer <token>` or `?token=<token>`",
-        )
-        .into_response();
-        res.headers_mut()
-            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return res;
-    }
-    let mut res = next.run(req).await;
-    if by_query && !by_cookie {
-        let cookie = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict");
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            res.headers_mut().append(SET_COOKIE, v);
+            "this server has user accounts: send your token as `Authorization: Bearer <token>` \
+             or `?token=<token>` (an admin gives one with `pairlab users add`)"
+                .into(),
+            &req,
+        ),
+        Some(Some((user, token))) => {
+            let path = req.uri().path();
+            let route = path
+                .strip_prefix("/api")
+                .and_then(|p| ROUTES.iter().find(|r| r.matches(req.method().as_str(), p)));
+            if let Some(need) = route.and_then(|r| r.role)
+                && user.role < need
+            {
+                let why = format!(
+                    "user {:?} is {} and `{}` needs {} or above",
+                    user.name,
+                    user.role.name(),
+                    route.map_or("", |r| r.name),
+                    need.name()
+                );
+                return deny(StatusCode::FORBIDDEN, "forbidden", why, &req);
+            }
+            let by_query_only = by_query.as_deref() == Some(token.as_str())
+                && by_cookie.as_deref() != Some(token.as_str());
+            req.extensions_mut().insert(CurrentUser(user));
+            let res = next.run(req).await;
+            if by_query_only {
+                with_cookie(res, &token)
+            } else {
+                res
+            }
+        }
+        None if state.token.is_some() => deny(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this server needs its access token: `Authorization: Bearer <token>` or `?token=<token>`"
+                .into(),
+            &req,
+        ),
+        None => {
+            let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+            if host.is_some_and(|h| !loopback_host(h)) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "this server answers only requests addressed to localhost or 127.0.0.1",
+                )
+                .into_response();
+            }
+            next.run(req).await
         }
     }
-    res
 }
 
 /// A random access token (32 hex digits): blake3 over the OS's randomness where it can be

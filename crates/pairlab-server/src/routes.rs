@@ -1,7 +1,8 @@
 //! The JSON routes: each parses its input and makes one call into core's API.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use pairlab_core::api::requests::{
     AnnotatorArgs, BrowseArgs, CellArgs, Health, LeakageArgs, PageArgs, PartArgs, ReviewStatus,
     SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs,
@@ -15,6 +16,9 @@ use pairlab_core::runs::{EpochMetrics, RunSummary};
 use pairlab_core::splits::{LeakageReport, SplitSummary};
 use pairlab_core::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 
+use pairlab_core::users::Role;
+
+use crate::auth::CurrentUser;
 use crate::extract::{ApiJson, ApiQuery, Id};
 use crate::{ApiError, AppState, with_library, with_library_mut};
 
@@ -175,13 +179,24 @@ pub async fn models(State(state): State<AppState>) -> ApiResult<Vec<ModelRecord>
     with_library(&state, |lib| lib.models()).await.map(Json)
 }
 
+/// The annotator a label is recorded under: on a server with user accounts, the
+/// authenticated user, never what the request body says.
+fn annotator(user: &Option<Extension<CurrentUser>>, from_body: String) -> String {
+    match user {
+        Some(Extension(CurrentUser(u))) => u.name.clone(),
+        None => from_body,
+    }
+}
+
 /// The event written, or `null` when the value did not change.
 pub async fn set_label(
     State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
     ApiJson(b): ApiJson<SetLabelArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
+    let who = annotator(&user, b.annotator);
     with_library_mut(&state, move |lib| {
-        lib.set_label(b.pair, &b.schema, &b.class, b.value, &b.annotator)
+        lib.set_label(b.pair, &b.schema, &b.class, b.value, &who)
     })
     .await
     .map(Json)
@@ -190,9 +205,11 @@ pub async fn set_label(
 /// The event written, or `null` when there was nothing to undo.
 pub async fn undo(
     State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
     ApiJson(b): ApiJson<AnnotatorArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
-    with_library_mut(&state, move |lib| lib.undo(&b.annotator))
+    let who = annotator(&user, b.annotator);
+    with_library_mut(&state, move |lib| lib.undo(&who))
         .await
         .map(Json)
 }
@@ -200,17 +217,36 @@ pub async fn undo(
 /// The event written, or `null` when there was nothing to redo.
 pub async fn redo(
     State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
     ApiJson(b): ApiJson<AnnotatorArgs>,
 ) -> ApiResult<Option<LabelEvent>> {
-    with_library_mut(&state, move |lib| lib.redo(&b.annotator))
+    let who = annotator(&user, b.annotator);
+    with_library_mut(&state, move |lib| lib.redo(&who))
         .await
         .map(Json)
 }
 
+/// Accepting or rejecting a pair needs a reviewer (or an admin) on a server with user
+/// accounts; an annotator may flag a pair or clear its status.
 pub async fn set_review(
     State(state): State<AppState>,
-    ApiJson(b): ApiJson<SetReviewArgs>,
+    user: Option<Extension<CurrentUser>>,
+    ApiJson(mut b): ApiJson<SetReviewArgs>,
 ) -> ApiResult<ReviewStatus> {
+    if let Some(Extension(CurrentUser(u))) = &user
+        && ["accepted", "rejected"].contains(&b.status.as_str())
+        && u.role < Role::Reviewer
+    {
+        let why = format!(
+            "user {:?} is {} and marking a pair {} needs reviewer or above",
+            u.name,
+            u.role.name(),
+            b.status
+        );
+        eprintln!("pairlab serve: denied POST /api/review: {why}");
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", why));
+    }
+    b.annotator = annotator(&user, b.annotator);
     with_library(&state, move |lib| lib.set_review_status(&b))
         .await
         .map(Json)

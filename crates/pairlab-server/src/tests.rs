@@ -647,3 +647,92 @@ async fn oversized_searches_are_refused() {
     let (status, _) = get_json(&app, "/api/search?q=effusion").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A server a team shares: while accounts are active every request needs a user's token,
+/// each call is checked against the user's role, the annotator of a label is the token's
+/// user whatever the body says, and a revoked token is refused.
+#[tokio::test]
+async fn user_accounts_gate_calls_by_role_and_name_the_annotator() {
+    let fx = demo_library(2);
+    let (ann, rev, adm) = {
+        let lib = pairlab_core::Library::open(&fx.lib).expect("library");
+        use pairlab_core::users::Role;
+        (
+            lib.add_user("ann", Role::Annotator).expect("ann"),
+            lib.add_user("rev", Role::Reviewer).expect("rev"),
+            lib.add_user("adm", Role::Admin).expect("adm"),
+        )
+    };
+    let app = router(AppState::new(&fx.lib));
+    let as_user = |token: &str, mut req: Request<Body>| {
+        req.headers_mut().insert(
+            AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        req
+    };
+    let send = |req: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let (status, _, body) = call(&app, req).await;
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            (status, v)
+        }
+    };
+    // No token, or a wrong one: 401, even for reads on loopback.
+    let (status, _) = send(get("/api/stats")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(as_user("nope", get("/api/stats"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Reads for everyone.
+    let (status, _) = send(as_user(&ann, get("/api/stats"))).await;
+    assert_eq!(status, StatusCode::OK);
+    // An annotator labels; the event names the token's user, not the body's.
+    let label = json!({"pair": 1, "class": "Edema", "value": 1, "annotator": "mallory"});
+    let (status, v) = send(as_user(&ann, post("/api/labels", &label))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["annotator"], "ann", "{v}");
+    let (status, v) = send(as_user(&ann, post("/api/undo", &json!({"annotator": "x"})))).await;
+    assert_eq!(
+        (status, v["annotator"].as_str()),
+        (StatusCode::OK, Some("ann")),
+        "{v}"
+    );
+    // Flagging is an annotator's; accepting needs a reviewer.
+    let review = |status: &str| json!({"pair": 1, "status": status, "annotator": "x"});
+    let (status, _) = send(as_user(&ann, post("/api/review", &review("flagged")))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = send(as_user(&ann, post("/api/review", &review("accepted")))).await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{v}"
+    );
+    let (status, v) = send(as_user(&rev, post("/api/review", &review("accepted")))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // Indexing, training and cancelling are an admin's.
+    let corpus = json!({"root": fx.lib.to_string_lossy()});
+    for token in [&ann, &rev] {
+        let (status, v) = send(as_user(token, post("/api/corpora", &corpus))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+        let (status, _) = send(as_user(token, post("/api/jobs/1/cancel", &json!({})))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, _) = send(as_user(&adm, post("/api/jobs/999/cancel", &json!({})))).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an admin gets through to the call"
+    );
+    // A revoked token is refused from the next request on.
+    pairlab_core::Library::open(&fx.lib)
+        .expect("library")
+        .revoke_user("ann")
+        .expect("revoke");
+    let (status, _) = send(as_user(&ann, get("/api/stats"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // ?token= sets the cookie for the UI's later requests.
+    let (status, headers, _) = call(&app, get(&format!("/api/stats?token={rev}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(SET_COOKIE).is_some());
+}

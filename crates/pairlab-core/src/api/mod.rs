@@ -22,6 +22,7 @@ pub mod requests;
 pub mod routes;
 mod runs;
 mod splits;
+mod users;
 pub use media::{MediaFile, etag_matches, is_plain_relative};
 pub use models::{EncodeInput, Encoding};
 

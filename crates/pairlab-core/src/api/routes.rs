@@ -3,6 +3,8 @@
 //! uses. The server builds its router from this table, the Tauri shell's test checks its
 //! commands against it and the UI's `routes.ts` is generated from it.
 
+use crate::users::Role;
+
 /// How a call answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -21,6 +23,34 @@ pub struct Route {
     /// The path under `/api` (e.g. `/pairs/{id}`).
     pub path: &'static str,
     pub kind: Kind,
+    /// Who may call it on a server with user accounts: the least role, or `None` for any
+    /// user (reads).
+    pub role: Option<Role>,
+}
+
+impl Route {
+    /// The same route, callable only by `role` and the roles above it.
+    const fn needs(self, role: Role) -> Route {
+        Route {
+            role: Some(role),
+            ..self
+        }
+    }
+
+    /// Whether `path` (under `/api`, without a query) is this route's, `{x}` standing for
+    /// any one segment.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        let mut want = self.path.split('/');
+        let mut got = path.split('/');
+        self.method == method
+            && loop {
+                match (want.next(), got.next()) {
+                    (None, None) => break true,
+                    (Some(w), Some(g)) if w.starts_with('{') || w == g => {}
+                    _ => break false,
+                }
+            }
+    }
 }
 
 const fn json(name: &'static str, method: &'static str, path: &'static str) -> Route {
@@ -29,6 +59,7 @@ const fn json(name: &'static str, method: &'static str, path: &'static str) -> R
         method,
         path,
         kind: Kind::Json,
+        role: None,
     }
 }
 
@@ -51,28 +82,30 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/pairs/{id}/image",
         kind: Kind::File,
+        role: None,
     },
     Route {
         name: "thumb",
         method: "GET",
         path: "/pairs/{id}/thumb",
         kind: Kind::File,
+        role: None,
     },
     json("schemas", "GET", "/schemas"),
     json("splits", "GET", "/splits"),
     json("leakage", "GET", "/leakage"),
     json("runs", "GET", "/runs"),
-    json("start_train", "POST", "/runs"),
+    json("start_train", "POST", "/runs").needs(Role::Admin),
     json("run", "GET", "/runs/{id}"),
     json("run_epochs", "GET", "/runs/{id}/epochs"),
     json("evaluate", "GET", "/runs/{id}/eval"),
     json("misclassified", "GET", "/runs/{id}/misclassified"),
     json("models", "GET", "/models"),
-    json("set_label", "POST", "/labels"),
-    json("undo", "POST", "/undo"),
-    json("redo", "POST", "/redo"),
-    json("set_review", "POST", "/review"),
-    json("start_index", "POST", "/corpora"),
+    json("set_label", "POST", "/labels").needs(Role::Annotator),
+    json("undo", "POST", "/undo").needs(Role::Annotator),
+    json("redo", "POST", "/redo").needs(Role::Annotator),
+    json("set_review", "POST", "/review").needs(Role::Annotator),
+    json("start_index", "POST", "/corpora").needs(Role::Admin),
     json("jobs", "GET", "/jobs"),
     json("job", "GET", "/jobs/{id}"),
     Route {
@@ -80,8 +113,9 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/jobs/{id}/events",
         kind: Kind::Stream,
+        role: None,
     },
-    json("cancel_job", "POST", "/jobs/{id}/cancel"),
+    json("cancel_job", "POST", "/jobs/{id}/cancel").needs(Role::Admin),
 ];
 
 /// The UI's `routes.ts`: the table as a TypeScript constant.
@@ -120,6 +154,34 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
+    }
+
+    /// Every POST that changes the library names who may call it; only the browse grid's
+    /// two queries, which read, are POSTs open to any user.
+    #[test]
+    fn state_changing_routes_name_a_role() {
+        for r in ROUTES.iter().filter(|r| r.method == "POST") {
+            let reads = ["browse", "browse_count"].contains(&r.name);
+            assert_eq!(r.role.is_none(), reads, "{}", r.name);
+        }
+        assert!(
+            ROUTES
+                .iter()
+                .filter(|r| r.method == "GET")
+                .all(|r| r.role.is_none())
+        );
+    }
+
+    #[test]
+    fn paths_match_their_parameters() {
+        let find = |m: &str, p: &str| ROUTES.iter().find(|r| r.matches(m, p)).map(|r| r.name);
+        assert_eq!(find("POST", "/jobs/12/cancel"), Some("cancel_job"));
+        assert_eq!(find("GET", "/jobs/12"), Some("job"));
+        assert_eq!(find("GET", "/pairs/3/image"), Some("image"));
+        assert_eq!(find("POST", "/runs"), Some("start_train"));
+        assert_eq!(find("GET", "/runs"), Some("runs"));
+        assert_eq!(find("GET", "/jobs/12/cancel"), None);
+        assert_eq!(find("POST", "/jobs/12/cancel/x"), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_run_truth.sql"),
     include_str!("migrations/0012_corpus_counts.sql"),
     include_str!("migrations/0013_run_interrupted.sql"),
+    include_str!("migrations/0014_users.sql"),
 ];
 
 /// The schema version this build writes.
