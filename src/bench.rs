@@ -100,6 +100,7 @@ fn kind_of(k: KindArg) -> Kind {
     match k {
         KindArg::Small => Kind::Small,
         KindArg::Xray => Kind::Xray,
+        KindArg::Huge => Kind::Huge,
     }
 }
 
@@ -109,6 +110,8 @@ pub enum KindArg {
     Small,
     /// Full-size (about 2,500 × 3,000 px) JPEG chest X-rays with text reports.
     Xray,
+    /// 16,000² 16-bit RGBA PNGs (2 GB each decoded whole): the decoding memory bound.
+    Huge,
 }
 
 /// One timed child run.

@@ -62,6 +62,10 @@ enum Command {
         /// Refuse image files larger than this many MiB.
         #[arg(long, default_value_t = Limits::default().max_image_bytes >> 20)]
         max_file_mib: u64,
+        /// Memory for decoded images, all workers together, in MiB: a large image waits
+        /// for its share, and one that alone needs more is an error row.
+        #[arg(long, default_value_t = Limits::default().max_decode_bytes >> 20)]
+        decode_memory_mib: u64,
         /// Do not write thumbnails.
         #[arg(long)]
         no_thumbnails: bool,
@@ -338,6 +342,7 @@ fn run(cli: Cli) -> Result<()> {
             manifest,
             max_pixels,
             max_file_mib,
+            decode_memory_mib,
             no_thumbnails,
             json,
         } => {
@@ -348,6 +353,7 @@ fn run(cli: Cli) -> Result<()> {
                 limits: Limits {
                     max_pixels,
                     max_image_bytes: max_file_mib << 20,
+                    max_decode_bytes: decode_memory_mib << 20,
                     ..Limits::default()
                 },
                 thumbnails: !no_thumbnails,

@@ -340,3 +340,81 @@ fn stale_temporary_thumbnails_are_cleaned() {
     assert!(!stale.exists(), "the dead run's file is gone");
     assert!(live.exists(), "a running process's file is kept");
 }
+
+/// Decoding stays within its memory bound: two 4,000² 16-bit RGBA PNGs (128 MB each
+/// decoded whole) are indexed, each with its size, depth and thumbnail, by a process whose
+/// peak resident memory stays under 200 MB (reading them whole took over 256 MB).
+#[test]
+#[allow(unsafe_code)]
+fn large_pngs_are_indexed_in_bounded_memory() {
+    let env = Env::new();
+    for i in 0..2u32 {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, 4000, 4000);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Sixteen);
+            enc.set_compression(png::Compression::Fast);
+            let mut writer = enc.write_header().expect("header");
+            let mut stream = writer.stream_writer().expect("stream");
+            let row: Vec<u8> = (0..4000u32)
+                .flat_map(|x| {
+                    let v = ((x * 16 + i * 1000) % 65536) as u16;
+                    [
+                        v.to_be_bytes(),
+                        v.to_be_bytes(),
+                        v.to_be_bytes(),
+                        [255, 255],
+                    ]
+                    .concat()
+                })
+                .collect();
+            for _ in 0..4000 {
+                std::io::Write::write_all(&mut stream, &row).expect("row");
+            }
+            stream.finish().expect("finish");
+        }
+        env.write(&format!("big{i}.png"), out);
+    }
+    let child = env
+        .command(&["index", &env.corpus.to_string_lossy(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("index starts");
+    let pid = child.id() as libc::pid_t;
+    let out = child.wait_with_output_rusage(pid);
+    let (status, stdout, peak_kib) = out;
+    assert!(status, "index failed: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(v["images"], 2, "{v}");
+    let rows = env.query("SELECT width, height, bits FROM images ORDER BY path");
+    assert_eq!(rows, vec![vec!["4000", "4000", "16"]; 2]);
+    assert!(
+        peak_kib < 200 * 1024,
+        "peak resident memory {} MiB",
+        peak_kib / 1024
+    );
+}
+
+/// Waits for a child, returning whether it succeeded, its stdout and its peak resident
+/// memory in KiB (from the kernel's accounting, via wait4).
+trait WaitRusage {
+    fn wait_with_output_rusage(self, pid: libc::pid_t) -> (bool, String, i64);
+}
+
+impl WaitRusage for std::process::Child {
+    #[allow(unsafe_code)]
+    fn wait_with_output_rusage(mut self, pid: libc::pid_t) -> (bool, String, i64) {
+        let mut stdout = String::new();
+        if let Some(mut s) = self.stdout.take() {
+            std::io::Read::read_to_string(&mut s, &mut stdout).expect("stdout");
+        }
+        let mut status = 0;
+        // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(r, pid, "wait4");
+        let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        (ok, stdout, usage.ru_maxrss)
+    }
+}

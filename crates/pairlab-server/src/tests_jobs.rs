@@ -119,8 +119,25 @@ async fn a_train_job_can_be_cancelled() {
         json!({"split": "s", "trainer": "cnn", "epochs": 10000, "size": 16}),
     )
     .await;
-    // Let it get going, then cancel; its stream follows it to the end.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let it get going (its first batch), then cancel at once: a small net on a few
+    // images can stop early within a fraction of a second, so a fixed wait may find it
+    // done. Its stream follows it to the end.
+    let started = Instant::now();
+    loop {
+        let (_, v) = get_json(&app, &format!("/api/jobs/{job}")).await;
+        if v["position"].as_u64().is_some_and(|p| p > 0) || v["status"] != "running" {
+            assert_eq!(
+                v["status"], "running",
+                "it ended before it could be cancelled: {v}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no progress: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let events = tokio::spawn({
         let app = app.clone();
         async move { call(&app, get(&format!("/api/jobs/{job}/events"))).await }

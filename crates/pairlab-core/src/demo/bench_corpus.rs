@@ -14,6 +14,9 @@ pub enum Kind {
     Small,
     /// Greyscale JPEGs of 2,500 × 3,000 px, the size of a real chest X-ray.
     Xray,
+    /// 16,000 × 16,000 16-bit RGBA PNGs, just under the default pixel limit: 2 GB each
+    /// decoded whole, about 2 MB on disk (mostly flat), for the decoding memory bound.
+    Huge,
 }
 
 impl Kind {
@@ -21,6 +24,7 @@ impl Kind {
         match self {
             Kind::Small => "small",
             Kind::Xray => "xray",
+            Kind::Huge => "huge",
         }
     }
 }
@@ -47,6 +51,10 @@ pub fn write(dir: &Path, kind: Kind, n: u32) -> Result<bool> {
         let (img, ext) = match kind {
             Kind::Small => (synth::render(&case, 256, &mut rng), "png"),
             Kind::Xray => (xray(&case, &mut rng), "jpg"),
+            Kind::Huge => {
+                let path = sub.join(format!("{i:07}.png"));
+                return huge_png(&path, 16_000, i);
+            }
         };
         let path = sub.join(format!("{i:07}.{ext}"));
         img.save(&path)
@@ -71,4 +79,36 @@ fn xray(case: &Case, rng: &mut Rng) -> GrayImage {
         p.0[0] = (i16::from(p.0[0]) + noise).clamp(0, 255) as u8;
     }
     big
+}
+
+/// A `side`² 16-bit RGBA PNG written row by row (never whole in memory): flat but for a
+/// band whose place depends on `seed`, so that every file differs.
+fn huge_png(path: &Path, side: u32, seed: u32) -> Result<()> {
+    let io = |e: std::io::Error| Error::io(path, e);
+    let enc_err = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), side, side);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Sixteen);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().map_err(enc_err)?;
+    let mut stream = writer.stream_writer().map_err(enc_err)?;
+    let band = (seed * 977) % side;
+    let mut row = vec![0u8; side as usize * 8];
+    for y in 0..side {
+        let v: u16 = if (y / 64) % 97 == band % 97 {
+            50_000
+        } else {
+            12_000
+        };
+        for px in row.chunks_exact_mut(8) {
+            px[..2].copy_from_slice(&v.to_be_bytes());
+            px[2..4].copy_from_slice(&v.to_be_bytes());
+            px[4..6].copy_from_slice(&v.to_be_bytes());
+            px[6..].copy_from_slice(&u16::MAX.to_be_bytes());
+        }
+        std::io::Write::write_all(&mut stream, &row).map_err(io)?;
+    }
+    stream.finish().map_err(enc_err)?;
+    Ok(())
 }

@@ -23,6 +23,11 @@ pub struct Limits {
     pub max_image_bytes: u64,
     /// Report files larger than this are refused before reading.
     pub max_report_bytes: u64,
+    /// Decoded images held at once by all indexing workers together, in bytes: a large
+    /// image takes the share of several (workers wait for it), and one that alone needs
+    /// more is an error row instead of an out-of-memory. Large PNGs are read row by row
+    /// and need next to nothing.
+    pub max_decode_bytes: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +36,7 @@ impl Default for Limits {
             max_pixels: 256 * 1024 * 1024,
             max_image_bytes: 2 * 1024 * 1024 * 1024,
             max_report_bytes: 16 * 1024 * 1024,
+            max_decode_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -87,6 +93,59 @@ fn is_dicom(bytes: &[u8]) -> bool {
     bytes.len() >= 132 && &bytes[128..132] == b"DICM"
 }
 
+/// The decoding memory in use across all workers, and a signal when some is given back.
+struct Budget {
+    used: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+static BUDGET: Budget = Budget {
+    used: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+/// A share of the decoding budget, given back when dropped.
+struct Reserved(u64);
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut used = BUDGET
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used = used.saturating_sub(self.0);
+        BUDGET.freed.notify_all();
+    }
+}
+
+/// Takes `need` bytes of the budget `cap`, waiting while other workers hold too much of
+/// it; more than the whole budget is an error row.
+fn reserve(file: &FileRef, need: u64, cap: u64) -> Result<Reserved, IngestError> {
+    if need > cap {
+        return Err(err(
+            file,
+            ErrorKind::TooLarge,
+            format!(
+                "decoding it needs about {} MiB, more than the decoding memory budget of {} MiB; skipped",
+                need.div_ceil(1 << 20),
+                cap >> 20
+            ),
+        ));
+    }
+    let mut used = BUDGET
+        .used
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *used > 0 && *used + need > cap {
+        used = BUDGET
+            .freed
+            .wait(used)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *used += need;
+    Ok(Reserved(need))
+}
+
 /// Reads, hashes and decodes one image; writes its thumbnail into `thumbs` (if given and
 /// not cached yet).
 pub fn process(
@@ -113,8 +172,9 @@ pub fn process(
     let ext = file.ext();
     let claimed = ext_format(&ext);
 
-    let (decoded, mut meta) = if is_dicom(&bytes) || claimed == Some("dicom") {
-        decode_dicom(file, limits)?
+    let (decoded, mut meta, reserved) = if is_dicom(&bytes) || claimed == Some("dicom") {
+        let (img, meta) = decode_dicom(file, limits)?;
+        (img, meta, None)
     } else {
         decode_raster(file, &bytes, limits, thumb_dims)?
     };
@@ -130,6 +190,8 @@ pub fn process(
         ));
     }
     let small = to_8bit(small_version(decoded));
+    // The full-size image is gone: its share of the budget goes back.
+    drop(reserved);
     meta.dhash = dhash(&small);
     if let Some(dir) = thumbs {
         // An image already at thumbnail size in a format every browser shows is its own
@@ -210,12 +272,22 @@ fn decode_dicom(file: &FileRef, limits: &Limits) -> Result<(DynamicImage, ImageM
     Ok((d.image, meta))
 }
 
+/// A decoded image, what ingest records of it, and the budget share it holds.
+type Decoded = (DynamicImage, ImageMeta, Option<Reserved>);
+
+/// Longest side of the copy a large PNG is reduced to while it is read row by row (four
+/// times the thumbnail, which is made from it).
+const REDUCED: u32 = 4 * THUMB_SIZE;
+
+/// PNGs larger than this decoded are read row by row instead of whole.
+const STREAM_PNG_ABOVE: u64 = 64 << 20;
+
 fn decode_raster(
     file: &FileRef,
     bytes: &[u8],
     limits: &Limits,
     jpeg_target: fn(u32, u32) -> (u32, u32),
-) -> Result<(DynamicImage, ImageMeta), IngestError> {
+) -> Result<Decoded, IngestError> {
     let format = image::guess_format(bytes).map_err(|_| {
         err(
             file,
@@ -229,6 +301,15 @@ fn decode_raster(
     if format == ImageFormat::Jpeg {
         return decode_jpeg(file, bytes, limits, jpeg_target);
     }
+    // Reduced rows serve a thumbnail; a caller that wants full resolution (`decode_full`,
+    // whose target is the image's own size) gets the whole image.
+    let wants_thumbnail = jpeg_target(u32::MAX, u32::MAX) != (u32::MAX, u32::MAX);
+    if format == ImageFormat::Png
+        && wants_thumbnail
+        && let Some(decoded) = decode_png_rows(file, bytes, limits)?
+    {
+        return Ok(decoded);
+    }
     let corrupt = |e: image::ImageError| {
         err(
             file,
@@ -237,8 +318,14 @@ fn decode_raster(
         )
     };
     let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-    let (w, h) = reader.into_dimensions().map_err(corrupt)?;
+    let decoder = reader.into_decoder().map_err(corrupt)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let pixel_bytes = u64::from(image::ImageDecoder::color_type(&decoder).bytes_per_pixel());
+    drop(decoder);
     check_pixels(file, w, h, limits)?;
+    // The decoded pixels, and half as much again for the decoder's own buffers.
+    let need = u64::from(w) * u64::from(h) * pixel_bytes * 3 / 2;
+    let reserved = reserve(file, need, limits.max_decode_bytes)?;
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut lim = image::Limits::default();
     lim.max_image_width = Some(w);
@@ -249,7 +336,112 @@ fn decode_raster(
     let bits = (img.color().bits_per_pixel() / u16::from(img.color().channel_count())).max(1);
     let mut meta = empty_meta(format_name(format), w, h, bits);
     meta.photometric = Some(photometric_of(&img).into());
-    Ok((img, meta))
+    Ok((img, meta, Some(reserved)))
+}
+
+/// A large, non-interlaced PNG read row by row into a box-averaged copy of at most
+/// [`REDUCED`] pixels on its longest side: memory stays at one row plus the copy whatever
+/// the image's size (a 16000² 16-bit RGBA PNG is 2 GB decoded whole). `None` for a PNG
+/// small enough, or interlaced, which is decoded whole under the budget.
+fn decode_png_rows(
+    file: &FileRef,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Option<Decoded>, IngestError> {
+    let corrupt =
+        |e: png::DecodingError| err(file, ErrorKind::Corrupt, format!("cannot decode PNG: {e}"));
+    let mut dec = png::Decoder::new(Cursor::new(bytes));
+    dec.set_transformations(png::Transformations::EXPAND);
+    let mut reader = dec.read_info().map_err(corrupt)?;
+    let (w, h, interlaced, depth) = {
+        let info = reader.info();
+        (info.width, info.height, info.interlaced, info.bit_depth)
+    };
+    check_pixels(file, w, h, limits)?;
+    let (color, out_depth) = reader.output_color_type();
+    let sample_bytes: usize = if out_depth == png::BitDepth::Sixteen {
+        2
+    } else {
+        1
+    };
+    let channels = color.samples();
+    let whole = u64::from(w) * u64::from(h) * (channels * sample_bytes) as u64;
+    if interlaced || whole <= STREAM_PNG_ABOVE {
+        return Ok(None);
+    }
+    let colour = matches!(color, png::ColorType::Rgb | png::ColorType::Rgba);
+    let out_ch = if colour { 3 } else { 1 };
+    let scale = |v: u32| (u64::from(v) * u64::from(REDUCED) / u64::from(w.max(h))).max(1) as usize;
+    let (tw, th) = (scale(w), scale(h));
+    let need =
+        (tw * th * (out_ch * 8 + 4)) as u64 + u64::from(w) * (channels * sample_bytes) as u64;
+    let reserved = reserve(file, need, limits.max_decode_bytes)?;
+    let (wu, hu) = (w as usize, h as usize);
+    let xs: Vec<usize> = (0..wu).map(|x| x * tw / wu).collect();
+    let mut sums = vec![0u64; tw * th * out_ch];
+    let mut counts = vec![0u32; tw * th];
+    let stride = channels * sample_bytes;
+    let mut y = 0usize;
+    while let Some(row) = reader.next_row().map_err(corrupt)? {
+        if y >= hu {
+            break;
+        }
+        let data = row.data();
+        let base = (y * th / hu) * tw;
+        for (x, &ox) in xs.iter().enumerate() {
+            let px = &data[x * stride..(x + 1) * stride];
+            let o = base + ox;
+            for c in 0..out_ch {
+                let v = if sample_bytes == 2 {
+                    u64::from(u16::from_be_bytes([px[2 * c], px[2 * c + 1]]))
+                } else {
+                    u64::from(px[c])
+                };
+                sums[o * out_ch + c] += v;
+            }
+            counts[o] += 1;
+        }
+        y += 1;
+    }
+    if y < hu {
+        return Err(err(
+            file,
+            ErrorKind::Corrupt,
+            format!("cannot decode PNG: {y} of its {h} rows"),
+        ));
+    }
+    let avg = sums
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| s / u64::from(counts[i / out_ch].max(1)));
+    let (tw, th) = (tw as u32, th as u32);
+    let bad = || err(file, ErrorKind::Corrupt, "cannot decode PNG: bad size");
+    let img = match (sample_bytes, colour) {
+        (2, false) => DynamicImage::ImageLuma16(
+            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u16).collect())
+                .ok_or_else(bad)?,
+        ),
+        (2, true) => DynamicImage::ImageRgb16(
+            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u16).collect())
+                .ok_or_else(bad)?,
+        ),
+        (_, false) => DynamicImage::ImageLuma8(
+            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u8).collect()).ok_or_else(bad)?,
+        ),
+        (_, true) => DynamicImage::ImageRgb8(
+            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u8).collect()).ok_or_else(bad)?,
+        ),
+    };
+    let bits = match depth {
+        png::BitDepth::One => 1,
+        png::BitDepth::Two => 2,
+        png::BitDepth::Four => 4,
+        png::BitDepth::Eight => 8,
+        png::BitDepth::Sixteen => 16,
+    };
+    let mut meta = empty_meta("png", w, h, bits);
+    meta.photometric = Some(if colour { "RGB" } else { "MONOCHROME2" }.into());
+    Ok(Some((img, meta, Some(reserved))))
 }
 
 fn photometric_of(img: &DynamicImage) -> &'static str {
@@ -265,7 +457,7 @@ fn decode_jpeg(
     bytes: &[u8],
     limits: &Limits,
     target: fn(u32, u32) -> (u32, u32),
-) -> Result<(DynamicImage, ImageMeta), IngestError> {
+) -> Result<Decoded, IngestError> {
     let corrupt =
         |e: jpeg_decoder::Error| err(file, ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
@@ -279,6 +471,19 @@ fn decode_jpeg(
     })?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     check_pixels(file, w, h, limits)?;
+    // A progressive JPEG keeps every coefficient while it decodes, whatever the scale:
+    // reserve a byte per pixel and component.
+    let components: u64 = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => 1,
+        jpeg_decoder::PixelFormat::L16 => 2,
+        jpeg_decoder::PixelFormat::RGB24 => 3,
+        jpeg_decoder::PixelFormat::CMYK32 => 4,
+    };
+    let reserved = reserve(
+        file,
+        u64::from(w) * u64::from(h) * components,
+        limits.max_decode_bytes,
+    )?;
     // Smallest DCT scale (1/8..1) that still covers the target size.
     let (tw, th) = target(w, h);
     let (sw, sh) = dec.scale(tw as u16, th as u16).map_err(corrupt)?;
@@ -334,7 +539,7 @@ fn decode_jpeg(
     };
     let mut meta = empty_meta("jpeg", w, h, bits);
     meta.photometric = Some(photometric_of(&img).into());
-    Ok((img, meta))
+    Ok((img, meta, Some(reserved)))
 }
 
 /// Decodes an indexed image at full resolution (DICOM rescaled and windowed as at ingest),
@@ -356,10 +561,10 @@ pub fn decode_full(abs: &Path, limits: &Limits) -> Result<DynamicImage, IngestEr
     }
     let bytes = std::fs::read(abs)
         .map_err(|e| err(&file, ErrorKind::Unreadable, format!("cannot read: {e}")))?;
-    let (img, _) = if is_dicom(&bytes) || ext_format(&file.ext()) == Some("dicom") {
-        decode_dicom(&file, limits)?
+    let img = if is_dicom(&bytes) || ext_format(&file.ext()) == Some("dicom") {
+        decode_dicom(&file, limits)?.0
     } else {
-        decode_raster(&file, &bytes, limits, |w, h| (w, h))?
+        decode_raster(&file, &bytes, limits, |w, h| (w, h))?.0
     };
     Ok(img)
 }
@@ -517,6 +722,86 @@ mod tests {
             dhash(&grad),
             dhash(&grad.resize(32, 32, FilterType::Triangle))
         );
+    }
+
+    /// A PNG of `w`×`h` 16-bit RGBA pixels: a left-to-right ramp in red, the rest flat.
+    fn rgba16_png(w: u32, h: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, w, h);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Sixteen);
+            enc.set_compression(png::Compression::Fast);
+            let mut writer = enc.write_header().expect("header");
+            let mut stream = writer.stream_writer().expect("stream");
+            let row: Vec<u8> = (0..w)
+                .flat_map(|x| {
+                    let r = ((u64::from(x) * 65535) / u64::from(w - 1)) as u16;
+                    [
+                        r.to_be_bytes(),
+                        30000u16.to_be_bytes(),
+                        30000u16.to_be_bytes(),
+                        [255, 255],
+                    ]
+                    .concat()
+                })
+                .collect();
+            for _ in 0..h {
+                std::io::Write::write_all(&mut stream, &row).expect("row");
+            }
+            stream.finish().expect("finish");
+        }
+        out
+    }
+
+    fn file_of(dir: &Path, name: &str, bytes: &[u8]) -> FileRef {
+        let abs = dir.join(name);
+        std::fs::write(&abs, bytes).expect("write");
+        FileRef::stat(abs, name.into()).expect("stat")
+    }
+
+    /// A PNG larger than the row-by-row threshold (3000² 16-bit RGBA: 72 MB decoded) is
+    /// indexed within a decoding budget far below its decoded size, with its own size and
+    /// depth and a thumbnail that keeps its content (the ramp runs left to right).
+    #[test]
+    fn a_large_png_is_read_row_by_row_within_a_small_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = file_of(dir.path(), "big.png", &rgba16_png(3000, 3000));
+        let limits = Limits {
+            max_decode_bytes: 40 << 20,
+            ..Limits::default()
+        };
+        let meta = process(&file, &limits, Some(dir.path())).expect("indexed");
+        assert_eq!((meta.width, meta.height, meta.bits), (3000, 3000, 16));
+        assert_eq!(meta.photometric.as_deref(), Some("RGB"));
+        let thumb = image::open(dir.path().join(meta.thumb.expect("thumb"))).expect("thumb");
+        assert_eq!(thumb.dimensions(), (THUMB_SIZE, THUMB_SIZE));
+        let rgb = thumb.to_rgb8();
+        let (left, right) = (rgb.get_pixel(2, 128).0[0], rgb.get_pixel(253, 128).0[0]);
+        assert!(left < 20 && right > 235, "red ramp kept: {left} .. {right}");
+    }
+
+    /// An image that alone needs more than the whole budget to decode is an error row.
+    #[test]
+    fn an_image_needing_more_than_the_budget_is_an_error_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let img = image::RgbaImage::from_pixel(1200, 1000, image::Rgba([9, 9, 9, 255]));
+        let mut tiff = Vec::new();
+        img.write_to(&mut Cursor::new(&mut tiff), ImageFormat::Tiff)
+            .expect("tiff");
+        let file = file_of(dir.path(), "big.tiff", &tiff);
+        let limits = Limits {
+            max_decode_bytes: 4 << 20,
+            ..Limits::default()
+        };
+        let e = process(&file, &limits, None).expect_err("refused");
+        assert_eq!(e.kind.name(), "too_large");
+        assert!(
+            e.message.contains("decoding memory budget of 4 MiB"),
+            "{}",
+            e.message
+        );
+        assert!(process(&file, &Limits::default(), None).is_ok());
     }
 
     #[test]
