@@ -321,24 +321,33 @@ fn requests_and_files_that_would_be_misread_are_refused_clearly() {
     assert!(!output.exists(), "nothing written");
 }
 
-/// Temporary thumbnails a killed index run left behind are removed by the next run;
-/// those of a process still running are kept.
+/// Temporary thumbnails a killed index run left behind are removed by the next run (the
+/// killed run's `.writing-<pid>` marker says there are some); those of a process still
+/// running are kept, and a run that ends leaves no marker.
 #[test]
 fn stale_temporary_thumbnails_are_cleaned() {
     let env = Env::new();
     env.png("a.png", 1);
     env.index(&[]);
-    let tmp = env.library.join("thumbs").join(".tmp");
-    std::fs::create_dir_all(&tmp).expect("tmp dir");
+    let thumbs = env.library.join("thumbs");
+    let sub = thumbs.join("ab");
+    std::fs::create_dir_all(&sub).expect("dir");
     // No process has pid 4194305 (above Linux's largest pid).
-    let stale = tmp.join("ab12.png.4194305-0.tmp");
-    let live = tmp.join(format!("cd34.png.{}-0.tmp", std::process::id()));
+    let stale = sub.join("ab12.png.4194305-0.tmp");
+    let live = sub.join(format!("ab34.png.{}-0.tmp", std::process::id()));
     std::fs::write(&stale, b"half a thumbnail").expect("stale");
     std::fs::write(&live, b"being written").expect("live");
+    std::fs::write(thumbs.join(".writing-4194305"), b"").expect("marker");
     env.png("b.png", 2);
     env.index(&[]);
     assert!(!stale.exists(), "the dead run's file is gone");
     assert!(live.exists(), "a running process's file is kept");
+    let markers: Vec<_> = std::fs::read_dir(&thumbs)
+        .expect("thumbs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".writing-"))
+        .collect();
+    assert!(markers.is_empty(), "no marker left: {markers:?}");
 }
 
 /// Decoding stays within its memory bound: two 4,000² 16-bit RGBA PNGs (128 MB each

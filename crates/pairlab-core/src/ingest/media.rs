@@ -661,15 +661,13 @@ fn write_thumb_bytes(
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    // Write to a private temporary name, then rename: a crash never leaves half a file,
-    // and two workers writing the same thumbnail (duplicate images) never collide. The
-    // temporary files live in one folder, named by process, so that what a killed run
-    // left behind is found without listing every thumbnail (`clean_stale_tmp`).
+    // Write to a private temporary name beside the thumbnail, then rename: a crash never
+    // leaves half a file, and two workers writing the same thumbnail (duplicate images)
+    // never collide. The name carries the process id, so that what a killed run left
+    // behind is recognised (`ThumbnailRun`).
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp_dir = dir.join(TMP_DIR);
-    std::fs::create_dir_all(&tmp_dir)?;
-    let tmp = tmp_dir.join(format!("{hash}.{ext}.{}-{n}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{rel}.{}-{n}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     if let Err(e) = std::fs::rename(&tmp, &path) {
         std::fs::remove_file(&tmp).ok();
@@ -678,27 +676,65 @@ fn write_thumb_bytes(
     Ok(rel)
 }
 
-/// Where thumbnails are written before they are renamed into place.
-const TMP_DIR: &str = ".tmp";
+/// Marks that this process writes thumbnails into a cache folder, for as long as it lives:
+/// a `.writing-<pid>` file that a run removes when it ends, however it returns. A run
+/// killed mid-way leaves its marker, and the next run's `ThumbnailRun::start` then removes
+/// that process's temporary files (the whole cache is listed only in that case).
+pub struct ThumbnailRun {
+    marker: std::path::PathBuf,
+}
 
-/// Removes the temporary thumbnails of processes that are gone (an index run killed while
-/// writing them); returns how many. Those of running processes are left alone.
-pub fn clean_stale_tmp(thumbs: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(thumbs.join(TMP_DIR)) else {
-        return 0;
-    };
+impl ThumbnailRun {
+    pub fn start(thumbs: &Path) -> ThumbnailRun {
+        let me = std::process::id();
+        let marker = thumbs.join(format!(".writing-{me}"));
+        let _ = std::fs::create_dir_all(thumbs);
+        let _ = std::fs::write(&marker, b"");
+        let dead: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(thumbs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name.strip_prefix(".writing-")?.parse::<u32>().ok()?;
+                (pid != me && !Path::new(&format!("/proc/{pid}")).exists()).then(|| (pid, e.path()))
+            })
+            .collect();
+        for (pid, stale) in dead {
+            remove_tmp_of(thumbs, pid);
+            let _ = std::fs::remove_file(stale);
+        }
+        ThumbnailRun { marker }
+    }
+}
+
+impl Drop for ThumbnailRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.marker);
+    }
+}
+
+/// Removes the temporary thumbnails (`<name>.<pid>-<n>.tmp`) of process `pid`; returns
+/// how many.
+fn remove_tmp_of(thumbs: &Path, pid: u32) -> usize {
+    let infix = format!(".{pid}-");
     let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_suffix(".tmp")
-            .and_then(|n| n.rsplit_once('.'))
-            .and_then(|(_, tail)| tail.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
-        let alive = pid
-            .is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
-        if !alive && std::fs::remove_file(e.path()).is_ok() {
-            removed += 1;
+    for sub in std::fs::read_dir(thumbs).into_iter().flatten().flatten() {
+        if !sub.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        for e in std::fs::read_dir(sub.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp")
+                && name.contains(&infix)
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
         }
     }
     removed

@@ -175,9 +175,8 @@ fn index_at_normal_sync(
     progress.stage("scanning", 0);
     let plan = layout::plan(&root, opts.layout, opts.manifest.as_deref(), skip)?;
     let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
-    if let Some(dir) = &thumbs {
-        media::clean_stale_tmp(dir);
-    }
+    // Held until indexing returns; cleans what a killed run left.
+    let _thumbnail_run = thumbs.as_deref().map(media::ThumbnailRun::start);
     let conn = lib.conn_mut();
     let root_str = root.to_string_lossy().into_owned();
     let name = root
