@@ -11,6 +11,7 @@ scenarios=(
     "writers wait (core, 4 connections)|pairlab-core|labels::tests::concurrent_writers_wait_and_never_fail"
     "writers wait (HTTP, 2/4/8 writers)|pairlab-server|tests::concurrent_writers_all_succeed"
     "writers wait (4 CLI processes while indexing)|pairlab|labels::concurrent_label_processes_while_indexing_all_succeed"
+    "writers wait (4 annotators while a run trains)|pairlab-server|tests_jobs::writers_succeed_while_a_run_trains"
     "kill -9 while training: run marked interrupted|pairlab|runs::a_killed_training_run_is_marked_interrupted"
     "nothing escapes the corpus root|pairlab|bad_input::paths_a_corpus_names_never_lead_outside_its_root"
     "a non-manifest is never echoed|pairlab|bad_input::a_file_given_as_manifest_is_never_echoed"
@@ -42,6 +43,7 @@ done
 echo
 echo "write latency through the server's routes (debug build):"
 cargo test -q -p pairlab-server -- --exact tests::concurrent_writers_all_succeed --nocapture 2>&1 | grep "writers,"
+cargo test -q -p pairlab-server -- --exact tests_jobs::writers_succeed_while_a_run_trains --nocapture 2>&1 | grep "writers while"
 echo
 echo "$(( ${#scenarios[@]} - failed )) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -192,3 +192,53 @@ async fn bad_train_requests_and_unknown_jobs() {
     let (status, _) = post_json(&app, "/api/jobs/999/cancel", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Four annotators label while a training job writes its epochs and predictions: every
+/// label request succeeds and the run finishes; the write latencies are printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn writers_succeed_while_a_run_trains() {
+    let fx = split_library();
+    let app = router(AppState::new(&fx.lib));
+    let job = start(
+        &app,
+        json!({"split": "s", "trainer": "cnn", "epochs": 30, "size": 16}),
+    )
+    .await;
+    let writers: Vec<_> = (1..=4i64)
+        .map(|pair| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut took = Vec::new();
+                for i in 0..40 {
+                    let value = [json!(1), json!(0), json!(-1), json!(null)][i % 4].clone();
+                    let started = Instant::now();
+                    let (status, v) = post_json(
+                        &app,
+                        "/api/labels",
+                        json!({"pair": pair, "class": "Edema", "value": value,
+                               "annotator": format!("ann{pair}")}),
+                    )
+                    .await;
+                    assert_eq!(status, StatusCode::OK, "{v}");
+                    took.push(started.elapsed());
+                }
+                took
+            })
+        })
+        .collect();
+    let mut took = Vec::new();
+    for w in writers {
+        took.extend(w.await.expect("writer"));
+    }
+    let end = wait(&app, job).await;
+    assert_eq!(end["status"], "done", "{end}");
+    took.sort();
+    let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize];
+    println!(
+        "4 writers while training, {} writes: p50 {:?}, p95 {:?}, max {:?}",
+        took.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    );
+}
