@@ -173,8 +173,25 @@ pub fn process(
     let claimed = ext_format(&ext);
 
     let (decoded, mut meta, reserved) = if is_dicom(&bytes) || claimed == Some("dicom") {
+        // The whole file is parsed and its pixels decoded, rescaled and windowed: reserve
+        // the file and four bytes per pixel of every frame, from the header alone (a
+        // header that cannot be read is reported by the decoder itself).
+        let reserved = match dicom::dicom_size(&file.abs) {
+            // Over the pixel limit: the decoder refuses it with that reason.
+            Ok((w, h, frames))
+                if u64::from(w) * u64::from(h) * frames.max(1) > limits.max_pixels =>
+            {
+                None
+            }
+            Ok((w, h, frames)) => Some(reserve(
+                file,
+                file.size + u64::from(w) * u64::from(h) * frames.max(1) * 4,
+                limits.max_decode_bytes,
+            )?),
+            Err(_) => None,
+        };
         let (img, meta) = decode_dicom(file, limits)?;
-        (img, meta, None)
+        (img, meta, reserved)
     } else {
         decode_raster(file, &bytes, limits, thumb_dims)?
     };
@@ -838,6 +855,39 @@ mod tests {
             e.message
         );
         assert!(process(&file, &Limits::default(), None).is_ok());
+    }
+
+    /// A DICOM reserves its share too: over a small budget it is an error row, under the
+    /// default it is indexed.
+    #[test]
+    fn a_dicom_needing_more_than_the_budget_is_an_error_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.dcm");
+        let spec = dicom::DicomSpec {
+            width: 1200,
+            height: 1000,
+            pixels: dicom::DicomPixels::Mono16(vec![900; 1_200_000]),
+            photometric: "MONOCHROME2",
+            rescale: None,
+            window: None,
+            patient_id: None,
+            study_uid: None,
+            view: None,
+        };
+        dicom::write_dicom(&path, &spec).expect("dicom");
+        let file = FileRef::stat(path, "x.dcm".into()).expect("stat");
+        let small = Limits {
+            max_decode_bytes: 4 << 20,
+            ..Limits::default()
+        };
+        let e = process(&file, &small, None).expect_err("refused");
+        assert!(
+            e.message.contains("decoding memory budget"),
+            "{}",
+            e.message
+        );
+        let meta = process(&file, &Limits::default(), None).expect("indexed");
+        assert_eq!((meta.width, meta.height), (1200, 1000));
     }
 
     #[test]

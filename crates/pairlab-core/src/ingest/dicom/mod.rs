@@ -128,6 +128,26 @@ pub fn read_dicom(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomError
     })
 }
 
+/// A DICOM file's size from its header alone (rows, columns, frames), without reading
+/// its pixels: what decoding it will need, for the decoding memory budget.
+pub fn dicom_size(path: &Path) -> Result<(u32, u32, u64), DicomError> {
+    std::panic::catch_unwind(|| {
+        let header = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(path)
+            .map_err(|e| DicomError::Parse(format!("{}: {}", path.display(), e)))?;
+        let rows = require_u16(&header, tags::ROWS, "Rows")?;
+        let cols = require_u16(&header, tags::COLUMNS, "Columns")?;
+        Ok((u32::from(cols), u32::from(rows), number_of_frames(&header)))
+    })
+    .unwrap_or_else(|_| {
+        Err(DicomError::Parse(format!(
+            "{}: internal error while parsing (panic caught)",
+            path.display()
+        )))
+    })
+}
+
 fn read_dicom_inner(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomError> {
     // Pass 0: a cheap structural scan, so that corrupt length fields cannot
     // make the parser allocate (and zero-fill) gigabytes for a small file.
