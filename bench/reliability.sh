@@ -13,6 +13,7 @@ scenarios=(
     "writers wait (4 CLI processes while indexing)|pairlab|labels::concurrent_label_processes_while_indexing_all_succeed"
     "writers wait (4 annotators while a run trains)|pairlab-server|tests_jobs::writers_succeed_while_a_run_trains"
     "kill -9 while training: run marked interrupted|pairlab|runs::a_killed_training_run_is_marked_interrupted"
+    "kill -9 mid index, label, split: nothing lost|pairlab|crash::kill_9_mid_index_label_and_split_loses_nothing_acknowledged"
     "nothing escapes the corpus root|pairlab|bad_input::paths_a_corpus_names_never_lead_outside_its_root"
     "a non-manifest is never echoed|pairlab|bad_input::a_file_given_as_manifest_is_never_echoed"
     "label-reports never destroys a file|pairlab|report_labels::label_reports_refuses_its_input_as_output_and_keeps_outputs_on_failure"

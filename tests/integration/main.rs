@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod crash;
 mod dicom;
 mod formats;
 mod labels;
