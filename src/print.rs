@@ -61,6 +61,18 @@ pub fn stats(s: &Stats) {
             c.counts.errors,
             c.indexed_at.as_deref().unwrap_or("never")
         );
+        if let Some(state @ ("interrupted" | "failed" | "cancelled")) = c.index_state.as_deref() {
+            println!(
+                "      its last index run {} ({}): run `pairlab index {}` again to finish it",
+                match state {
+                    "interrupted" => "was interrupted (its process ended without finishing)",
+                    "failed" => "failed",
+                    _ => "was cancelled",
+                },
+                c.index_state_at.as_deref().unwrap_or("?"),
+                c.root
+            );
+        }
     }
 }
 

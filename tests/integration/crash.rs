@@ -59,7 +59,9 @@ fn kill_9_mid_index_label_and_split_loses_nothing_acknowledged() {
     write_corpus(&env, 400);
     let corpus = env.corpus.to_string_lossy().into_owned();
 
-    // Indexing, killed at several points; each time the library stays consistent.
+    // Indexing, killed at several points; each time the library stays consistent, and the
+    // next command that opens it says the run was interrupted (never still `running`).
+    let mut interrupted = 0;
     for (trial, ms) in [40u64, 120, 250, 400].into_iter().enumerate() {
         let mut child = env
             .command(&["index", &corpus, "--json"])
@@ -71,10 +73,24 @@ fn kill_9_mid_index_label_and_split_loses_nothing_acknowledged() {
         child.kill().expect("kill -9");
         child.wait().expect("reaped");
         assert_consistent(&env, &format!("index trial {trial} after {ms} ms"));
+        let stats = env.json(&["stats", "--json"]);
+        if let Some(c) = stats["corpus_list"].get(0) {
+            let state = c["index_state"].as_str().unwrap_or("");
+            assert!(["interrupted", "done"].contains(&state), "{state}: {c}");
+            interrupted += usize::from(state == "interrupted");
+        }
     }
+    assert!(
+        interrupted > 0,
+        "at least one kill came while the corpus was being written"
+    );
     let v = env.index(&[]);
     assert_eq!(v["pairs"], 400, "a full run after the kills: {v}");
     assert_consistent(&env, "after a full index");
+    let stats = env.json(&["stats", "--json"]);
+    assert_eq!(stats["corpus_list"][0]["index_state"], "done", "{stats}");
+    let text = env.run(&["stats"]);
+    assert!(!text.contains("again to finish"), "{text}");
 
     // Labelling: a shell loop of `label set` (one process each), killed as a group; every
     // label it printed as set is there.

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::library::Library;
 use crate::progress::Progress;
+use crate::runs::liveness::RunLock;
 pub use layout::Layout;
 pub use media::Limits;
 
@@ -151,7 +152,22 @@ pub fn index(
     // incremental), so its many batch commits skip the WAL sync that labels get; a power
     // cut can lose the last batches, never corrupt the file.
     lib.conn().pragma_update(None, "synchronous", "NORMAL")?;
-    let out = index_at_normal_sync(lib, root, opts, progress);
+    // The corpus being indexed and the lock that says a process works on it, from the
+    // moment its state reads `running` until its final state is written.
+    let mut running: Option<(i64, RunLock)> = None;
+    let out = index_at_normal_sync(lib, root, opts, progress, &mut running);
+    if let Some((corpus, _lock)) = running {
+        let state = match &out {
+            Ok(_) => "done",
+            Err(Error::Cancelled) => "cancelled",
+            Err(_) => "failed",
+        };
+        lib.conn().execute(
+            "UPDATE corpora SET index_state = ?2,
+               index_state_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            rusqlite::params![corpus, state],
+        )?;
+    }
     lib.conn().pragma_update(None, "synchronous", "FULL")?;
     out
 }
@@ -161,6 +177,7 @@ fn index_at_normal_sync(
     root: &Path,
     opts: &IndexOptions,
     progress: &dyn Progress,
+    running: &mut Option<(i64, RunLock)>,
 ) -> Result<IndexSummary> {
     let started = Instant::now();
     let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
@@ -175,6 +192,7 @@ fn index_at_normal_sync(
     progress.stage("scanning", 0);
     let plan = layout::plan(&root, opts.layout, opts.manifest.as_deref(), skip)?;
     let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
+    let library_dir = lib.root().to_owned();
     // Held until indexing returns; cleans what a killed run left.
     let _thumbnail_run = thumbs.as_deref().map(media::ThumbnailRun::start);
     let conn = lib.conn_mut();
@@ -184,6 +202,18 @@ fn index_at_normal_sync(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| root_str.clone());
     let corpus = write::upsert_corpus(conn, &root_str, &name, plan.layout.name())?;
+    {
+        // `running` becomes visible only with this process's lock held.
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE corpora SET index_state = 'running',
+               index_state_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            [corpus],
+        )?;
+        let lock = RunLock::take_index(&library_dir, corpus)?;
+        tx.commit()?;
+        *running = Some((corpus, lock));
+    }
     progress.subject("corpus", corpus);
     let mut errors = plan.errors.clone();
 

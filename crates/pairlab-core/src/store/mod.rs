@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_corpus_counts.sql"),
     include_str!("migrations/0013_run_interrupted.sql"),
     include_str!("migrations/0014_users.sql"),
+    include_str!("migrations/0015_index_state.sql"),
 ];
 
 /// The schema version this build writes.

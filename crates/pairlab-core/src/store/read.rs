@@ -158,6 +158,11 @@ pub struct CorpusInfo {
     pub root: String,
     pub layout: String,
     pub indexed_at: Option<String>,
+    /// The last index run: `running`, `done`, `failed`, `cancelled` or `interrupted` (its
+    /// process ended without finishing); `None` before the first run that recorded it.
+    pub index_state: Option<String>,
+    /// When `index_state` last changed.
+    pub index_state_at: Option<String>,
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -173,30 +178,31 @@ pub struct Stats {
 }
 
 pub fn stats(conn: &Connection) -> Result<Stats> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, root, layout, indexed_at, counts FROM corpora ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, name, root, layout, indexed_at, counts, index_state, index_state_at
+             FROM corpora ORDER BY id",
+    )?;
     let corpora = stmt
         .query_map([], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                CorpusInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    root: r.get(2)?,
+                    layout: r.get(3)?,
+                    indexed_at: r.get(4)?,
+                    index_state: r.get(6)?,
+                    index_state_at: r.get(7)?,
+                    counts: Counts::default(),
+                },
                 r.get::<_, Option<String>>(5)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut corpus_list = Vec::new();
-    for (id, name, root, layout, indexed_at, kept) in corpora {
-        corpus_list.push(CorpusInfo {
-            id,
-            name,
-            root,
-            layout,
-            indexed_at,
-            counts: kept_counts(conn, id, kept.as_deref())?,
-        });
+    for (mut info, kept) in corpora {
+        info.counts = kept_counts(conn, info.id, kept.as_deref())?;
+        corpus_list.push(info);
     }
     let mut fstmt = conn.prepare(
         "SELECT format, COUNT(*) FROM images WHERE missing = 0 GROUP BY format ORDER BY format",
