@@ -2,10 +2,11 @@
 // on the demo corpus. Browse, filter, open a sample, label with keys, undo, start a
 // training run and see it finish, open the confusion matrix, click a cell, see the
 // misclassified samples. Screenshots of each view go to target/e2e/browser/.
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CHROMIUM_ARGS, Steps, assert, assertEq, chromium, demoLibrary, outDir, serve,
+  CHROMIUM_ARGS, Steps, assert, assertEq, chromium, demoLibrary, outDir, pairlabBin, serve,
 } from "./harness.mjs";
 
 const steps = new Steps("e2e_browser");
@@ -216,6 +217,31 @@ try {
     await shot("library-added");
   });
 
+
+  await steps.step("sign_in_with_a_user_token", async () => {
+    // Once the library has a user account, the server wants a token: the app asks for it,
+    // and with it the Library view loads.
+    const seen = problems.length;
+    const added = JSON.parse(execFileSync(pairlabBin(), [
+      "--library", demo.lib, "users", "add", "e2e-ann", "--role", "annotator", "--json",
+    ]).toString());
+    await page.evaluate(() => sessionStorage.clear());
+    // A fresh load (not a hash change of the page already open).
+    await page.goto("about:blank");
+    await page.goto(`${server.url}#/library`);
+    await page.waitForSelector('[data-testid="sign-in"]', { timeout: 15000 });
+    await shot("sign-in");
+    await page.fill('[data-testid="sign-in-token"]', added.token);
+    await Promise.all([
+      page.waitForNavigation(),
+      page.press('[data-testid="sign-in-token"]', "Enter"),
+    ]);
+    await page.waitForSelector('[data-testid="corpus-row"]', { timeout: 15000 });
+    assertEq(await page.$('[data-testid="sign-in"]'), null, "no sign-in once signed in");
+    // The browser reports the 401 answers before sign-in as console errors: expected here.
+    const rest = problems.splice(seen).filter((p) => !p.includes("401"));
+    problems.push(...rest);
+  });
 
   await steps.step("no_page_errors", async () => {
     assertEq(problems, [], "errors in the page");

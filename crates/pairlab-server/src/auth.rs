@@ -157,6 +157,9 @@ pub async fn require_token(
         }
     };
     match accounts {
+        // The UI's own files hold no library data: they load without a token, so that the
+        // app can ask for one.
+        Some(None) if !req.uri().path().starts_with("/api") => next.run(req).await,
         Some(None) => deny(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -679,9 +679,14 @@ async fn user_accounts_gate_calls_by_role_and_name_the_annotator() {
             (status, v)
         }
     };
-    // No token, or a wrong one: 401, even for reads on loopback.
+    // No token, or a wrong one: 401, even for reads on loopback; the UI's own files (no
+    // library data) load, so that the app can ask for a token.
     let (status, _) = send(get("/api/stats")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(get("/api/pairs/1/image")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call(&app, get("/")).await;
+    assert_ne!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = send(as_user("nope", get("/api/stats"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Reads for everyone.

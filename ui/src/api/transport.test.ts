@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, buildRequest, call, captureToken, imageUrl, isTauri, pickFolder, toApiError, watchJob } from "./transport";
+import { ApiError, buildRequest, call, captureToken, imageUrl, isTauri, pickFolder, toApiError, onUnauthorized, watchJob } from "./transport";
 import type { JobState } from "./types";
 
 // The tests run in Node: `window` exists only when a test puts a fake Tauri global there.
@@ -97,6 +97,25 @@ describe("call in a browser", () => {
     const err = await rejection(call("pair", { id: 9 }));
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ kind: "not_found", message: "no pair 9", status: 404 });
+  });
+
+  it("asks the app for a token when the server answers 401", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(401, { kind: "unauthorized", message: "token" }));
+    const seen = vi.fn();
+    const stop = onUnauthorized(seen);
+    const err = await rejection(call("stats"));
+    stop();
+    expect(err).toMatchObject({ kind: "unauthorized", status: 401 });
+    expect(seen).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not ask for a token on other errors", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(403, { kind: "forbidden", message: "role" }));
+    const seen = vi.fn();
+    const stop = onUnauthorized(seen);
+    await rejection(call("stats"));
+    stop();
+    expect(seen).not.toHaveBeenCalled();
   });
 
   it("maps a non-JSON error to an http ApiError", async () => {

@@ -43,6 +43,19 @@ export function captureToken(search: string, storage: Pick<Storage, "setItem">):
   if (token) storage.setItem(TOKEN_KEY, token);
 }
 
+/** Remembers a token typed into the sign-in prompt, for this browser tab. */
+export function setToken(t: string, storage: Pick<Storage, "setItem"> = sessionStorage): void {
+  storage.setItem(TOKEN_KEY, t.trim());
+}
+
+const unauthorizedListeners = new Set<() => void>();
+
+/** Calls `f` whenever the server wants a token (HTTP 401); returns the unsubscribe. */
+export function onUnauthorized(f: () => void): () => void {
+  unauthorizedListeners.add(f);
+  return () => unauthorizedListeners.delete(f);
+}
+
 function token(): string | null {
   try {
     return globalThis.sessionStorage?.getItem(TOKEN_KEY) ?? null;
@@ -119,6 +132,11 @@ async function http<T>(req: HttpRequest): Promise<T> {
     } catch {
       if (res.ok) throw new ApiError("bad_response", `${req.url}: response is not JSON`, res.status);
     }
+  }
+  if (res.status === 401) {
+    // The server has user accounts (or its own token) and this tab has none that works:
+    // the app asks for one.
+    for (const f of unauthorizedListeners) f();
   }
   if (!res.ok) {
     throw data && typeof data === "object"
