@@ -128,17 +128,14 @@ pub fn read_dicom(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomError
     })
 }
 
-/// A DICOM file's size from its header alone (rows, columns, frames), without reading
+/// A DICOM file's size from its header alone (columns, rows, frames), without reading
 /// its pixels: what decoding it will need, for the decoding memory budget.
 pub fn dicom_size(path: &Path) -> Result<(u32, u32, u64), DicomError> {
+    // The same structural scan first as when decoding: corrupt length fields must not
+    // make the header pass allocate gigabytes either.
     std::panic::catch_unwind(|| {
-        let header = OpenFileOptions::new()
-            .read_until(tags::PIXEL_DATA)
-            .open_file(path)
-            .map_err(|e| DicomError::Parse(format!("{}: {}", path.display(), e)))?;
-        let rows = require_u16(&header, tags::ROWS, "Rows")?;
-        let cols = require_u16(&header, tags::COLUMNS, "Columns")?;
-        Ok((u32::from(cols), u32::from(rows), number_of_frames(&header)))
+        check_structure(path)?;
+        header_size(path)
     })
     .unwrap_or_else(|_| {
         Err(DicomError::Parse(format!(
@@ -146,6 +143,18 @@ pub fn dicom_size(path: &Path) -> Result<(u32, u32, u64), DicomError> {
             path.display()
         )))
     })
+    .map(|(rows, cols, frames)| (u32::from(cols), u32::from(rows), frames))
+}
+
+/// Rows, columns and frames from the header, read up to (not including) the pixel data.
+fn header_size(path: &Path) -> Result<(u16, u16, u64), DicomError> {
+    let header = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .open_file(path)
+        .map_err(|e| DicomError::Parse(format!("{}: {}", path.display(), e)))?;
+    let rows = require_u16(&header, tags::ROWS, "Rows")?;
+    let cols = require_u16(&header, tags::COLUMNS, "Columns")?;
+    Ok((rows, cols, number_of_frames(&header)))
 }
 
 fn read_dicom_inner(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomError> {
@@ -155,13 +164,7 @@ fn read_dicom_inner(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomErr
 
     // Pass 1: header only, stopping before PixelData, so that oversized
     // images are refused without reading or decoding their pixels.
-    let header = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .map_err(|e| DicomError::Parse(format!("{}: {}", path.display(), e)))?;
-    let rows = require_u16(&header, tags::ROWS, "Rows")?;
-    let cols = require_u16(&header, tags::COLUMNS, "Columns")?;
-    let frames = number_of_frames(&header);
+    let (rows, cols, frames) = header_size(path)?;
     let total = u64::from(rows) * u64::from(cols) * frames;
     if total > max_pixels {
         return Err(DicomError::TooLarge {
@@ -170,7 +173,6 @@ fn read_dicom_inner(path: &Path, max_pixels: u64) -> Result<DicomImage, DicomErr
             limit: max_pixels,
         });
     }
-    drop(header);
 
     // Pass 2: the whole file.
     let obj = OpenFileOptions::new()
