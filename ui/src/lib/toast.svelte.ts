@@ -19,8 +19,10 @@ export function dismiss(id: number): void {
   toasts.items = toasts.items.filter((t) => t.id !== id);
 }
 
-/** Show an error of any shape (ApiError, Error, string) as a toast. */
+/** Show an error of any shape (ApiError, Error, string) as a toast. A server's "sign in
+ *  first" (HTTP 401) is not shown: the sign-in prompt asks for the token instead. */
 export function toastError(e: unknown, prefix = ""): void {
+  if (e && typeof e === "object" && "status" in e && (e as { status: unknown }).status === 401) return;
   const msg = e instanceof Error ? e.message : String(e);
   toast(prefix ? `${prefix}: ${msg}` : msg, "error");
 }
