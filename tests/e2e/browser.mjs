@@ -225,6 +225,8 @@ try {
     const added = JSON.parse(execFileSync(pairlabBin(), [
       "--library", demo.lib, "users", "add", "e2e-ann", "--role", "annotator", "--json",
     ]).toString());
+    // The server reads whether it has accounts at most once a second.
+    await new Promise((r) => setTimeout(r, 1100));
     await page.evaluate(() => sessionStorage.clear());
     // A fresh load (not a hash change of the page already open).
     await page.goto("about:blank");

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use pairlab_core::Library;
 use pairlab_core::api::routes::ROUTES;
-use pairlab_core::users::User;
+use pairlab_core::library::DB_FILE;
+use pairlab_core::users::{self, User};
 
 use crate::{ApiError, AppState};
 
@@ -127,17 +127,43 @@ pub async fn require_token(
             };
         }
     }
-    // Accounts: looked up for every request, so that adding or revoking a user takes
-    // effect at once.
+    // Accounts: whether there are any is read at most once a second (a server without
+    // them then costs no database work here); a token is checked against the database on
+    // every request, so that revoking it takes effect at once.
     let dir = state.library.clone();
+    let cache = state.accounts.clone();
     let tokens: Vec<String> = offered.iter().flatten().cloned().collect();
     let looked_up = tokio::task::spawn_blocking(move || -> pairlab_core::Result<_> {
-        let lib = Library::open(&dir)?;
-        if !lib.accounts_active()? {
+        let fresh = |at: &std::time::Instant| at.elapsed() < std::time::Duration::from_secs(1);
+        let known = cache
+            .lock()
+            .ok()
+            .and_then(|c| c.filter(|(at, _)| fresh(at)).map(|(_, on)| on));
+        let db = dir.join(DB_FILE);
+        let mut conn = None;
+        let on = match known {
+            Some(on) => on,
+            None => {
+                // No library file yet: no accounts either (the calls create it).
+                let on = db.exists() && {
+                    let c = conn.insert(pairlab_core::store::open(&db)?);
+                    users::any_active(c)?
+                };
+                if let Ok(mut cached) = cache.lock() {
+                    *cached = Some((std::time::Instant::now(), on));
+                }
+                on
+            }
+        };
+        if !on {
             return Ok(None);
         }
+        let conn = match conn {
+            Some(c) => c,
+            None => pairlab_core::store::open(&db)?,
+        };
         for t in &tokens {
-            if let Some(user) = lib.authenticate(t)? {
+            if let Some(user) = users::authenticate(&conn, t)? {
                 return Ok(Some(Some((user, t.clone()))));
             }
         }

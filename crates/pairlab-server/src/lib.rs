@@ -43,6 +43,10 @@ pub struct AppState {
     /// The built web UI (`ui/dist`), served for every path outside `/api`.
     pub ui: Option<Arc<PathBuf>>,
     pub jobs: Jobs,
+    /// Whether the library has active user accounts, and when that was read: looked up
+    /// again at most once a second, so that a server without accounts does not open the
+    /// database for that on every request.
+    pub(crate) accounts: Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             library: Arc::new(dir),
             token: None,
             ui: None,
+            accounts: Arc::default(),
         }
     }
 
