@@ -302,7 +302,6 @@ fn bench_labeler_real(
     write: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    use pairlab_core::labeler::Labeler;
     use pairlab_core::labeler::benchmark::{self, GoldMap, Half};
     let dir = reports.unwrap_or_else(default_iu_reports);
     if !dir.is_dir() {
@@ -314,10 +313,7 @@ fn bench_labeler_real(
     let read = |p: &Path| {
         std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
     };
-    let labeler = match &rules {
-        Some(p) => Labeler::from_toml(&read(p)?)?,
-        None => Labeler::chexpert()?,
-    };
+    let labeler = crate::report_labels::rules_or_builtin(rules.as_deref())?;
     let map = match &gold_map {
         Some(p) => GoldMap::from_toml(&read(p)?)?,
         None => GoldMap::from_toml(GOLD_MAP)?,

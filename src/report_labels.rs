@@ -115,11 +115,7 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
         }
     };
     let labeler = match rules {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            Labeler::from_toml(&text).with_context(|| format!("rules in {}", file.display()))?
-        }
+        Some(file) => rules_file(&file)?,
         None => lib.labeler_for(&schema)?,
     };
     let labeler = labeler.with_sections(lower(sections));
@@ -135,6 +131,21 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Labeler rules from a TOML file.
+fn rules_file(file: &std::path::Path) -> Result<Labeler> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Labeler::from_toml(&text).with_context(|| format!("rules in {}", file.display()))
+}
+
+/// Rules from `file` when given, else the built-in CheXpert rules.
+pub fn rules_or_builtin(file: Option<&std::path::Path>) -> Result<Labeler> {
+    match file {
+        Some(f) => rules_file(f),
+        None => Ok(Labeler::chexpert()?),
+    }
 }
 
 fn lower(sections: Vec<String>) -> Vec<String> {
@@ -189,14 +200,7 @@ pub fn labeler(cmd: LabelerCommand) -> Result<()> {
     let explained = match &explain {
         None => None,
         Some(class) => {
-            let labeler = match &rules {
-                Some(p) => Labeler::from_toml(
-                    &std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?,
-                )?,
-                None => Labeler::chexpert()?,
-            }
-            .with_sections(lower(sections));
+            let labeler = rules_or_builtin(rules.as_deref())?.with_sections(lower(sections));
             let rows = chexpert_csv::disagreements(open(&gold)?, open(&pred)?, class, counting)?;
             Some(explain_rows(&labeler, class, rows, limit))
         }

@@ -130,46 +130,50 @@ pub async fn require_token(
     // Accounts: whether there are any is read at most once a second (a server without
     // them then costs no database work here); a token is checked against the database on
     // every request, so that revoking it takes effect at once.
+    let known = state.accounts.lock().ok().and_then(|c| {
+        c.filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(1))
+            .map(|(_, on)| on)
+    });
     let dir = state.library.clone();
     let cache = state.accounts.clone();
     let tokens: Vec<String> = offered.iter().flatten().cloned().collect();
-    let looked_up = tokio::task::spawn_blocking(move || -> pairlab_core::Result<_> {
-        let fresh = |at: &std::time::Instant| at.elapsed() < std::time::Duration::from_secs(1);
-        let known = cache
-            .lock()
-            .ok()
-            .and_then(|c| c.filter(|(at, _)| fresh(at)).map(|(_, on)| on));
-        let db = dir.join(DB_FILE);
-        let mut conn = None;
-        let on = match known {
-            Some(on) => on,
-            None => {
-                // No library file yet: no accounts either (the calls create it).
-                let on = db.exists() && {
-                    let c = conn.insert(pairlab_core::store::open(&db)?);
-                    users::any_active(c)?
-                };
-                if let Ok(mut cached) = cache.lock() {
-                    *cached = Some((std::time::Instant::now(), on));
+    // Known to have no accounts: no blocking thread, no database (the common case).
+    let looked_up = if known == Some(false) {
+        Ok(Ok(None))
+    } else {
+        tokio::task::spawn_blocking(move || -> pairlab_core::Result<_> {
+            let db = dir.join(DB_FILE);
+            let mut conn = None;
+            let on = match known {
+                Some(on) => on,
+                None => {
+                    // No library file yet: no accounts either (the calls create it).
+                    let on = db.exists() && {
+                        let c = conn.insert(pairlab_core::store::open(&db)?);
+                        users::any_active(c)?
+                    };
+                    if let Ok(mut cached) = cache.lock() {
+                        *cached = Some((std::time::Instant::now(), on));
+                    }
+                    on
                 }
-                on
+            };
+            if !on {
+                return Ok(None);
             }
-        };
-        if !on {
-            return Ok(None);
-        }
-        let conn = match conn {
-            Some(c) => c,
-            None => pairlab_core::store::open(&db)?,
-        };
-        for t in &tokens {
-            if let Some(user) = users::authenticate(&conn, t)? {
-                return Ok(Some(Some((user, t.clone()))));
+            let conn = match conn {
+                Some(c) => c,
+                None => pairlab_core::store::open(&db)?,
+            };
+            for t in &tokens {
+                if let Some(user) = users::authenticate(&conn, t)? {
+                    return Ok(Some(Some((user, t.clone()))));
+                }
             }
-        }
-        Ok(Some(None))
-    })
-    .await;
+            Ok(Some(None))
+        })
+        .await
+    };
     let accounts = match looked_up {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => return ApiError::Core(e).into_response(),

@@ -193,7 +193,7 @@ pub fn process(
         let (img, meta) = decode_dicom(file, limits)?;
         (img, meta, reserved)
     } else {
-        decode_raster(file, &bytes, limits, thumb_dims)?
+        decode_raster(file, &bytes, limits, Size::Thumbnail)?
     };
     if claimed.is_some() && claimed != Some(meta.format) {
         meta.warning = Some(err(
@@ -299,11 +299,19 @@ const REDUCED: u32 = 4 * THUMB_SIZE;
 /// PNGs larger than this decoded are read row by row instead of whole.
 const STREAM_PNG_ABOVE: u64 = 64 << 20;
 
+/// What an image is decoded for: its thumbnail and dHash (ingest), or a model's input at
+/// full resolution (`decode_full`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Size {
+    Thumbnail,
+    Full,
+}
+
 fn decode_raster(
     file: &FileRef,
     bytes: &[u8],
     limits: &Limits,
-    jpeg_target: fn(u32, u32) -> (u32, u32),
+    size: Size,
 ) -> Result<Decoded, IngestError> {
     let format = image::guess_format(bytes).map_err(|_| {
         err(
@@ -316,16 +324,7 @@ fn decode_raster(
         )
     })?;
     if format == ImageFormat::Jpeg {
-        return decode_jpeg(file, bytes, limits, jpeg_target);
-    }
-    // Reduced rows serve a thumbnail; a caller that wants full resolution (`decode_full`,
-    // whose target is the image's own size) gets the whole image.
-    let wants_thumbnail = jpeg_target(u32::MAX, u32::MAX) != (u32::MAX, u32::MAX);
-    if format == ImageFormat::Png
-        && wants_thumbnail
-        && let Some(decoded) = decode_png_rows(file, bytes, limits)?
-    {
-        return Ok(decoded);
+        return decode_jpeg(file, bytes, limits, size);
     }
     let corrupt = |e: image::ImageError| {
         err(
@@ -340,8 +339,17 @@ fn decode_raster(
     let pixel_bytes = u64::from(image::ImageDecoder::color_type(&decoder).bytes_per_pixel());
     drop(decoder);
     check_pixels(file, w, h, limits)?;
+    let whole = u64::from(w) * u64::from(h) * pixel_bytes;
+    // A thumbnail of a large PNG is made from reduced rows, not the whole image.
+    if format == ImageFormat::Png
+        && size == Size::Thumbnail
+        && whole > STREAM_PNG_ABOVE
+        && let Some(decoded) = decode_png_rows(file, bytes, limits)?
+    {
+        return Ok(decoded);
+    }
     // The decoded pixels, and half as much again for the decoder's own buffers.
-    let need = u64::from(w) * u64::from(h) * pixel_bytes * 3 / 2;
+    let need = whole * 3 / 2;
     let reserved = reserve(file, need, limits.max_decode_bytes)?;
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut lim = image::Limits::default();
@@ -358,8 +366,9 @@ fn decode_raster(
 
 /// A large, non-interlaced PNG read row by row into a box-averaged copy of at most
 /// [`REDUCED`] pixels on its longest side: memory stays at one row plus the copy whatever
-/// the image's size (a 16000² 16-bit RGBA PNG is 2 GB decoded whole). `None` for a PNG
-/// small enough, or interlaced, which is decoded whole under the budget.
+/// the image's size (a 16000² 16-bit RGBA PNG is 2 GB decoded whole). `None` for an
+/// interlaced PNG, which is decoded whole under the budget. The caller has checked its
+/// size against the pixel limit.
 fn decode_png_rows(
     file: &FileRef,
     bytes: &[u8],
@@ -374,7 +383,9 @@ fn decode_png_rows(
         let info = reader.info();
         (info.width, info.height, info.interlaced, info.bit_depth)
     };
-    check_pixels(file, w, h, limits)?;
+    if interlaced {
+        return Ok(None);
+    }
     let (color, out_depth) = reader.output_color_type();
     let sample_bytes: usize = if out_depth == png::BitDepth::Sixteen {
         2
@@ -382,10 +393,6 @@ fn decode_png_rows(
         1
     };
     let channels = color.samples();
-    let whole = u64::from(w) * u64::from(h) * (channels * sample_bytes) as u64;
-    if interlaced || whole <= STREAM_PNG_ABOVE {
-        return Ok(None);
-    }
     let colour = matches!(color, png::ColorType::Rgb | png::ColorType::Rgba);
     let out_ch = if colour { 3 } else { 1 };
     let scale = |v: u32| (u64::from(v) * u64::from(REDUCED) / u64::from(w.max(h))).max(1) as usize;
@@ -473,7 +480,7 @@ fn decode_jpeg(
     file: &FileRef,
     bytes: &[u8],
     limits: &Limits,
-    target: fn(u32, u32) -> (u32, u32),
+    size: Size,
 ) -> Result<Decoded, IngestError> {
     let corrupt =
         |e: jpeg_decoder::Error| err(file, ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
@@ -502,7 +509,10 @@ fn decode_jpeg(
         limits.max_decode_bytes,
     )?;
     // Smallest DCT scale (1/8..1) that still covers the target size.
-    let (tw, th) = target(w, h);
+    let (tw, th) = match size {
+        Size::Thumbnail => thumb_dims(w, h),
+        Size::Full => (w, h),
+    };
     let (sw, sh) = dec.scale(tw as u16, th as u16).map_err(corrupt)?;
     let pixels = dec.decode().map_err(corrupt)?;
     if !has_eoi(bytes) {
@@ -581,7 +591,7 @@ pub fn decode_full(abs: &Path, limits: &Limits) -> Result<DynamicImage, IngestEr
     let img = if is_dicom(&bytes) || ext_format(&file.ext()) == Some("dicom") {
         decode_dicom(&file, limits)?.0
     } else {
-        decode_raster(&file, &bytes, limits, |w, h| (w, h))?.0
+        decode_raster(&file, &bytes, limits, Size::Full)?.0
     };
     Ok(img)
 }
