@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
-use crate::store::read::{PairRow, fts_query, within_budget};
+use crate::store::read::PairRow;
+use crate::store::search::{fts_query, within_budget};
 
 /// What the grid shows; every field narrows the set (all unset: every pair).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]

@@ -17,6 +17,8 @@ mod routes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_access;
+#[cfg(test)]
 mod tests_jobs;
 
 use std::net::SocketAddr;

@@ -44,7 +44,7 @@ impl Library {
 
     /// Full-text search over report text.
     pub fn search(&self, text: &str, limit: u32) -> Result<Vec<SearchHit>> {
-        read::search(self.conn(), text, limit)
+        crate::store::search::search(self.conn(), text, limit)
     }
 
     /// Ingest errors with id greater than `after`.

@@ -7,8 +7,11 @@ use std::path::Path;
 
 use image::{DynamicImage, GenericImageView, ImageFormat, imageops::FilterType};
 
+use super::budget::{Reserved, reserve};
 use super::dicom;
+use super::png_rows::decode_png_rows;
 use super::scan::FileRef;
+use super::thumbs::write_thumb_bytes;
 use super::{ErrorKind, IngestError};
 
 /// Longest side of a thumbnail, in pixels.
@@ -61,7 +64,7 @@ pub struct ImageMeta {
     pub warning: Option<IngestError>,
 }
 
-fn err(file: &FileRef, kind: ErrorKind, message: impl Into<String>) -> IngestError {
+pub(super) fn err(file: &FileRef, kind: ErrorKind, message: impl Into<String>) -> IngestError {
     IngestError::new(file.rel.clone(), kind, message)
 }
 
@@ -91,59 +94,6 @@ fn ext_format(ext: &str) -> Option<&'static str> {
 
 fn is_dicom(bytes: &[u8]) -> bool {
     bytes.len() >= 132 && &bytes[128..132] == b"DICM"
-}
-
-/// The decoding memory in use across all workers, and a signal when some is given back.
-struct Budget {
-    used: std::sync::Mutex<u64>,
-    freed: std::sync::Condvar,
-}
-
-static BUDGET: Budget = Budget {
-    used: std::sync::Mutex::new(0),
-    freed: std::sync::Condvar::new(),
-};
-
-/// A share of the decoding budget, given back when dropped.
-struct Reserved(u64);
-
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        let mut used = BUDGET
-            .used
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *used = used.saturating_sub(self.0);
-        BUDGET.freed.notify_all();
-    }
-}
-
-/// Takes `need` bytes of the budget `cap`, waiting while other workers hold too much of
-/// it; more than the whole budget is an error row.
-fn reserve(file: &FileRef, need: u64, cap: u64) -> Result<Reserved, IngestError> {
-    if need > cap {
-        return Err(err(
-            file,
-            ErrorKind::TooLarge,
-            format!(
-                "decoding it needs about {} MiB, more than the decoding memory budget of {} MiB; skipped",
-                need.div_ceil(1 << 20),
-                cap >> 20
-            ),
-        ));
-    }
-    let mut used = BUDGET
-        .used
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    while *used > 0 && *used + need > cap {
-        used = BUDGET
-            .freed
-            .wait(used)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-    }
-    *used += need;
-    Ok(Reserved(need))
 }
 
 /// Reads, hashes and decodes one image; writes its thumbnail into `thumbs` (if given and
@@ -235,7 +185,7 @@ pub fn process(
     Ok(meta)
 }
 
-fn empty_meta(format: &'static str, width: u32, height: u32, bits: u16) -> ImageMeta {
+pub(super) fn empty_meta(format: &'static str, width: u32, height: u32, bits: u16) -> ImageMeta {
     ImageMeta {
         hash: String::new(),
         width,
@@ -252,7 +202,12 @@ fn empty_meta(format: &'static str, width: u32, height: u32, bits: u16) -> Image
     }
 }
 
-fn check_pixels(file: &FileRef, w: u32, h: u32, limits: &Limits) -> Result<(), IngestError> {
+pub(super) fn check_pixels(
+    file: &FileRef,
+    w: u32,
+    h: u32,
+    limits: &Limits,
+) -> Result<(), IngestError> {
     if u64::from(w) * u64::from(h) > limits.max_pixels {
         return Err(err(
             file,
@@ -290,11 +245,7 @@ fn decode_dicom(file: &FileRef, limits: &Limits) -> Result<(DynamicImage, ImageM
 }
 
 /// A decoded image, what ingest records of it, and the budget share it holds.
-type Decoded = (DynamicImage, ImageMeta, Option<Reserved>);
-
-/// Longest side of the copy a large PNG is reduced to while it is read row by row (four
-/// times the thumbnail, which is made from it).
-const REDUCED: u32 = 4 * THUMB_SIZE;
+pub(super) type Decoded = (DynamicImage, ImageMeta, Option<Reserved>);
 
 /// PNGs larger than this decoded are read row by row instead of whole.
 const STREAM_PNG_ABOVE: u64 = 64 << 20;
@@ -362,110 +313,6 @@ fn decode_raster(
     let mut meta = empty_meta(format_name(format), w, h, bits);
     meta.photometric = Some(photometric_of(&img).into());
     Ok((img, meta, Some(reserved)))
-}
-
-/// A large, non-interlaced PNG read row by row into a box-averaged copy of at most
-/// [`REDUCED`] pixels on its longest side: memory stays at one row plus the copy whatever
-/// the image's size (a 16000² 16-bit RGBA PNG is 2 GB decoded whole). `None` for an
-/// interlaced PNG, which is decoded whole under the budget. The caller has checked its
-/// size against the pixel limit.
-fn decode_png_rows(
-    file: &FileRef,
-    bytes: &[u8],
-    limits: &Limits,
-) -> Result<Option<Decoded>, IngestError> {
-    let corrupt =
-        |e: png::DecodingError| err(file, ErrorKind::Corrupt, format!("cannot decode PNG: {e}"));
-    let mut dec = png::Decoder::new(Cursor::new(bytes));
-    dec.set_transformations(png::Transformations::EXPAND);
-    let mut reader = dec.read_info().map_err(corrupt)?;
-    let (w, h, interlaced, depth) = {
-        let info = reader.info();
-        (info.width, info.height, info.interlaced, info.bit_depth)
-    };
-    if interlaced {
-        return Ok(None);
-    }
-    let (color, out_depth) = reader.output_color_type();
-    let sample_bytes: usize = if out_depth == png::BitDepth::Sixteen {
-        2
-    } else {
-        1
-    };
-    let channels = color.samples();
-    let colour = matches!(color, png::ColorType::Rgb | png::ColorType::Rgba);
-    let out_ch = if colour { 3 } else { 1 };
-    let scale = |v: u32| (u64::from(v) * u64::from(REDUCED) / u64::from(w.max(h))).max(1) as usize;
-    let (tw, th) = (scale(w), scale(h));
-    let need =
-        (tw * th * (out_ch * 8 + 4)) as u64 + u64::from(w) * (channels * sample_bytes) as u64;
-    let reserved = reserve(file, need, limits.max_decode_bytes)?;
-    let (wu, hu) = (w as usize, h as usize);
-    let xs: Vec<usize> = (0..wu).map(|x| x * tw / wu).collect();
-    let mut sums = vec![0u64; tw * th * out_ch];
-    let mut counts = vec![0u32; tw * th];
-    let stride = channels * sample_bytes;
-    let mut y = 0usize;
-    while let Some(row) = reader.next_row().map_err(corrupt)? {
-        if y >= hu {
-            break;
-        }
-        let data = row.data();
-        let base = (y * th / hu) * tw;
-        for (x, &ox) in xs.iter().enumerate() {
-            let px = &data[x * stride..(x + 1) * stride];
-            let o = base + ox;
-            for c in 0..out_ch {
-                let v = if sample_bytes == 2 {
-                    u64::from(u16::from_be_bytes([px[2 * c], px[2 * c + 1]]))
-                } else {
-                    u64::from(px[c])
-                };
-                sums[o * out_ch + c] += v;
-            }
-            counts[o] += 1;
-        }
-        y += 1;
-    }
-    if y < hu {
-        return Err(err(
-            file,
-            ErrorKind::Corrupt,
-            format!("cannot decode PNG: {y} of its {h} rows"),
-        ));
-    }
-    let avg = sums
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| s / u64::from(counts[i / out_ch].max(1)));
-    let (tw, th) = (tw as u32, th as u32);
-    let bad = || err(file, ErrorKind::Corrupt, "cannot decode PNG: bad size");
-    let img = match (sample_bytes, colour) {
-        (2, false) => DynamicImage::ImageLuma16(
-            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u16).collect())
-                .ok_or_else(bad)?,
-        ),
-        (2, true) => DynamicImage::ImageRgb16(
-            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u16).collect())
-                .ok_or_else(bad)?,
-        ),
-        (_, false) => DynamicImage::ImageLuma8(
-            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u8).collect()).ok_or_else(bad)?,
-        ),
-        (_, true) => DynamicImage::ImageRgb8(
-            image::ImageBuffer::from_raw(tw, th, avg.map(|v| v as u8).collect()).ok_or_else(bad)?,
-        ),
-    };
-    let bits = match depth {
-        png::BitDepth::One => 1,
-        png::BitDepth::Two => 2,
-        png::BitDepth::Four => 4,
-        png::BitDepth::Eight => 8,
-        png::BitDepth::Sixteen => 16,
-    };
-    let mut meta = empty_meta("png", w, h, bits);
-    meta.photometric = Some(if colour { "RGB" } else { "MONOCHROME2" }.into());
-    Ok(Some((img, meta, Some(reserved))))
 }
 
 fn photometric_of(img: &DynamicImage) -> &'static str {
@@ -671,240 +518,6 @@ fn encode_jpeg(img: &DynamicImage) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Stores an encoded thumbnail as `<dir>/<h0h1>/<hash>.<ext>` unless it exists; returns
-/// the path relative to `dir`.
-fn write_thumb_bytes(
-    dir: &Path,
-    hash: &str,
-    format: &str,
-    bytes: &[u8],
-) -> std::io::Result<String> {
-    let ext = if format == "jpeg" { "jpg" } else { format };
-    let rel = format!("{}/{hash}.{ext}", &hash[..2]);
-    let path = dir.join(&rel);
-    if path.exists() {
-        return Ok(rel);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    // Write to a private temporary name beside the thumbnail, then rename: a crash never
-    // leaves half a file, and two workers writing the same thumbnail (duplicate images)
-    // never collide. The name carries the process id, so that what a killed run left
-    // behind is recognised (`ThumbnailRun`).
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!("{rel}.{}-{n}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    if let Err(e) = std::fs::rename(&tmp, &path) {
-        std::fs::remove_file(&tmp).ok();
-        return Err(e);
-    }
-    Ok(rel)
-}
-
-/// Marks that this process writes thumbnails into a cache folder, for as long as it lives:
-/// a `.writing-<pid>` file that a run removes when it ends, however it returns. A run
-/// killed mid-way leaves its marker, and the next run's `ThumbnailRun::start` then removes
-/// that process's temporary files (the whole cache is listed only in that case).
-pub struct ThumbnailRun {
-    marker: std::path::PathBuf,
-}
-
-impl ThumbnailRun {
-    pub fn start(thumbs: &Path) -> ThumbnailRun {
-        let me = std::process::id();
-        let marker = thumbs.join(format!(".writing-{me}"));
-        let _ = std::fs::create_dir_all(thumbs);
-        let _ = std::fs::write(&marker, b"");
-        let dead: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(thumbs)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let pid = name.strip_prefix(".writing-")?.parse::<u32>().ok()?;
-                (pid != me && !Path::new(&format!("/proc/{pid}")).exists()).then(|| (pid, e.path()))
-            })
-            .collect();
-        for (pid, stale) in dead {
-            remove_tmp_of(thumbs, pid);
-            let _ = std::fs::remove_file(stale);
-        }
-        ThumbnailRun { marker }
-    }
-}
-
-impl Drop for ThumbnailRun {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.marker);
-    }
-}
-
-/// Removes the temporary thumbnails (`<name>.<pid>-<n>.tmp`) of process `pid`; returns
-/// how many.
-fn remove_tmp_of(thumbs: &Path, pid: u32) -> usize {
-    let infix = format!(".{pid}-");
-    let mut removed = 0;
-    for sub in std::fs::read_dir(thumbs).into_iter().flatten().flatten() {
-        if !sub.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        for e in std::fs::read_dir(sub.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".tmp")
-                && name.contains(&infix)
-                && std::fs::remove_file(e.path()).is_ok()
-            {
-                removed += 1;
-            }
-        }
-    }
-    removed
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dhash_tells_images_apart_and_is_stable() {
-        let grad = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 64, |x, _| {
-            image::Luma([(x * 4) as u8])
-        }));
-        let flipped = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 64, |x, _| {
-            image::Luma([255 - (x * 4) as u8])
-        }));
-        assert_eq!(dhash(&grad), 0);
-        assert_eq!(dhash(&flipped), u64::MAX);
-        assert_eq!(
-            dhash(&grad),
-            dhash(&grad.resize(32, 32, FilterType::Triangle))
-        );
-    }
-
-    /// A PNG of `w`×`h` 16-bit RGBA pixels: a left-to-right ramp in red, the rest flat.
-    fn rgba16_png(w: u32, h: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgba);
-            enc.set_depth(png::BitDepth::Sixteen);
-            enc.set_compression(png::Compression::Fast);
-            let mut writer = enc.write_header().expect("header");
-            let mut stream = writer.stream_writer().expect("stream");
-            let row: Vec<u8> = (0..w)
-                .flat_map(|x| {
-                    let r = ((u64::from(x) * 65535) / u64::from(w - 1)) as u16;
-                    [
-                        r.to_be_bytes(),
-                        30000u16.to_be_bytes(),
-                        30000u16.to_be_bytes(),
-                        [255, 255],
-                    ]
-                    .concat()
-                })
-                .collect();
-            for _ in 0..h {
-                std::io::Write::write_all(&mut stream, &row).expect("row");
-            }
-            stream.finish().expect("finish");
-        }
-        out
-    }
-
-    fn file_of(dir: &Path, name: &str, bytes: &[u8]) -> FileRef {
-        let abs = dir.join(name);
-        std::fs::write(&abs, bytes).expect("write");
-        FileRef::stat(abs, name.into()).expect("stat")
-    }
-
-    /// A PNG larger than the row-by-row threshold (3000² 16-bit RGBA: 72 MB decoded) is
-    /// indexed within a decoding budget far below its decoded size, with its own size and
-    /// depth and a thumbnail that keeps its content (the ramp runs left to right).
-    #[test]
-    fn a_large_png_is_read_row_by_row_within_a_small_budget() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = file_of(dir.path(), "big.png", &rgba16_png(3000, 3000));
-        let limits = Limits {
-            max_decode_bytes: 40 << 20,
-            ..Limits::default()
-        };
-        let meta = process(&file, &limits, Some(dir.path())).expect("indexed");
-        assert_eq!((meta.width, meta.height, meta.bits), (3000, 3000, 16));
-        assert_eq!(meta.photometric.as_deref(), Some("RGB"));
-        let thumb = image::open(dir.path().join(meta.thumb.expect("thumb"))).expect("thumb");
-        assert_eq!(thumb.dimensions(), (THUMB_SIZE, THUMB_SIZE));
-        let rgb = thumb.to_rgb8();
-        let (left, right) = (rgb.get_pixel(2, 128).0[0], rgb.get_pixel(253, 128).0[0]);
-        assert!(left < 20 && right > 235, "red ramp kept: {left} .. {right}");
-    }
-
-    /// An image that alone needs more than the whole budget to decode is an error row.
-    #[test]
-    fn an_image_needing_more_than_the_budget_is_an_error_row() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let img = image::RgbaImage::from_pixel(1200, 1000, image::Rgba([9, 9, 9, 255]));
-        let mut tiff = Vec::new();
-        img.write_to(&mut Cursor::new(&mut tiff), ImageFormat::Tiff)
-            .expect("tiff");
-        let file = file_of(dir.path(), "big.tiff", &tiff);
-        let limits = Limits {
-            max_decode_bytes: 4 << 20,
-            ..Limits::default()
-        };
-        let e = process(&file, &limits, None).expect_err("refused");
-        assert_eq!(e.kind.name(), "too_large");
-        assert!(
-            e.message.contains("decoding memory budget of 4 MiB"),
-            "{}",
-            e.message
-        );
-        assert!(process(&file, &Limits::default(), None).is_ok());
-    }
-
-    /// A DICOM reserves its share too: over a small budget it is an error row, under the
-    /// default it is indexed.
-    #[test]
-    fn a_dicom_needing_more_than_the_budget_is_an_error_row() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("x.dcm");
-        let spec = dicom::DicomSpec {
-            width: 1200,
-            height: 1000,
-            pixels: dicom::DicomPixels::Mono16(vec![900; 1_200_000]),
-            photometric: "MONOCHROME2",
-            rescale: None,
-            window: None,
-            patient_id: None,
-            study_uid: None,
-            view: None,
-        };
-        dicom::write_dicom(&path, &spec).expect("dicom");
-        let file = FileRef::stat(path, "x.dcm".into()).expect("stat");
-        let small = Limits {
-            max_decode_bytes: 4 << 20,
-            ..Limits::default()
-        };
-        let e = process(&file, &small, None).expect_err("refused");
-        assert!(
-            e.message.contains("decoding memory budget"),
-            "{}",
-            e.message
-        );
-        let meta = process(&file, &Limits::default(), None).expect("indexed");
-        assert_eq!((meta.width, meta.height), (1200, 1000));
-    }
-
-    #[test]
-    fn sixteen_bit_is_stretched() {
-        let g: image::ImageBuffer<image::Luma<u16>, Vec<u16>> =
-            image::ImageBuffer::from_fn(2, 1, |x, _| image::Luma([1000 + x as u16 * 3000]));
-        let out = to_8bit(DynamicImage::ImageLuma16(g)).to_luma8();
-        assert_eq!(out.as_raw(), &vec![0u8, 255]);
-    }
-}
+#[path = "media_tests.rs"]
+mod tests;

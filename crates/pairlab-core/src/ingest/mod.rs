@@ -2,11 +2,14 @@
 //! report (in parallel), and write the catalogue in batched transactions. Re-running is
 //! incremental; bad files become rows in `ingest_errors` and never stop the run.
 
+mod budget;
 pub mod dicom;
 pub mod layout;
 pub mod media;
+mod png_rows;
 pub mod report;
 pub mod scan;
+mod thumbs;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -194,7 +197,7 @@ fn index_at_normal_sync(
     let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
     let library_dir = lib.root().to_owned();
     // Held until indexing returns; cleans what a killed run left.
-    let _thumbnail_run = thumbs.as_deref().map(media::ThumbnailRun::start);
+    let _thumbnail_run = thumbs.as_deref().map(thumbs::ThumbnailRun::start);
     let conn = lib.conn_mut();
     let root_str = root.to_string_lossy().into_owned();
     let name = root

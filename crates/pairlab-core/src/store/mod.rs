@@ -1,6 +1,7 @@
 //! The SQLite store: opening, pragmas and versioned migrations.
 
 pub mod read;
+pub mod search;
 
 use std::path::Path;
 
