@@ -1,9 +1,9 @@
 //! Pairlab's desktop shell (Tauri 2): the window's web UI (`ui/dist`) calls one command
-//! per row of core's route table (`pairlab_core::api::routes::ROUTES`), each a single
+//! per JSON endpoint that core declares (`pairlab_core::api::endpoints`), each a single
 //! delegating call into core; images come through the `pairlab:` protocol and job
 //! progress over a channel.
 //!
-//! - `commands`: the commands and the list of their names;
+//! - `commands`: the commands (generated from core's declarations) and their names;
 //! - `protocol`: `pairlab://localhost/pairs/{id}/image|thumb`.
 
 mod commands;

@@ -8,12 +8,9 @@ use pairlab_core::api::{MediaFile, etag_matches};
 use pairlab_core::{Error, Library};
 use tauri::http::{Response, StatusCode, header};
 
+/// The same status the server answers for `e`.
 fn status(e: &Error) -> StatusCode {
-    match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Invalid(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The pair id and file kind that a protocol path (`/pairs/{id}/image` or `/thumb`) names.

@@ -14,7 +14,6 @@ use pairlab_core::api::requests::*;
 use pairlab_core::api::routes::{Kind, ROUTES};
 use pairlab_core::progress::Silent;
 use pairlab_core::{Library, Result as CoreResult};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tauri::test::{
     INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
@@ -65,10 +64,6 @@ trait Transport {
     fn call(&self, name: &str, args: Value) -> Answer;
 }
 
-fn parse<T: DeserializeOwned>(args: &Value) -> T {
-    serde_json::from_value(args.clone()).expect("arguments")
-}
-
 fn answer<T: serde::Serialize>(r: CoreResult<T>) -> Answer {
     match r {
         // Through JSON text, as on the wire (an f32 prints as its shortest form).
@@ -77,61 +72,14 @@ fn answer<T: serde::Serialize>(r: CoreResult<T>) -> Answer {
     }
 }
 
-/// Core's API, called directly.
-struct InProcess(PathBuf);
+/// Core's API, called directly through the endpoints' declarations (the same typed call
+/// the other transports end in).
+struct InProcess(pairlab_core::jobs::Jobs);
 
 impl Transport for InProcess {
     fn call(&self, name: &str, args: Value) -> Answer {
-        let mut lib = Library::open(&self.0).expect("open");
-        let id = args["id"].as_i64().unwrap_or(0);
-        match name {
-            "stats" => answer(lib.stats()),
-            "search" => {
-                let a: SearchArgs = parse(&args);
-                answer(lib.search(&a.q, a.page()))
-            }
-            "pairs" => {
-                let a: PageArgs = parse(&args);
-                answer(lib.pairs(a.after, a.page()))
-            }
-            "browse" => {
-                let a: BrowseArgs = parse(&args);
-                answer(lib.browse(&a.filter, &a.sort, a.after.as_deref(), a.page()))
-            }
-            "browse_count" => {
-                let a: BrowseArgs = parse(&args);
-                answer(lib.browse_count(&a.filter, &a.sort))
-            }
-            "pair" => answer(lib.pair(id)),
-            "labels" => answer(lib.current_labels(id, &parse::<SchemaArgs>(&args).schema)),
-            "evidence" => answer(lib.evidence(id, &parse::<SchemaArgs>(&args).schema)),
-            "review_status" => answer(lib.review(id, &parse::<SchemaArgs>(&args).schema)),
-            "history" => answer(lib.label_history(id)),
-            "schemas" => answer(lib.schemas()),
-            "splits" => answer(lib.splits()),
-            "runs" => answer(lib.runs()),
-            "run" => answer(lib.run(id)),
-            "run_epochs" => answer(lib.run_epochs(id)),
-            "evaluate" => answer(lib.evaluate(id, &parse::<PartArgs>(&args).part)),
-            "misclassified" => answer(lib.misclassified_cell(id, &parse(&args))),
-            "leakage" => {
-                let a: LeakageArgs = parse(&args);
-                answer(lib.leakage(&a.split, a.near_distance()))
-            }
-            "errors" => {
-                let a: PageArgs = parse(&args);
-                answer(lib.errors(a.after, a.page()))
-            }
-            "models" => answer(lib.models()),
-            "set_label" => {
-                let a: SetLabelArgs = parse(&args);
-                answer(lib.set_label(a.pair, &a.schema, &a.class, a.value, &a.annotator))
-            }
-            "undo" => answer(lib.undo(&parse::<AnnotatorArgs>(&args).annotator)),
-            "redo" => answer(lib.redo(&parse::<AnnotatorArgs>(&args).annotator)),
-            "set_review" => answer(lib.set_review_status(&parse(&args))),
-            other => panic!("the in-process transport does not know {other}"),
-        }
+        let cx = pairlab_core::api::Call::new(&self.0, None);
+        answer(pairlab_core::api::endpoints::call_by_name(&cx, name, args))
     }
 }
 
@@ -356,7 +304,10 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
             .expect("runtime"),
     };
     let transports: Vec<(&str, Box<dyn Transport>)> = vec![
-        ("in-process", Box::new(InProcess(dirs[0].clone()))),
+        (
+            "in-process",
+            Box::new(InProcess(pairlab_core::jobs::Jobs::new(&dirs[0]))),
+        ),
         ("http", Box::new(http)),
         ("tauri", Box::new(Ipc::new(dirs[2].clone()))),
     ];
@@ -502,6 +453,56 @@ fn the_tauri_commands_are_the_route_tables_json_and_stream_rows() {
             );
         }
     }
+}
+
+/// Every row of the table is served over HTTP: no request on a row's method and path
+/// reaches the API's fallback (`no such API route`), whatever the call then answers.
+#[test]
+fn every_route_is_served_over_http() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = demo_library(tmp.path());
+    let app = pairlab_server::router(pairlab_server::AppState::new(&lib));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for r in ROUTES.iter().filter(|r| r.kind != Kind::Stream) {
+        let path = format!("/api{}", r.path.replace("{id}", "1"));
+        let req = if r.method == "GET" {
+            Request::get(&path).body(Body::empty())
+        } else {
+            Request::post(&path)
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+        };
+        let (status, body) = rt.block_on(async {
+            let res = app
+                .clone()
+                .oneshot(req.expect("request"))
+                .await
+                .expect("response");
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 64 << 20)
+                .await
+                .expect("body");
+            (status, body)
+        });
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("no such API route"),
+            "{} {path}: {status} {text}",
+            r.method
+        );
+    }
+    // And a path no row has reaches it.
+    let res = rt.block_on(
+        app.oneshot(
+            Request::get("/api/nope")
+                .body(Body::empty())
+                .expect("request"),
+        ),
+    );
+    assert_eq!(res.expect("response").status(), StatusCode::NOT_FOUND);
 }
 
 #[test]

@@ -21,6 +21,9 @@ pub enum Error {
     NotFound(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The signed-in user's role does not allow the call.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error(
         "the library at {} was written by a newer Pairlab (schema version {found}; this build knows up to {known})",
         path.display()
@@ -53,9 +56,24 @@ impl Error {
             Error::Io { .. } => "io",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
+            Error::Forbidden(_) => "forbidden",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Model(_) => "model",
             Error::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl Error {
+    /// The HTTP status an error answers with, for the server and the window's protocol
+    /// alike.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::NotFound(_) => 404,
+            Error::Invalid(_) => 400,
+            Error::Forbidden(_) => 403,
+            Error::Cancelled => 409,
+            _ => 500,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! query or body reads like every other error.
 
 use axum::Json;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -14,14 +14,7 @@ pub struct Id(pub i64);
 
 /// Parses an id: decimal digits only, greater than zero.
 pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    let digits = !raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit());
-    match raw.parse::<i64>() {
-        Ok(id) if digits && id > 0 => Ok(id),
-        _ => Err(ApiError::invalid(format!(
-            "not an id: {:?} (expected a positive integer)",
-            raw.chars().take(64).collect::<String>()
-        ))),
-    }
+    Ok(pairlab_core::api::endpoint::parse_id(raw)?)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
@@ -32,19 +25,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .await
             .map_err(|e| ApiError::invalid(e.body_text()))?;
         parse_id(&raw).map(Id)
-    }
-}
-
-/// `Query<T>` with a JSON rejection.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::try_from_uri(&parts.uri)
-            .map(|Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError::invalid(e.body_text()))
     }
 }
 

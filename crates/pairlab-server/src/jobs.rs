@@ -1,53 +1,17 @@
-//! Long jobs over HTTP: core's [`Jobs`] starts them on their own threads; `GET
-//! /api/jobs/{id}` answers a job's state and `GET /api/jobs/{id}/events` streams it (SSE)
-//! until the job ends; `POST /api/jobs/{id}/cancel` sets the flag the job checks.
+//! A job's progress over HTTP: `GET /api/jobs/{id}/events` streams its state (SSE) until
+//! the job ends. Starting, reading and cancelling jobs are JSON endpoints like the others.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::Stream;
-use pairlab_core::api::requests::{IndexArgs, JobStarted, TrainArgs};
-use pairlab_core::jobs::{Job, JobState};
+use pairlab_core::jobs::Job;
 
-use crate::extract::{ApiJson, Id};
+use crate::extract::Id;
 use crate::{ApiError, AppState, blocking};
-
-type Started = Result<(StatusCode, Json<JobStarted>), ApiError>;
-
-/// `POST /api/runs`: starts training; answers `202 {"job": id}` at once.
-pub async fn start_train(
-    State(state): State<AppState>,
-    ApiJson(args): ApiJson<TrainArgs>,
-) -> Started {
-    let started = state.jobs.start_train(args)?;
-    Ok((StatusCode::ACCEPTED, Json(started)))
-}
-
-/// `POST /api/corpora`: starts indexing a folder; answers `202 {"job": id}` at once.
-pub async fn start_index(
-    State(state): State<AppState>,
-    ApiJson(args): ApiJson<IndexArgs>,
-) -> Started {
-    let started = state.jobs.start_index(args)?;
-    Ok((StatusCode::ACCEPTED, Json(started)))
-}
-
-pub async fn list(State(state): State<AppState>) -> Json<Vec<JobState>> {
-    Json(state.jobs.all())
-}
-
-pub async fn state(State(state): State<AppState>, Id(id): Id) -> Result<Json<JobState>, ApiError> {
-    Ok(Json(state.jobs.state(id as u64)?))
-}
-
-pub async fn cancel(State(state): State<AppState>, Id(id): Id) -> Result<Json<JobState>, ApiError> {
-    Ok(Json(state.jobs.cancel(id as u64)?))
-}
 
 /// Shortest gap between two events of a running job.
 const EVENT_GAP: Duration = Duration::from_millis(100);

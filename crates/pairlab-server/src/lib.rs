@@ -2,10 +2,10 @@
 //! Handlers only delegate to core; the router is built by [`router`] and can be tested
 //! without a socket.
 //!
-//! - `routes`: the JSON routes (one core call each);
+//! - `routes`: the JSON routes, one generic handler per endpoint core declares;
 //! - `files`: a pair's image and thumbnail (looked up by pair id, never by a client path)
 //!   and the built UI's static files;
-//! - `jobs`: long jobs (training, indexing) through core's `Jobs`, with SSE and cancelling;
+//! - `jobs`: a long job's progress as server-sent events;
 //! - `auth`: the optional bearer token;
 //! - `extract`: extractors whose rejections are JSON errors like every other error.
 
@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router, middleware};
-use pairlab_core::api::routes::{ROUTES, Route};
+use pairlab_core::api::endpoints;
+use pairlab_core::api::routes::{Kind, ROUTES, Route};
 use pairlab_core::jobs::Jobs;
 use pairlab_core::{Error, Library};
 
@@ -106,10 +107,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Core(Error::NotFound(_)) => StatusCode::NOT_FOUND,
-            ApiError::Core(Error::Invalid(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Core(Error::Cancelled) => StatusCode::CONFLICT,
-            ApiError::Core(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Core(e) => {
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             ApiError::Http { status, .. } => *status,
         }
     }
@@ -156,69 +156,28 @@ async fn with_library<T: Send + 'static>(
     blocking(move || Ok(Library::open(&dir).and_then(|lib| f(&lib))?)).await
 }
 
-/// Like [`with_library`], for the calls that write.
-async fn with_library_mut<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&mut Library) -> pairlab_core::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    let dir = state.library.clone();
-    blocking(move || Ok(Library::open(&dir).and_then(|mut lib| f(&mut lib))?)).await
-}
-
 async fn api_not_found() -> ApiError {
     ApiError::not_found("no such API route")
 }
 
-/// The handler of one row of core's route table.
-fn handler(route: &Route) -> MethodRouter<AppState> {
-    let m = match route.method {
-        "GET" => MethodFilter::GET,
-        "POST" => MethodFilter::POST,
-        other => unreachable!("route {} has method {other}", route.name),
-    };
+/// The handler of a route that is not JSON: a file or a stream.
+fn special(route: &Route) -> MethodRouter<AppState> {
     match route.name {
-        "health" => on(m, routes::health),
-        "stats" => on(m, routes::stats),
-        "search" => on(m, routes::search),
-        "errors" => on(m, routes::errors),
-        "pairs" => on(m, routes::pairs),
-        "browse" => on(m, routes::browse),
-        "browse_count" => on(m, routes::browse_count),
-        "pair" => on(m, routes::pair),
-        "history" => on(m, routes::history),
-        "labels" => on(m, routes::labels),
-        "evidence" => on(m, routes::evidence),
-        "review_status" => on(m, routes::review_status),
-        "image" => on(m, files::image),
-        "thumb" => on(m, files::thumb),
-        "schemas" => on(m, routes::schemas),
-        "splits" => on(m, routes::splits),
-        "leakage" => on(m, routes::leakage),
-        "runs" => on(m, routes::runs),
-        "start_train" => on(m, jobs::start_train),
-        "run" => on(m, routes::run),
-        "run_epochs" => on(m, routes::run_epochs),
-        "evaluate" => on(m, routes::evaluate),
-        "misclassified" => on(m, routes::misclassified),
-        "models" => on(m, routes::models),
-        "set_label" => on(m, routes::set_label),
-        "undo" => on(m, routes::undo),
-        "redo" => on(m, routes::redo),
-        "set_review" => on(m, routes::set_review),
-        "start_index" => on(m, jobs::start_index),
-        "jobs" => on(m, jobs::list),
-        "job" => on(m, jobs::state),
-        "job_events" => on(m, jobs::events),
-        "cancel_job" => on(m, jobs::cancel),
+        "image" => get(files::image),
+        "thumb" => get(files::thumb),
+        "job_events" => get(jobs::events),
         other => unreachable!("route {other} has no handler"),
     }
 }
 
 /// The whole app: `/api/...` routes (core's route table), images, jobs, and the UI's files.
 pub fn router(state: AppState) -> Router {
+    let mut json = routes::Routes::default();
+    endpoints::visit(&mut json);
     let api = ROUTES
         .iter()
-        .fold(Router::new(), |api, r| api.route(r.path, handler(r)))
+        .filter(|r| r.kind != Kind::Json)
+        .fold(json.0, |api, r| api.route(r.path, special(r)))
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)

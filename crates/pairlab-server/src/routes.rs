@@ -1,253 +1,74 @@
-//! The JSON routes: each parses its input and makes one call into core's API.
+//! The JSON routes, one per endpoint that core declares (`pairlab_core::api::endpoints`):
+//! a single generic handler reads the path's `{id}` and the query (GET) or body (POST) into
+//! the endpoint's arguments and makes its one call into core on a blocking thread.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::{Extension, Json};
-use pairlab_core::api::requests::{
-    AnnotatorArgs, BrowseArgs, CellArgs, Health, LeakageArgs, PageArgs, PartArgs, ReviewStatus,
-    SchemaArgs, SearchArgs, SetLabelArgs, SetReviewArgs,
-};
-use pairlab_core::browse::BrowsePage;
-use pairlab_core::labeler::Evidence;
-use pairlab_core::labels::{CurrentLabel, LabelEvent, Schema};
-use pairlab_core::models::ModelRecord;
-use pairlab_core::runs::eval::{EvalReport, Misclassified};
-use pairlab_core::runs::{EpochMetrics, RunSummary};
-use pairlab_core::splits::{LeakageReport, SplitSummary};
-use pairlab_core::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
+use std::any::TypeId;
 
-use pairlab_core::users::Role;
+use axum::Json;
+use axum::extract::{FromRequest, RawPathParams, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, Router, on};
+use axum::{Extension, extract::Query};
+use pairlab_core::Error;
+use pairlab_core::api::requests::JobStarted;
+use pairlab_core::api::{Call, Endpoint, Visit};
 
 use crate::auth::CurrentUser;
-use crate::extract::{ApiJson, ApiQuery, Id};
-use crate::{ApiError, AppState, with_library, with_library_mut};
+use crate::extract::{ApiJson, parse_id};
+use crate::{ApiError, AppState, blocking};
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
+/// Builds the JSON part of the router, one route per endpoint.
+#[derive(Default)]
+pub struct Routes(pub Router<AppState>);
 
-pub async fn health() -> Json<Health> {
-    Json(Health::now())
-}
-
-pub async fn stats(State(state): State<AppState>) -> ApiResult<Stats> {
-    with_library(&state, |lib| lib.stats()).await.map(Json)
-}
-
-pub async fn search(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<SearchArgs>,
-) -> ApiResult<Vec<SearchHit>> {
-    with_library(&state, move |lib| lib.search(&q.q, q.page()))
-        .await
-        .map(Json)
-}
-
-pub async fn errors(
-    State(state): State<AppState>,
-    ApiQuery(p): ApiQuery<PageArgs>,
-) -> ApiResult<Vec<ErrorRow>> {
-    with_library(&state, move |lib| lib.errors(p.after, p.page()))
-        .await
-        .map(Json)
-}
-
-pub async fn pairs(
-    State(state): State<AppState>,
-    ApiQuery(p): ApiQuery<PageArgs>,
-) -> ApiResult<Vec<PairRow>> {
-    with_library(&state, move |lib| lib.pairs(p.after, p.page()))
-        .await
-        .map(Json)
-}
-
-/// One page of the grid: `{"filter": {...}, "sort": {...}, "after": cursor, "limit": n}`.
-pub async fn browse(
-    State(state): State<AppState>,
-    ApiJson(b): ApiJson<BrowseArgs>,
-) -> ApiResult<BrowsePage> {
-    with_library(&state, move |lib| {
-        lib.browse(&b.filter, &b.sort, b.after.as_deref(), b.page())
-    })
-    .await
-    .map(Json)
-}
-
-/// How many pairs the grid pages through: the body of a `browse` call (its cursor and
-/// limit are ignored).
-pub async fn browse_count(
-    State(state): State<AppState>,
-    ApiJson(b): ApiJson<BrowseArgs>,
-) -> ApiResult<u64> {
-    with_library(&state, move |lib| lib.browse_count(&b.filter, &b.sort))
-        .await
-        .map(Json)
-}
-
-pub async fn pair(State(state): State<AppState>, Id(id): Id) -> ApiResult<PairDetail> {
-    with_library(&state, move |lib| lib.pair(id))
-        .await
-        .map(Json)
-}
-
-pub async fn history(State(state): State<AppState>, Id(id): Id) -> ApiResult<Vec<LabelEvent>> {
-    with_library(&state, move |lib| lib.label_history(id))
-        .await
-        .map(Json)
-}
-
-pub async fn labels(
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiQuery(q): ApiQuery<SchemaArgs>,
-) -> ApiResult<Vec<CurrentLabel>> {
-    with_library(&state, move |lib| lib.current_labels(id, &q.schema))
-        .await
-        .map(Json)
-}
-
-pub async fn evidence(
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiQuery(q): ApiQuery<SchemaArgs>,
-) -> ApiResult<Vec<Evidence>> {
-    with_library(&state, move |lib| lib.evidence(id, &q.schema))
-        .await
-        .map(Json)
-}
-
-pub async fn review_status(
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiQuery(q): ApiQuery<SchemaArgs>,
-) -> ApiResult<ReviewStatus> {
-    with_library(&state, move |lib| lib.review(id, &q.schema))
-        .await
-        .map(Json)
-}
-
-pub async fn schemas(State(state): State<AppState>) -> ApiResult<Vec<Schema>> {
-    with_library(&state, |lib| lib.schemas()).await.map(Json)
-}
-
-pub async fn splits(State(state): State<AppState>) -> ApiResult<Vec<SplitSummary>> {
-    with_library(&state, |lib| lib.splits()).await.map(Json)
-}
-
-pub async fn leakage(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<LeakageArgs>,
-) -> ApiResult<LeakageReport> {
-    with_library(&state, move |lib| lib.leakage(&q.split, q.near_distance()))
-        .await
-        .map(Json)
-}
-
-pub async fn runs(State(state): State<AppState>) -> ApiResult<Vec<RunSummary>> {
-    with_library(&state, |lib| lib.runs()).await.map(Json)
-}
-
-pub async fn run(State(state): State<AppState>, Id(id): Id) -> ApiResult<RunSummary> {
-    with_library(&state, move |lib| lib.run(id)).await.map(Json)
-}
-
-pub async fn run_epochs(State(state): State<AppState>, Id(id): Id) -> ApiResult<Vec<EpochMetrics>> {
-    with_library(&state, move |lib| lib.run_epochs(id))
-        .await
-        .map(Json)
-}
-
-pub async fn evaluate(
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiQuery(q): ApiQuery<PartArgs>,
-) -> ApiResult<EvalReport> {
-    with_library(&state, move |lib| lib.evaluate(id, &q.part))
-        .await
-        .map(Json)
-}
-
-pub async fn misclassified(
-    State(state): State<AppState>,
-    Id(id): Id,
-    ApiQuery(q): ApiQuery<CellArgs>,
-) -> ApiResult<Vec<Misclassified>> {
-    with_library(&state, move |lib| lib.misclassified_cell(id, &q))
-        .await
-        .map(Json)
-}
-
-pub async fn models(State(state): State<AppState>) -> ApiResult<Vec<ModelRecord>> {
-    with_library(&state, |lib| lib.models()).await.map(Json)
-}
-
-/// The annotator a label is recorded under: on a server with user accounts, the
-/// authenticated user, never what the request body says.
-fn annotator(user: &Option<Extension<CurrentUser>>, from_body: String) -> String {
-    match user {
-        Some(Extension(CurrentUser(u))) => u.name.clone(),
-        None => from_body,
+impl Visit for Routes {
+    fn endpoint<E: Endpoint>(&mut self) {
+        let method = match E::ROUTE.method {
+            "POST" => MethodFilter::POST,
+            _ => MethodFilter::GET,
+        };
+        let router = std::mem::take(&mut self.0);
+        self.0 = router.route(E::ROUTE.path, on(method, handle::<E>));
     }
 }
 
-/// The event written, or `null` when the value did not change.
-pub async fn set_label(
+/// One call of `E`: `200` with its answer (`202` when it started a job), or the error.
+async fn handle<E: Endpoint>(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
-    ApiJson(b): ApiJson<SetLabelArgs>,
-) -> ApiResult<Option<LabelEvent>> {
-    let who = annotator(&user, b.annotator);
-    with_library_mut(&state, move |lib| {
-        lib.set_label(b.pair, &b.schema, &b.class, b.value, &who)
-    })
-    .await
-    .map(Json)
-}
-
-/// The event written, or `null` when there was nothing to undo.
-pub async fn undo(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    ApiJson(b): ApiJson<AnnotatorArgs>,
-) -> ApiResult<Option<LabelEvent>> {
-    let who = annotator(&user, b.annotator);
-    with_library_mut(&state, move |lib| lib.undo(&who))
-        .await
-        .map(Json)
-}
-
-/// The event written, or `null` when there was nothing to redo.
-pub async fn redo(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    ApiJson(b): ApiJson<AnnotatorArgs>,
-) -> ApiResult<Option<LabelEvent>> {
-    let who = annotator(&user, b.annotator);
-    with_library_mut(&state, move |lib| lib.redo(&who))
-        .await
-        .map(Json)
-}
-
-/// Accepting or rejecting a pair needs a reviewer (or an admin) on a server with user
-/// accounts; an annotator may flag a pair or clear its status.
-pub async fn set_review(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    ApiJson(mut b): ApiJson<SetReviewArgs>,
-) -> ApiResult<ReviewStatus> {
-    if let Some(Extension(CurrentUser(u))) = &user
-        && ["accepted", "rejected"].contains(&b.status.as_str())
-        && u.role < Role::Reviewer
-    {
-        let why = format!(
-            "user {:?} is {} and marking a pair {} needs reviewer or above",
-            u.name,
-            u.role.name(),
-            b.status
-        );
-        eprintln!("pairlab serve: denied POST /api/review: {why}");
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", why));
+    params: RawPathParams,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let id = match params.iter().find(|(k, _)| *k == "id") {
+        Some((_, raw)) => Some(parse_id(raw)?),
+        None => None,
+    };
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let args: E::Args = if method == Method::GET {
+        Query::<E::Args>::try_from_uri(req.uri())
+            .map(|Query(v)| v)
+            .map_err(|e| ApiError::invalid(e.body_text()))?
+    } else {
+        ApiJson::<E::Args>::from_request(req, &state).await?.0
+    };
+    let jobs = state.jobs.clone();
+    let user = user.map(|Extension(CurrentUser(u))| u);
+    let answer = blocking(move || Ok(E::call(&Call::new(&jobs, user.as_ref()), id, args)?)).await;
+    match answer {
+        Ok(a) => {
+            let started = TypeId::of::<E::Answer>() == TypeId::of::<JobStarted>();
+            let status = if started {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(a)).into_response())
+        }
+        Err(ApiError::Core(Error::Forbidden(why))) => {
+            eprintln!("pairlab serve: denied {method} {path}: {why}");
+            Err(ApiError::Core(Error::Forbidden(why)))
+        }
+        Err(e) => Err(e),
     }
-    b.annotator = annotator(&user, b.annotator);
-    with_library(&state, move |lib| lib.set_review_status(&b))
-        .await
-        .map(Json)
 }

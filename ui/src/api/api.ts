@@ -1,29 +1,48 @@
-// Typed wrappers over `call` for the shell, Browse and Sample (Library, Train and Evaluate
-// use apiJobs.ts).
+// Every backend call the views make, grouped by resource. `call` is typed from the
+// generated route map (../bindings/routes.ts), so each wrapper only names its arguments.
 import { call } from "./transport";
-import type {
-  BrowseArgs, BrowsePage, CurrentLabel, Evidence, LabelEvent, LabelValue, ModelRecord, PairDetail, PairRow,
-  ReviewState, ReviewStatus, RunSummary, Schema, SplitSummary, Stats,
-} from "./types";
+import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewState, TrainArgs } from "./types";
 
 export const api = {
-  stats: () => call<Stats>("stats"),
-  pairs: (after?: number, limit?: number) => call<PairRow[]>("pairs", { after, limit }),
-  browse: (req: BrowseArgs) => call<BrowsePage>("browse", { ...req }),
-  browseCount: (req: BrowseArgs) => call<number>("browse_count", { ...req }),
-  pair: (id: number) => call<PairDetail>("pair", { id }),
-  history: (id: number) => call<LabelEvent[]>("history", { id }),
-  labels: (id: number, schema?: string) => call<CurrentLabel[]>("labels", { id, schema }),
-  evidence: (id: number, schema?: string) => call<Evidence[]>("evidence", { id, schema }),
-  reviewStatus: (id: number, schema?: string) => call<ReviewStatus>("review_status", { id, schema }),
-  schemas: () => call<Schema[]>("schemas"),
-  splits: () => call<SplitSummary[]>("splits"),
-  runs: () => call<RunSummary[]>("runs"),
-  models: () => call<ModelRecord[]>("models"),
+  // The library
+  stats: () => call("stats"),
+  schemas: () => call("schemas"),
+  models: () => call("models"),
+  errors: (after?: number, limit?: number) => call("errors", { after, limit }),
+  startIndex: (args: IndexArgs) => call("start_index", { ...args }),
+
+  // Pairs
+  pairs: (after?: number, limit?: number) => call("pairs", { after, limit }),
+  browse: (req: BrowseArgs) => call("browse", { ...req }),
+  browseCount: (req: BrowseArgs) => call("browse_count", { ...req }),
+  pair: (id: number) => call("pair", { id }),
+
+  // Labels and review
+  history: (id: number) => call("history", { id }),
+  labels: (id: number, schema?: string) => call("labels", { id, schema }),
+  evidence: (id: number, schema?: string) => call("evidence", { id, schema }),
   setLabel: (pair: number, cls: string, value: LabelValue | null, annotator: string, schema?: string) =>
-    call<LabelEvent | null>("set_label", { pair, schema, class: cls, value, annotator }),
-  undo: (annotator: string) => call<LabelEvent | null>("undo", { annotator }),
-  redo: (annotator: string) => call<LabelEvent | null>("redo", { annotator }),
+    call("set_label", { pair, schema, class: cls, value, annotator }),
+  undo: (annotator: string) => call("undo", { annotator }),
+  redo: (annotator: string) => call("redo", { annotator }),
+  reviewStatus: (id: number, schema?: string) => call("review_status", { id, schema }),
   setReview: (pair: number, status: Exclude<ReviewState, "pre-labelled">, annotator: string, schema?: string) =>
-    call<ReviewStatus>("set_review", { pair, schema, status, annotator }),
+    call("set_review", { pair, schema, status, annotator }),
+
+  // Splits
+  splits: () => call("splits"),
+  leakage: (split: string, near?: number) => call("leakage", { split, near }),
+
+  // Runs and evaluation
+  runs: () => call("runs"),
+  run: (id: number) => call("run", { id }),
+  runEpochs: (id: number) => call("run_epochs", { id }),
+  startTrain: (args: TrainArgs) => call("start_train", { ...args }),
+  evaluate: (id: number, part?: string) => call("evaluate", { id, part }),
+  misclassified: (id: number, cell: CellArgs) => call("misclassified", { id, ...cell }),
+
+  // Jobs (follow one with `followJob` in jobs.ts)
+  jobs: () => call("jobs"),
+  job: (id: number) => call("job", { id }),
+  cancelJob: (id: number) => call("cancel_job", { id }),
 };

@@ -175,6 +175,7 @@ describe("call in Tauri", () => {
 
   it("turns a {kind, message} rejection into ApiError", async () => {
     invoke.mockRejectedValue({ kind: "invalid", message: "bad class" });
+    // @ts-expect-error: the arguments lack class, value and annotator (the types say so too)
     const err = await rejection(call("set_label", { pair: 1 }));
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ kind: "invalid", message: "bad class", status: null });

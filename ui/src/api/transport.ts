@@ -1,6 +1,6 @@
 // The one transport module: every backend call goes through `call`. In the Tauri window it
 // invokes the command of the same name; in a browser it uses the route table over HTTP.
-import { ROUTES, type RouteName } from "../bindings/routes";
+import { ROUTES, type CallName, type Calls, type RouteName } from "../bindings/routes";
 import type { JobState } from "./types";
 
 export type Args = Record<string, unknown>;
@@ -86,7 +86,7 @@ export function buildRequest(name: RouteName, args: Args = {}): HttpRequest {
   const rest: Args = { ...args };
   const path = route.path.replace(/\{(\w+)\}/g, (_, key: string) => {
     const v = rest[key];
-    if (v === undefined || v === null) throw new ApiError("invalid_input", `${name}: missing ${key}`);
+    if (v === undefined || v === null) throw new ApiError("invalid", `${name}: missing ${key}`);
     delete rest[key];
     return encodeURIComponent(String(v));
   });
@@ -146,17 +146,24 @@ async function http<T>(req: HttpRequest): Promise<T> {
   return data as T;
 }
 
-/** Calls a backend route by name. */
-export async function call<T>(name: RouteName, args: Args = {}): Promise<T> {
+/** A call's arguments and answer, from the generated route map. */
+export type ArgsOf<N extends CallName> = Calls[N]["args"];
+export type AnswerOf<N extends CallName> = Calls[N]["answer"];
+/** The arguments may be left out where none is required. */
+type ArgList<N extends CallName> = {} extends ArgsOf<N> ? [args?: ArgsOf<N>] : [args: ArgsOf<N>];
+
+/** Calls a backend endpoint by name, typed end to end by the generated `Calls`. */
+export async function call<N extends CallName>(name: N, ...rest: ArgList<N>): Promise<AnswerOf<N>> {
+  const args: Args = { ...(rest[0] ?? {}) };
   const t = tauri();
   if (t) {
     try {
-      return (await t.core.invoke(name, { args })) as T;
+      return (await t.core.invoke(name, { args })) as AnswerOf<N>;
     } catch (e) {
       throw toApiError(e);
     }
   }
-  return http<T>(buildRequest(name, args));
+  return http<AnswerOf<N>>(buildRequest(name, args));
 }
 
 function withToken(url: string): string {

@@ -1,5 +1,39 @@
-// Generated from pairlab-core's api::routes::ROUTES by `cargo test` (bindings test);
+// Generated from pairlab-core's api::endpoints by `cargo test` (bindings test);
 // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings
+
+import type { AnnotatorArgs } from "./AnnotatorArgs";
+import type { BrowseArgs } from "./BrowseArgs";
+import type { BrowsePage } from "./BrowsePage";
+import type { CellArgs } from "./CellArgs";
+import type { CurrentLabel } from "./CurrentLabel";
+import type { EpochMetrics } from "./EpochMetrics";
+import type { ErrorRow } from "./ErrorRow";
+import type { EvalReport } from "./EvalReport";
+import type { Evidence } from "./Evidence";
+import type { Health } from "./Health";
+import type { IndexArgs } from "./IndexArgs";
+import type { JobStarted } from "./JobStarted";
+import type { JobState } from "./JobState";
+import type { LabelEvent } from "./LabelEvent";
+import type { LeakageArgs } from "./LeakageArgs";
+import type { LeakageReport } from "./LeakageReport";
+import type { Misclassified } from "./Misclassified";
+import type { ModelRecord } from "./ModelRecord";
+import type { PageArgs } from "./PageArgs";
+import type { PairDetail } from "./PairDetail";
+import type { PairRow } from "./PairRow";
+import type { PartArgs } from "./PartArgs";
+import type { ReviewStatus } from "./ReviewStatus";
+import type { RunSummary } from "./RunSummary";
+import type { Schema } from "./Schema";
+import type { SchemaArgs } from "./SchemaArgs";
+import type { SearchArgs } from "./SearchArgs";
+import type { SearchHit } from "./SearchHit";
+import type { SetLabelArgs } from "./SetLabelArgs";
+import type { SetReviewArgs } from "./SetReviewArgs";
+import type { SplitSummary } from "./SplitSummary";
+import type { Stats } from "./Stats";
+import type { TrainArgs } from "./TrainArgs";
 
 export const ROUTES = {
   health: { method: "GET", path: "/api/health", kind: "json" },
@@ -14,8 +48,6 @@ export const ROUTES = {
   labels: { method: "GET", path: "/api/pairs/{id}/labels", kind: "json" },
   evidence: { method: "GET", path: "/api/pairs/{id}/evidence", kind: "json" },
   review_status: { method: "GET", path: "/api/pairs/{id}/review", kind: "json" },
-  image: { method: "GET", path: "/api/pairs/{id}/image", kind: "file" },
-  thumb: { method: "GET", path: "/api/pairs/{id}/thumb", kind: "file" },
   schemas: { method: "GET", path: "/api/schemas", kind: "json" },
   splits: { method: "GET", path: "/api/splits", kind: "json" },
   leakage: { method: "GET", path: "/api/leakage", kind: "json" },
@@ -33,8 +65,46 @@ export const ROUTES = {
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
   jobs: { method: "GET", path: "/api/jobs", kind: "json" },
   job: { method: "GET", path: "/api/jobs/{id}", kind: "json" },
-  job_events: { method: "GET", path: "/api/jobs/{id}/events", kind: "stream" },
   cancel_job: { method: "POST", path: "/api/jobs/{id}/cancel", kind: "json" },
+  image: { method: "GET", path: "/api/pairs/{id}/image", kind: "file" },
+  thumb: { method: "GET", path: "/api/pairs/{id}/thumb", kind: "file" },
+  job_events: { method: "GET", path: "/api/jobs/{id}/events", kind: "stream" },
 } as const;
 
 export type RouteName = keyof typeof ROUTES;
+
+/** Each JSON call's arguments (the path's `id` among them) and answer. */
+export interface Calls {
+  health: { args: Record<string, never>; answer: Health };
+  stats: { args: Record<string, never>; answer: Stats };
+  search: { args: SearchArgs; answer: Array<SearchHit> };
+  errors: { args: PageArgs; answer: Array<ErrorRow> };
+  pairs: { args: PageArgs; answer: Array<PairRow> };
+  browse: { args: BrowseArgs; answer: BrowsePage };
+  browse_count: { args: BrowseArgs; answer: number };
+  pair: { args: { id: number }; answer: PairDetail };
+  history: { args: { id: number }; answer: Array<LabelEvent> };
+  labels: { args: SchemaArgs & { id: number }; answer: Array<CurrentLabel> };
+  evidence: { args: SchemaArgs & { id: number }; answer: Array<Evidence> };
+  review_status: { args: SchemaArgs & { id: number }; answer: ReviewStatus };
+  schemas: { args: Record<string, never>; answer: Array<Schema> };
+  splits: { args: Record<string, never>; answer: Array<SplitSummary> };
+  leakage: { args: LeakageArgs; answer: LeakageReport };
+  runs: { args: Record<string, never>; answer: Array<RunSummary> };
+  start_train: { args: TrainArgs; answer: JobStarted };
+  run: { args: { id: number }; answer: RunSummary };
+  run_epochs: { args: { id: number }; answer: Array<EpochMetrics> };
+  evaluate: { args: PartArgs & { id: number }; answer: EvalReport };
+  misclassified: { args: CellArgs & { id: number }; answer: Array<Misclassified> };
+  models: { args: Record<string, never>; answer: Array<ModelRecord> };
+  set_label: { args: SetLabelArgs; answer: LabelEvent | null };
+  undo: { args: AnnotatorArgs; answer: LabelEvent | null };
+  redo: { args: AnnotatorArgs; answer: LabelEvent | null };
+  set_review: { args: SetReviewArgs; answer: ReviewStatus };
+  start_index: { args: IndexArgs; answer: JobStarted };
+  jobs: { args: Record<string, never>; answer: Array<JobState> };
+  job: { args: { id: number }; answer: JobState };
+  cancel_job: { args: { id: number }; answer: JobState };
+}
+
+export type CallName = keyof Calls;

@@ -25,62 +25,40 @@ pub fn files() -> Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
+/// Exports every endpoint's argument and answer types (with what they refer to), and the
+/// few types the UI reads from inside a JSON value (a finished job's `result`).
 fn export_into(dir: &Path) -> Result<()> {
-    macro_rules! export {
-        ($($t:ty),* $(,)?) => {
-            $(<$t>::export_all_to(dir).map_err(|e| Error::Invalid(format!("ts-rs: {e}")))?;)*
-        };
+    let mut export = Export { dir, failed: None };
+    super::endpoints::visit(&mut export);
+    ts_rs::TypeVisitor::visit::<crate::ingest::IndexSummary>(&mut export);
+    match export.failed {
+        Some(e) => Err(Error::Invalid(format!("ts-rs: {e}"))),
+        None => Ok(()),
     }
-    use super::requests::*;
-    use crate::browse::BrowsePage;
-    use crate::ingest::IndexSummary;
-    use crate::jobs::JobState;
-    use crate::labeler::Evidence;
-    use crate::labels::{CurrentLabel, LabelEvent, Schema};
-    use crate::models::ModelRecord;
-    use crate::runs::eval::{EvalReport, Misclassified};
-    use crate::runs::{EpochMetrics, RunSummary};
-    use crate::splits::{LeakageReport, SplitSummary};
-    use crate::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
-    export!(
-        // answers
-        Health,
-        Stats,
-        SearchHit,
-        ErrorRow,
-        PairRow,
-        BrowsePage,
-        PairDetail,
-        LabelEvent,
-        CurrentLabel,
-        Evidence,
-        ReviewStatus,
-        Schema,
-        SplitSummary,
-        LeakageReport,
-        RunSummary,
-        EpochMetrics,
-        EvalReport,
-        Misclassified,
-        ModelRecord,
-        JobStarted,
-        JobState,
-        IndexSummary,
-        // arguments
-        SearchArgs,
-        PageArgs,
-        BrowseArgs,
-        SchemaArgs,
-        LeakageArgs,
-        PartArgs,
-        CellArgs,
-        SetLabelArgs,
-        AnnotatorArgs,
-        SetReviewArgs,
-        TrainArgs,
-        IndexArgs,
-    );
-    Ok(())
+}
+
+struct Export<'a> {
+    dir: &'a Path,
+    failed: Option<ts_rs::ExportError>,
+}
+
+impl ts_rs::TypeVisitor for Export<'_> {
+    fn visit<T: TS + 'static + ?Sized>(&mut self) {
+        if T::output_path().is_none() {
+            // An array, an option or a primitive: export what it holds.
+            return T::visit_generics(self);
+        }
+        if let Err(e) = T::export_all_to(self.dir) {
+            self.failed.get_or_insert(e);
+        }
+    }
+}
+
+impl super::Visit for Export<'_> {
+    fn endpoint<E: super::Endpoint>(&mut self) {
+        ts_rs::TypeVisitor::visit::<E::Args>(self);
+        ts_rs::TypeVisitor::visit::<E::Answer>(self);
+    }
 }
 
 /// The files under `dir` (recursively), by path relative to it.

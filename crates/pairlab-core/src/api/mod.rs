@@ -16,6 +16,8 @@ use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 use requests::{ReviewStatus, SetReviewArgs};
 
 pub mod bindings;
+pub mod endpoint;
+pub mod endpoints;
 mod media;
 mod models;
 pub mod requests;
@@ -23,6 +25,7 @@ pub mod routes;
 mod runs;
 mod splits;
 mod users;
+pub use endpoint::{Call, Endpoint, Visit};
 pub use media::{MediaFile, etag_matches, is_plain_relative};
 pub use models::{EncodeInput, Encoding};
 

@@ -1,8 +1,10 @@
 //! The API's surface as data: one row per call, with the HTTP method and path that
 //! `pairlab serve` routes and the name that the Tauri command (and the UI's transport)
-//! uses. The server builds its router from this table, the Tauri shell's test checks its
-//! commands against it and the UI's `routes.ts` is generated from it.
+//! uses. The rows come from the declarations in `endpoints.rs`; the server builds its
+//! router from them and the UI's `routes.ts` (with each call's argument and answer types)
+//! is generated here.
 
+use super::endpoint::{Endpoint, Visit};
 use crate::users::Role;
 
 /// How a call answers.
@@ -29,14 +31,6 @@ pub struct Route {
 }
 
 impl Route {
-    /// The same route, callable only by `role` and the roles above it.
-    const fn needs(self, role: Role) -> Route {
-        Route {
-            role: Some(role),
-            ..self
-        }
-    }
-
     /// Whether `path` (under `/api`, without a query) is this route's, `{x}` standing for
     /// any one segment.
     pub fn matches(&self, method: &str, path: &str) -> bool {
@@ -53,78 +47,21 @@ impl Route {
     }
 }
 
-const fn json(name: &'static str, method: &'static str, path: &'static str) -> Route {
-    Route {
-        name,
-        method,
-        path,
-        kind: Kind::Json,
-        role: None,
-    }
-}
+pub use super::endpoints::ROUTES;
 
-/// Every call of the API.
-pub const ROUTES: &[Route] = &[
-    json("health", "GET", "/health"),
-    json("stats", "GET", "/stats"),
-    json("search", "GET", "/search"),
-    json("errors", "GET", "/errors"),
-    json("pairs", "GET", "/pairs"),
-    json("browse", "POST", "/browse"),
-    json("browse_count", "POST", "/browse/count"),
-    json("pair", "GET", "/pairs/{id}"),
-    json("history", "GET", "/pairs/{id}/history"),
-    json("labels", "GET", "/pairs/{id}/labels"),
-    json("evidence", "GET", "/pairs/{id}/evidence"),
-    json("review_status", "GET", "/pairs/{id}/review"),
-    Route {
-        name: "image",
-        method: "GET",
-        path: "/pairs/{id}/image",
-        kind: Kind::File,
-        role: None,
-    },
-    Route {
-        name: "thumb",
-        method: "GET",
-        path: "/pairs/{id}/thumb",
-        kind: Kind::File,
-        role: None,
-    },
-    json("schemas", "GET", "/schemas"),
-    json("splits", "GET", "/splits"),
-    json("leakage", "GET", "/leakage"),
-    json("runs", "GET", "/runs"),
-    json("start_train", "POST", "/runs").needs(Role::Admin),
-    json("run", "GET", "/runs/{id}"),
-    json("run_epochs", "GET", "/runs/{id}/epochs"),
-    json("evaluate", "GET", "/runs/{id}/eval"),
-    json("misclassified", "GET", "/runs/{id}/misclassified"),
-    json("models", "GET", "/models"),
-    json("set_label", "POST", "/labels").needs(Role::Annotator),
-    json("undo", "POST", "/undo").needs(Role::Annotator),
-    json("redo", "POST", "/redo").needs(Role::Annotator),
-    json("set_review", "POST", "/review").needs(Role::Annotator),
-    json("start_index", "POST", "/corpora").needs(Role::Admin),
-    json("jobs", "GET", "/jobs"),
-    json("job", "GET", "/jobs/{id}"),
-    Route {
-        name: "job_events",
-        method: "GET",
-        path: "/jobs/{id}/events",
-        kind: Kind::Stream,
-        role: None,
-    },
-    json("cancel_job", "POST", "/jobs/{id}/cancel").needs(Role::Admin),
-];
-
-/// The UI's `routes.ts`: the table as a TypeScript constant.
+/// The UI's `routes.ts`: the table as a TypeScript constant, and `Calls`, each JSON
+/// call's argument and answer types (so that the UI's `call` is typed end to end).
 pub fn typescript() -> String {
+    let mut calls = TsCalls::default();
+    super::endpoints::visit(&mut calls);
     let mut out = String::from(
-        "// Generated from pairlab-core's api::routes::ROUTES by `cargo test` (bindings test);\n\
-         // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings\n\n\
-         export const ROUTES = {\n",
+        "// Generated from pairlab-core's api::endpoints by `cargo test` (bindings test);\n\
+         // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings\n\n",
     );
+    for name in &calls.imports {
+        out.push_str(&format!("import type {{ {name} }} from \"./{name}\";\n"));
+    }
+    out.push_str("\nexport const ROUTES = {\n");
     for r in ROUTES {
         let kind = match r.kind {
             Kind::Json => "json",
@@ -136,8 +73,58 @@ pub fn typescript() -> String {
             r.name, r.method, r.path, kind
         ));
     }
-    out.push_str("} as const;\n\nexport type RouteName = keyof typeof ROUTES;\n");
-    out
+    out.push_str("} as const;\n\nexport type RouteName = keyof typeof ROUTES;\n\n");
+    out.push_str("/** Each JSON call's arguments (the path's `id` among them) and answer. */\n");
+    out.push_str("export interface Calls {\n");
+    for line in &calls.lines {
+        out.push_str(line);
+    }
+    out.push_str("}\n\nexport type CallName = keyof Calls;\n");
+    // i64 and u64 travel as JSON numbers (ids and counts stay below 2^53).
+    out.replace("bigint", "number")
+}
+
+/// Collects `Calls`' lines and the bindings they import.
+#[derive(Default)]
+struct TsCalls {
+    lines: Vec<String>,
+    imports: std::collections::BTreeSet<String>,
+}
+
+/// The exported (named) types a type refers to at its top: itself, or the items of an
+/// array or option.
+struct Imports<'a>(&'a mut std::collections::BTreeSet<String>);
+
+impl ts_rs::TypeVisitor for Imports<'_> {
+    fn visit<T: ts_rs::TS + 'static + ?Sized>(&mut self) {
+        if T::output_path().is_some() {
+            self.0.insert(T::ident());
+        } else {
+            T::visit_generics(self);
+        }
+    }
+}
+
+impl Visit for TsCalls {
+    fn endpoint<E: Endpoint>(&mut self) {
+        use ts_rs::{TS, TypeVisitor};
+        let no_args = <E::Args as TS>::ident() == "NoArgs";
+        let args = match (no_args, E::TAKES_ID) {
+            (true, true) => "{ id: number }".to_owned(),
+            (true, false) => "Record<string, never>".to_owned(),
+            (false, true) => format!("{} & {{ id: number }}", <E::Args as TS>::name()),
+            (false, false) => <E::Args as TS>::name(),
+        };
+        if !no_args {
+            Imports(&mut self.imports).visit::<E::Args>();
+        }
+        Imports(&mut self.imports).visit::<E::Answer>();
+        self.lines.push(format!(
+            "  {}: {{ args: {args}; answer: {} }};\n",
+            E::ROUTE.name,
+            <E::Answer as TS>::name()
+        ));
+    }
 }
 
 #[cfg(test)]

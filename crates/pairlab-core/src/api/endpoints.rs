@@ -1,0 +1,293 @@
+//! Every endpoint of the API, declared once: its name, HTTP method and path, the least role
+//! that may call it, its arguments, its answer and its call into core. From this list come
+//! the route table ([`ROUTES`]), one type per endpoint implementing [`Endpoint`] (which the
+//! server routes and the contract suite calls), the Tauri shell's commands (through
+//! [`for_each_endpoint!`](crate::for_each_endpoint)) and the UI's typed route map
+//! (`ui/src/bindings/routes.ts`).
+//!
+//! A declaration reads
+//! `name { METHOD "/path" role (cx, args: Args[, id]) -> Answer { body } }`:
+//! `role` is `any` or the least [`Role`](crate::users::Role); `id` binds the path's `{id}`.
+//! The files and the stream at the end are served by each transport its own way (bytes
+//! of an image, server-sent events or a Tauri channel).
+
+use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
+use super::requests::*;
+use super::routes::{Kind, Route};
+use crate::browse::BrowsePage;
+use crate::error::{Error, Result};
+use crate::jobs::JobState;
+use crate::labeler::Evidence;
+use crate::labels::{CurrentLabel, LabelEvent, Schema};
+use crate::models::ModelRecord;
+use crate::runs::eval::{EvalReport, Misclassified};
+use crate::runs::{EpochMetrics, RunSummary};
+use crate::splits::{LeakageReport, SplitSummary};
+use crate::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
+use crate::users::Role;
+use serde_json::Value;
+
+/// Calls `$m! { json { … } other { … } }` with every declaration: core defines the
+/// endpoints with it and the Tauri shell its commands.
+#[macro_export]
+macro_rules! for_each_endpoint {
+    ($m:ident) => {
+        $m! {
+            json {
+                /// Whether the server runs, and its version.
+                health { GET "/health" any (_cx, _a: NoArgs) -> Health { Ok(Health::now()) } }
+                /// Counts for the whole library and per corpus.
+                stats { GET "/stats" any (cx, _a: NoArgs) -> Stats { cx.library()?.stats() } }
+                /// Full-text search over report text.
+                search { GET "/search" any (cx, a: SearchArgs) -> Vec<SearchHit> {
+                    cx.library()?.search(&a.q, a.page())
+                } }
+                /// Ingest errors, by keyset page.
+                errors { GET "/errors" any (cx, a: PageArgs) -> Vec<ErrorRow> {
+                    cx.library()?.errors(a.after, a.page())
+                } }
+                /// Pairs, by keyset page.
+                pairs { GET "/pairs" any (cx, a: PageArgs) -> Vec<PairRow> {
+                    cx.library()?.pairs(a.after, a.page())
+                } }
+                /// One page of the grid.
+                browse { POST "/browse" any (cx, a: BrowseArgs) -> BrowsePage {
+                    cx.library()?.browse(&a.filter, &a.sort, a.after.as_deref(), a.page())
+                } }
+                /// How many pairs the grid pages through (the cursor and limit are ignored).
+                browse_count { POST "/browse/count" any (cx, a: BrowseArgs) -> u64 {
+                    cx.library()?.browse_count(&a.filter, &a.sort)
+                } }
+                /// Everything about one pair.
+                pair { GET "/pairs/{id}" any (cx, _a: NoArgs, id) -> PairDetail {
+                    cx.library()?.pair(id)
+                } }
+                /// A pair's label audit trail, oldest first.
+                history { GET "/pairs/{id}/history" any (cx, _a: NoArgs, id) -> Vec<LabelEvent> {
+                    cx.library()?.label_history(id)
+                } }
+                /// A pair's current labels under a schema.
+                labels { GET "/pairs/{id}/labels" any (cx, a: SchemaArgs, id) -> Vec<CurrentLabel> {
+                    cx.library()?.current_labels(id, &a.schema)
+                } }
+                /// Where the report labeler found each label in the pair's report.
+                evidence { GET "/pairs/{id}/evidence" any (cx, a: SchemaArgs, id) -> Vec<Evidence> {
+                    cx.library()?.evidence(id, &a.schema)
+                } }
+                /// A pair's review status under a schema.
+                review_status { GET "/pairs/{id}/review" any (cx, a: SchemaArgs, id) -> ReviewStatus {
+                    cx.library()?.review(id, &a.schema)
+                } }
+                /// All label schemas.
+                schemas { GET "/schemas" any (cx, _a: NoArgs) -> Vec<Schema> { cx.library()?.schemas() } }
+                /// All splits with their part sizes.
+                splits { GET "/splits" any (cx, _a: NoArgs) -> Vec<SplitSummary> { cx.library()?.splits() } }
+                /// Patients and (near-)duplicate images shared across a split's parts.
+                leakage { GET "/leakage" any (cx, a: LeakageArgs) -> LeakageReport {
+                    cx.library()?.leakage(&a.split, a.near_distance())
+                } }
+                /// All runs, oldest first.
+                runs { GET "/runs" any (cx, _a: NoArgs) -> Vec<RunSummary> { cx.library()?.runs() } }
+                /// Starts training; follow it with `job` / `job_events`.
+                start_train { POST "/runs" Admin (cx, a: TrainArgs) -> JobStarted {
+                    cx.jobs().start_train(a)
+                } }
+                /// One run.
+                run { GET "/runs/{id}" any (cx, _a: NoArgs, id) -> RunSummary { cx.library()?.run(id) } }
+                /// A run's per-epoch figures so far.
+                run_epochs { GET "/runs/{id}/epochs" any (cx, _a: NoArgs, id) -> Vec<EpochMetrics> {
+                    cx.library()?.run_epochs(id)
+                } }
+                /// A run's metrics on one part of its split.
+                evaluate { GET "/runs/{id}/eval" any (cx, a: PartArgs, id) -> EvalReport {
+                    cx.library()?.evaluate(id, &a.part)
+                } }
+                /// The samples behind a confusion-matrix cell.
+                misclassified { GET "/runs/{id}/misclassified" any (cx, a: CellArgs, id) -> Vec<Misclassified> {
+                    cx.library()?.misclassified_cell(id, &a)
+                } }
+                /// The registered models.
+                models { GET "/models" any (cx, _a: NoArgs) -> Vec<ModelRecord> { cx.library()?.models() } }
+                /// Sets or blanks one class of a pair: the event written, or `null` when the
+                /// value did not change.
+                set_label { POST "/labels" Annotator (cx, a: SetLabelArgs) -> Option<LabelEvent> {
+                    let who = cx.annotator(a.annotator);
+                    cx.library()?.set_label(a.pair, &a.schema, &a.class, a.value, &who)
+                } }
+                /// Undoes the annotator's latest change (`null`: nothing to undo).
+                undo { POST "/undo" Annotator (cx, a: AnnotatorArgs) -> Option<LabelEvent> {
+                    cx.library()?.undo(&cx.annotator(a.annotator))
+                } }
+                /// Redoes the annotator's latest undo (`null`: nothing to redo).
+                redo { POST "/redo" Annotator (cx, a: AnnotatorArgs) -> Option<LabelEvent> {
+                    cx.library()?.redo(&cx.annotator(a.annotator))
+                } }
+                /// Sets a pair's review status; accepting or rejecting needs a reviewer.
+                set_review { POST "/review" Annotator (cx, a: SetReviewArgs) -> ReviewStatus {
+                    if ["accepted", "rejected"].contains(&a.status.as_str()) {
+                        cx.require(Role::Reviewer, &format!("marking a pair {}", a.status))?;
+                    }
+                    let a = SetReviewArgs { annotator: cx.annotator(a.annotator.clone()), ..a };
+                    cx.library()?.set_review_status(&a)
+                } }
+                /// Starts indexing a corpus folder; follow it with `job` / `job_events`.
+                start_index { POST "/corpora" Admin (cx, a: IndexArgs) -> JobStarted {
+                    cx.jobs().start_index(a)
+                } }
+                /// The jobs of this process.
+                jobs { GET "/jobs" any (cx, _a: NoArgs) -> Vec<JobState> { Ok(cx.jobs().all()) } }
+                /// One job's state.
+                job { GET "/jobs/{id}" any (cx, _a: NoArgs, id) -> JobState { cx.jobs().state(id as u64) } }
+                /// Asks a job to stop; it stops at its next unit of work.
+                cancel_job { POST "/jobs/{id}/cancel" Admin (cx, _a: NoArgs, id) -> JobState {
+                    cx.jobs().cancel(id as u64)
+                } }
+            }
+            other {
+                /// A pair's image (by pair id, never by a client's path).
+                image { GET "/pairs/{id}/image" File }
+                /// A pair's thumbnail.
+                thumb { GET "/pairs/{id}/thumb" File }
+                /// A job's state now and at each change until it ends.
+                job_events { GET "/jobs/{id}/events" Stream }
+            }
+        }
+    };
+}
+
+macro_rules! role {
+    (any) => {
+        None
+    };
+    ($role:ident) => {
+        Some(Role::$role)
+    };
+}
+
+macro_rules! takes_id {
+    () => {
+        false
+    };
+    ($id:ident) => {
+        true
+    };
+}
+
+macro_rules! define_endpoints {
+    (
+        json { $(
+            $(#[doc = $doc:literal])*
+            $name:ident { $method:ident $path:literal $role:ident
+                ($cx:ident, $args:tt : $Args:ty $(, $id:ident)?) -> $Answer:ty $body:block }
+        )* }
+        other { $(
+            $(#[doc = $odoc:literal])*
+            $oname:ident { $omethod:ident $opath:literal $okind:ident }
+        )* }
+    ) => {
+        /// One type per JSON endpoint, named like it (types only: no values to mistake
+        /// for a variable of the same name).
+        #[allow(non_camel_case_types)]
+        pub mod endpoint_types {
+            $( $(#[doc = $doc])* pub enum $name {} )*
+        }
+        pub use endpoint_types::*;
+
+        $(
+            impl Endpoint for $name {
+                const ROUTE: Route = Route {
+                    name: stringify!($name),
+                    method: stringify!($method),
+                    path: $path,
+                    kind: Kind::Json,
+                    role: role!($role),
+                };
+                const TAKES_ID: bool = takes_id!($($id)?);
+                type Args = $Args;
+                type Answer = $Answer;
+
+                fn call($cx: &Call<'_>, _id: Option<i64>, $args: $Args) -> Result<$Answer> {
+                    $( let $id = required_id(stringify!($name), _id)?; )?
+                    $body
+                }
+            }
+        )*
+
+        /// Every call of the API: the JSON endpoints, then the files and the stream.
+        pub const ROUTES: &[Route] = &[
+            $( <$name as Endpoint>::ROUTE, )*
+            $( Route {
+                name: stringify!($oname),
+                method: stringify!($omethod),
+                path: $opath,
+                kind: Kind::$okind,
+                role: None,
+            }, )*
+        ];
+
+        /// Does `v`'s work once per JSON endpoint, in declaration order.
+        pub fn visit(v: &mut impl Visit) {
+            $( v.endpoint::<$name>(); )*
+        }
+
+        /// Calls the JSON endpoint `name` with JSON arguments (the path's `id` inside them).
+        pub fn call_by_name(cx: &Call<'_>, name: &str, args: Value) -> Result<Value> {
+            match name {
+                $( stringify!($name) => call_json::<$name>(cx, args), )*
+                other => Err(Error::NotFound(format!(
+                    "no such call: {:?}",
+                    other.chars().take(64).collect::<String>()
+                ))),
+            }
+        }
+    };
+}
+
+crate::for_each_endpoint!(define_endpoints);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The declaration's `id` matches the path's `{id}`: a route with one always gets it.
+    #[test]
+    fn endpoints_take_the_id_exactly_when_their_path_has_one() {
+        struct Check(Vec<&'static str>);
+        impl Visit for Check {
+            fn endpoint<E: Endpoint>(&mut self) {
+                if E::TAKES_ID != E::ROUTE.path.contains("{id}") {
+                    self.0.push(E::ROUTE.name);
+                }
+            }
+        }
+        let mut check = Check(Vec::new());
+        visit(&mut check);
+        assert!(check.0.is_empty(), "{:?}", check.0);
+    }
+
+    #[test]
+    fn a_call_by_name_parses_its_arguments_and_refuses_unknown_names() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let jobs = crate::jobs::Jobs::new(tmp.path().join("lib"));
+        let cx = Call::new(&jobs, None);
+        assert_eq!(call_by_name(&cx, "health", Value::Null)?["status"], "ok");
+        assert_eq!(
+            call_by_name(&cx, "stats", serde_json::json!({}))?["pairs"],
+            0
+        );
+        let kind = |r: Result<Value>| r.map_err(|e| e.kind()).err();
+        assert_eq!(
+            kind(call_by_name(&cx, "nope", Value::Null)),
+            Some("not_found")
+        );
+        let no_id = call_by_name(&cx, "pair", serde_json::json!({}));
+        assert_eq!(kind(no_id), Some("invalid"));
+        let bad_id = call_by_name(&cx, "pair", serde_json::json!({"id": -3}));
+        assert_eq!(kind(bad_id), Some("invalid"));
+        let missing = call_by_name(&cx, "pair", serde_json::json!({"id": 5}));
+        assert_eq!(kind(missing), Some("not_found"));
+        let args = call_by_name(&cx, "search", serde_json::json!({"limit": 3}));
+        assert_eq!(kind(args), Some("invalid"), "search needs q");
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+// Following a long job: `followJob` reads a job's progress from its event stream, with
+// polling as a fallback.
+import type { JobState } from "../bindings/JobState";
+import { api } from "./api";
+import { watchJob } from "./transport";
+
+export function isFinished(s: JobState): boolean {
+  return s.status !== "running";
+}
+
+/** The error of a failed or cancelled job as one line. */
+export function jobError(s: JobState): string | null {
+  const e = s.error as { kind?: unknown; message?: unknown } | string | null;
+  if (!e) return null;
+  if (typeof e === "string") return e;
+  return String(e.message ?? e.kind ?? JSON.stringify(e));
+}
+
+/**
+ * Follows a job until it ends: every state from its event stream, and a poll of `job` whenever
+ * the stream has been quiet for `quietMs` (a dropped connection, a proxy that buffers). `cb`
+ * gets the final state once. Returns a stop function.
+ */
+export function followJob(id: number, cb: (s: JobState) => void, quietMs = 1000): () => void {
+  let stopped = false;
+  let last = Date.now();
+  let ended = false;
+  const deliver = (s: JobState) => {
+    if (stopped || ended) return;
+    last = Date.now();
+    if (isFinished(s)) ended = true;
+    cb(s);
+    if (ended) stop();
+  };
+  const unwatch = watchJob(id, (s) => deliver(s as JobState));
+  const timer = setInterval(async () => {
+    if (stopped || Date.now() - last < quietMs) return;
+    try {
+      deliver(await api.job(id));
+    } catch {
+      // The next tick tries again.
+    }
+  }, 500);
+  function stop() {
+    stopped = true;
+    clearInterval(timer);
+    unwatch();
+  }
+  return stop;
+}
+
+/** The newest running job of a kind (to re-attach after the view was left), or null. */
+export async function runningJob(kind: string): Promise<JobState | null> {
+  const all = await api.jobs();
+  const running = all.filter((j) => j.kind === kind && j.status === "running");
+  return running.length ? running.reduce((a, b) => (b.id > a.id ? b : a)) : null;
+}
