@@ -121,7 +121,10 @@ struct Run {
     summary: serde_json::Value,
 }
 
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "wait4(2) for the child's peak memory; std has no safe call for it"
+)]
 fn run_child(cmd: &mut Command) -> Result<Run> {
     let started = Instant::now();
     let child = cmd

@@ -151,7 +151,10 @@ pub fn zero_shot(lib: &mut Library, model: &str, schema: &str, json: bool) -> Re
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the CLI's flags of `pairlab similar`, passed through as they were parsed"
+)]
 pub fn similar(
     lib: &Library,
     model: &str,

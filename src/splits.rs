@@ -4,7 +4,10 @@ use anyhow::Result;
 use pairlab_core::Library;
 use pairlab_core::splits::{self, LeakageReport, SplitOptions, SplitSummary};
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the CLI's flags of `pairlab split`, passed through as they were parsed"
+)]
 pub fn split(
     lib: &mut Library,
     name: String,

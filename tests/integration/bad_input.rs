@@ -354,7 +354,7 @@ fn stale_temporary_thumbnails_are_cleaned() {
 /// decoded whole) are indexed, each with its size, depth and thumbnail, by a process whose
 /// peak resident memory stays under 200 MB (reading them whole took over 256 MB).
 #[test]
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "wait4(2) for the child's peak memory")]
 fn large_pngs_are_indexed_in_bounded_memory() {
     let env = Env::new();
     for i in 0..2u32 {
@@ -412,7 +412,7 @@ trait WaitRusage {
 }
 
 impl WaitRusage for std::process::Child {
-    #[allow(unsafe_code)]
+    #[allow(unsafe_code, reason = "wait4(2) for the child's peak memory")]
     fn wait_with_output_rusage(mut self, pid: libc::pid_t) -> (bool, String, i64) {
         let mut stdout = String::new();
         if let Some(mut s) = self.stdout.take() {

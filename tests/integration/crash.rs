@@ -47,7 +47,10 @@ fn assert_consistent(env: &Env, when: &str) {
 }
 
 /// Sends SIGKILL to a process group.
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "kill(2) on the child's process group; std has no safe call for it"
+)]
 fn kill_group(pgid: u32) {
     // SAFETY: kill(2) with a negative pid signals our own child's process group.
     unsafe {

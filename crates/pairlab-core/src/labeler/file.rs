@@ -12,11 +12,11 @@ use super::Value;
 pub(super) struct RuleFile {
     /// Informational only.
     #[serde(default)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "informational, for people reading the file")]
     pub name: Option<String>,
     /// Informational only.
     #[serde(default)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "informational, for people reading the file")]
     pub description: Option<String>,
     #[serde(default)]
     pub scope: ScopeDef,

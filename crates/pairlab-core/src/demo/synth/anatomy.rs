@@ -147,7 +147,10 @@ fn vessel_fade(r: f32) -> f32 {
 /// Grows one vessel tree in (t, v) from `p` at angle `th` (0 = straight out, positive
 /// downwards), each branch a slightly bent pair of segments, tapering and fading away
 /// from the hilum `origin`. Always makes the same number of draws.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one recursive step of a branching tree: its position, direction, width and depth are the recursion's state"
+)]
 pub(super) fn grow_vessels(
     out: &mut Vec<Vessel>,
     rng: &mut Rng,

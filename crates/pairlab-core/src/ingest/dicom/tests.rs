@@ -1,7 +1,10 @@
 //! Round-trip tests: files written by [`write_dicom`] read back through
 //! [`read_dicom`], plus the writer's own checks.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
 
 use dicom_dictionary_std::{tags, uids};
 use dicom_pixeldata::PixelDecoder;

@@ -1,7 +1,10 @@
 //! Reader tests on hand-built and corrupted files: data sets the writer
 //! cannot produce, truncations, bad lengths and deep nesting.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
 
 use std::path::Path;
 
