@@ -21,5 +21,5 @@ pub mod store;
 pub mod synthetic;
 pub mod users;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use library::Library;

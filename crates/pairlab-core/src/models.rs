@@ -28,15 +28,6 @@ pub struct ModelRecord {
     pub added_at: String,
 }
 
-impl From<pairlab_ml::MlError> for Error {
-    fn from(e: pairlab_ml::MlError) -> Self {
-        match e {
-            pairlab_ml::MlError::Cancelled => Error::Cancelled,
-            e => Error::Model(e.to_string()),
-        }
-    }
-}
-
 /// The files whose content identifies a model version (sizes of the weights, full config).
 pub fn fingerprint(dir: &Path) -> Result<String> {
     let mut h = blake3::Hasher::new();
@@ -99,7 +90,7 @@ pub fn resolve_hub(id: &str) -> Result<PathBuf> {
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(true)
         .build()
-        .map_err(|e| Error::Model(format!("Hugging Face hub: {e}")))?;
+        .map_err(|e| Error::ModelSetup(format!("Hugging Face hub: {e}")))?;
     let remote = api.model(id.to_string());
     let mut files = Vec::new();
     for f in HUB_FILES {
@@ -121,7 +112,7 @@ fn folder_of(files: &[PathBuf], id: &str) -> Result<PathBuf> {
     let dir = files[0].parent().map(Path::to_path_buf);
     match dir {
         Some(d) if files.iter().all(|f| f.parent() == Some(d.as_path())) => Ok(d),
-        _ => Err(Error::Model(format!(
+        _ => Err(Error::ModelSetup(format!(
             "model {id}: cached files are not in one snapshot folder"
         ))),
     }

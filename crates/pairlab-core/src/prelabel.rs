@@ -82,16 +82,12 @@ pub fn reports(
                     Some(serde_json::to_string(&spans).map_err(|e| Error::Invalid(e.to_string()))?)
                 };
                 for &pair in pair_ids {
-                    labels::set_machine(
-                        &tx,
-                        pair,
-                        &schema,
-                        class,
-                        REPORT_RULES,
-                        value,
-                        None,
-                        evidence.as_deref(),
-                    )?;
+                    let key = labels::LabelKey::new(pair, &schema, class, REPORT_RULES);
+                    let with = labels::Provenance {
+                        evidence: evidence.as_deref(),
+                        ..Default::default()
+                    };
+                    labels::set_machine(&tx, key, value, with)?;
                     written += u64::from(value.is_some());
                 }
             }

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use pairlab_core::api::routes::ROUTES;
+use pairlab_core::error::ErrorKind;
 use pairlab_core::library::DB_FILE;
 use pairlab_core::users::{self, User};
 
@@ -69,7 +70,7 @@ fn loopback_host(host: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct CurrentUser(pub User);
 
-fn deny(status: StatusCode, kind: &'static str, why: String, req: &Request) -> Response {
+fn deny(status: StatusCode, kind: ErrorKind, why: String, req: &Request) -> Response {
     // Every refusal is logged (never a token): who was refused what, and why.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -180,7 +181,7 @@ pub async fn require_token(
         Err(e) => {
             return ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorKind::Internal,
                 format!("worker failed: {e}"),
             )
             .into_response();
@@ -192,7 +193,7 @@ pub async fn require_token(
         Some(None) if !req.uri().path().starts_with("/api") => next.run(req).await,
         Some(None) => deny(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorKind::Unauthorized,
             "this server has user accounts: send your token as `Authorization: Bearer <token>` \
              or `?token=<token>` (an admin gives one with `pairlab users add`)"
                 .into(),
@@ -213,7 +214,7 @@ pub async fn require_token(
                     route.map_or("", |r| r.name),
                     need.name()
                 );
-                return deny(StatusCode::FORBIDDEN, "forbidden", why, &req);
+                return deny(StatusCode::FORBIDDEN, ErrorKind::Forbidden, why, &req);
             }
             let by_query_only = by_query.as_deref() == Some(token.as_str())
                 && by_cookie.as_deref() != Some(token.as_str());
@@ -227,7 +228,7 @@ pub async fn require_token(
         }
         None if state.token.is_some() => deny(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorKind::Unauthorized,
             "this server needs its access token: `Authorization: Bearer <token>` or `?token=<token>`"
                 .into(),
             &req,
@@ -237,7 +238,7 @@ pub async fn require_token(
             if host.is_some_and(|h| !loopback_host(h)) {
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorKind::Forbidden,
                     "this server answers only requests addressed to localhost or 127.0.0.1",
                 )
                 .into_response();
@@ -309,7 +310,7 @@ pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
     } else {
         return next.run(req).await;
     };
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", why).into_response()
+    ApiError::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, why).into_response()
 }
 
 #[cfg(test)]

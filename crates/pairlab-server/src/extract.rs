@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+use pairlab_core::error::ErrorKind;
 
 /// A positive integer id from the route's `{id}`; anything else (a path, a name, a
 /// negative number) is refused with 400 before any handler runs.
@@ -37,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(ApiError::new(e.status(), "invalid", e.body_text())),
+            Err(e) => Err(ApiError::new(e.status(), ErrorKind::Invalid, e.body_text())),
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use pairlab_core::api::{etag_matches, is_plain_relative};
+use pairlab_core::error::ErrorKind;
 
 use crate::extract::Id;
 use crate::{ApiError, AppState, blocking, with_library};
@@ -134,7 +135,7 @@ pub async fn ui(State(state): State<AppState>, method: Method, uri: Uri) -> Resp
     if method != Method::GET && method != Method::HEAD {
         return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "invalid",
+            ErrorKind::Invalid,
             "method not allowed",
         )
         .into_response();

@@ -31,6 +31,7 @@ use axum::routing::{MethodRouter, get};
 use axum::{Json, Router, middleware};
 use pairlab_core::api::endpoints;
 use pairlab_core::api::routes::{Kind, ROUTES, Route};
+use pairlab_core::error::ErrorKind;
 use pairlab_core::jobs::Jobs;
 use pairlab_core::{Error, Library};
 
@@ -83,13 +84,13 @@ pub enum ApiError {
     Core(Error),
     Http {
         status: StatusCode,
-        kind: &'static str,
+        kind: ErrorKind,
         message: String,
     },
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> ApiError {
         ApiError::Http {
             status,
             kind,
@@ -127,7 +128,7 @@ impl IntoResponse for ApiError {
         let body = match self {
             ApiError::Core(e) => serde_json::to_value(&e).unwrap_or_default(),
             ApiError::Http { kind, message, .. } => {
-                serde_json::json!({ "kind": kind, "message": message })
+                serde_json::json!({ "kind": kind.name(), "message": message })
             }
         };
         (status, Json(body)).into_response()
@@ -141,7 +142,7 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorKind::Internal,
             format!("worker failed: {e}"),
         )
     })?

@@ -99,6 +99,12 @@ describe("call in a browser", () => {
     expect(err).toMatchObject({ kind: "not_found", message: "no pair 9", status: 404 });
   });
 
+  it("keeps the field an invalid argument names", async () => {
+    fetchMock.mockResolvedValue(jsonResponse(400, { kind: "invalid", message: "invalid value: 7", field: "value" }));
+    const err = await rejection(call("undo", { annotator: "me" }));
+    expect(err).toMatchObject({ kind: "invalid", field: "value", status: 400 });
+  });
+
   it("asks the app for a token when the server answers 401", async () => {
     fetchMock.mockResolvedValue(jsonResponse(401, { kind: "unauthorized", message: "token" }));
     const seen = vi.fn();
@@ -209,8 +215,9 @@ describe("call in Tauri", () => {
 
 describe("toApiError", () => {
   it("keeps ApiErrors and wraps strings", () => {
-    const e = new ApiError("k", "m");
+    const e = new ApiError("invalid", "m");
     expect(toApiError(e)).toBe(e);
-    expect(toApiError("oops")).toMatchObject({ kind: "error", message: "oops" });
+    // Only core's kinds: something thrown that is not an error is an internal one.
+    expect(toApiError("oops")).toMatchObject({ kind: "internal", message: "oops" });
   });
 });

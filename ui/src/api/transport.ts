@@ -1,19 +1,25 @@
 // The one transport module: every backend call goes through `call`. In the Tauri window it
 // invokes the command of the same name; in a browser it uses the route table over HTTP.
 import { ROUTES, type CallName, type Calls, type RouteName } from "../bindings/routes";
+import type { ErrorKind } from "../bindings/ErrorKind";
 import type { JobState } from "./types";
 
 export type Args = Record<string, unknown>;
 
-/** The backend's error shape, `{kind, message}`, as one exception class. */
+/**
+ * The backend's error shape, `{kind, message, field?}`, as one exception class. `kind` is
+ * one of core's kinds (generated `ErrorKind`); `field` names the argument that was refused.
+ */
 export class ApiError extends Error {
-  readonly kind: string;
+  readonly kind: ErrorKind;
   readonly status: number | null;
-  constructor(kind: string, message: string, status: number | null = null) {
+  readonly field: string | null;
+  constructor(kind: ErrorKind, message: string, status: number | null = null, field: string | null = null) {
     super(message);
     this.name = "ApiError";
     this.kind = kind;
     this.status = status;
+    this.field = field;
   }
 }
 
@@ -106,11 +112,12 @@ export function buildRequest(name: RouteName, args: Args = {}): HttpRequest {
 export function toApiError(e: unknown, status: number | null = null): ApiError {
   if (e instanceof ApiError) return e;
   if (e && typeof e === "object" && "kind" in e && "message" in e) {
-    const o = e as { kind: unknown; message: unknown };
-    return new ApiError(String(o.kind), String(o.message), status);
+    const o = e as { kind: unknown; message: unknown; field?: unknown };
+    const field = typeof o.field === "string" ? o.field : null;
+    return new ApiError(String(o.kind) as ErrorKind, String(o.message), status, field);
   }
   if (e instanceof Error) return new ApiError("network", e.message, status);
-  return new ApiError("error", String(e), status);
+  return new ApiError("internal", String(e), status);
 }
 
 async function http<T>(req: HttpRequest): Promise<T> {
@@ -130,7 +137,7 @@ async function http<T>(req: HttpRequest): Promise<T> {
     try {
       data = JSON.parse(text);
     } catch {
-      if (res.ok) throw new ApiError("bad_response", `${req.url}: response is not JSON`, res.status);
+      if (res.ok) throw new ApiError("http", `${req.url}: response is not JSON`, res.status);
     }
   }
   if (res.status === 401) {

@@ -14,6 +14,7 @@ export type { ConfusionMatrix } from "../bindings/ConfusionMatrix";
 export type { CorpusInfo } from "../bindings/CorpusInfo";
 export type { CurrentLabel } from "../bindings/CurrentLabel";
 export type { EpochMetrics } from "../bindings/EpochMetrics";
+export type { ErrorKind } from "../bindings/ErrorKind";
 export type { ErrorRow } from "../bindings/ErrorRow";
 export type { EvalReport } from "../bindings/EvalReport";
 export type { Evidence } from "../bindings/Evidence";

@@ -25,12 +25,14 @@ pub fn files() -> Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
-/// Exports every endpoint's argument and answer types (with what they refer to), and the
-/// few types the UI reads from inside a JSON value (a finished job's `result`).
+/// Exports every endpoint's argument and answer types (with what they refer to), the
+/// types the UI reads from inside a JSON value (a finished job's `result`) and the kinds
+/// of error.
 fn export_into(dir: &Path) -> Result<()> {
     let mut export = Export { dir, failed: None };
     super::endpoints::visit(&mut export);
     ts_rs::TypeVisitor::visit::<crate::ingest::IndexSummary>(&mut export);
+    ts_rs::TypeVisitor::visit::<crate::error::ErrorKind>(&mut export);
     match export.failed {
         Some(e) => Err(Error::Invalid(format!("ts-rs: {e}"))),
         None => Ok(()),

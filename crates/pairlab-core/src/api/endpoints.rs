@@ -187,7 +187,7 @@ macro_rules! define_endpoints {
     ) => {
         /// One type per JSON endpoint, named like it (types only: no values to mistake
         /// for a variable of the same name).
-        #[allow(non_camel_case_types)]
+        #[allow(non_camel_case_types, reason = "each type is named like its endpoint")]
         pub mod endpoint_types {
             $( $(#[doc = $doc])* pub enum $name {} )*
         }

@@ -82,7 +82,7 @@ impl Library {
             });
         }
         if !matches!(img.format.as_str(), "dicom" | "tiff" | "bmp") {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Unsupported(format!(
                 "images in {} format cannot be shown",
                 img.format
             )));

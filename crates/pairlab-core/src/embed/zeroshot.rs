@@ -122,11 +122,7 @@ pub(crate) fn apply(
     negatives: &[Vec<f32>],
     progress: &dyn Progress,
 ) -> Result<ZeroShotSummary> {
-    let kind = if schema.kind == "multi-class" {
-        SchemaKind::MultiClass
-    } else {
-        SchemaKind::MultiLabel
-    };
+    let kind = schema.kind;
     let images = vectors(conn, model, "image")?;
     let pairs: Vec<(i64, i64)> = conn
         .prepare(
@@ -170,7 +166,12 @@ pub(crate) fn apply(
                     _ => Some(value),
                 };
                 let confidence = value.map(|_| f64::from(prob));
-                labels::set_machine(&tx, *pair, schema, class, &source, value, confidence, None)?;
+                let key = labels::LabelKey::new(*pair, schema, class, &source);
+                let with = labels::Provenance {
+                    confidence,
+                    ..Default::default()
+                };
+                labels::set_machine(&tx, key, value, with)?;
                 s.labels += u64::from(value.is_some());
                 s.positives += u64::from(value == Some(1));
             }

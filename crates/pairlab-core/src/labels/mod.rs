@@ -47,13 +47,55 @@ pub struct CurrentLabel {
     pub confidence: Option<f64>,
 }
 
-fn stored(
-    conn: &Connection,
-    pair: i64,
-    schema: i64,
-    class: &str,
-    source: &str,
-) -> Result<Option<i8>> {
+/// Which label row: one class of one pair under one schema, from one source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LabelKey<'a> {
+    pub pair: i64,
+    /// The schema's id.
+    pub schema: i64,
+    pub class: &'a str,
+    pub source: &'a str,
+}
+
+impl<'a> LabelKey<'a> {
+    pub fn new(pair: i64, schema: &Schema, class: &'a str, source: &'a str) -> LabelKey<'a> {
+        LabelKey {
+            pair,
+            schema: schema.id,
+            class,
+            source,
+        }
+    }
+}
+
+/// What a label row holds besides its value: who set it (people) or how sure the
+/// machine was and why (machines).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Provenance<'a> {
+    pub annotator: Option<&'a str>,
+    pub confidence: Option<f64>,
+    /// JSON: where a machine found the label (e.g. the report labeler's span).
+    pub evidence: Option<&'a str>,
+}
+
+/// One change as the audit trail records it.
+struct Change<'a> {
+    annotator: Option<&'a str>,
+    old: Option<i8>,
+    new: Option<i8>,
+    /// `set`, `undo` or `redo`.
+    kind: &'a str,
+    /// The event an undo or redo reverses.
+    ref_event: Option<i64>,
+}
+
+fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
+    let LabelKey {
+        pair,
+        schema,
+        class,
+        source,
+    } = key;
     Ok(conn
         .prepare_cached(
             "SELECT value FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
@@ -63,18 +105,18 @@ fn stored(
 }
 
 /// Writes (or, for a blank, removes) one label row without recording an event.
-#[allow(clippy::too_many_arguments)]
-fn write_row(
-    conn: &Connection,
-    pair: i64,
-    schema: i64,
-    class: &str,
-    source: &str,
-    value: Option<i8>,
-    annotator: Option<&str>,
-    confidence: Option<f64>,
-    evidence: Option<&str>,
-) -> Result<()> {
+fn write_row(conn: &Connection, key: LabelKey, value: Option<i8>, with: Provenance) -> Result<()> {
+    let LabelKey {
+        pair,
+        schema,
+        class,
+        source,
+    } = key;
+    let Provenance {
+        annotator,
+        confidence,
+        evidence,
+    } = with;
     match value {
         Some(v) => conn
             .prepare_cached(
@@ -95,19 +137,21 @@ fn write_row(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    conn: &Connection,
-    pair: i64,
-    schema: i64,
-    class: &str,
-    source: &str,
-    annotator: Option<&str>,
-    old: Option<i8>,
-    new: Option<i8>,
-    kind: &str,
-    ref_event: Option<i64>,
-) -> Result<i64> {
+/// Records one change in the audit trail; answers the event's id.
+fn record(conn: &Connection, key: LabelKey, change: Change) -> Result<i64> {
+    let LabelKey {
+        pair,
+        schema,
+        class,
+        source,
+    } = key;
+    let Change {
+        annotator,
+        old,
+        new,
+        kind,
+        ref_event,
+    } = change;
     Ok(conn
         .prepare_cached(
             "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event)
@@ -129,11 +173,14 @@ fn check_target(conn: &Connection, pair: i64, schema: &Schema, class: &str) -> R
         return Err(Error::NotFound(format!("pair {pair}")));
     }
     if !schema.classes.iter().any(|c| c == class) {
-        return Err(Error::Invalid(format!(
-            "{class:?} is not a class of schema {} (classes: {})",
-            schema.name,
-            schema.classes.join(", ")
-        )));
+        return Err(Error::field(
+            "class",
+            format!(
+                "{class:?} is not a class of schema {} (classes: {})",
+                schema.name,
+                schema.classes.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
@@ -150,43 +197,36 @@ pub fn set_human(
 ) -> Result<Option<LabelEvent>> {
     check_annotator(annotator)?;
     if let Some(v) = value.filter(|v| !(-1..=1).contains(v)) {
-        return Err(Error::Invalid(format!(
-            "label value {v}: use 1, 0, -1 or blank"
-        )));
+        return Err(Error::field(
+            "value",
+            format!("label value {v}: use 1, 0, -1 or blank"),
+        ));
     }
     let tx = conn.transaction()?;
     let schema = schema::get(&tx, schema)?;
     check_target(&tx, pair, &schema, class)?;
-    let old = stored(&tx, pair, schema.id, class, HUMAN)?;
+    let key = LabelKey::new(pair, &schema, class, HUMAN);
+    let old = stored(&tx, key)?;
     if old == value {
         return Ok(None);
     }
-    if schema.kind == SchemaKind::MultiClass.name() {
+    if schema.kind == SchemaKind::MultiClass {
         check_one_class(&tx, pair, &schema, class, value)?;
     }
-    write_row(
-        &tx,
-        pair,
-        schema.id,
-        class,
-        HUMAN,
-        value,
-        Some(annotator),
-        None,
-        None,
-    )?;
-    let id = record(
-        &tx,
-        pair,
-        schema.id,
-        class,
-        HUMAN,
-        Some(annotator),
+    let by = Some(annotator);
+    let with = Provenance {
+        annotator: by,
+        ..Provenance::default()
+    };
+    write_row(&tx, key, value, with)?;
+    let change = Change {
+        annotator: by,
         old,
-        value,
-        "set",
-        None,
-    )?;
+        new: value,
+        kind: "set",
+        ref_event: None,
+    };
+    let id = record(&tx, key, change)?;
     let ev = event(&tx, id)?;
     tx.commit()?;
     Ok(Some(ev))
@@ -202,10 +242,13 @@ fn check_one_class(
     value: Option<i8>,
 ) -> Result<()> {
     if let Some(v) = value.filter(|v| *v != 1) {
-        return Err(Error::Invalid(format!(
-            "schema {} is multi-class: a class is 1 or blank, not {v}",
-            schema.name
-        )));
+        return Err(Error::field(
+            "value",
+            format!(
+                "schema {} is multi-class: a class is 1 or blank, not {v}",
+                schema.name
+            ),
+        ));
     }
     if value == Some(1) {
         let other: Option<String> = conn
@@ -217,7 +260,7 @@ fn check_one_class(
             )
             .optional()?;
         if let Some(other) = other {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "pair {pair} is already {other:?} in multi-class schema {}; blank it first",
                 schema.name
             )));
@@ -246,44 +289,50 @@ pub fn replace_machine(
         .query_map(params![pair, schema.id, source], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for class in have.iter().filter(|c| !wanted.iter().any(|(w, _)| w == *c)) {
-        set_machine(conn, pair, schema, class, source, None, None, None)?;
+        let key = LabelKey::new(pair, schema, class, source);
+        set_machine(conn, key, None, Provenance::default())?;
     }
     for (class, value) in wanted {
-        set_machine(conn, pair, schema, class, source, Some(*value), None, None)?;
+        let key = LabelKey::new(pair, schema, class, source);
+        set_machine(conn, key, Some(*value), Provenance::default())?;
     }
     Ok(())
 }
 
 /// A machine source (never `human`) writes a label, with its confidence and evidence
-/// (JSON). Human rows are untouched: the current value stays the human one.
-#[allow(clippy::too_many_arguments)]
+/// (JSON) in `with` (its annotator is ignored). Human rows are untouched: the current
+/// value stays the human one.
 pub fn set_machine(
     conn: &Connection,
-    pair: i64,
-    schema: &Schema,
-    class: &str,
-    source: &str,
+    key: LabelKey,
     value: Option<i8>,
-    confidence: Option<f64>,
-    evidence: Option<&str>,
+    with: Provenance,
 ) -> Result<()> {
-    if source == HUMAN {
-        return Err(Error::Invalid(
-            "a machine source cannot be named `human`".into(),
+    if key.source == HUMAN {
+        return Err(Error::field(
+            "source",
+            "a machine source cannot be named `human`",
         ));
     }
-    let old = stored(conn, pair, schema.id, class, source)?;
-    if old == value && confidence.is_none() && evidence.is_none() {
+    let with = Provenance {
+        annotator: None,
+        ..with
+    };
+    let old = stored(conn, key)?;
+    if old == value && with.confidence.is_none() && with.evidence.is_none() {
         // Nothing to change (a re-import of the same value): no write, no event.
         return Ok(());
     }
-    write_row(
-        conn, pair, schema.id, class, source, value, None, confidence, evidence,
-    )?;
+    write_row(conn, key, value, with)?;
     if old != value {
-        record(
-            conn, pair, schema.id, class, source, None, old, value, "set", None,
-        )?;
+        let change = Change {
+            annotator: None,
+            old,
+            new: value,
+            kind: "set",
+            ref_event: None,
+        };
+        record(conn, key, change)?;
     }
     Ok(())
 }
@@ -340,38 +389,29 @@ fn reverse_latest(
 /// Puts back `ev.old_value` and records it as `kind` referring to `ev`.
 fn apply_reverse(conn: &Connection, ev: &LabelEvent, annotator: &str, kind: &str) -> Result<i64> {
     let schema = schema::get(conn, &ev.schema)?;
-    let now = stored(conn, ev.pair, schema.id, &ev.class, HUMAN)?;
+    let key = LabelKey::new(ev.pair, &schema, &ev.class, HUMAN);
+    let now = stored(conn, key)?;
     if now != ev.new_value {
         // Someone else changed this label since: putting the old value back would
         // silently overwrite their work.
-        return Err(Error::Invalid(format!(
+        return Err(Error::Conflict(format!(
             "cannot {kind}: {}/{} of pair {} was changed by another annotator since (event #{})",
             ev.schema, ev.class, ev.pair, ev.id
         )));
     }
-    write_row(
-        conn,
-        ev.pair,
-        schema.id,
-        &ev.class,
-        HUMAN,
-        ev.old_value,
-        Some(annotator),
-        None,
-        None,
-    )?;
-    record(
-        conn,
-        ev.pair,
-        schema.id,
-        &ev.class,
-        HUMAN,
-        Some(annotator),
-        now,
-        ev.old_value,
+    let with = Provenance {
+        annotator: Some(annotator),
+        ..Provenance::default()
+    };
+    write_row(conn, key, ev.old_value, with)?;
+    let change = Change {
+        annotator: Some(annotator),
+        old: now,
+        new: ev.old_value,
         kind,
-        Some(ev.id),
-    )
+        ref_event: Some(ev.id),
+    };
+    record(conn, key, change)
 }
 
 const EVENT_SQL: &str =
@@ -493,10 +533,13 @@ pub fn set_review(
 ) -> Result<()> {
     check_annotator(annotator)?;
     if !REVIEW_STATUSES.contains(&status) {
-        return Err(Error::Invalid(format!(
-            "review status {status:?}: expected one of {}",
-            REVIEW_STATUSES.join(", ")
-        )));
+        return Err(Error::field(
+            "status",
+            format!(
+                "review status {status:?}: expected one of {}",
+                REVIEW_STATUSES.join(", ")
+            ),
+        ));
     }
     let schema = schema::get(conn, schema)?;
     check_target(

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 
 const CHEXPERT_TOML: &str = include_str!("../../../../assets/schemas/chexpert.toml");
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Multi-label (each class 1 / 0 / -1 / blank on its own) or multi-class (one class per
+/// sample).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchemaKind {
     MultiLabel,
@@ -24,6 +26,18 @@ impl SchemaKind {
         match self {
             SchemaKind::MultiLabel => "multi-label",
             SchemaKind::MultiClass => "multi-class",
+        }
+    }
+
+    /// The kind a stored or typed name means.
+    pub fn parse(s: &str) -> Result<SchemaKind> {
+        match s {
+            "multi-label" => Ok(SchemaKind::MultiLabel),
+            "multi-class" => Ok(SchemaKind::MultiClass),
+            other => Err(Error::field(
+                "kind",
+                format!("schema kind {other:?}: use multi-label or multi-class"),
+            )),
         }
     }
 }
@@ -150,7 +164,7 @@ impl SchemaDef {
 pub struct Schema {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: SchemaKind,
     pub classes: Vec<String>,
 }
 
@@ -166,7 +180,7 @@ pub fn upsert(conn: &Connection, def: &SchemaDef) -> Result<Schema> {
         .optional()?;
     let id = match existing {
         Some((_, kind)) if kind != def.kind.name() => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "schema {} exists as {kind}, not {}",
                 def.name,
                 def.kind.name()
@@ -219,7 +233,7 @@ pub fn get(conn: &Connection, name: &str) -> Result<Schema> {
     Ok(Schema {
         id,
         name: name.to_owned(),
-        kind,
+        kind: SchemaKind::parse(&kind)?,
         classes,
     })
 }

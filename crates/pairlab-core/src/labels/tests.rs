@@ -28,32 +28,19 @@ fn machine_labels_never_overwrite_human_ones() -> Result<()> {
     let (_d, mut conn) = setup()?;
     let chexpert = schema::get(&conn, "chexpert")?;
     set_human(&mut conn, 1, "chexpert", "Edema", Some(1), "ann")?;
-    set_machine(
-        &conn,
-        1,
-        &chexpert,
-        "Edema",
-        "report-rules",
-        Some(0),
-        Some(0.99),
-        None,
-    )?;
-    set_machine(
-        &conn,
-        1,
-        &chexpert,
-        "Edema",
-        "model:clip",
-        Some(-1),
-        Some(0.7),
-        None,
-    )?;
+    let sure = |confidence| Provenance {
+        confidence: Some(confidence),
+        ..Provenance::default()
+    };
+    let key = |source| LabelKey::new(1, &chexpert, "Edema", source);
+    set_machine(&conn, key("report-rules"), Some(0), sure(0.99))?;
+    set_machine(&conn, key("model:clip"), Some(-1), sure(0.7))?;
     assert_eq!(value(&conn, "Edema")?, Some((1, "human".into())));
-    assert_eq!(stored(&conn, 1, chexpert.id, "Edema", HUMAN)?, Some(1));
+    assert_eq!(stored(&conn, key(HUMAN))?, Some(1));
     // Without the human label, the most confident machine label is current.
     set_human(&mut conn, 1, "chexpert", "Edema", None, "ann")?;
     assert_eq!(value(&conn, "Edema")?, Some((0, "report-rules".into())));
-    assert!(set_machine(&conn, 1, &chexpert, "Edema", HUMAN, Some(0), None, None).is_err());
+    assert!(set_machine(&conn, key(HUMAN), Some(0), Provenance::default()).is_err());
     assert_eq!(review_status(&conn, 1, "chexpert")?, "pre-labelled");
     Ok(())
 }
@@ -116,7 +103,7 @@ fn bad_targets_are_refused() -> Result<()> {
     ));
     assert!(matches!(
         set_human(&mut conn, 1, "chexpert", "Edemaa", Some(1), "a"),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidField { field, .. }) if field == "class"
     ));
     assert!(matches!(
         set_human(&mut conn, 1, "nope", "Edema", Some(1), "a"),

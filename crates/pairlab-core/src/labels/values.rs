@@ -25,9 +25,10 @@ pub fn parse_value(s: &str) -> Result<Option<i8>> {
         Ok(v) if numeric && v == 1.0 => Ok(Some(1)),
         Ok(v) if numeric && v == 0.0 => Ok(Some(0)),
         Ok(v) if numeric && v == -1.0 => Ok(Some(-1)),
-        _ => Err(Error::Invalid(format!(
-            "label value {s:?}: expected 1, 0, -1 or blank"
-        ))),
+        _ => Err(Error::field(
+            "value",
+            format!("label value {s:?}: expected 1, 0, -1 or blank"),
+        )),
     }
 }
 
@@ -39,18 +40,18 @@ pub const MAX_ANNOTATOR: usize = 64;
 pub fn check_annotator(annotator: &str) -> Result<()> {
     let n = annotator.chars().count();
     if annotator.trim().is_empty() {
-        return Err(Error::Invalid(
-            "annotator: give a name (it is empty)".into(),
-        ));
+        return Err(Error::field("annotator", "give a name (it is empty)"));
     }
     if n > MAX_ANNOTATOR {
-        return Err(Error::Invalid(format!(
-            "annotator: {n} characters; use at most {MAX_ANNOTATOR}"
-        )));
+        return Err(Error::field(
+            "annotator",
+            format!("{n} characters; use at most {MAX_ANNOTATOR}"),
+        ));
     }
     if annotator.chars().any(char::is_control) {
-        return Err(Error::Invalid(
-            "annotator: control characters (tabs, newlines, NUL) are not allowed".into(),
+        return Err(Error::field(
+            "annotator",
+            "control characters (tabs, newlines, NUL) are not allowed",
         ));
     }
     Ok(())

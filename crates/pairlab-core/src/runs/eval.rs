@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::get;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
+use crate::labels::{LabelKey, Provenance};
 
 /// Label values by (pair, class).
 type Labels = HashMap<(i64, String), i8>;
@@ -202,21 +203,22 @@ pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
                 } else {
                     (None, None)
                 };
-                crate::labels::set_machine(&tx, p.pair, &schema, class, &source, v, conf, None)?;
+                let key = LabelKey::new(p.pair, &schema, class, &source);
+                let with = Provenance {
+                    confidence: conf,
+                    ..Default::default()
+                };
+                crate::labels::set_machine(&tx, key, v, with)?;
             }
         } else {
             for (c, class) in summary.classes.iter().enumerate() {
                 let v = i8::from(p.probs[c] >= thresholds[c]);
-                crate::labels::set_machine(
-                    &tx,
-                    p.pair,
-                    &schema,
-                    class,
-                    &source,
-                    Some(v),
-                    Some(f64::from(p.probs[c])),
-                    None,
-                )?;
+                let key = LabelKey::new(p.pair, &schema, class, &source);
+                let with = Provenance {
+                    confidence: Some(f64::from(p.probs[c])),
+                    ..Default::default()
+                };
+                crate::labels::set_machine(&tx, key, Some(v), with)?;
             }
         }
     }

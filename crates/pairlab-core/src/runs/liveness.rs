@@ -60,7 +60,7 @@ impl RunLock {
         let path = lock_path(library, name);
         let file = open(&path)?;
         file.try_lock().map_err(|e| match e {
-            TryLockError::WouldBlock => Error::Invalid(format!(
+            TryLockError::WouldBlock => Error::Conflict(format!(
                 "{what} is already being worked on by another process"
             )),
             TryLockError::Error(e) => Error::io(&path, e),

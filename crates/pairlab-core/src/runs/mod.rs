@@ -151,7 +151,7 @@ pub fn train(
     opts.check()?;
     let started = Instant::now();
     let schema = schema::get(conn, &opts.schema)?;
-    let multi_class = schema.kind == "multi-class";
+    let multi_class = schema.kind == crate::labels::SchemaKind::MultiClass;
     let (split_id, rows) = members(conn, &opts.split)?;
     let (store, model_id, source_fp, image) = match opts.trainer.as_str() {
         "head" => {

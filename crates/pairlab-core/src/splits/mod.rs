@@ -79,7 +79,7 @@ type Strata = HashMap<i64, String>;
 /// class (multi-class); human labels win over machine ones, then the most confident.
 fn strata(conn: &Connection, schema_name: &str, class: Option<&str>) -> Result<Strata> {
     let s = schema::get(conn, schema_name)?;
-    let multi_class = s.kind == "multi-class";
+    let multi_class = s.kind == crate::labels::SchemaKind::MultiClass;
     if !multi_class && class.is_none() {
         return Err(Error::Invalid(format!(
             "schema {schema_name} is multi-label: name the --class to stratify by"
@@ -118,7 +118,7 @@ pub fn create(conn: &mut Connection, opts: &SplitOptions) -> Result<SplitSummary
         )
         .optional()?;
     if let Some((_, true)) = existing {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Conflict(format!(
             "split {} is frozen; choose another --name",
             opts.name
         )));
