@@ -16,7 +16,7 @@ scenarios=(
     "kill -9 mid index, label, split: nothing lost|pairlab|crash::kill_9_mid_index_label_and_split_loses_nothing_acknowledged"
     "nothing escapes the corpus root|pairlab|bad_input::paths_a_corpus_names_never_lead_outside_its_root"
     "a non-manifest is never echoed|pairlab|bad_input::a_file_given_as_manifest_is_never_echoed"
-    "label-reports never destroys a file|pairlab|report_labels::label_reports_refuses_its_input_as_output_and_keeps_outputs_on_failure"
+    "label-reports never destroys a file|pairlab|report_labeler::label_reports_refuses_its_input_as_output_and_keeps_outputs_on_failure"
     "searches are bounded (words, characters)|pairlab-server|tests_access::oversized_searches_are_refused"
     "a search over its time budget is stopped|pairlab-core|store::search::tests::a_statement_over_its_budget_is_stopped_and_the_connection_stays_usable"
     "other sites cannot change the library|pairlab-server|tests_access::state_changing_routes_refuse_other_sites"

@@ -256,13 +256,13 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
 
 /// Labels `n` generated reports on this thread and prints reports/s.
 fn bench_labeler(n: u32, json: bool) -> Result<()> {
-    use pairlab_core::demo::synth::{Case, Rng, write_report};
+    use pairlab_core::demo::cases::{Case, Rng, write_report};
     let mut rng = Rng::new(0x1abe_1e55);
     let reports: Vec<String> = (0..n)
         .map(|_| write_report(&Case::random(&mut rng), &mut rng).text)
         .collect();
     let bytes: usize = reports.iter().map(String::len).sum();
-    let labeler = pairlab_core::labeler::Labeler::chexpert()?;
+    let labeler = pairlab_core::report_labeler::Labeler::chexpert()?;
     let started = Instant::now();
     let mut positives = 0usize;
     for r in &reports {
@@ -305,7 +305,7 @@ fn bench_labeler_real(
     write: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    use pairlab_core::labeler::benchmark::{self, GoldMap, Half};
+    use pairlab_core::report_labeler::benchmark::{self, GoldMap, Half};
     let dir = reports.unwrap_or_else(default_iu_reports);
     if !dir.is_dir() {
         bail!(
@@ -316,7 +316,7 @@ fn bench_labeler_real(
     let read = |p: &Path| {
         std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
     };
-    let labeler = crate::report_labels::rules_or_builtin(rules.as_deref())?;
+    let labeler = crate::report_labeler::rules_or_builtin(rules.as_deref())?;
     let map = match &gold_map {
         Some(p) => GoldMap::from_toml(&read(p)?)?,
         None => GoldMap::from_toml(GOLD_MAP)?,

@@ -28,7 +28,7 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
         lib = Library::open(&dir)?;
         let bar = Bar::new(!json);
         let t = Instant::now();
-        pairlab_core::synthetic::write(&mut lib, n, &bar)?;
+        pairlab_core::demo::big_library::write(&mut lib, n, &bar)?;
         bar.finish();
         if !json {
             println!(
@@ -38,7 +38,7 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
             );
         }
     }
-    let class = pairlab_core::synthetic::CLASSES[0].to_owned();
+    let class = pairlab_core::demo::big_library::CLASSES[0].to_owned();
     let cases = [
         (
             "split part = train and Cardiomegaly = 1",

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use pairlab_ml::clip::{Clip, Config};
-use pairlab_ml::synthetic::{Init, vit_b32_config, write_model};
+use pairlab_ml::random_weights::{Init, vit_b32_config, write_model};
 
 /// The random ViT-B/32 folder used when no model is given.
 pub fn default_model_dir() -> PathBuf {

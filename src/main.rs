@@ -7,7 +7,7 @@ mod bench_clip;
 mod labels;
 mod models;
 mod print;
-mod report_labels;
+mod report_labeler;
 mod runs;
 mod serve;
 mod splits;
@@ -122,7 +122,7 @@ enum Command {
     Users(users::UsersCommand),
     /// Pre-label pairs: `prelabel reports` runs the rule-based report labeler.
     #[command(subcommand)]
-    Prelabel(report_labels::PrelabelCommand),
+    Prelabel(report_labeler::PrelabelCommand),
     /// Label a CSV (one column of report text, no header) or JSONL of reports, like the
     /// CheXpert labeler: output has `Reports` + 14 observation columns (1.0 / 0.0 / -1.0 / empty).
     LabelReports {
@@ -136,7 +136,7 @@ enum Command {
     },
     /// The report labeler's tools: `labeler eval --gold G --pred P`.
     #[command(subcommand)]
-    Labeler(report_labels::LabelerCommand),
+    Labeler(report_labeler::LabelerCommand),
     /// Local models: `model add DIR|HUB_ID [--name N]`, `model list`.
     #[command(subcommand)]
     Model(models::ModelCommand),
@@ -422,13 +422,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Users(cmd) => users::run(&open_library(cli.library)?, cmd)?,
-        Command::Prelabel(cmd) => report_labels::prelabel(&mut open_library(cli.library)?, cmd)?,
+        Command::Prelabel(cmd) => report_labeler::prelabel(&mut open_library(cli.library)?, cmd)?,
         Command::LabelReports {
             input,
             output,
             sections,
-        } => report_labels::label_reports(input, output, sections)?,
-        Command::Labeler(cmd) => report_labels::labeler(cmd)?,
+        } => report_labeler::label_reports(input, output, sections)?,
+        Command::Labeler(cmd) => report_labeler::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
         Command::Split {
             name,

@@ -191,7 +191,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     let summary = lib.index(dir, &IndexOptions::default(), &bar)?;
     bar.finish();
     index_summary(&summary, true);
-    let labeler = pairlab_core::labeler::Labeler::chexpert()?;
+    let labeler = pairlab_core::report_labeler::Labeler::chexpert()?;
     let bar = crate::bar::Bar::new(true);
     let pre = lib.prelabel_reports(&labeler, "chexpert", &bar)?;
     bar.finish();
@@ -249,7 +249,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
 
 /// Where scripts/fetch-fixtures.sh puts the small real text encoder.
 fn fetched_text_encoder() -> Option<std::path::PathBuf> {
-    let dir = pairlab_ml::synthetic::fixtures_root().join("minilm");
+    let dir = pairlab_ml::random_weights::fixtures_root().join("minilm");
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 

@@ -10,7 +10,7 @@ mod labels;
 mod layouts;
 mod models;
 mod reindex;
-mod report_labels;
+mod report_labeler;
 mod runs;
 mod splits;
 mod util;

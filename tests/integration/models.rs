@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use pairlab_ml::synthetic::{Init, write_model};
+use pairlab_ml::random_weights::{Init, write_model};
 use serde_json::{Value, json};
 
 use crate::util::Env;
 
 fn fixture(name: &str) -> PathBuf {
-    let dir = pairlab_ml::synthetic::fixtures_root().join(name);
+    let dir = pairlab_ml::random_weights::fixtures_root().join(name);
     assert!(
         dir.is_dir(),
         "{} is missing: run scripts/fetch-fixtures.sh",

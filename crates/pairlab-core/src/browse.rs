@@ -371,6 +371,19 @@ pub fn count(conn: &Connection, filter: &BrowseFilter, sort: &BrowseSort) -> Res
     Ok(n as u64)
 }
 
+/// Pairs after id `after`, at most `limit`: the grid unfiltered, in id order.
+pub fn pairs(conn: &Connection, after: i64, limit: u32) -> Result<Vec<PairRow>> {
+    let after = after.to_string();
+    let page = browse(
+        conn,
+        &BrowseFilter::default(),
+        &BrowseSort::default(),
+        Some(&after),
+        limit,
+    )?;
+    Ok(page.rows)
+}
+
 #[cfg(test)]
 #[path = "browse_tests.rs"]
 mod tests;

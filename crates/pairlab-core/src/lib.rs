@@ -3,22 +3,20 @@
 
 pub mod api;
 pub mod browse;
-pub mod chexpert_csv;
 pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
-pub mod labeler;
 pub mod labels;
 pub mod library;
 pub mod models;
 pub mod prelabel;
 pub mod progress;
+pub mod report_labeler;
 pub mod runs;
 pub mod splits;
 pub mod store;
-pub mod synthetic;
 pub mod users;
 
 pub use error::{Error, ErrorKind, Result};

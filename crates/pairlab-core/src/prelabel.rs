@@ -9,9 +9,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::labeler::{Evidence, Labeler};
 use crate::labels::{self, schema};
 use crate::progress::Progress;
+use crate::report_labeler::{Evidence, Labeler};
 
 /// The source name of labels from the report labeler.
 pub const REPORT_RULES: &str = "report-rules";

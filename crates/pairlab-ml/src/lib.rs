@@ -15,9 +15,9 @@ pub mod encoder;
 pub mod error;
 pub mod metrics;
 pub mod preprocess;
+pub mod random_weights;
 pub mod rng;
 pub mod similarity;
-pub mod synthetic;
 pub mod text;
 pub mod train;
 

@@ -7,11 +7,11 @@ use std::path::Path;
 use crate::browse::{self, BrowseFilter, BrowsePage, BrowseSort};
 use crate::error::Result;
 use crate::ingest::{self, IndexOptions, IndexSummary};
-use crate::labeler::{Evidence, Labeler};
 use crate::labels::{self, CurrentLabel, LabelEvent, Schema, SchemaDef};
 use crate::library::Library;
 use crate::prelabel::{self, PrelabelSummary};
 use crate::progress::Progress;
+use crate::report_labeler::{Evidence, Labeler};
 use crate::store::read::{self, ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 use requests::{ReviewStatus, SetReviewArgs};
 
@@ -57,7 +57,7 @@ impl Library {
 
     /// Pairs with id greater than `after`.
     pub fn pairs(&self, after: i64, limit: u32) -> Result<Vec<PairRow>> {
-        read::pairs(self.conn(), after, limit)
+        browse::pairs(self.conn(), after, limit)
     }
 
     /// One page of the browse grid: pairs passing `filter` in the order `sort` asks for,
@@ -142,7 +142,7 @@ impl Library {
     /// The report labeler for a schema: the rules stored with it, else the built-in
     /// CheXpert rules for the `chexpert` schema.
     pub fn labeler_for(&self, schema: &str) -> Result<Labeler> {
-        let invalid = |e: crate::labeler::LabelerError| crate::Error::Invalid(e.to_string());
+        let invalid = |e: crate::report_labeler::LabelerError| crate::Error::Invalid(e.to_string());
         match labels::schema::labeler_rules(self.conn(), schema)? {
             Some(rules) => Labeler::from_toml(&rules).map_err(invalid),
             None if schema == "chexpert" => Labeler::chexpert().map_err(invalid),

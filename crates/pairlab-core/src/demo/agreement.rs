@@ -7,7 +7,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::synth::FINDINGS;
+use super::cases::FINDINGS;
 use crate::error::{Error, Result};
 use crate::prelabel::REPORT_RULES;
 

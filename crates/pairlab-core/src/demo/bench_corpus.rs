@@ -5,7 +5,7 @@ use std::path::Path;
 use image::{GrayImage, imageops::FilterType};
 use rayon::prelude::*;
 
-use super::synth::{self, Case, Rng};
+use super::cases::{self, Case, Rng};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -45,11 +45,11 @@ pub fn write(dir: &Path, kind: Kind, n: u32) -> Result<bool> {
         let case = Case::random(&mut rng);
         let sub = dir.join(format!("{:04}", i / 1000));
         std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
-        let report = synth::write_report(&case, &mut rng);
+        let report = cases::write_report(&case, &mut rng);
         let txt = sub.join(format!("{i:07}.txt"));
         std::fs::write(&txt, report.text).map_err(|e| Error::io(&txt, e))?;
         let (img, ext) = match kind {
-            Kind::Small => (synth::render(&case, 256, &mut rng), "png"),
+            Kind::Small => (cases::render(&case, 256, &mut rng), "png"),
             Kind::Xray => (xray(&case, &mut rng), "jpg"),
             Kind::Huge => {
                 let path = sub.join(format!("{i:07}.png"));
@@ -68,7 +68,7 @@ pub fn write(dir: &Path, kind: Kind, n: u32) -> Result<bool> {
 /// A 2,500 × 3,000 picture: the synthetic X-ray scaled up, with film-grain noise so that
 /// it compresses like a real radiograph rather than a smooth drawing.
 fn xray(case: &Case, rng: &mut Rng) -> GrayImage {
-    let base = synth::render(case, 1024, rng);
+    let base = cases::render(case, 1024, rng);
     let mut big = image::imageops::resize(&base, 2500, 3000, FilterType::Triangle);
     let mut state = rng.next_u64() | 1;
     for p in big.pixels_mut() {

@@ -4,7 +4,8 @@
 
 pub mod agreement;
 pub mod bench_corpus;
-pub mod synth;
+pub mod big_library;
+pub mod cases;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ingest::dicom::{self, DicomPixels, DicomSpec};
-use synth::{Case, FINDINGS, Rng};
+use cases::{Case, FINDINGS, Rng};
 
 /// Marks a folder as written by `pairlab demo`, with the settings used.
 const MARKER: &str = ".pairlab-demo";
@@ -80,7 +81,7 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
             out.studies += 1;
             let study = 50_000_000 + out.studies * 101;
             let case = Case::random(&mut rng);
-            let report = synth::write_report(&case, &mut rng);
+            let report = cases::write_report(&case, &mut rng);
             let study_dir = dir
                 .join("files")
                 .join(&group)
@@ -95,7 +96,7 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
                 &["AP"]
             };
             for view in views {
-                let img = synth::render(&case, IMAGE_SIZE, &mut rng);
+                let img = cases::render(&case, IMAGE_SIZE, &mut rng);
                 // Every ninth image is written as DICOM, to show both kinds side by side.
                 let as_dicom = out.images % 9 == 4;
                 let name = format!(

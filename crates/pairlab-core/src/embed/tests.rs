@@ -337,12 +337,12 @@ fn embedding_is_cancellable_and_resumes_where_it_stopped() -> Result<()> {
         "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
             "num_attention_heads": 2, "image_size": 32, "patch_size": 16}
     });
-    pairlab_ml::synthetic::write_model(
+    pairlab_ml::random_weights::write_model(
         &dir,
         &cfg,
-        pairlab_ml::synthetic::Init::Random { seed: 5 },
+        pairlab_ml::random_weights::Init::Random { seed: 5 },
     )?;
-    let tok = pairlab_ml::synthetic::fixtures_root().join("clip-tokenizer/tokenizer.json");
+    let tok = pairlab_ml::random_weights::fixtures_root().join("clip-tokenizer/tokenizer.json");
     std::fs::copy(&tok, dir.join("tokenizer.json")).map_err(|e| crate::Error::io(&tok, e))?;
     lib.add_model(&dir.to_string_lossy(), Some("tiny"))?;
 

@@ -94,7 +94,7 @@ impl SchemaDef {
             return Err(Error::Invalid(format!("schema {}: no classes", self.name)));
         }
         if let Some(rules) = self.labeler_rules() {
-            let labeler = crate::labeler::Labeler::from_toml(&rules).map_err(|e| {
+            let labeler = crate::report_labeler::Labeler::from_toml(&rules).map_err(|e| {
                 Error::Invalid(format!("schema {}: [labeler] rules: {e}", self.name))
             })?;
             if let Some(c) = labeler.classes().iter().find(|c| !self.classes.contains(c)) {
@@ -308,7 +308,7 @@ mod tests {
         .expect("a schema with its own report rules");
         assert_eq!(ok.classes, vec!["normal", "tb"]);
         let rules = ok.labeler_rules().expect("rules");
-        let l = crate::labeler::Labeler::from_toml(&rules).expect("rules compile");
+        let l = crate::report_labeler::Labeler::from_toml(&rules).expect("rules compile");
         assert_eq!(l.classes(), ["tb"]);
         // Rules naming a class the schema lacks, or broken rules, are refused.
         assert!(SchemaDef::from_toml("name = \"x\"\nkind = \"multi-label\"\nclasses = [\"a\"]\n[labeler]\n[[labeler.class]]\nname = \"b\"\nmentions = [\"b\"]\n").is_err());

@@ -281,14 +281,6 @@ pub struct PairRow {
     pub missing: bool,
 }
 
-/// Pairs after id `after`, at most `limit`.
-pub fn pairs(conn: &Connection, after: i64, limit: u32) -> Result<Vec<PairRow>> {
-    let all = crate::browse::BrowseFilter::default();
-    let by_id = crate::browse::BrowseSort::default();
-    let after = after.to_string();
-    Ok(crate::browse::browse(conn, &all, &by_id, Some(&after), limit)?.rows)
-}
-
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct ImageDetail {
     pub path: String,

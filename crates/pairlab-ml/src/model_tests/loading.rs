@@ -7,7 +7,7 @@ use image::{DynamicImage, GrayImage, Luma, Rgb, RgbImage};
 use serde_json::{Value, json};
 
 use super::{assert_close, fixture};
-use crate::synthetic::{Init, write_model};
+use crate::random_weights::{Init, write_model};
 use crate::{Encoder, Family, MlError, inspect};
 
 fn tiny_clip_config() -> Value {

@@ -23,7 +23,7 @@ pub fn reference(name: &str) -> Value {
 
 /// A fetched model fixture (scripts/fetch-fixtures.sh puts them in the cache).
 pub fn fixture(name: &str) -> PathBuf {
-    let dir = crate::synthetic::fixtures_root().join(name);
+    let dir = crate::random_weights::fixtures_root().join(name);
     assert!(
         dir.is_dir(),
         "model fixture {} is missing: run scripts/fetch-fixtures.sh first",

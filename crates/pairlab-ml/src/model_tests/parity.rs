@@ -6,7 +6,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::clip::vision_model::ClipVisionTransformer;
 
 use super::{assert_close, fixture, matrix, reference};
-use crate::synthetic::{Init, write_model};
+use crate::random_weights::{Init, write_model};
 use crate::{Encoder, bert, clip};
 
 fn load_vb(dir: &std::path::Path) -> VarBuilder<'static> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::labeler::{Labeler, Value};
+use crate::report_labeler::{Labeler, Value};
 
 /// Input and output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,7 +547,7 @@ mod tests {
         .to_string();
         assert!(err.contains("line 2"), "{err}");
     }
-    use crate::demo::synth::{Case, Rng, write_report};
+    use crate::demo::cases::{Case, Rng, write_report};
 
     #[test]
     fn thousands_of_reports_with_odd_characters_round_trip() -> Result<()> {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use pairlab_core::Library;
-use pairlab_core::chexpert_csv::{self, Counting};
-use pairlab_core::labeler::Labeler;
+use pairlab_core::report_labeler::Labeler;
+use pairlab_core::report_labeler::chexpert_csv::{self, Counting};
 
 #[derive(Subcommand)]
 pub enum PrelabelCommand {
@@ -280,7 +280,7 @@ fn print_binary(rows: &[chexpert_csv::BinaryEval], counting: Counting) {
 struct ExplainedRow {
     #[serde(flatten)]
     row: chexpert_csv::Disagreement,
-    evidence: Vec<pairlab_core::labeler::Explained>,
+    evidence: Vec<pairlab_core::report_labeler::Explained>,
 }
 
 /// The first `limit` rows of each kind, explained.

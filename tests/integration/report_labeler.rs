@@ -248,7 +248,7 @@ fn a_user_schema_carries_its_own_report_rules() {
 /// above a floor (docs/PERFORMANCE.md has the figures; the floors sit a little below them).
 #[test]
 fn real_report_benchmark_holds_its_floor_on_the_held_out_half() {
-    let dir = pairlab_ml::synthetic::fixtures_root().join("iu-reports");
+    let dir = pairlab_ml::random_weights::fixtures_root().join("iu-reports");
     assert!(
         dir.is_dir(),
         "{} is missing: run scripts/fetch-fixtures.sh",

@@ -350,7 +350,7 @@ fn evidence_serializes_with_value_names() {
 }
 
 /// Throughput on typical reports (release, one thread):
-/// `cargo test --release labeler::tests::throughput -- --ignored --nocapture`.
+/// `cargo test --release report_labeler::tests::throughput -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn throughput() {

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod benchmark;
+pub mod chexpert_csv;
 mod file;
 mod matcher;
 mod rules;
