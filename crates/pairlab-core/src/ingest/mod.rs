@@ -18,6 +18,7 @@ use std::time::Instant;
 use ts_rs::TS;
 
 use rayon::prelude::*;
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -218,157 +219,19 @@ fn index_at_normal_sync(
         *running = Some((corpus, lock));
     }
     progress.subject("corpus", corpus);
-    let mut errors = plan.errors.clone();
-
-    // Reports first: pairs point at them.
-    let old_reports = write::existing_reports(conn, corpus)?;
-    progress.stage("reports", plan.reports.len() as u64);
-    let mut report_ids: HashMap<String, i64> = HashMap::new();
-    pipelined(
-        &plan.reports,
-        |r| read_planned_report(r, old_reports.get(&r.source), &opts.limits),
-        |batch, results| {
-            let tx = conn.transaction()?;
-            for (planned, res) in batch.iter().zip(results) {
-                match res {
-                    Ok(ReadReport::Unchanged(id)) => {
-                        write::mark_report_present(&tx, id)?;
-                        report_ids.insert(planned.source.clone(), id);
-                    }
-                    Ok(ReadReport::New(parsed, file)) => {
-                        if parsed.lossy {
-                            errors.push(IngestError::new(
-                                planned.source.clone(),
-                                ErrorKind::NonUtf8,
-                                "report is not valid UTF-8; indexed with replacement characters",
-                            ));
-                        }
-                        let id = write::upsert_report(
-                            &tx,
-                            corpus,
-                            &planned.source,
-                            file.as_ref(),
-                            &parsed,
-                        )?;
-                        write::set_report_tags(&tx, id, &planned.tags)?;
-                        report_ids.insert(planned.source.clone(), id);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            Ok(tx.commit()?)
-        },
-        progress,
-    )?;
-    {
-        let tx = conn.transaction()?;
-        for (source, old) in &old_reports {
-            if !report_ids.contains_key(source) {
-                write::set_report_missing(&tx, old.id)?;
-            }
-        }
-        tx.commit()?;
-    }
-
-    // Images: unchanged ones are only re-linked; new and changed ones are read.
-    let old_images = write::existing_images(conn, corpus)?;
-    let planned: Vec<_> = plan.images.iter().filter(|p| p.file.is_some()).collect();
-    let planned_paths: HashSet<&str> = planned
-        .iter()
-        .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
-        .collect();
-    let mut vanished_by_hash: HashMap<&str, Vec<i64>> = HashMap::new();
-    for (path, old) in &old_images {
-        if !planned_paths.contains(path.as_str()) {
-            vanished_by_hash
-                .entry(old.hash.as_str())
-                .or_default()
-                .push(old.id);
-        }
-    }
-    let mut linker = write::Linker::new(
-        conn,
+    let mut run = CorpusRun {
         corpus,
-        plan.schema.as_ref(),
-        plan.images.iter().any(|p| p.split.is_some()),
-    )?;
-    let (unchanged, changed): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| {
-        p.file.as_ref().is_some_and(|f| {
-            old_images
-                .get(&f.rel)
-                .is_some_and(|o| o.size == f.size && o.mtime_ns == f.mtime_ns)
-        })
-    });
-    let mut seen_ids: HashSet<i64> = HashSet::new();
-    let report_of =
-        |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
-    {
-        let tx = conn.transaction()?;
-        for p in &unchanged {
-            let Some(old) = p.file.as_ref().and_then(|f| old_images.get(&f.rel)) else {
-                continue;
-            };
-            write::set_image_missing(&tx, old.id, false)?;
-            linker.link(&tx, old.id, p, report_of(p), None)?;
-            seen_ids.insert(old.id);
-        }
-        tx.commit()?;
-    }
-    progress.stage("images", changed.len() as u64);
-    let (mut added, mut moved) = (0u64, 0u64);
-    pipelined(
-        &changed,
-        |p| match p.file.as_ref() {
-            Some(file) => media::process(file, &opts.limits, thumbs.as_deref()),
-            None => Err(IngestError::new(
-                "",
-                ErrorKind::Layout,
-                "planned image without a file",
-            )),
-        },
-        |batch, results| {
-            let tx = conn.transaction()?;
-            for (p, res) in batch.iter().zip(results) {
-                let Some(file) = p.file.as_ref() else {
-                    continue;
-                };
-                let mut meta = match res {
-                    Ok(m) => m,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                if let Some(w) = meta.warning.take() {
-                    errors.push(w);
-                }
-                let reuse = match old_images.get(&file.rel) {
-                    Some(old) => Some(old.id),
-                    None => {
-                        let m = vanished_by_hash
-                            .get_mut(meta.hash.as_str())
-                            .and_then(|ids| ids.pop());
-                        moved += u64::from(m.is_some());
-                        m
-                    }
-                };
-                let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
-                linker.link(&tx, id, p, report_of(p), Some(&meta))?;
-                seen_ids.insert(id);
-                added += 1;
-            }
-            Ok(tx.commit()?)
-        },
+        opts,
+        thumbs: thumbs.as_deref(),
+        errors: plan.errors.clone(),
         progress,
-    )?;
+    };
+    // Reports first: pairs point at them.
+    let report_ids = run.reports(conn, &plan.reports)?;
+    let images = run.images(conn, &plan, &report_ids)?;
 
     let tx = conn.transaction()?;
-    for old in old_images.values() {
-        if !seen_ids.contains(&old.id) {
-            write::set_image_missing(&tx, old.id, true)?;
-        }
-    }
-    write::replace_errors(&tx, corpus, &errors)?;
+    write::replace_errors(&tx, corpus, &run.errors)?;
     write::finish_corpus(&tx, corpus)?;
     tx.commit()?;
 
@@ -382,13 +245,206 @@ fn index_at_normal_sync(
         reports: counts.reports,
         unpaired_images: counts.unpaired_images,
         unpaired_reports: counts.unpaired_reports,
-        errors: errors.len() as u64,
-        unchanged: unchanged.len() as u64,
+        errors: run.errors.len() as u64,
+        unchanged: images.unchanged,
         missing: counts.missing,
-        added: added - moved,
-        moved,
+        added: images.added - images.moved,
+        moved: images.moved,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One corpus being indexed: what every stage needs, and the errors it records.
+struct CorpusRun<'a> {
+    corpus: i64,
+    opts: &'a IndexOptions,
+    thumbs: Option<&'a Path>,
+    errors: Vec<IngestError>,
+    progress: &'a dyn Progress,
+}
+
+/// How the images of a run went.
+struct ImageCounts {
+    unchanged: u64,
+    /// Read and written (new, changed or moved).
+    added: u64,
+    /// Of `added`: found again by their hash under another path.
+    moved: u64,
+}
+
+impl CorpusRun<'_> {
+    /// Reads new and changed reports, keeps unchanged ones and marks vanished ones
+    /// missing; answers the report id of every planned source.
+    fn reports(
+        &mut self,
+        conn: &mut Connection,
+        planned_reports: &[layout::PlannedReport],
+    ) -> Result<HashMap<String, i64>> {
+        let corpus = self.corpus;
+        let old_reports = write::existing_reports(conn, corpus)?;
+        self.progress.stage("reports", planned_reports.len() as u64);
+        let mut report_ids: HashMap<String, i64> = HashMap::new();
+        let errors = &mut self.errors;
+        let limits = &self.opts.limits;
+        pipelined(
+            planned_reports,
+            |r| read_planned_report(r, old_reports.get(&r.source), limits),
+            |batch, results| {
+                let tx = conn.transaction()?;
+                for (planned, res) in batch.iter().zip(results) {
+                    match res {
+                        Ok(ReadReport::Unchanged(id)) => {
+                            write::mark_report_present(&tx, id)?;
+                            report_ids.insert(planned.source.clone(), id);
+                        }
+                        Ok(ReadReport::New(parsed, file)) => {
+                            if parsed.lossy {
+                                errors.push(IngestError::new(
+                                    planned.source.clone(),
+                                    ErrorKind::NonUtf8,
+                                    "report is not valid UTF-8; indexed with replacement characters",
+                                ));
+                            }
+                            let id = write::upsert_report(
+                                &tx,
+                                corpus,
+                                &planned.source,
+                                file.as_ref(),
+                                &parsed,
+                            )?;
+                            write::set_report_tags(&tx, id, &planned.tags)?;
+                            report_ids.insert(planned.source.clone(), id);
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+                Ok(tx.commit()?)
+            },
+            self.progress,
+        )?;
+        let tx = conn.transaction()?;
+        for (source, old) in &old_reports {
+            if !report_ids.contains_key(source) {
+                write::set_report_missing(&tx, old.id)?;
+            }
+        }
+        tx.commit()?;
+        Ok(report_ids)
+    }
+
+    /// Images: unchanged ones are only re-linked; new and changed ones are read (a moved
+    /// file keeps its image id, found by hash); vanished ones are marked missing.
+    fn images(
+        &mut self,
+        conn: &mut Connection,
+        plan: &layout::Plan,
+        report_ids: &HashMap<String, i64>,
+    ) -> Result<ImageCounts> {
+        let corpus = self.corpus;
+        let old_images = write::existing_images(conn, corpus)?;
+        let planned: Vec<_> = plan.images.iter().filter(|p| p.file.is_some()).collect();
+        let planned_paths: HashSet<&str> = planned
+            .iter()
+            .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
+            .collect();
+        let mut vanished_by_hash: HashMap<&str, Vec<i64>> = HashMap::new();
+        for (path, old) in &old_images {
+            if !planned_paths.contains(path.as_str()) {
+                vanished_by_hash
+                    .entry(old.hash.as_str())
+                    .or_default()
+                    .push(old.id);
+            }
+        }
+        let mut linker = write::Linker::new(
+            conn,
+            corpus,
+            plan.schema.as_ref(),
+            plan.images.iter().any(|p| p.split.is_some()),
+        )?;
+        let (unchanged, changed): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| {
+            p.file.as_ref().is_some_and(|f| {
+                old_images
+                    .get(&f.rel)
+                    .is_some_and(|o| o.size == f.size && o.mtime_ns == f.mtime_ns)
+            })
+        });
+        let mut seen_ids: HashSet<i64> = HashSet::new();
+        let report_of =
+            |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
+        {
+            let tx = conn.transaction()?;
+            for p in &unchanged {
+                let Some(old) = p.file.as_ref().and_then(|f| old_images.get(&f.rel)) else {
+                    continue;
+                };
+                write::set_image_missing(&tx, old.id, false)?;
+                linker.link(&tx, old.id, p, report_of(p), None)?;
+                seen_ids.insert(old.id);
+            }
+            tx.commit()?;
+        }
+        self.progress.stage("images", changed.len() as u64);
+        let (mut added, mut moved) = (0u64, 0u64);
+        let (limits, thumbs, errors) = (&self.opts.limits, self.thumbs, &mut self.errors);
+        pipelined(
+            &changed,
+            |p| match p.file.as_ref() {
+                Some(file) => media::process(file, limits, thumbs),
+                None => Err(IngestError::new(
+                    "",
+                    ErrorKind::Layout,
+                    "planned image without a file",
+                )),
+            },
+            |batch, results| {
+                let tx = conn.transaction()?;
+                for (p, res) in batch.iter().zip(results) {
+                    let Some(file) = p.file.as_ref() else {
+                        continue;
+                    };
+                    let mut meta = match res {
+                        Ok(m) => m,
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
+                    if let Some(w) = meta.warning.take() {
+                        errors.push(w);
+                    }
+                    let reuse = match old_images.get(&file.rel) {
+                        Some(old) => Some(old.id),
+                        None => {
+                            let m = vanished_by_hash
+                                .get_mut(meta.hash.as_str())
+                                .and_then(|ids| ids.pop());
+                            moved += u64::from(m.is_some());
+                            m
+                        }
+                    };
+                    let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
+                    linker.link(&tx, id, p, report_of(p), Some(&meta))?;
+                    seen_ids.insert(id);
+                    added += 1;
+                }
+                Ok(tx.commit()?)
+            },
+            self.progress,
+        )?;
+        let tx = conn.transaction()?;
+        for old in old_images.values() {
+            if !seen_ids.contains(&old.id) {
+                write::set_image_missing(&tx, old.id, true)?;
+            }
+        }
+        tx.commit()?;
+        Ok(ImageCounts {
+            unchanged: unchanged.len() as u64,
+            added,
+            moved,
+        })
+    }
 }
 
 /// Runs `compute` over `items` in parallel batches and hands each batch's results to

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::file::RuleFile;
+use super::file::{ClassDef, NoFindingDef, RuleFile, ScopeDef, TriggerDef};
 use super::matcher::{Matcher, PatternSpec, normalize_phrase};
 use super::{LabelerError, Value};
 
@@ -120,7 +120,8 @@ impl Rules {
     }
 }
 
-fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
+/// The classes' names, in file order: none empty, none twice.
+fn class_names(file: &RuleFile) -> Result<Vec<String>, LabelerError> {
     if file.classes.is_empty() {
         return Err(err("no classes: add at least one [[class]] table"));
     }
@@ -135,56 +136,64 @@ fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
         }
         classes.push(name.to_owned());
     }
-    let class_index = |name: &str, what: &str| -> Result<usize, LabelerError> {
-        classes
-            .iter()
-            .position(|c| c == name.trim())
-            .ok_or_else(|| {
-                err(format!(
-                    "{what} names class {name:?}, which is not a [[class]]"
-                ))
-            })
-    };
+    Ok(classes)
+}
 
-    let s = &file.scope;
+/// The index of the class `name` (as `what` spells it) among `classes`.
+fn class_index(classes: &[String], name: &str, what: &str) -> Result<usize, LabelerError> {
+    classes
+        .iter()
+        .position(|c| c == name.trim())
+        .ok_or_else(|| {
+            err(format!(
+                "{what} names class {name:?}, which is not a [[class]]"
+            ))
+        })
+}
+
+fn compile_scope(s: &ScopeDef) -> Result<Scope, LabelerError> {
     if s.gap_words > 20 || s.after_words > 50 || s.near_words > 20 {
         return Err(err(
             "[scope]: gap_words (at most 20), after_words (at most 50) or near_words (at most 20) is too large",
         ));
     }
-    let scope = Scope {
+    Ok(Scope {
         gap_words: s.gap_words,
         after_words: s.after_words,
         near_words: s.near_words,
-    };
+    })
+}
 
-    let mut specs: Vec<PatternSpec> = Vec::new();
-    fn add(
-        specs: &mut Vec<PatternSpec>,
-        list: &[String],
-        role: Role,
-        what: &str,
-    ) -> Result<(), LabelerError> {
-        for p in list {
-            specs.push(PatternSpec::new(p, role, Vec::new(), what)?);
-        }
-        Ok(())
+/// Adds one pattern per phrase of `list`, all with `role`.
+fn add(
+    specs: &mut Vec<PatternSpec>,
+    list: &[String],
+    role: Role,
+    what: &str,
+) -> Result<(), LabelerError> {
+    for p in list {
+        specs.push(PatternSpec::new(p, role, Vec::new(), what)?);
     }
-    let t = &file.triggers;
+    Ok(())
+}
+
+/// The `[triggers]` tables: terminations, exceptions, pseudo-triggers, and the negation and
+/// uncertainty triggers before, after and near a mention.
+fn trigger_specs(t: &TriggerDef, specs: &mut Vec<PatternSpec>) -> Result<(), LabelerError> {
     add(
-        &mut specs,
+        specs,
         &t.termination,
         Role::Termination,
         "[triggers] termination",
     )?;
     add(
-        &mut specs,
+        specs,
         &t.negation_exceptions,
         Role::Exception,
         "[triggers] negation_exceptions",
     )?;
     add(
-        &mut specs,
+        specs,
         &t.pseudo_triggers,
         Role::Pseudo,
         "[triggers] pseudo_triggers",
@@ -211,11 +220,128 @@ fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
                 category,
                 direction,
             };
-            add(&mut specs, list, role, &format!("{table} {key}"))?;
+            add(specs, list, role, &format!("{table} {key}"))?;
         }
     }
-    let clause_verbs = single_words(&s.clause_verbs, "[scope] clause_verbs")?;
-    let linking_words = single_words(&s.linking_words, "[scope] linking_words")?;
+    Ok(())
+}
+
+/// `[no_finding]`: its class, the classes it ignores, and the other findings that rule it
+/// out (as mentions of kind `Other`).
+fn compile_no_finding(
+    nf: &NoFindingDef,
+    classes: &[String],
+    specs: &mut Vec<PatternSpec>,
+) -> Result<NoFinding, LabelerError> {
+    let class = class_index(classes, &nf.class, "[no_finding] class")?;
+    let mut ignore = vec![false; classes.len()];
+    for name in &nf.ignore {
+        ignore[class_index(classes, name, "[no_finding] ignore")?] = true;
+    }
+    let role = Role::Mention {
+        class,
+        kind: MentionKind::Other,
+    };
+    add(
+        specs,
+        &nf.other_findings,
+        role,
+        "[no_finding] other_findings",
+    )?;
+    Ok(NoFinding { class, ignore })
+}
+
+/// One `[[class]]`'s mentions (with what each implies for other classes) and unmentions.
+fn class_specs(
+    c: &ClassDef,
+    ci: usize,
+    classes: &[String],
+    specs: &mut Vec<PatternSpec>,
+) -> Result<(), LabelerError> {
+    let name = &classes[ci];
+    let mut implied: Vec<(String, Vec<(usize, Value)>)> = Vec::new();
+    for imp in &c.implies {
+        let target = class_index(classes, &imp.class, &format!("class {name:?}: implies"))?;
+        for m in &imp.mentions {
+            let key = normalize_phrase(m);
+            if !c
+                .mentions
+                .iter()
+                .chain(&c.uncertain_mentions)
+                .any(|x| normalize_phrase(x) == key)
+            {
+                return Err(err(format!(
+                    "class {name:?}: implies lists {m:?}, which is not one of its mentions or uncertain_mentions"
+                )));
+            }
+            match implied.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push((target, imp.value.into())),
+                None => implied.push((key, vec![(target, imp.value.into())])),
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for (list, kind, key) in [
+        (&c.mentions, MentionKind::Positive, "mentions"),
+        (
+            &c.negative_mentions,
+            MentionKind::Negative,
+            "negative_mentions",
+        ),
+        (
+            &c.uncertain_mentions,
+            MentionKind::Uncertain,
+            "uncertain_mentions",
+        ),
+    ] {
+        for p in list {
+            let what = format!("class {name:?}: {key}");
+            if !seen.insert(normalize_phrase(p)) {
+                return Err(err(format!("{what}: {p:?} is listed twice for this class")));
+            }
+            let implies = implied
+                .iter()
+                .find(|(k, _)| *k == normalize_phrase(p))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let role = Role::Mention { class: ci, kind };
+            specs.push(PatternSpec::new(p, role, implies, &what)?);
+        }
+    }
+    let what = format!("class {name:?}: unmentions");
+    for p in &c.unmentions {
+        specs.push(PatternSpec::new(
+            p,
+            Role::Unmention { class: ci },
+            Vec::new(),
+            &what,
+        )?);
+    }
+    Ok(())
+}
+
+/// `[sentences] abbreviations`: single lower-case words without their final dot.
+fn compile_abbreviations(list: &[String]) -> Result<Vec<String>, LabelerError> {
+    let mut abbreviations = Vec::new();
+    for a in list {
+        let a = a.trim().trim_end_matches('.').to_ascii_lowercase();
+        if a.is_empty() || a.contains(char::is_whitespace) {
+            return Err(err(format!(
+                "[sentences] abbreviations: {a:?} must be one word, e.g. \"e.g\" or \"dr\""
+            )));
+        }
+        abbreviations.push(a);
+    }
+    Ok(abbreviations)
+}
+
+fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
+    let classes = class_names(&file)?;
+    let scope = compile_scope(&file.scope)?;
+    let mut specs: Vec<PatternSpec> = Vec::new();
+    trigger_specs(&file.triggers, &mut specs)?;
+    let clause_verbs = single_words(&file.scope.clause_verbs, "[scope] clause_verbs")?;
+    let linking_words = single_words(&file.scope.linking_words, "[scope] linking_words")?;
     for v in &clause_verbs {
         specs.push(PatternSpec::new(
             v,
@@ -224,91 +350,13 @@ fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
             "[scope] clause_verbs",
         )?);
     }
-
     let no_finding = match &file.no_finding {
         None => None,
-        Some(nf) => {
-            let class = class_index(&nf.class, "[no_finding] class")?;
-            let mut ignore = vec![false; classes.len()];
-            for name in &nf.ignore {
-                ignore[class_index(name, "[no_finding] ignore")?] = true;
-            }
-            let role = Role::Mention {
-                class,
-                kind: MentionKind::Other,
-            };
-            add(
-                &mut specs,
-                &nf.other_findings,
-                role,
-                "[no_finding] other_findings",
-            )?;
-            Some(NoFinding { class, ignore })
-        }
+        Some(nf) => Some(compile_no_finding(nf, &classes, &mut specs)?),
     };
-
     for (ci, c) in file.classes.iter().enumerate() {
-        let name = &classes[ci];
-        let mut implied: Vec<(String, Vec<(usize, Value)>)> = Vec::new();
-        for imp in &c.implies {
-            let target = class_index(&imp.class, &format!("class {name:?}: implies"))?;
-            for m in &imp.mentions {
-                let key = normalize_phrase(m);
-                if !c
-                    .mentions
-                    .iter()
-                    .chain(&c.uncertain_mentions)
-                    .any(|x| normalize_phrase(x) == key)
-                {
-                    return Err(err(format!(
-                        "class {name:?}: implies lists {m:?}, which is not one of its mentions or uncertain_mentions"
-                    )));
-                }
-                match implied.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, v)) => v.push((target, imp.value.into())),
-                    None => implied.push((key, vec![(target, imp.value.into())])),
-                }
-            }
-        }
-        let mut seen = HashSet::new();
-        for (list, kind, key) in [
-            (&c.mentions, MentionKind::Positive, "mentions"),
-            (
-                &c.negative_mentions,
-                MentionKind::Negative,
-                "negative_mentions",
-            ),
-            (
-                &c.uncertain_mentions,
-                MentionKind::Uncertain,
-                "uncertain_mentions",
-            ),
-        ] {
-            for p in list {
-                let what = format!("class {name:?}: {key}");
-                if !seen.insert(normalize_phrase(p)) {
-                    return Err(err(format!("{what}: {p:?} is listed twice for this class")));
-                }
-                let implies = implied
-                    .iter()
-                    .find(|(k, _)| *k == normalize_phrase(p))
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                let role = Role::Mention { class: ci, kind };
-                specs.push(PatternSpec::new(p, role, implies, &what)?);
-            }
-        }
-        let what = format!("class {name:?}: unmentions");
-        for p in &c.unmentions {
-            specs.push(PatternSpec::new(
-                p,
-                Role::Unmention { class: ci },
-                Vec::new(),
-                &what,
-            )?);
-        }
+        class_specs(c, ci, &classes, &mut specs)?;
     }
-
     let (section_names, headings) = compile_headings(&file.sections.headings)?;
     let mut default_sections = Vec::new();
     for l in &file.sections.label {
@@ -320,18 +368,7 @@ fn compile(file: RuleFile) -> Result<Rules, LabelerError> {
         }
         default_sections.push(key);
     }
-
-    let mut abbreviations = Vec::new();
-    for a in &file.sentences.abbreviations {
-        let a = a.trim().trim_end_matches('.').to_ascii_lowercase();
-        if a.is_empty() || a.contains(char::is_whitespace) {
-            return Err(err(format!(
-                "[sentences] abbreviations: {a:?} must be one word, e.g. \"e.g\" or \"dr\""
-            )));
-        }
-        abbreviations.push(a);
-    }
-
+    let abbreviations = compile_abbreviations(&file.sentences.abbreviations)?;
     let matcher = Matcher::build(specs)?;
     Ok(Rules {
         classes,

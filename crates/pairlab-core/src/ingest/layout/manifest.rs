@@ -186,134 +186,28 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         .filter(|c| !KNOWN.contains(&c.as_str()))
         .cloned()
         .collect();
-    let manifest_dir = file.parent().unwrap_or(root).to_owned();
-    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let mut seen_images = HashSet::new();
-    let mut seen_reports = HashSet::new();
+    let mut planner = RowPlanner {
+        root,
+        root_canon: root.canonicalize().unwrap_or_else(|_| root.to_owned()),
+        manifest_dir: file.parent().unwrap_or(root).to_owned(),
+        manifest_rel,
+        report_text: columns.iter().any(|c| c == "report"),
+        label_cols: &label_cols,
+        seen_images: HashSet::new(),
+        seen_reports: HashSet::new(),
+        plan: &mut plan,
+    };
     for (line, row) in rows {
-        let at = format!("{manifest_rel}:{line}");
-        let row = match row {
-            Ok(r) => r,
+        let at = format!("{}:{line}", planner.manifest_rel);
+        match row {
+            Ok(row) => planner.row(&at, &row),
             Err(Malformed(message)) => {
-                plan.errors
+                planner
+                    .plan
+                    .errors
                     .push(IngestError::new(at, ErrorKind::Manifest, message));
-                continue;
-            }
-        };
-        let cell = |name: &str| row.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
-        let Some(image) = cell("image") else {
-            plan.errors.push(IngestError::new(
-                at,
-                ErrorKind::Manifest,
-                "row has no `image` value; skipped",
-            ));
-            continue;
-        };
-        let Some(abs) = resolve(root, &manifest_dir, image) else {
-            plan.errors.push(IngestError::new(
-                image.to_owned(),
-                ErrorKind::MissingFile,
-                format!("named in {at} but the file does not exist"),
-            ));
-            continue;
-        };
-        let Some(canon) = contained(&root_canon, &abs) else {
-            plan.errors.push(IngestError::new(
-                image.to_owned(),
-                ErrorKind::OutsideRoot,
-                format!("named in {at} but lies outside the corpus root; skipped"),
-            ));
-            continue;
-        };
-        let rel = rel_path(&root_canon, &canon);
-        let file_ref = match FileRef::stat(canon, rel.clone()) {
-            Ok(f) => f,
-            Err(e) => {
-                plan.errors.push(IngestError::new(
-                    rel,
-                    ErrorKind::Unreadable,
-                    format!("cannot read: {e}"),
-                ));
-                continue;
-            }
-        };
-        if !seen_images.insert(rel.clone()) {
-            plan.errors.push(IngestError::new(
-                at,
-                ErrorKind::Manifest,
-                format!("{rel} is listed more than once; only its first row is used"),
-            ));
-            continue;
-        }
-        let mut planned = PlannedImage {
-            file: Some(file_ref),
-            patient: cell("patient_id").map(str::to_owned),
-            study: cell("study_id").map(str::to_owned),
-            split: cell("split").map(|s| s.to_ascii_lowercase()),
-            ..PlannedImage::default()
-        };
-        if let Some(path) = cell("report_path") {
-            match resolve(root, &manifest_dir, path)
-                .ok_or((ErrorKind::MissingFile, "file does not exist".to_string()))
-                .and_then(|abs| {
-                    // Read only what resolves inside the root (links included).
-                    let canon = contained(&root_canon, &abs).ok_or((
-                        ErrorKind::OutsideRoot,
-                        "it lies outside the corpus root and is not read".to_string(),
-                    ))?;
-                    let rel = rel_path(&root_canon, &canon);
-                    FileRef::stat(canon, rel).map_err(|e| (ErrorKind::Unreadable, e.to_string()))
-                }) {
-                Ok(rf) => {
-                    if seen_reports.insert(rf.rel.clone()) {
-                        plan.reports.push(PlannedReport {
-                            source: rf.rel.clone(),
-                            content: ReportContent::File(rf.clone()),
-                            tags: Vec::new(),
-                        });
-                    }
-                    planned.report = Some(rf.rel);
-                }
-                Err((kind, e)) => plan.errors.push(IngestError::new(
-                    path.to_owned(),
-                    kind,
-                    format!("report named in {at}: {e}; image indexed without a report"),
-                )),
-            }
-        } else if columns.iter().any(|c| c == "report") {
-            match cell("report") {
-                Some(_) => {
-                    let source = format!("{manifest_rel}#{rel}");
-                    let text = row.get("report").cloned().unwrap_or_default();
-                    plan.reports.push(PlannedReport {
-                        source: source.clone(),
-                        content: ReportContent::Text { text, from: None },
-                        tags: Vec::new(),
-                    });
-                    planned.report = Some(source);
-                }
-                None => plan.errors.push(IngestError::new(
-                    at.clone(),
-                    ErrorKind::EmptyReport,
-                    format!("report of {rel} is empty; image indexed without a report"),
-                )),
             }
         }
-        for col in &label_cols {
-            let value = row.get(col).map(String::as_str).unwrap_or("");
-            match parse_label(value) {
-                Some(Some(v)) => planned.labels.push((col.clone(), v)),
-                Some(None) => {}
-                None => plan.errors.push(IngestError::new(
-                    at.clone(),
-                    ErrorKind::Manifest,
-                    format!(
-                        "label {col:?} has value {value:?}; expected 1, 0, -1 or blank; label skipped"
-                    ),
-                )),
-            }
-        }
-        plan.images.push(planned);
     }
     if !label_cols.is_empty() {
         let chexpert = crate::labels::SchemaDef::chexpert()?.classes;
@@ -333,6 +227,167 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         });
     }
     Ok(plan)
+}
+
+/// Plans the manifest's rows one by one; every refusal is an error row of the plan and
+/// the other rows go on.
+struct RowPlanner<'a> {
+    root: &'a Path,
+    root_canon: PathBuf,
+    manifest_dir: PathBuf,
+    manifest_rel: String,
+    /// Whether the manifest has a `report` column (report text in the row).
+    report_text: bool,
+    label_cols: &'a [String],
+    seen_images: HashSet<String>,
+    seen_reports: HashSet<String>,
+    plan: &'a mut Plan,
+}
+
+impl RowPlanner<'_> {
+    fn error(&mut self, at: impl Into<String>, kind: ErrorKind, message: impl Into<String>) {
+        self.plan
+            .errors
+            .push(IngestError::new(at.into(), kind, message.into()));
+    }
+
+    /// One row (`at` is `manifest:line`): its image, report and labels.
+    fn row(&mut self, at: &str, row: &Row) {
+        let cell = |name: &str| row.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let Some(image) = cell("image") else {
+            self.error(at, ErrorKind::Manifest, "row has no `image` value; skipped");
+            return;
+        };
+        let Some(file_ref) = self.image_file(at, image) else {
+            return;
+        };
+        let rel = file_ref.rel.clone();
+        let mut planned = PlannedImage {
+            file: Some(file_ref),
+            patient: cell("patient_id").map(str::to_owned),
+            study: cell("study_id").map(str::to_owned),
+            split: cell("split").map(|s| s.to_ascii_lowercase()),
+            ..PlannedImage::default()
+        };
+        if let Some(path) = cell("report_path") {
+            planned.report = self.report_file(at, path);
+        } else if self.report_text {
+            planned.report = self.report_in_row(at, &rel, row);
+        }
+        self.labels(at, row, &mut planned);
+        self.plan.images.push(planned);
+    }
+
+    /// The image a row names, if it exists inside the root, is readable and is not listed
+    /// before.
+    fn image_file(&mut self, at: &str, image: &str) -> Option<FileRef> {
+        let Some(abs) = resolve(self.root, &self.manifest_dir, image) else {
+            self.error(
+                image,
+                ErrorKind::MissingFile,
+                format!("named in {at} but the file does not exist"),
+            );
+            return None;
+        };
+        let Some(canon) = contained(&self.root_canon, &abs) else {
+            self.error(
+                image,
+                ErrorKind::OutsideRoot,
+                format!("named in {at} but lies outside the corpus root; skipped"),
+            );
+            return None;
+        };
+        let rel = rel_path(&self.root_canon, &canon);
+        let file_ref = match FileRef::stat(canon, rel.clone()) {
+            Ok(f) => f,
+            Err(e) => {
+                self.error(rel, ErrorKind::Unreadable, format!("cannot read: {e}"));
+                return None;
+            }
+        };
+        if !self.seen_images.insert(rel.clone()) {
+            self.error(
+                at,
+                ErrorKind::Manifest,
+                format!("{rel} is listed more than once; only its first row is used"),
+            );
+            return None;
+        }
+        Some(file_ref)
+    }
+
+    /// A `report_path`: planned once however many rows name it; read only when it resolves
+    /// inside the root (links included).
+    fn report_file(&mut self, at: &str, path: &str) -> Option<String> {
+        let found = resolve(self.root, &self.manifest_dir, path)
+            .ok_or((ErrorKind::MissingFile, "file does not exist".to_string()))
+            .and_then(|abs| {
+                let canon = contained(&self.root_canon, &abs).ok_or((
+                    ErrorKind::OutsideRoot,
+                    "it lies outside the corpus root and is not read".to_string(),
+                ))?;
+                let rel = rel_path(&self.root_canon, &canon);
+                FileRef::stat(canon, rel).map_err(|e| (ErrorKind::Unreadable, e.to_string()))
+            });
+        match found {
+            Ok(rf) => {
+                if self.seen_reports.insert(rf.rel.clone()) {
+                    self.plan.reports.push(PlannedReport {
+                        source: rf.rel.clone(),
+                        content: ReportContent::File(rf.clone()),
+                        tags: Vec::new(),
+                    });
+                }
+                Some(rf.rel)
+            }
+            Err((kind, e)) => {
+                self.error(
+                    path,
+                    kind,
+                    format!("report named in {at}: {e}; image indexed without a report"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A `report` cell: the report's text in the row.
+    fn report_in_row(&mut self, at: &str, rel: &str, row: &Row) -> Option<String> {
+        let text = row.get("report").cloned().unwrap_or_default();
+        if text.trim().is_empty() {
+            self.error(
+                at,
+                ErrorKind::EmptyReport,
+                format!("report of {rel} is empty; image indexed without a report"),
+            );
+            return None;
+        }
+        let source = format!("{}#{rel}", self.manifest_rel);
+        self.plan.reports.push(PlannedReport {
+            source: source.clone(),
+            content: ReportContent::Text { text, from: None },
+            tags: Vec::new(),
+        });
+        Some(source)
+    }
+
+    /// The label columns' values (1, 0, -1 or blank; anything else is an error row).
+    fn labels(&mut self, at: &str, row: &Row, planned: &mut PlannedImage) {
+        for col in self.label_cols {
+            let value = row.get(col).map(String::as_str).unwrap_or("");
+            match parse_label(value) {
+                Some(Some(v)) => planned.labels.push((col.clone(), v)),
+                Some(None) => {}
+                None => self.error(
+                    at,
+                    ErrorKind::Manifest,
+                    format!(
+                        "label {col:?} has value {value:?}; expected 1, 0, -1 or blank; label skipped"
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
