@@ -328,7 +328,7 @@ fn demo_train(lib: &mut Library) -> Result<i64> {
         &pairlab_core::runs::TrainOptions {
             schema: "chexpert".into(),
             split: split.name.clone(),
-            trainer: "cnn".into(),
+            trainer: pairlab_core::runs::Trainer::Cnn,
             model: None,
             epochs: 15,
             lr: 1e-2,

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use pairlab_core::Library;
-use pairlab_core::runs::{self, RunSummary, TrainOptions};
+use pairlab_core::runs::{self, RunSummary, TrainOptions, Trainer};
 
 use crate::bar::Bar;
 
@@ -11,7 +11,7 @@ pub fn train(
     lib: &mut Library,
     schema: String,
     split: String,
-    trainer: String,
+    trainer: Trainer,
     model: Option<String>,
     epochs: usize,
     lr: Option<f64>,
@@ -22,7 +22,7 @@ pub fn train(
     json: bool,
 ) -> Result<()> {
     let opts = TrainOptions {
-        lr: lr.unwrap_or_else(|| runs::default_lr(&trainer)),
+        lr: lr.unwrap_or_else(|| trainer.default_lr()),
         schema,
         split,
         trainer,
