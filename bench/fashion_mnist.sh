@@ -14,7 +14,7 @@ dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || {
     $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null
 }
 cargo build --release -q -p pairlab
-bin=target/release/pairlab
+bin="${CARGO_TARGET_DIR:-target}/release/pairlab"
 dir="${PAIRLAB_BENCH_DIR:-/tmp/pairlab-bench}/fashion-mnist"
 lib="$dir.library"
 epochs="${EPOCHS:-15}"

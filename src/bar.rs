@@ -15,6 +15,11 @@ impl Bar {
         Bar(bar)
     }
 
+    /// Runs `f` (which prints) with the bar hidden meanwhile.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.0.suspend(f)
+    }
+
     pub fn finish(&self) {
         self.0.finish_and_clear();
     }

@@ -250,7 +250,7 @@ enum Command {
         /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
         /// convolutional network trained from scratch on the images.
         #[arg(long, default_value = "head")]
-        trainer: String,
+        trainer: pairlab_core::runs::Trainer,
         /// The model whose embeddings the head learns from.
         #[arg(long)]
         model: Option<String>,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use pairlab_core::Library;
-use pairlab_core::ingest::{IndexOptions, IndexSummary};
+use pairlab_core::ingest::IndexSummary;
 use pairlab_core::store::read::{ErrorRow, PairDetail, SearchHit, Stats};
 
 pub fn index_summary(s: &IndexSummary, auto: bool) {
@@ -168,58 +168,32 @@ pub fn pair(d: &PairDetail) {
     }
 }
 
-/// Writes and indexes the demo corpus, then tells the user what to run next.
+/// Runs core's demo tour (write, index, pre-label, search, split, train, evaluate), prints
+/// each step as it finishes, then tells the user what to run next.
 pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
+    use pairlab_core::demo::tour::{self, TourOptions};
     println!(
         "Writing the demo corpus ({n} patients) to {} …",
         dir.display()
     );
-    let corpus = pairlab_core::demo::write_corpus(dir, n, seed)?;
-    println!(
-        "  {} patients · {} studies · {} images ({} DICOM){}",
-        corpus.patients,
-        corpus.studies,
-        corpus.images,
-        corpus.dicom_images,
-        if corpus.reused {
-            " — already there, reused"
-        } else {
-            ""
-        }
-    );
+    let opts = TourOptions {
+        dir: dir.to_owned(),
+        patients: n,
+        seed,
+    };
     let bar = crate::bar::Bar::new(true);
-    let summary = lib.index(dir, &IndexOptions::default(), &bar)?;
+    let done = tour::run(lib, &opts, &bar, &mut |step| {
+        bar.suspend(|| demo_step(step))
+    });
     bar.finish();
-    index_summary(&summary, true);
-    let labeler = pairlab_core::report_labeler::Labeler::chexpert()?;
-    let bar = crate::bar::Bar::new(true);
-    let pre = lib.prelabel_reports(&labeler, "chexpert", &bar)?;
-    bar.finish();
-    println!();
-    println!(
-        "Pre-labelled {} reports ({} pairs) with the report labeler: {} labels (source report-rules)",
-        pre.reports, pre.pairs, pre.labels
-    );
-    println!("Agreement with what the demo reports state (truth.csv):");
-    for a in pairlab_core::demo::agreement::agreement(lib.conn(), dir)? {
-        let pct = if a.total == 0 {
-            0.0
-        } else {
-            100.0 * a.agree as f64 / a.total as f64
-        };
-        println!(
-            "  {:<20} {:>4}/{:<4} {:>6.1} %",
-            a.class, a.agree, a.total, pct
-        );
-    }
-    let searched = demo_search(lib)?;
-    let run = demo_train(lib)?;
+    let done = done?;
     let default = Library::default_dir().ok();
     let lib_arg = if default.as_deref() == Some(lib.root()) {
         String::new()
     } else {
         format!(" --library {}", lib.root().display())
     };
+    let run = done.run;
     println!();
     println!(
         "Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):"
@@ -230,7 +204,7 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     println!("  pairlab{lib_arg} label show 1");
     println!("  pairlab{lib_arg} errors");
     println!("  pairlab{lib_arg} eval --run {run} --split test");
-    if let Some(model) = searched {
+    if let Some(model) = &done.search_model {
         println!("  pairlab{lib_arg} similar --model {model} --text \"enlarged heart\"");
     }
     println!(
@@ -242,114 +216,86 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     );
     println!(
         "The truth behind every image and report is in {}",
-        dir.join("truth.csv").display()
+        done.corpus.join("truth.csv").display()
     );
     Ok(())
 }
 
-/// Where scripts/fetch-fixtures.sh puts the small real text encoder.
-fn fetched_text_encoder() -> Option<std::path::PathBuf> {
-    let dir = pairlab_ml::random_weights::fixtures_root().join("minilm");
-    dir.join("model.safetensors").is_file().then_some(dir)
-}
-
-/// Embeds the demo reports with a text encoder (a registered one, else the fetched
-/// all-MiniLM-L6-v2) and shows a search by meaning; returns the model's name.
-fn demo_search(lib: &mut Library) -> Result<Option<String>> {
-    let registered = lib.models()?.into_iter().find(|m| m.texts && !m.images);
-    let name = match (registered, fetched_text_encoder()) {
-        (Some(m), _) => m.name,
-        (None, Some(dir)) => {
-            lib.add_model(&dir.to_string_lossy(), Some("minilm"))?
-                .0
-                .name
+/// Prints one step of the demo tour.
+fn demo_step(step: pairlab_core::demo::tour::Step<'_>) {
+    use pairlab_core::demo::tour::Step;
+    match step {
+        Step::Corpus(corpus) => println!(
+            "  {} patients · {} studies · {} images ({} DICOM){}",
+            corpus.patients,
+            corpus.studies,
+            corpus.images,
+            corpus.dicom_images,
+            if corpus.reused {
+                " — already there, reused"
+            } else {
+                ""
+            }
+        ),
+        Step::Indexed(summary) => index_summary(summary, true),
+        Step::Prelabelled { summary, agreement } => {
+            println!();
+            println!(
+                "Pre-labelled {} reports ({} pairs) with the report labeler: {} labels (source report-rules)",
+                summary.reports, summary.pairs, summary.labels
+            );
+            println!("Agreement with what the demo reports state (truth.csv):");
+            for a in agreement {
+                let pct = if a.total == 0 {
+                    0.0
+                } else {
+                    100.0 * a.agree as f64 / a.total as f64
+                };
+                println!(
+                    "  {:<20} {:>4}/{:<4} {:>6.1} %",
+                    a.class, a.agree, a.total, pct
+                );
+            }
         }
-        (None, None) => {
+        Step::NoTextEncoder => {
             println!();
             println!(
                 "To search reports by meaning, fetch a small text encoder (bash scripts/fetch-fixtures.sh) \
                  and run the demo again, or add your own: pairlab model add DIR"
             );
-            return Ok(None);
         }
-    };
-    let bar = crate::bar::Bar::new(true);
-    let s = lib.embed(&name, pairlab_core::embed::What::Reports, &bar);
-    bar.finish();
-    let s = s?;
-    let query = "fluid collecting around the lung";
-    println!();
-    println!(
-        "Embedded {} reports with {name} ({} already stored). Reports closest in meaning to \"{query}\":",
-        s.reports, s.reports_existing
-    );
-    let q = pairlab_core::embed::similar::Query::Text(query.into());
-    for h in lib.similar(
-        &name,
-        &q,
-        Some(pairlab_core::embed::similar::Target::Reports),
-        3,
-    )? {
-        let text: String = h.report.split_whitespace().collect::<Vec<_>>().join(" ");
-        let short: String = text.chars().take(90).collect();
-        println!("  {:.3}  pair {:<5} {short}…", h.score, h.pair);
+        Step::Searched(s) => {
+            println!();
+            println!(
+                "Embedded {} reports with {} ({} already stored). Reports closest in meaning to \"{}\":",
+                s.embedded.reports, s.model, s.embedded.reports_existing, s.query
+            );
+            for h in &s.hits {
+                let text: String = h.report.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = text.chars().take(90).collect();
+                println!("  {:.3}  pair {:<5} {short}…", h.score, h.pair);
+            }
+        }
+        Step::Split(split) => {
+            let sizes: Vec<String> = split
+                .parts
+                .iter()
+                .map(|p| format!("{} {}", p.part, p.pairs))
+                .collect();
+            println!();
+            println!(
+                "Split by patient (no patient in two parts): {}",
+                sizes.join(" · ")
+            );
+        }
+        Step::Trained(run) => println!(
+            "Trained a small CNN on 32-px images against the report labels: run {}, best epoch {} of {} ({:.1} s)",
+            run.run_id,
+            run.best_epoch.unwrap_or(0),
+            run.epochs,
+            run.seconds
+        ),
+        Step::Evaluated(report) => crate::runs::print_eval(report),
+        Step::NotEvaluated(e) => println!("(no evaluation on the test part: {e})"),
     }
-    Ok(Some(name))
-}
-
-/// Splits the demo by patient, trains the small CNN on the report labeler's labels and
-/// evaluates it on the test part; returns the run id.
-fn demo_train(lib: &mut Library) -> Result<i64> {
-    use pairlab_core::splits::{SplitOptions, Strategy};
-    println!();
-    let split = lib.make_split(&SplitOptions {
-        name: "demo-by-patient".into(),
-        strategy: Strategy::Patient,
-        parts: vec![
-            ("train".into(), 0.7),
-            ("val".into(), 0.15),
-            ("test".into(), 0.15),
-        ],
-        seed: 0,
-        stratify: None,
-        freeze: false,
-    })?;
-    let sizes: Vec<String> = split
-        .parts
-        .iter()
-        .map(|p| format!("{} {}", p.part, p.pairs))
-        .collect();
-    println!(
-        "Split by patient (no patient in two parts): {}",
-        sizes.join(" · ")
-    );
-    let bar = crate::bar::Bar::new(true);
-    let run = lib.train(
-        &pairlab_core::runs::TrainOptions {
-            schema: "chexpert".into(),
-            split: split.name.clone(),
-            trainer: "cnn".into(),
-            model: None,
-            epochs: 15,
-            lr: 1e-2,
-            hidden: 0,
-            size: 32,
-            uncertain: pairlab_ml::train::Uncertain::Ignore,
-            seed: 0,
-        },
-        &bar,
-    );
-    bar.finish();
-    let run = run?;
-    println!(
-        "Trained a small CNN on 32-px images against the report labels: run {}, best epoch {} of {} ({:.1} s)",
-        run.run_id,
-        run.best_epoch.unwrap_or(0),
-        run.epochs,
-        run.seconds
-    );
-    if let Err(e) = crate::runs::eval(lib, run.run_id, "test", false) {
-        println!("(no evaluation on the test part: {e:#})");
-    }
-    Ok(run.run_id)
 }

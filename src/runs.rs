@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use pairlab_core::Library;
-use pairlab_core::runs::{self, RunSummary, TrainOptions};
+use pairlab_core::runs::{self, RunSummary, TrainOptions, Trainer};
 
 use crate::bar::Bar;
 
@@ -11,7 +11,7 @@ pub fn train(
     lib: &mut Library,
     schema: String,
     split: String,
-    trainer: String,
+    trainer: Trainer,
     model: Option<String>,
     epochs: usize,
     lr: Option<f64>,
@@ -22,7 +22,7 @@ pub fn train(
     json: bool,
 ) -> Result<()> {
     let opts = TrainOptions {
-        lr: lr.unwrap_or_else(|| runs::default_lr(&trainer)),
+        lr: lr.unwrap_or_else(|| trainer.default_lr()),
         schema,
         split,
         trainer,
@@ -91,7 +91,7 @@ pub fn list(lib: &Library, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn ci(c: &Option<pairlab_ml::metrics::Ci>) -> String {
+fn ci(c: &Option<pairlab_core::runs::eval::Ci>) -> String {
     match c {
         Some(c) => format!("{:.3} [{:.3}–{:.3}]", c.value, c.low, c.high),
         None => "-".into(),
@@ -104,6 +104,12 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
+    print_eval(&r);
+    Ok(())
+}
+
+/// An evaluation report as a table: the headline figures, then one row per class.
+pub fn print_eval(r: &pairlab_core::runs::eval::EvalReport) {
     println!(
         "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · ECE {:.3}",
         r.run_id, r.part, r.samples, r.kind, r.accuracy, r.macro_f1, r.micro_f1, r.ece
@@ -151,7 +157,6 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
             r.run_id
         );
     }
-    Ok(())
 }
 
 pub fn misclassified(

@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use crate::browse::{BrowseFilter, BrowseSort};
 use crate::error::Result;
-use crate::runs::{TrainOptions, parse_uncertain};
+use crate::runs::{TrainOptions, Trainer, parse_uncertain};
 
 /// The most rows one page may ask for.
 pub const MAX_LIMIT: u32 = 1000;
@@ -208,8 +208,8 @@ pub struct JobStarted {
     pub job: u64,
 }
 
-fn default_trainer() -> String {
-    "head".into()
+fn default_trainer() -> Trainer {
+    Trainer::Head
 }
 fn default_epochs() -> usize {
     100
@@ -231,14 +231,14 @@ pub struct TrainArgs {
     pub split: String,
     /// `head` (on a model's image embeddings) or `cnn` (on the images).
     #[serde(default = "default_trainer")]
-    #[ts(optional, as = "Option<String>")]
-    pub trainer: String,
+    #[ts(optional, as = "Option<Trainer>")]
+    pub trainer: Trainer,
     #[ts(optional)]
     pub model: Option<String>,
     #[serde(default = "default_epochs")]
     #[ts(optional, as = "Option<usize>")]
     pub epochs: usize,
-    /// The learning rate; by default the trainer's own ([`crate::runs::default_lr`]).
+    /// The learning rate; by default the trainer's own ([`Trainer::default_lr`]).
     #[serde(default)]
     #[ts(optional)]
     pub lr: Option<f64>,
@@ -261,9 +261,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn options(self) -> Result<TrainOptions> {
-        let lr = self
-            .lr
-            .unwrap_or_else(|| crate::runs::default_lr(&self.trainer));
+        let lr = self.lr.unwrap_or_else(|| self.trainer.default_lr());
         let opts = TrainOptions {
             uncertain: parse_uncertain(&self.uncertain)?,
             schema: self.schema,

@@ -6,6 +6,7 @@ pub mod agreement;
 pub mod bench_corpus;
 pub mod big_library;
 pub mod cases;
+pub mod tour;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use ts_rs::TS;
 
 use pairlab_ml::curves::{pr_curve, roc_curve};
-use pairlab_ml::metrics::{self, Ci, ConfusionMatrix};
+use pairlab_ml::metrics;
+pub use pairlab_ml::metrics::{Ci, ConfusionMatrix};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! `cnn`: a small convolutional network on images trained from scratch — three 3×3
 //! convolutions (max pooling after the first two, ReLU) and a linear classifier on the
 //! flattened last feature map. The model, its initialisation, inference and checkpoints;
-//! the training loop is in `fit.rs`.
+//! the training loop is in `fit.rs`, the `cnn` trainer in `cnn.rs`.
 
 use std::path::Path;
 
@@ -11,11 +11,12 @@ use candle_nn::{Linear, VarBuilder, VarMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Uncertain;
 use super::cnn_step;
 pub use super::fit::{Event, Trained, train};
 #[cfg(test)]
 use super::fit::{augment, shift_flip};
+use super::trainer::{Fit, Fitted, Input, Model, Part, Settings};
+use super::{Uncertain, fit};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
 
@@ -286,6 +287,113 @@ impl Head {
         // Loading sets the Vars in place, which the layers share.
         head.varmap.load(dir.join("head.safetensors"))?;
         Ok(head)
+    }
+}
+
+impl Model for Head {
+    fn save(&self, dir: &Path) -> Result<()> {
+        Head::save(self, dir)
+    }
+
+    fn predict(&self, x: &[f32]) -> Result<Vec<f32>> {
+        Head::predict(self, x)
+    }
+}
+
+/// The most hidden units an MLP classifier may ask for.
+const MAX_HIDDEN: usize = 8192;
+
+/// The `head` and `cnn` trainers' check of the classifier's hidden units.
+pub(super) fn check_hidden(settings: &Settings) -> std::result::Result<(), String> {
+    if settings.hidden > MAX_HIDDEN {
+        return Err(format!(
+            "hidden units {}: at most {MAX_HIDDEN}",
+            settings.hidden
+        ));
+    }
+    Ok(())
+}
+
+/// The configuration of a head (`image`: of a `cnn`) for these settings.
+pub(super) fn config(settings: &Settings, image: Option<ImageInput>) -> HeadConfig {
+    HeadConfig {
+        hidden: settings.hidden,
+        epochs: settings.epochs,
+        lr: settings.lr,
+        seed: settings.seed,
+        uncertain: settings.uncertain,
+        image,
+        ..HeadConfig::default()
+    }
+}
+
+/// `config` as stored with a run.
+pub(super) fn config_json(cfg: &HeadConfig) -> Result<String> {
+    serde_json::to_string(cfg).map_err(|e| MlError::Unsupported(e.to_string()))
+}
+
+/// Fits a head with `cfg` through the training loop.
+pub(super) fn fit_with(
+    train: Part,
+    val: Part,
+    dim: usize,
+    cfg: &HeadConfig,
+    observe: &mut dyn FnMut(fit::Event) -> bool,
+) -> Result<Fitted> {
+    let t = fit::train(
+        train.x,
+        train.targets,
+        val.x,
+        val.targets,
+        dim,
+        cfg,
+        observe,
+    )?;
+    Ok(Fitted {
+        model: Box::new(t.head),
+        history: t.history,
+        best_epoch: t.best_epoch,
+    })
+}
+
+/// The `head` trainer: a linear or MLP classifier on a model's image embeddings.
+pub struct HeadTrainer;
+
+impl Fit for HeadTrainer {
+    fn about(&self) -> &'static str {
+        "a classifier on a model's image embeddings"
+    }
+
+    /// 0.01: the head is small and its inputs are normalised embeddings.
+    fn default_lr(&self) -> f64 {
+        1e-2
+    }
+
+    fn check(&self, settings: &Settings) -> std::result::Result<(), String> {
+        check_hidden(settings)
+    }
+
+    fn input(&self, _: &Settings) -> Input {
+        Input::ImageEmbeddings
+    }
+
+    fn config(&self, settings: &Settings) -> Result<String> {
+        config_json(&config(settings, None))
+    }
+
+    fn fit(
+        &self,
+        train: Part,
+        val: Part,
+        dim: usize,
+        settings: &Settings,
+        observe: &mut dyn FnMut(fit::Event) -> bool,
+    ) -> Result<Fitted> {
+        fit_with(train, val, dim, &config(settings, None), observe)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Box<dyn Model>> {
+        Ok(Box::new(Head::load(dir)?))
     }
 }
 

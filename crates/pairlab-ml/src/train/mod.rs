@@ -1,7 +1,9 @@
 //! Training: classifiers trained with candle-nn (AdamW, cosine learning-rate schedule,
-//! early stopping on validation loss), seeded and reproducible. `head` trains a linear or
-//! small MLP classifier on stored embeddings.
+//! early stopping on validation loss), seeded and reproducible, behind one interface
+//! ([`Trainer`], [`Fit`]): `head` trains a linear or small MLP classifier on stored
+//! embeddings, `cnn` a small convolutional network on the images.
 
+pub mod cnn;
 mod cnn_step;
 mod conv;
 #[cfg(test)]
@@ -9,6 +11,10 @@ mod conv_graph;
 mod fit;
 pub mod head;
 pub mod loss;
+mod trainer;
+
+pub use fit::Event;
+pub use trainer::{Fit, Fitted, Input, Model, Part, Settings, Trainer};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -1,6 +1,7 @@
 // Pure helpers of the Train view: ETA from progress samples, the job's message line, the
 // form's defaults and the request built from it.
 import type { TrainArgs } from "../../bindings/TrainArgs";
+import type { Trainer } from "../../bindings/Trainer";
 
 export interface Sample {
   /** Milliseconds (any clock, increasing). */
@@ -71,7 +72,7 @@ export function parseTrainMessage(msg: string | null | undefined): TrainLine {
   return out;
 }
 
-export type Trainer = "cnn" | "head";
+export type { Trainer };
 export type Uncertain = "ignore" | "zeros" | "ones";
 
 export interface TrainForm {

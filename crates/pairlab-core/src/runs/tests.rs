@@ -1,0 +1,78 @@
+//! Runs through the trainer interface: a stored run's checkpoint loads back through its
+//! trainer and predicts what was stored; a run whose trainer this version does not know is
+//! listed but not loaded.
+
+use rusqlite::params;
+
+use super::{TrainOptions, Trainer, list, load_model, train};
+use crate::embed::from_blob;
+use crate::embed::tests::{library, pairs};
+use crate::error::{Error, Result};
+use crate::labels::{self, SchemaDef};
+use crate::progress::Silent;
+
+#[test]
+fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded() -> Result<()> {
+    let (_tmp, mut lib) = library(12)?;
+    let def =
+        SchemaDef::from_toml("name = \"c\"\nkind = \"multi-class\"\nclasses = [\"a\", \"b\"]\n")?;
+    let schema = labels::schema::upsert(lib.conn(), &def)?;
+    let p: Vec<i64> = pairs(&lib)?.iter().map(|x| x.0).collect();
+    lib.conn().execute(
+        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
+        [],
+    )?;
+    let split = lib.conn().last_insert_rowid();
+    for (k, pair) in p.iter().enumerate() {
+        let part = ["train", "train", "val", "test"][k % 4];
+        lib.conn().execute(
+            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
+            params![split, pair, part],
+        )?;
+        let class = if k % 2 == 0 { "a" } else { "b" };
+        labels::set_human(lib.conn_mut(), *pair, "c", class, Some(1), "ann")?;
+    }
+    let opts = TrainOptions {
+        schema: "c".into(),
+        split: "s".into(),
+        trainer: Trainer::Cnn,
+        model: None,
+        epochs: 2,
+        lr: Trainer::Cnn.default_lr(),
+        hidden: 0,
+        size: 8,
+        uncertain: pairlab_ml::train::Uncertain::Ignore,
+        seed: 1,
+    };
+    let root = lib.root().to_path_buf();
+    let run = train(lib.conn_mut(), &root, &opts, &Silent)?;
+    assert_eq!((run.trainer.as_str(), run.status.as_str()), ("cnn", "done"));
+
+    // The checkpoint, loaded through the trainer, predicts what the run stored.
+    let model = load_model(lib.conn(), run.run_id)?;
+    let x = super::pixels::pixels(lib.conn(), &root, &[p[3]], 8, &Silent)?;
+    let stored: Vec<u8> = lib.conn().query_row(
+        "SELECT probs FROM run_predictions WHERE run_id = ?1 AND pair_id = ?2",
+        params![run.run_id, p[3]],
+        |r| r.get(0),
+    )?;
+    assert_eq!(model.predict(&x.data)?, from_blob(&stored));
+
+    // A trainer of a newer version: listed as stored, refused when it must be used.
+    lib.conn().execute(
+        "INSERT INTO runs (schema_id, split_id, trainer, config, seed, fingerprint, classes, status, dir)
+         VALUES (?1, ?2, 'finetune-2030', '{}', 0, 'x', '[\"a\",\"b\"]', 'done', '/nowhere')",
+        params![schema.id, split],
+    )?;
+    let future = lib.conn().last_insert_rowid();
+    let runs = list(lib.conn())?;
+    assert_eq!(
+        runs.iter().map(|r| r.trainer.as_str()).collect::<Vec<_>>(),
+        ["cnn", "finetune-2030"]
+    );
+    match load_model(lib.conn(), future) {
+        Err(Error::Invalid(m)) => assert!(m.contains("finetune-2030"), "{m}"),
+        other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
+    }
+    Ok(())
+}
