@@ -82,7 +82,7 @@ pub fn list(lib: &Library, json: bool) -> Result<()> {
     }
     for r in &all {
         println!("{}", line(r));
-        if r.status != "done"
+        if r.status != pairlab_core::runs::RunStatus::Done
             && let Some(m) = &r.message
         {
             println!("      {m}");

@@ -221,7 +221,7 @@ mod tests {
                 "evaluated"
             ]
         );
-        assert_eq!(lib.run(tour.run)?.status, "done");
+        assert_eq!(lib.run(tour.run)?.status, crate::runs::RunStatus::Done);
         assert_eq!(tour.corpus, opts.dir);
         Ok(())
     }

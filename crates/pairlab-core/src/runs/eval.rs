@@ -173,7 +173,7 @@ pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
 /// val threshold, else 0; multi-class: the most probable class). Human labels stay.
 pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
     let summary = get(conn, run)?;
-    if summary.status != "done" {
+    if summary.status != super::RunStatus::Done {
         return Err(Error::Invalid(format!(
             "run {run} is {}, not done",
             summary.status
@@ -230,7 +230,7 @@ pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
 /// Evaluates run `run` on the pairs of its split's `part`.
 pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
     let summary = get(conn, run)?;
-    if summary.status != "done" {
+    if summary.status != super::RunStatus::Done {
         return Err(Error::Invalid(format!(
             "run {run} is {}, not done",
             summary.status

@@ -20,7 +20,7 @@ pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::{Model, Settings};
 pub use pairlab_ml::train::{Trainer, Uncertain};
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::labels::schema;
@@ -45,6 +45,58 @@ pub struct TrainOptions {
     pub seed: u64,
 }
 
+/// Where a run stands: `running` while it trains, then `done`, `failed`, `cancelled`, or
+/// `interrupted` (found running when its process had died).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The name as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Done,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+            RunStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::FromSql for RunStatus {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        RunStatus::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown run status {s:?}").into())
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
 pub struct RunSummary {
     pub run_id: i64,
@@ -54,7 +106,7 @@ pub struct RunSummary {
     /// (a run of a newer Pairlab) is listed as it is.
     pub trainer: String,
     pub model: Option<String>,
-    pub status: String,
+    pub status: RunStatus,
     /// Why a run failed, was cancelled or was interrupted.
     pub message: Option<String>,
     pub classes: Vec<String>,
