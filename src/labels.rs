@@ -176,7 +176,7 @@ pub fn schema(lib: &Library, cmd: SchemaCommand) -> Result<()> {
             println!(
                 "schema {} ({}, {} classes)",
                 s.name,
-                s.kind.name(),
+                s.kind.as_str(),
                 s.classes.len()
             );
         }
@@ -186,7 +186,7 @@ pub fn schema(lib: &Library, cmd: SchemaCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for s in &list {
-                    println!("{} ({}): {}", s.name, s.kind.name(), s.classes.join(", "));
+                    println!("{} ({}): {}", s.name, s.kind.as_str(), s.classes.join(", "));
                 }
             }
         }

@@ -4,6 +4,7 @@ mod bar;
 mod bench;
 mod bench_browse;
 mod bench_clip;
+mod index;
 mod labels;
 mod models;
 mod print;
@@ -19,7 +20,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pairlab_core::Library;
-use pairlab_core::ingest::{IndexOptions, Layout, Limits};
 
 // Model inference allocates and frees large tensors at every layer; glibc's malloc hands
 // them back to the kernel each time (page faults cost ~20 % of CPU time in `bench clip`).
@@ -40,39 +40,10 @@ struct Cli {
     command: Command,
 }
 
-fn parse_layout(s: &str) -> pairlab_core::Result<Layout> {
-    Layout::parse(s)
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Index (or re-index) a corpus folder into the library.
-    Index {
-        /// The corpus folder.
-        root: PathBuf,
-        /// auto, stem, folders, mimic, iu-xml or manifest.
-        #[arg(long, default_value = "auto", value_parser = parse_layout)]
-        layout: Layout,
-        /// CSV or JSONL manifest (for --layout manifest; found at ROOT's top otherwise).
-        #[arg(long, value_name = "FILE")]
-        manifest: Option<PathBuf>,
-        /// Refuse images with more pixels than this (decompression-bomb guard).
-        #[arg(long, default_value_t = Limits::default().max_pixels)]
-        max_pixels: u64,
-        /// Refuse image files larger than this many MiB.
-        #[arg(long, default_value_t = Limits::default().max_image_bytes >> 20)]
-        max_file_mib: u64,
-        /// Memory for decoded images, all workers together, in MiB: a large image waits
-        /// for its share, and one that alone needs more is an error row.
-        #[arg(long, default_value_t = Limits::default().max_decode_bytes >> 20)]
-        decode_memory_mib: u64,
-        /// Do not write thumbnails.
-        #[arg(long)]
-        no_thumbnails: bool,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Index(index::IndexCommand),
     /// Counts for the library and each corpus.
     Stats {
         #[arg(long)]
@@ -162,21 +133,7 @@ enum Command {
         json: bool,
     },
     /// The images (or reports) most similar to a text or to a pair.
-    Similar {
-        #[arg(long)]
-        model: String,
-        #[arg(long, conflicts_with = "pair")]
-        text: Option<String>,
-        #[arg(long)]
-        pair: Option<i64>,
-        /// images or reports (default: images for CLIP models, reports for text encoders).
-        #[arg(long)]
-        target: Option<String>,
-        #[arg(long, default_value_t = 10)]
-        k: usize,
-        #[arg(long)]
-        json: bool,
-    },
+    Similar(models::SimilarCommand),
     /// Score every pair's image–report consistency (CLIP) and list the likeliest mismatches.
     Mismatch {
         #[arg(long)]
@@ -201,29 +158,7 @@ enum Command {
         json: bool,
     },
     /// Split the library's pairs into parts (random, stratified by a label, or by patient).
-    Split {
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "patient")]
-        strategy: String,
-        #[arg(long, default_value = "0.8,0.1,0.1")]
-        ratios: String,
-        /// Part names (default: train,val,test for three ratios, train,test for two).
-        #[arg(long)]
-        parts: Option<String>,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Stratify by a label of this schema (with --class for multi-label schemas).
-        #[arg(long)]
-        schema: Option<String>,
-        #[arg(long)]
-        class: Option<String>,
-        /// Freeze the split so that it can never be remade.
-        #[arg(long)]
-        freeze: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Split(splits::SplitCommand),
     /// The splits and their part sizes; `--freeze NAME` freezes one first.
     Splits {
         #[arg(long)]
@@ -242,37 +177,7 @@ enum Command {
         json: bool,
     },
     /// Train a classifier on a split's train part (early stopping on its val part).
-    Train {
-        #[arg(long, default_value = "chexpert")]
-        schema: String,
-        #[arg(long)]
-        split: String,
-        /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
-        /// convolutional network trained from scratch on the images.
-        #[arg(long, default_value = "head")]
-        trainer: pairlab_core::runs::Trainer,
-        /// The model whose embeddings the head learns from.
-        #[arg(long)]
-        model: Option<String>,
-        #[arg(long, default_value_t = 100)]
-        epochs: usize,
-        /// The learning rate [default: 0.001 for cnn, 0.01 for head].
-        #[arg(long)]
-        lr: Option<f64>,
-        /// Hidden units of the head (0 = linear).
-        #[arg(long, default_value_t = 0)]
-        hidden: usize,
-        /// cnn: images are resized to SIZE × SIZE grey pixels.
-        #[arg(long, default_value_t = 64)]
-        size: usize,
-        /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).
-        #[arg(long, default_value = "ignore")]
-        uncertain: String,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
-    },
+    Train(runs::TrainCommand),
     /// Metrics of a run on a part of its split: accuracy, per-class P/R/F1, AUROC and
     /// AUPRC with 95% bootstrap intervals, calibration, confusion matrix.
     Eval {
@@ -334,85 +239,53 @@ fn open_library(dir: Option<PathBuf>) -> Result<Library> {
     Library::open(&dir).with_context(|| format!("cannot open the library at {}", dir.display()))
 }
 
+/// Prints `value` as JSON, or as text with `text`.
+fn show<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T)) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        text(value);
+    }
+    Ok(())
+}
+
+/// `pairlab errors`: every ingest error (or the first `limit`), paged through by key (the
+/// store never pages with OFFSET).
+fn errors(lib: &Library, limit: Option<u64>, json: bool) -> Result<()> {
+    let limit = limit.unwrap_or(u64::MAX);
+    let mut errors = Vec::new();
+    let mut after = 0;
+    while (errors.len() as u64) < limit {
+        let page = lib.errors(after, 1000)?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        errors.extend(page);
+    }
+    errors.truncate(limit.min(errors.len() as u64) as usize);
+    if json {
+        let rows: Vec<_> = errors
+            .iter()
+            .map(|e| serde_json::json!({"path": e.path, "kind": e.kind, "message": e.message}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print::errors(&errors);
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Index {
-            root,
-            layout,
-            manifest,
-            max_pixels,
-            max_file_mib,
-            decode_memory_mib,
-            no_thumbnails,
+        Command::Index(cmd) => index::index(&mut open_library(cli.library)?, cmd)?,
+        Command::Stats { json } => show(json, &open_library(cli.library)?.stats()?, print::stats)?,
+        Command::Search { text, limit, json } => show(
             json,
-        } => {
-            let mut lib = open_library(cli.library)?;
-            let opts = IndexOptions {
-                layout,
-                manifest,
-                limits: Limits {
-                    max_pixels,
-                    max_image_bytes: max_file_mib << 20,
-                    max_decode_bytes: decode_memory_mib << 20,
-                    ..Limits::default()
-                },
-                thumbnails: !no_thumbnails,
-            };
-            let bar = bar::Bar::new(!json);
-            let summary = lib.index(&root, &opts, &bar)?;
-            bar.finish();
-            if json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                print::index_summary(&summary, layout == Layout::Auto);
-            }
-        }
-        Command::Stats { json } => {
-            let stats = open_library(cli.library)?.stats()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
-            } else {
-                print::stats(&stats);
-            }
-        }
-        Command::Search { text, limit, json } => {
-            let hits = open_library(cli.library)?.search(&text, limit)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&hits)?);
-            } else {
-                print::search(&hits);
-            }
-        }
-        Command::Errors { limit, json } => {
-            let lib = open_library(cli.library)?;
-            // Page through by key (the store never pages with OFFSET).
-            let limit = limit.unwrap_or(u64::MAX);
-            let mut errors = Vec::new();
-            let mut after = 0;
-            while (errors.len() as u64) < limit {
-                let page = lib.errors(after, 1000)?;
-                let Some(last) = page.last() else { break };
-                after = last.id;
-                errors.extend(page);
-            }
-            errors.truncate(limit.min(errors.len() as u64) as usize);
-            if json {
-                let rows: Vec<_> = errors
-                    .iter()
-                    .map(|e| serde_json::json!({"path": e.path, "kind": e.kind, "message": e.message}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                print::errors(&errors);
-            }
-        }
+            &open_library(cli.library)?.search(&text, limit)?,
+            |h| print::search(h),
+        )?,
+        Command::Errors { limit, json } => errors(&open_library(cli.library)?, limit, json)?,
         Command::Show { pair, json } => {
-            let detail = open_library(cli.library)?.pair(pair)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&detail)?);
-            } else {
-                print::pair(&detail);
-            }
+            show(json, &open_library(cli.library)?.pair(pair)?, print::pair)?
         }
         Command::Demo { dir, n, seed } => {
             let mut lib = open_library(cli.library)?;
@@ -430,60 +303,14 @@ fn run(cli: Cli) -> Result<()> {
         } => report_labeler::label_reports(input, output, sections)?,
         Command::Labeler(cmd) => report_labeler::labeler(cmd)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
-        Command::Split {
-            name,
-            strategy,
-            ratios,
-            parts,
-            seed,
-            schema,
-            class,
-            freeze,
-            json,
-        } => splits::split(
-            &mut open_library(cli.library)?,
-            name,
-            &strategy,
-            &ratios,
-            parts,
-            seed,
-            schema,
-            class,
-            freeze,
-            json,
-        )?,
+        Command::Split(cmd) => splits::split(&mut open_library(cli.library)?, cmd)?,
         Command::Splits { freeze, json } => {
             splits::list(&open_library(cli.library)?, freeze, json)?
         }
         Command::Leakage { split, near, json } => {
             splits::leakage(&open_library(cli.library)?, &split, near, json)?
         }
-        Command::Train {
-            schema,
-            split,
-            trainer,
-            model,
-            epochs,
-            lr,
-            hidden,
-            size,
-            uncertain,
-            seed,
-            json,
-        } => runs::train(
-            &mut open_library(cli.library)?,
-            schema,
-            split,
-            trainer,
-            model,
-            epochs,
-            lr,
-            hidden,
-            size,
-            &uncertain,
-            seed,
-            json,
-        )?,
+        Command::Train(cmd) => runs::train(&mut open_library(cli.library)?, cmd)?,
         Command::Eval { run, split, json } => {
             runs::eval(&open_library(cli.library)?, run, &split, json)?
         }
@@ -524,22 +351,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed { model, what, json } => {
             models::embed(&mut open_library(cli.library)?, &model, &what, json)?
         }
-        Command::Similar {
-            model,
-            text,
-            pair,
-            target,
-            k,
-            json,
-        } => models::similar(
-            &open_library(cli.library)?,
-            &model,
-            text,
-            pair,
-            target,
-            k,
-            json,
-        )?,
+        Command::Similar(cmd) => models::similar(&open_library(cli.library)?, cmd)?,
         Command::Mismatch { model, limit, json } => {
             models::mismatch(&mut open_library(cli.library)?, &model, limit, json)?
         }

@@ -151,19 +151,34 @@ pub fn zero_shot(lib: &mut Library, model: &str, schema: &str, json: bool) -> Re
     Ok(())
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the CLI's flags of `pairlab similar`, passed through as they were parsed"
-)]
-pub fn similar(
-    lib: &Library,
-    model: &str,
-    text: Option<String>,
-    pair: Option<i64>,
-    target: Option<String>,
-    k: usize,
-    json: bool,
-) -> Result<()> {
+/// The items most similar to a text or to a pair's image or report.
+#[derive(clap::Args)]
+pub struct SimilarCommand {
+    #[arg(long)]
+    pub model: String,
+    #[arg(long, conflicts_with = "pair")]
+    pub text: Option<String>,
+    #[arg(long)]
+    pub pair: Option<i64>,
+    /// images or reports (default: images for CLIP models, reports for text encoders).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn similar(lib: &Library, cmd: SimilarCommand) -> Result<()> {
+    let SimilarCommand {
+        model,
+        text,
+        pair,
+        target,
+        k,
+        json,
+    } = cmd;
+    let model = model.as_str();
     let query = match (text, pair) {
         (Some(t), None) => Query::Text(t),
         (None, Some(p)) => Query::Pair(p),

@@ -2,25 +2,59 @@
 
 use anyhow::Result;
 use pairlab_core::Library;
-use pairlab_core::runs::{self, RunSummary, TrainOptions, Trainer};
+use pairlab_core::runs::{self, RunSummary, TrainOptions};
 
 use crate::bar::Bar;
 
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    lib: &mut Library,
-    schema: String,
-    split: String,
-    trainer: Trainer,
-    model: Option<String>,
-    epochs: usize,
-    lr: Option<f64>,
-    hidden: usize,
-    size: usize,
-    uncertain: &str,
-    seed: u64,
-    json: bool,
-) -> Result<()> {
+/// Train a classifier on a split's train part (early stopping on its val part).
+#[derive(clap::Args)]
+pub struct TrainCommand {
+    #[arg(long, default_value = "chexpert")]
+    pub schema: String,
+    #[arg(long)]
+    pub split: String,
+    /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
+    /// convolutional network trained from scratch on the images.
+    #[arg(long, default_value = "head")]
+    pub trainer: pairlab_core::runs::Trainer,
+    /// The model whose embeddings the head learns from.
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// The learning rate [default: 0.001 for cnn, 0.01 for head].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Hidden units of the head (0 = linear).
+    #[arg(long, default_value_t = 0)]
+    pub hidden: usize,
+    /// cnn: images are resized to SIZE × SIZE grey pixels.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).
+    #[arg(long, default_value = "ignore")]
+    pub uncertain: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
+    let TrainCommand {
+        schema,
+        split,
+        trainer,
+        model,
+        epochs,
+        lr,
+        hidden,
+        size,
+        uncertain,
+        seed,
+        json,
+    } = cmd;
+    let uncertain = uncertain.as_str();
     let opts = TrainOptions {
         lr: lr.unwrap_or_else(|| trainer.default_lr()),
         schema,
@@ -112,7 +146,14 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
 pub fn print_eval(r: &pairlab_core::runs::eval::EvalReport) {
     println!(
         "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · ECE {:.3}",
-        r.run_id, r.part, r.samples, r.kind, r.accuracy, r.macro_f1, r.micro_f1, r.ece
+        r.run_id,
+        r.part,
+        r.samples,
+        r.kind.as_str(),
+        r.accuracy,
+        r.macro_f1,
+        r.micro_f1,
+        r.ece
     );
     if let Some(n @ 1..) = r.relabelled_since_training {
         println!(

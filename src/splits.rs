@@ -4,22 +4,45 @@ use anyhow::Result;
 use pairlab_core::Library;
 use pairlab_core::splits::{self, LeakageReport, SplitOptions, SplitSummary};
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the CLI's flags of `pairlab split`, passed through as they were parsed"
-)]
-pub fn split(
-    lib: &mut Library,
-    name: String,
-    strategy: &str,
-    ratios: &str,
-    parts: Option<String>,
-    seed: u64,
-    schema: Option<String>,
-    class: Option<String>,
-    freeze: bool,
-    json: bool,
-) -> Result<()> {
+/// Make (or remake, unless frozen) a named split of every present pair.
+#[derive(clap::Args)]
+pub struct SplitCommand {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "patient")]
+    pub strategy: String,
+    #[arg(long, default_value = "0.8,0.1,0.1")]
+    pub ratios: String,
+    /// Part names (default: train,val,test for three ratios, train,test for two).
+    #[arg(long)]
+    pub parts: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stratify by a label of this schema (with --class for multi-label schemas).
+    #[arg(long)]
+    pub schema: Option<String>,
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Freeze the split so that it can never be remade.
+    #[arg(long)]
+    pub freeze: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn split(lib: &mut Library, cmd: SplitCommand) -> Result<()> {
+    let SplitCommand {
+        name,
+        strategy,
+        ratios,
+        parts,
+        seed,
+        schema,
+        class,
+        freeze,
+        json,
+    } = cmd;
+    let (strategy, ratios) = (strategy.as_str(), ratios.as_str());
     let ratios = splits::parse_ratios(ratios)?;
     let names: Vec<String> = match parts {
         Some(p) => p.split(',').map(|s| s.trim().to_string()).collect(),

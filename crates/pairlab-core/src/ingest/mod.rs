@@ -343,19 +343,7 @@ impl CorpusRun<'_> {
         let corpus = self.corpus;
         let old_images = write::existing_images(conn, corpus)?;
         let planned: Vec<_> = plan.images.iter().filter(|p| p.file.is_some()).collect();
-        let planned_paths: HashSet<&str> = planned
-            .iter()
-            .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
-            .collect();
-        let mut vanished_by_hash: HashMap<&str, Vec<i64>> = HashMap::new();
-        for (path, old) in &old_images {
-            if !planned_paths.contains(path.as_str()) {
-                vanished_by_hash
-                    .entry(old.hash.as_str())
-                    .or_default()
-                    .push(old.id);
-            }
-        }
+        let mut vanished_by_hash = vanished_by_hash(&old_images, &planned);
         let mut linker = write::Linker::new(
             conn,
             corpus,
@@ -445,6 +433,25 @@ impl CorpusRun<'_> {
             moved,
         })
     }
+}
+
+/// The ids of the images stored before whose paths are no longer planned, by content
+/// hash: a planned file with one of those hashes is the same image moved.
+fn vanished_by_hash<'a>(
+    old_images: &'a HashMap<String, write::ExistingImage>,
+    planned: &[&layout::PlannedImage],
+) -> HashMap<&'a str, Vec<i64>> {
+    let planned_paths: HashSet<&str> = planned
+        .iter()
+        .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
+        .collect();
+    let mut vanished: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (path, old) in old_images {
+        if !planned_paths.contains(path.as_str()) {
+            vanished.entry(old.hash.as_str()).or_default().push(old.id);
+        }
+    }
+    vanished
 }
 
 /// Runs `compute` over `items` in parallel batches and hands each batch's results to

@@ -22,7 +22,8 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
-    pub fn name(self) -> &'static str {
+    /// The name as stored, written in schema files and sent.
+    pub fn as_str(self) -> &'static str {
         match self {
             SchemaKind::MultiLabel => "multi-label",
             SchemaKind::MultiClass => "multi-class",
@@ -179,17 +180,17 @@ pub fn upsert(conn: &Connection, def: &SchemaDef) -> Result<Schema> {
         )
         .optional()?;
     let id = match existing {
-        Some((_, kind)) if kind != def.kind.name() => {
+        Some((_, kind)) if kind != def.kind.as_str() => {
             return Err(Error::Conflict(format!(
                 "schema {} exists as {kind}, not {}",
                 def.name,
-                def.kind.name()
+                def.kind.as_str()
             )));
         }
         Some((id, _)) => id,
         None => conn.query_row(
             "INSERT INTO schemas (name, kind) VALUES (?1, ?2) RETURNING id",
-            params![def.name, def.kind.name()],
+            params![def.name, def.kind.as_str()],
             |r| r.get(0),
         )?,
     };

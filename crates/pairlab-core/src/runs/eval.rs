@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::get;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
-use crate::labels::{LabelKey, Provenance};
+use crate::labels::{LabelKey, Provenance, SchemaKind};
 
 /// Label values by (pair, class).
 type Labels = HashMap<(i64, String), i8>;
@@ -57,7 +57,7 @@ pub struct ClassEval {
 pub struct EvalReport {
     pub run_id: i64,
     pub part: String,
-    pub kind: String,
+    pub kind: SchemaKind,
     /// Samples evaluated (multi-label: pairs with at least one labelled class).
     pub samples: u64,
     pub accuracy: f64,
@@ -246,13 +246,51 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
             summary.split
         )));
     }
-    let truth_of = |pair: i64, c: &str| labels.get(&(pair, c.to_string())).copied();
-    if multi_class {
+    let kind = if multi_class {
+        SchemaKind::MultiClass
+    } else {
+        SchemaKind::MultiLabel
+    };
+    let scored = Scored {
+        run,
+        part,
+        classes: &classes,
+        preds: &preds,
+        labels: &labels,
+    };
+    match kind {
+        SchemaKind::MultiClass => scored.multi_class(),
+        SchemaKind::MultiLabel => scored.multi_label(&val_thresholds(conn, run)?),
+    }
+}
+
+/// A run's predictions on one part with the labels they are scored against.
+struct Scored<'a> {
+    run: i64,
+    part: &'a str,
+    classes: &'a [String],
+    preds: &'a [Pred],
+    labels: &'a Labels,
+}
+
+impl Scored<'_> {
+    /// A pair's label of a class.
+    fn truth_of(&self, pair: i64, class: &str) -> Option<i8> {
+        self.labels.get(&(pair, class.to_string())).copied()
+    }
+
+    /// Multi-class: each pair's labelled class against its most probable one.
+    fn multi_class(&self) -> Result<EvalReport> {
+        let (run, part, classes, preds, labels) =
+            (self.run, self.part, self.classes, self.preds, self.labels);
         let (mut truth, mut pred, mut conf, mut correct) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut rows = Vec::new();
-        for p in &preds {
-            let Some(t) = classes.iter().position(|c| truth_of(p.pair, c) == Some(1)) else {
+        for p in preds {
+            let Some(t) = classes
+                .iter()
+                .position(|c| self.truth_of(p.pair, c) == Some(1))
+            else {
                 continue;
             };
             let k = argmax(&p.probs);
@@ -267,7 +305,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
                 "no labelled pairs in part {part:?}"
             )));
         }
-        let cm = ConfusionMatrix::new(classes.clone(), &truth, &pred);
+        let cm = ConfusionMatrix::new(classes.to_vec(), &truth, &pred);
         let reports = metrics::per_class(&cm);
         let per_class = reports
             .iter()
@@ -296,7 +334,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         return Ok(EvalReport {
             run_id: run,
             part: part.into(),
-            kind: "multi-class".into(),
+            kind: SchemaKind::MultiClass,
             samples: truth.len() as u64,
             accuracy: metrics::accuracy(&cm),
             macro_f1: metrics::macro_f1(&present),
@@ -307,84 +345,90 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
             relabelled_since_training: relabelled(&preds, &labels, &classes),
         });
     }
-    // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
-    let thresholds = val_thresholds(conn, run)?;
-    let mut per_class = Vec::new();
-    let (mut total, mut right) = ([[0u64; 2]; 2], 0u64);
-    let mut evaluated = std::collections::HashSet::new();
-    let mut all_probs = Vec::new();
-    let mut all_truth = Vec::new();
-    for (c, class) in classes.iter().enumerate() {
-        let labelled = |ps: &[Pred]| -> (Vec<f32>, Vec<bool>, Vec<i64>) {
-            let mut out = (Vec::new(), Vec::new(), Vec::new());
-            for p in ps {
-                if let Some(v @ (0 | 1)) = truth_of(p.pair, class) {
-                    out.0.push(p.probs[c]);
-                    out.1.push(v == 1);
-                    out.2.push(p.pair);
+
+    /// Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left
+    /// out), decided at the class's val threshold.
+    fn multi_label(&self, thresholds: &[f32]) -> Result<EvalReport> {
+        let (run, part, classes, preds, labels) =
+            (self.run, self.part, self.classes, self.preds, self.labels);
+        // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
+        let mut per_class = Vec::new();
+        let (mut total, mut right) = ([[0u64; 2]; 2], 0u64);
+        let mut evaluated = std::collections::HashSet::new();
+        let mut all_probs = Vec::new();
+        let mut all_truth = Vec::new();
+        for (c, class) in classes.iter().enumerate() {
+            let labelled = |ps: &[Pred]| -> (Vec<f32>, Vec<bool>, Vec<i64>) {
+                let mut out = (Vec::new(), Vec::new(), Vec::new());
+                for p in ps {
+                    if let Some(v @ (0 | 1)) = self.truth_of(p.pair, class) {
+                        out.0.push(p.probs[c]);
+                        out.1.push(v == 1);
+                        out.2.push(p.pair);
+                    }
+                }
+                out
+            };
+            let (scores, truth, pairs) = labelled(&preds);
+            if scores.is_empty() {
+                continue;
+            }
+            let threshold = thresholds[c];
+            let decided: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+            let counts = metrics::binary_counts(&decided, &truth);
+            for a in 0..2 {
+                for b in 0..2 {
+                    total[a][b] += counts[a][b];
                 }
             }
-            out
-        };
-        let (scores, truth, pairs) = labelled(&preds);
-        if scores.is_empty() {
-            continue;
+            right += counts[0][0] + counts[1][1];
+            evaluated.extend(pairs);
+            all_probs.extend_from_slice(&scores);
+            all_truth.extend_from_slice(&truth);
+            let (auroc, auprc) = intervals(&scores, &truth, 2 * c as u64);
+            per_class.push(ClassEval {
+                class: class.clone(),
+                precision: metrics::binary_precision(&counts),
+                recall: metrics::binary_recall(&counts),
+                f1: metrics::binary_f1(&counts),
+                support: counts[1][0] + counts[1][1],
+                auroc,
+                auprc,
+                ece: metrics::expected_calibration_error(&scores, &truth, 10),
+                threshold: Some(threshold),
+                confusion: Some(counts),
+                roc: roc_curve(&scores, &truth),
+                pr: pr_curve(&scores, &truth),
+            });
         }
-        let threshold = thresholds[c];
-        let decided: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
-        let counts = metrics::binary_counts(&decided, &truth);
-        for a in 0..2 {
-            for b in 0..2 {
-                total[a][b] += counts[a][b];
-            }
+        if per_class.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no labelled pairs in part {part:?}"
+            )));
         }
-        right += counts[0][0] + counts[1][1];
-        evaluated.extend(pairs);
-        all_probs.extend_from_slice(&scores);
-        all_truth.extend_from_slice(&truth);
-        let (auroc, auprc) = intervals(&scores, &truth, 2 * c as u64);
-        per_class.push(ClassEval {
-            class: class.clone(),
-            precision: metrics::binary_precision(&counts),
-            recall: metrics::binary_recall(&counts),
-            f1: metrics::binary_f1(&counts),
-            support: counts[1][0] + counts[1][1],
-            auroc,
-            auprc,
-            ece: metrics::expected_calibration_error(&scores, &truth, 10),
-            threshold: Some(threshold),
-            confusion: Some(counts),
-            roc: roc_curve(&scores, &truth),
-            pr: pr_curve(&scores, &truth),
-        });
+        let entries: u64 = total.iter().flatten().sum();
+        Ok(EvalReport {
+            run_id: run,
+            part: part.into(),
+            kind: SchemaKind::MultiLabel,
+            samples: evaluated.len() as u64,
+            accuracy: right as f64 / entries.max(1) as f64,
+            // Classes without a positive in this part have no defined F1; they are left out.
+            macro_f1: {
+                let present: Vec<f64> = per_class
+                    .iter()
+                    .filter(|c| c.support > 0)
+                    .map(|c| c.f1)
+                    .collect();
+                present.iter().sum::<f64>() / present.len().max(1) as f64
+            },
+            micro_f1: metrics::binary_f1(&total),
+            ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
+            per_class,
+            confusion_matrix: None,
+            relabelled_since_training: relabelled(&preds, &labels, &classes),
+        })
     }
-    if per_class.is_empty() {
-        return Err(Error::Invalid(format!(
-            "no labelled pairs in part {part:?}"
-        )));
-    }
-    let entries: u64 = total.iter().flatten().sum();
-    Ok(EvalReport {
-        run_id: run,
-        part: part.into(),
-        kind: "multi-label".into(),
-        samples: evaluated.len() as u64,
-        accuracy: right as f64 / entries.max(1) as f64,
-        // Classes without a positive in this part have no defined F1; they are left out.
-        macro_f1: {
-            let present: Vec<f64> = per_class
-                .iter()
-                .filter(|c| c.support > 0)
-                .map(|c| c.f1)
-                .collect();
-            present.iter().sum::<f64>() / present.len().max(1) as f64
-        },
-        micro_f1: metrics::binary_f1(&total),
-        ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
-        per_class,
-        confusion_matrix: None,
-        relabelled_since_training: relabelled(&preds, &labels, &classes),
-    })
 }
 
 /// One misclassified sample.

@@ -215,7 +215,6 @@ pub enum Event<'a> {
 
 /// Trains a head. `observe` sees every batch and epoch and returns false to cancel (the
 /// run then ends with [`MlError::Cancelled`] after the current batch).
-#[allow(clippy::too_many_arguments)]
 pub fn train(
     x: &[f32],
     targets: &Targets,
@@ -273,7 +272,6 @@ pub fn train(
     let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
     let mut snap = head.snapshot()?;
     let mut history = Vec::new();
-    let batch = cfg.batch.max(1);
     for epoch in 1..=cfg.epochs.max(1) {
         let started = Instant::now();
         let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
@@ -283,36 +281,8 @@ pub fn train(
         }
         // Flips and shifts of this epoch come from a generator of its own, so the batches
         // are the same whichever thread puts them together.
-        let mut aug_rng = SplitMix64(rng.next_u64());
-        let (sum, batches) = std::thread::scope(|s| -> Result<(f64, usize)> {
-            let (tx, rx) = sync_channel::<Vec<f32>>(4);
-            let (train, order) = (&train, &order);
-            s.spawn(move || {
-                for idx in order.chunks(batch) {
-                    let aug = cfg.image.map(|input| (input, &mut aug_rng));
-                    if tx.send(train.gather(idx, aug)).is_err() {
-                        return; // the optimiser stopped
-                    }
-                }
-            });
-            let (mut sum, mut batches) = (0.0, 0);
-            let total = order.len().div_ceil(batch);
-            for (idx, xs) in order.chunks(batch).zip(rx.iter()) {
-                let (loss, grads) = step(&head, train, xs, idx)?;
-                opt.step(&grads)?;
-                sum += loss;
-                batches += 1;
-                let loss = sum / batches as f64;
-                if !observe(Event::Batch {
-                    done: batches,
-                    total,
-                    loss,
-                }) {
-                    return Err(MlError::Cancelled);
-                }
-            }
-            Ok((sum, batches))
-        })?;
+        let aug_rng = SplitMix64(rng.next_u64());
+        let (sum, batches) = train_epoch(&head, &mut opt, &train, &order, cfg, aug_rng, observe)?;
         let train_loss = sum / batches.max(1) as f64;
         let (val_loss, val_accuracy) = if val_rows.is_empty() {
             (train_loss, None)
@@ -349,5 +319,47 @@ pub fn train(
         head,
         history,
         best_epoch,
+    })
+}
+
+/// One epoch's pass over the shuffled training rows: one thread gathers (and augments) the
+/// batches while this one steps the optimiser; answers the summed loss and the batches.
+fn train_epoch(
+    head: &Head,
+    opt: &mut AdamW,
+    train: &Data,
+    order: &[usize],
+    cfg: &HeadConfig,
+    mut aug_rng: SplitMix64,
+    observe: &mut dyn FnMut(Event) -> bool,
+) -> Result<(f64, usize)> {
+    let batch = cfg.batch.max(1);
+    std::thread::scope(|s| -> Result<(f64, usize)> {
+        let (tx, rx) = sync_channel::<Vec<f32>>(4);
+        s.spawn(move || {
+            for idx in order.chunks(batch) {
+                let aug = cfg.image.map(|input| (input, &mut aug_rng));
+                if tx.send(train.gather(idx, aug)).is_err() {
+                    return; // the optimiser stopped
+                }
+            }
+        });
+        let (mut sum, mut batches) = (0.0, 0);
+        let total = order.len().div_ceil(batch);
+        for (idx, xs) in order.chunks(batch).zip(rx.iter()) {
+            let (loss, grads) = step(head, train, xs, idx)?;
+            opt.step(&grads)?;
+            sum += loss;
+            batches += 1;
+            let loss = sum / batches as f64;
+            if !observe(Event::Batch {
+                done: batches,
+                total,
+                loss,
+            }) {
+                return Err(MlError::Cancelled);
+            }
+        }
+        Ok((sum, batches))
     })
 }
