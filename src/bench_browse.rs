@@ -2,7 +2,7 @@
 //! (written straight into SQLite once and reused): pages of 100 with two filters at random
 //! depths, each timed from the query to the page serialised as JSON, as the server sends it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -16,16 +16,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(k).copied().unwrap_or(f64::NAN)
 }
 
-pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<()> {
-    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("pairlab-bench-browse-{n}")));
-    let mut lib = Library::open(&dir)?;
+/// Opens the synthetic library of `n` pairs in `dir`, writing it first unless it is there.
+fn open_synthetic(dir: &Path, n: u64, json: bool) -> Result<Library> {
+    let mut lib = Library::open(dir)?;
     let have: i64 = lib
         .conn()
         .query_row("SELECT COUNT(*) FROM pairs", [], |r| r.get(0))?;
     if have as u64 != n || !dir.join("thumbs").join("synthetic").is_dir() {
         drop(lib);
-        std::fs::remove_dir_all(&dir)?;
-        lib = Library::open(&dir)?;
+        std::fs::remove_dir_all(dir)?;
+        lib = Library::open(dir)?;
         let bar = Bar::new(!json);
         let t = Instant::now();
         pairlab_core::demo::big_library::write(&mut lib, n, &bar)?;
@@ -38,8 +38,13 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
             );
         }
     }
+    Ok(lib)
+}
+
+/// The three filters timed, each with its name (two conditions each).
+fn filter_cases() -> [(&'static str, BrowseFilter); 3] {
     let class = pairlab_core::demo::big_library::CLASSES[0].to_owned();
-    let cases = [
+    [
         (
             "split part = train and Cardiomegaly = 1",
             BrowseFilter {
@@ -67,7 +72,13 @@ pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<(
                 ..Default::default()
             },
         ),
-    ];
+    ]
+}
+
+pub fn run(n: u64, queries: usize, dir: Option<PathBuf>, json: bool) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("pairlab-bench-browse-{n}")));
+    let lib = open_synthetic(&dir, n, json)?;
+    let cases = filter_cases();
     let by_id = BrowseSort::default();
     let mut out = Vec::new();
     for (name, filter) in &cases {

@@ -106,11 +106,7 @@ fn with_cookie(mut res: Response, token: &str) -> Response {
 ///   `Host` is not a loopback name: a web page elsewhere cannot reach the library by
 ///   pointing its own host name at 127.0.0.1 (DNS rebinding). With a token and no
 ///   accounts, every request must carry the token.
-pub async fn require_token(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let offered = [
         bearer(req.headers()).map(str::to_owned),
         cookie_token(req.headers()).map(str::to_owned),
@@ -128,64 +124,9 @@ pub async fn require_token(
             };
         }
     }
-    // Accounts: whether there are any is read at most once a second (a server without
-    // them then costs no database work here); a token is checked against the database on
-    // every request, so that revoking it takes effect at once.
-    let known = state.accounts.lock().ok().and_then(|c| {
-        c.filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(1))
-            .map(|(_, on)| on)
-    });
-    let dir = state.library.clone();
-    let cache = state.accounts.clone();
-    let tokens: Vec<String> = offered.iter().flatten().cloned().collect();
-    // Known to have no accounts: no blocking thread, no database (the common case).
-    let looked_up = if known == Some(false) {
-        Ok(Ok(None))
-    } else {
-        tokio::task::spawn_blocking(move || -> pairlab_core::Result<_> {
-            let db = dir.join(DB_FILE);
-            let mut conn = None;
-            let on = match known {
-                Some(on) => on,
-                None => {
-                    // No library file yet: no accounts either (the calls create it).
-                    let on = db.exists() && {
-                        let c = conn.insert(pairlab_core::store::open(&db)?);
-                        users::any_active(c)?
-                    };
-                    if let Ok(mut cached) = cache.lock() {
-                        *cached = Some((std::time::Instant::now(), on));
-                    }
-                    on
-                }
-            };
-            if !on {
-                return Ok(None);
-            }
-            let conn = match conn {
-                Some(c) => c,
-                None => pairlab_core::store::open(&db)?,
-            };
-            for t in &tokens {
-                if let Some(user) = users::authenticate(&conn, t)? {
-                    return Ok(Some(Some((user, t.clone()))));
-                }
-            }
-            Ok(Some(None))
-        })
-        .await
-    };
-    let accounts = match looked_up {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => return ApiError::Core(e).into_response(),
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorKind::Internal,
-                format!("worker failed: {e}"),
-            )
-            .into_response();
-        }
+    let accounts = match account_of(&state, &offered).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
     };
     match accounts {
         // The UI's own files hold no library data: they load without a token, so that the
@@ -200,31 +141,9 @@ pub async fn require_token(
             &req,
         ),
         Some(Some((user, token))) => {
-            let path = req.uri().path();
-            let route = path
-                .strip_prefix("/api")
-                .and_then(|p| ROUTES.iter().find(|r| r.matches(req.method().as_str(), p)));
-            if let Some(need) = route.and_then(|r| r.role)
-                && user.role < need
-            {
-                let why = format!(
-                    "user {:?} is {} and `{}` needs {} or above",
-                    user.name,
-                    user.role.name(),
-                    route.map_or("", |r| r.name),
-                    need.name()
-                );
-                return deny(StatusCode::FORBIDDEN, ErrorKind::Forbidden, why, &req);
-            }
             let by_query_only = by_query.as_deref() == Some(token.as_str())
                 && by_cookie.as_deref() != Some(token.as_str());
-            req.extensions_mut().insert(CurrentUser(user));
-            let res = next.run(req).await;
-            if by_query_only {
-                with_cookie(res, &token)
-            } else {
-                res
-            }
+            run_as_user(req, next, user, &token, by_query_only).await
         }
         None if state.token.is_some() => deny(
             StatusCode::UNAUTHORIZED,
@@ -233,19 +152,130 @@ pub async fn require_token(
                 .into(),
             &req,
         ),
+        None => loopback_only(req, next).await,
+    }
+}
+
+/// The account the offered tokens name: `None` when the library has no active accounts,
+/// `Some(None)` when no offered token is an active user's, else the user and the token.
+async fn account_of(
+    state: &AppState,
+    offered: &[Option<String>; 3],
+) -> Result<Option<Option<(User, String)>>, ApiError> {
+    // Accounts: whether there are any is read at most once a second (a server without
+    // them then costs no database work here); a token is checked against the database on
+    // every request, so that revoking it takes effect at once.
+    let known = state.accounts.lock().ok().and_then(|c| {
+        c.filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(1))
+            .map(|(_, on)| on)
+    });
+    let dir = state.library.clone();
+    let cache = state.accounts.clone();
+    let tokens: Vec<String> = offered.iter().flatten().cloned().collect();
+    // Known to have no accounts: no blocking thread, no database (the common case).
+    let looked_up = if known == Some(false) {
+        Ok(Ok(None))
+    } else {
+        tokio::task::spawn_blocking(move || look_up_account(&dir, known, &cache, &tokens)).await
+    };
+    match looked_up {
+        Ok(Ok(a)) => Ok(a),
+        Ok(Err(e)) => Err(ApiError::Core(e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Internal,
+            format!("worker failed: {e}"),
+        )),
+    }
+}
+
+/// The database side of [`account_of`] (blocking): whether the library has active
+/// accounts (`known` when cached, else read and cached), then which offered token is an
+/// active user's.
+fn look_up_account(
+    dir: &std::path::Path,
+    known: Option<bool>,
+    cache: &std::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    tokens: &[String],
+) -> pairlab_core::Result<Option<Option<(User, String)>>> {
+    let db = dir.join(DB_FILE);
+    let mut conn = None;
+    let on = match known {
+        Some(on) => on,
         None => {
-            let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
-            if host.is_some_and(|h| !loopback_host(h)) {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorKind::Forbidden,
-                    "this server answers only requests addressed to localhost or 127.0.0.1",
-                )
-                .into_response();
+            // No library file yet: no accounts either (the calls create it).
+            let on = db.exists() && {
+                let c = conn.insert(pairlab_core::store::open(&db)?);
+                users::any_active(c)?
+            };
+            if let Ok(mut cached) = cache.lock() {
+                *cached = Some((std::time::Instant::now(), on));
             }
-            next.run(req).await
+            on
+        }
+    };
+    if !on {
+        return Ok(None);
+    }
+    let conn = match conn {
+        Some(c) => c,
+        None => pairlab_core::store::open(&db)?,
+    };
+    for t in tokens {
+        if let Some(user) = users::authenticate(&conn, t)? {
+            return Ok(Some(Some((user, t.clone()))));
         }
     }
+    Ok(Some(None))
+}
+
+/// Passes the request on as `user` when the user's role allows the call (else refuses
+/// it); sets the cookie when the token came only in the query.
+async fn run_as_user(
+    mut req: Request,
+    next: Next,
+    user: User,
+    token: &str,
+    by_query_only: bool,
+) -> Response {
+    let path = req.uri().path();
+    let route = path
+        .strip_prefix("/api")
+        .and_then(|p| ROUTES.iter().find(|r| r.matches(req.method().as_str(), p)));
+    if let Some(need) = route.and_then(|r| r.role)
+        && user.role < need
+    {
+        let why = format!(
+            "user {:?} is {} and `{}` needs {} or above",
+            user.name,
+            user.role.name(),
+            route.map_or("", |r| r.name),
+            need.name()
+        );
+        return deny(StatusCode::FORBIDDEN, ErrorKind::Forbidden, why, &req);
+    }
+    req.extensions_mut().insert(CurrentUser(user));
+    let res = next.run(req).await;
+    if by_query_only {
+        with_cookie(res, token)
+    } else {
+        res
+    }
+}
+
+/// Without accounts or a token: passes on only requests whose `Host` (when sent) is a
+/// loopback name.
+async fn loopback_only(req: Request, next: Next) -> Response {
+    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+    if host.is_some_and(|h| !loopback_host(h)) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
+            "this server answers only requests addressed to localhost or 127.0.0.1",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A random access token (32 hex digits): blake3 over the OS's randomness where it can be

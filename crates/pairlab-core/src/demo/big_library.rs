@@ -5,7 +5,7 @@
 //! human label on every 20th pair, a review on every 50th and an 80/10/10 split by patient
 //! named `synthetic`.
 
-use rusqlite::params;
+use rusqlite::{Connection, Statement, params};
 
 use crate::error::{Error, Result};
 use crate::library::{Library, THUMBS_DIR};
@@ -67,94 +67,154 @@ pub fn write(lib: &mut Library, n: u64, progress: &dyn Progress) -> Result<()> {
     )?;
     let split = tx.last_insert_rowid();
     progress.stage("writing pairs", n);
-    {
-        let mut patient = tx.prepare("INSERT INTO patients (corpus_id, key) VALUES (?1, ?2)")?;
-        let mut image = tx.prepare(
-            "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash, thumb)
-             VALUES (?1, ?2, 1000, 0, ?3, 256, 256, 'png', 8, ?4, ?5)",
-        )?;
-        let mut report =
-            tx.prepare("INSERT INTO reports (corpus_id, source, text) VALUES (?1, ?2, ?3)")?;
-        let mut pair = tx.prepare(
-            "INSERT INTO pairs (corpus_id, image_id, report_id, patient_id) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut label = tx.prepare(
-            "INSERT INTO labels (pair_id, schema_id, class, source, value, annotator, confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        let mut member =
-            tx.prepare("INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)")?;
-        let mut review = tx.prepare(
-            "INSERT INTO reviews (pair_id, schema_id, status, annotator) VALUES (?1, ?2, 'accepted', 'bench')",
-        )?;
-        let mut patient_id = 0;
-        let mut part = "train";
-        for i in 0..n {
-            let r = mix(i);
-            if i % 4 == 0 {
-                patient.execute(params![corpus, format!("p{i:08}")])?;
-                patient_id = tx.last_insert_rowid();
-                part = match mix(i ^ 0xABCD) % 10 {
-                    0 => "val",
-                    1 => "test",
-                    _ => "train",
-                };
-            }
-            image.execute(params![
-                corpus,
-                format!("img/{i:08}.png"),
-                format!("{r:016x}"),
-                (r >> 1) as i64,
-                format!("synthetic/{}.jpg", r % THUMBS)
-            ])?;
-            let image_id = tx.last_insert_rowid();
-            let text = format!(
-                "Synthetic report {i}. Findings: {} and {}.",
-                WORDS[(r % 6) as usize],
-                WORDS[((r >> 8) % 6) as usize]
-            );
-            report.execute(params![corpus, format!("img/{i:08}.txt"), text])?;
-            let report_id = tx.last_insert_rowid();
-            pair.execute(params![corpus, image_id, report_id, patient_id])?;
-            let pair_id = tx.last_insert_rowid();
-            for (k, class) in CLASSES.iter().enumerate() {
-                // About a fifth positive, a tenth uncertain, the rest negative.
-                let v = match (r >> (16 + 4 * k)) % 10 {
-                    0 | 1 => 1,
-                    2 => -1,
-                    _ => 0,
-                };
-                label.execute(params![
-                    pair_id,
-                    schema,
-                    class,
-                    "report-rules",
-                    v,
-                    None::<String>,
-                    0.9
-                ])?;
-            }
-            if i % 20 == 0 {
-                label.execute(params![
-                    pair_id,
-                    schema,
-                    CLASSES[0],
-                    "human",
-                    (r >> 40) as i64 % 2,
-                    "bench",
-                    None::<f64>
-                ])?;
-            }
-            if i % 50 == 0 {
-                review.execute(params![pair_id, schema])?;
-            }
-            member.execute(params![split, pair_id, part])?;
-            if i % 10_000 == 9_999 {
-                progress.advance(10_000);
-            }
-        }
-    }
+    let ids = Ids {
+        corpus,
+        schema,
+        split,
+    };
+    write_pairs(&tx, &ids, n, progress)?;
     tx.commit()?;
     crate::store::read::store_corpus_counts(lib.conn(), corpus)?;
     Ok(())
+}
+
+/// The rows every synthetic pair refers to: its corpus, the chexpert schema, the split.
+struct Ids {
+    corpus: i64,
+    schema: i64,
+    split: i64,
+}
+
+/// Writes the `n` pairs, a patient per 4 and a split part per patient.
+fn write_pairs(conn: &Connection, ids: &Ids, n: u64, progress: &dyn Progress) -> Result<()> {
+    let mut inserts = Inserts::prepare(conn)?;
+    let mut patient_id = 0;
+    let mut part = "train";
+    for i in 0..n {
+        let r = mix(i);
+        if i % 4 == 0 {
+            inserts
+                .patient
+                .execute(params![ids.corpus, format!("p{i:08}")])?;
+            patient_id = conn.last_insert_rowid();
+            part = match mix(i ^ 0xABCD) % 10 {
+                0 => "val",
+                1 => "test",
+                _ => "train",
+            };
+        }
+        let pair_id = inserts.pair(conn, ids.corpus, patient_id, i, r)?;
+        inserts.labels(ids.schema, pair_id, i, r)?;
+        inserts.member.execute(params![ids.split, pair_id, part])?;
+        if i % 10_000 == 9_999 {
+            progress.advance(10_000);
+        }
+    }
+    Ok(())
+}
+
+/// The prepared statements that write the synthetic rows.
+struct Inserts<'c> {
+    patient: Statement<'c>,
+    image: Statement<'c>,
+    report: Statement<'c>,
+    pair: Statement<'c>,
+    label: Statement<'c>,
+    member: Statement<'c>,
+    review: Statement<'c>,
+}
+
+impl<'c> Inserts<'c> {
+    /// Prepares every insert once, for the whole run.
+    fn prepare(conn: &'c Connection) -> Result<Self> {
+        Ok(Inserts {
+            patient: conn.prepare("INSERT INTO patients (corpus_id, key) VALUES (?1, ?2)")?,
+            image: conn.prepare(
+                "INSERT INTO images (corpus_id, path, size, mtime_ns, hash, width, height, format, bits, dhash, thumb)
+             VALUES (?1, ?2, 1000, 0, ?3, 256, 256, 'png', 8, ?4, ?5)",
+            )?,
+            report: conn
+                .prepare("INSERT INTO reports (corpus_id, source, text) VALUES (?1, ?2, ?3)")?,
+            pair: conn.prepare(
+                "INSERT INTO pairs (corpus_id, image_id, report_id, patient_id) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            label: conn.prepare(
+                "INSERT INTO labels (pair_id, schema_id, class, source, value, annotator, confidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            member: conn
+                .prepare("INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)")?,
+            review: conn.prepare(
+                "INSERT INTO reviews (pair_id, schema_id, status, annotator) VALUES (?1, ?2, 'accepted', 'bench')",
+            )?,
+        })
+    }
+
+    /// Writes pair `i` (made-up values from `r`): its image, its report and the pair
+    /// itself; returns the pair's id.
+    fn pair(
+        &mut self,
+        conn: &Connection,
+        corpus: i64,
+        patient_id: i64,
+        i: u64,
+        r: u64,
+    ) -> Result<i64> {
+        self.image.execute(params![
+            corpus,
+            format!("img/{i:08}.png"),
+            format!("{r:016x}"),
+            (r >> 1) as i64,
+            format!("synthetic/{}.jpg", r % THUMBS)
+        ])?;
+        let image_id = conn.last_insert_rowid();
+        let text = format!(
+            "Synthetic report {i}. Findings: {} and {}.",
+            WORDS[(r % 6) as usize],
+            WORDS[((r >> 8) % 6) as usize]
+        );
+        self.report
+            .execute(params![corpus, format!("img/{i:08}.txt"), text])?;
+        let report_id = conn.last_insert_rowid();
+        self.pair
+            .execute(params![corpus, image_id, report_id, patient_id])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Labels pair `i`: machine labels for every class, a human label on every 20th
+    /// pair and a review on every 50th.
+    fn labels(&mut self, schema: i64, pair_id: i64, i: u64, r: u64) -> Result<()> {
+        for (k, class) in CLASSES.iter().enumerate() {
+            // About a fifth positive, a tenth uncertain, the rest negative.
+            let v = match (r >> (16 + 4 * k)) % 10 {
+                0 | 1 => 1,
+                2 => -1,
+                _ => 0,
+            };
+            self.label.execute(params![
+                pair_id,
+                schema,
+                class,
+                "report-rules",
+                v,
+                None::<String>,
+                0.9
+            ])?;
+        }
+        if i.is_multiple_of(20) {
+            self.label.execute(params![
+                pair_id,
+                schema,
+                CLASSES[0],
+                "human",
+                (r >> 40) as i64 % 2,
+                "bench",
+                None::<f64>
+            ])?;
+        }
+        if i.is_multiple_of(50) {
+            self.review.execute(params![pair_id, schema])?;
+        }
+        Ok(())
+    }
 }

@@ -38,34 +38,11 @@ pub struct DemoCorpus {
 pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> {
     let settings = format!("patients={patients} seed={seed} size={IMAGE_SIZE} v2\n");
     let marker = dir.join(MARKER);
-    if dir.exists() {
-        let same = std::fs::read_to_string(&marker).is_ok_and(|m| m == settings);
-        let empty = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .next()
-            .is_none();
-        if !same && !empty && !marker.exists() {
-            return Err(Error::Invalid(format!(
-                "{} is not empty and holds no Pairlab demo; choose another --dir",
-                dir.display()
-            )));
-        }
-        if same {
-            return Ok(count_existing(dir, patients));
-        }
-        if marker.exists() {
-            let files = dir.join("files");
-            if files.exists() {
-                std::fs::remove_dir_all(&files).map_err(|e| Error::io(&files, e))?;
-            }
-        }
+    if let Some(existing) = reuse_or_clear(dir, patients, &settings)? {
+        return Ok(existing);
     }
     let mut rng = Rng::new(seed);
-    let mut truth = String::from("path,patient_id,study_id,view");
-    for f in FINDINGS {
-        let _ = write!(truth, ",{f} (image),{f} (report)");
-    }
-    truth.push_str(",No Finding (report)\n");
+    let mut truth = truth_header();
     let mut out = DemoCorpus {
         root: dir.to_owned(),
         patients,
@@ -107,21 +84,7 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
                 );
                 let path = study_dir.join(&name);
                 if as_dicom {
-                    let patient_id = subject.to_string();
-                    let study_uid = format!("1.2.826.0.1.3680043.10.{study}");
-                    let spec = DicomSpec {
-                        width: img.width(),
-                        height: img.height(),
-                        pixels: DicomPixels::Mono8(img.into_raw()),
-                        photometric: "MONOCHROME2",
-                        rescale: None,
-                        window: None,
-                        patient_id: Some(&patient_id),
-                        study_uid: Some(&study_uid),
-                        view: Some(view),
-                    };
-                    dicom::write_dicom(&path, &spec)
-                        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+                    save_dicom(img, &path, subject, study, view)?;
                     out.dicom_images += 1;
                 } else {
                     img.save(&path)
@@ -130,12 +93,7 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
                 out.images += 1;
                 let rel = format!("files/{group}/p{subject}/s{study}/{name}");
                 let _ = write!(truth, "{rel},{subject},{study},{view}");
-                for (i, present) in case.present.iter().enumerate() {
-                    let stated = report.stated[i].map(|v| v.to_string()).unwrap_or_default();
-                    let _ = write!(truth, ",{},{stated}", u8::from(*present));
-                }
-                let nf = report.no_finding.map(|v| v.to_string()).unwrap_or_default();
-                let _ = writeln!(truth, ",{nf}");
+                push_truth_labels(&mut truth, &case, &report);
             }
         }
     }
@@ -143,6 +101,80 @@ pub fn write_corpus(dir: &Path, patients: u32, seed: u64) -> Result<DemoCorpus> 
     std::fs::write(&truth_path, truth).map_err(|e| Error::io(&truth_path, e))?;
     std::fs::write(&marker, settings).map_err(|e| Error::io(&marker, e))?;
     Ok(out)
+}
+
+/// Checks `dir` before writing: the existing demo when it holds one with the same
+/// `settings`, else clears an older demo's files; refuses a folder holding anything else.
+fn reuse_or_clear(dir: &Path, patients: u32, settings: &str) -> Result<Option<DemoCorpus>> {
+    let marker = dir.join(MARKER);
+    if dir.exists() {
+        let same = std::fs::read_to_string(&marker).is_ok_and(|m| m == settings);
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_none();
+        if !same && !empty && !marker.exists() {
+            return Err(Error::Invalid(format!(
+                "{} is not empty and holds no Pairlab demo; choose another --dir",
+                dir.display()
+            )));
+        }
+        if same {
+            return Ok(Some(count_existing(dir, patients)));
+        }
+        if marker.exists() {
+            let files = dir.join("files");
+            if files.exists() {
+                std::fs::remove_dir_all(&files).map_err(|e| Error::io(&files, e))?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The header line of `truth.csv`: the image's ids, then per finding what the image
+/// shows and what the report says, then the report's No Finding.
+fn truth_header() -> String {
+    let mut truth = String::from("path,patient_id,study_id,view");
+    for f in FINDINGS {
+        let _ = write!(truth, ",{f} (image),{f} (report)");
+    }
+    truth.push_str(",No Finding (report)\n");
+    truth
+}
+
+/// Ends a `truth.csv` row with what the case shows and what its report states.
+fn push_truth_labels(truth: &mut String, case: &Case, report: &cases::Report) {
+    for (i, present) in case.present.iter().enumerate() {
+        let stated = report.stated[i].map(|v| v.to_string()).unwrap_or_default();
+        let _ = write!(truth, ",{},{stated}", u8::from(*present));
+    }
+    let nf = report.no_finding.map(|v| v.to_string()).unwrap_or_default();
+    let _ = writeln!(truth, ",{nf}");
+}
+
+/// Writes one demo image as an 8-bit DICOM file with its patient, study and view.
+fn save_dicom(
+    img: image::GrayImage,
+    path: &Path,
+    subject: u32,
+    study: u32,
+    view: &str,
+) -> Result<()> {
+    let patient_id = subject.to_string();
+    let study_uid = format!("1.2.826.0.1.3680043.10.{study}");
+    let spec = DicomSpec {
+        width: img.width(),
+        height: img.height(),
+        pixels: DicomPixels::Mono8(img.into_raw()),
+        photometric: "MONOCHROME2",
+        rescale: None,
+        window: None,
+        patient_id: Some(&patient_id),
+        study_uid: Some(&study_uid),
+        view: Some(view),
+    };
+    dicom::write_dicom(path, &spec).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
 fn count_existing(dir: &Path, patients: u32) -> DemoCorpus {

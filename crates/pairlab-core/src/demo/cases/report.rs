@@ -59,19 +59,7 @@ fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
 /// and the uncertainty cues "possible", "may", "cannot exclude", "suspicious for",
 /// "borderline", so a CheXpert-style labeler reads back `stated`.
 pub fn write_report(case: &Case, rng: &mut Rng) -> Report {
-    let say: [Say; 5] = std::array::from_fn(|i| {
-        if case.present[i] {
-            if i != DEVICES && rng.chance(0.2) {
-                Say::Uncertain
-            } else {
-                Say::Positive
-            }
-        } else if rng.chance(NEGATE_P[i]) {
-            Say::Negative
-        } else {
-            Say::Silent
-        }
-    });
+    let say = choose_says(case, rng);
     let stated = say.map(Say::label);
     let any_pathology = say[..DEVICES].iter().any(|s| s.mentioned_as_present());
     let no_finding = (!any_pathology).then_some(1);
@@ -83,25 +71,67 @@ pub fn write_report(case: &Case, rng: &mut Rng) -> Report {
     let (lesion_f, lesion_i) = lesion_lines(say[LESION], rng);
     let (dev_f, dev_i) = device_lines(say[DEVICES], rng);
 
+    if let Some(combined) = combined_negation(&say, lungs_clear_ok, rng) {
+        eff_f = vec![combined.to_owned()];
+        ptx_f.clear();
+    }
+
+    let core: Vec<String> = [cardio_f, eff_f, ptx_f, lesion_f].concat();
+    let findings = findings_section(core, &dev_f, rng);
+    // Impression: most urgent first; or a normal statement.
+    let urgent_first: Vec<String> = [ptx_i, eff_i, cardio_i, lesion_i].concat();
+    let impression_text = impression_section(urgent_first, dev_i, &say, any_pathology, rng);
+
+    let mut text = header(case, rng);
+    text.push_str(&format!("FINDINGS: {}\n", findings.join(" ")));
+    text.push_str(&format!("IMPRESSION: {impression_text}\n"));
+
+    Report {
+        text,
+        stated,
+        no_finding,
+    }
+}
+
+/// How the report treats each finding: present ones positive (or, for about one in five
+/// non-device findings, uncertain), absent ones negated or left unmentioned.
+fn choose_says(case: &Case, rng: &mut Rng) -> [Say; 5] {
+    std::array::from_fn(|i| {
+        if case.present[i] {
+            if i != DEVICES && rng.chance(0.2) {
+                Say::Uncertain
+            } else {
+                Say::Positive
+            }
+        } else if rng.chance(NEGATE_P[i]) {
+            Say::Negative
+        } else {
+            Say::Silent
+        }
+    })
+}
+
+/// For half the reports that negate both effusion and pneumothorax, one sentence that
+/// negates the two together.
+fn combined_negation(say: &[Say; 5], lungs_clear_ok: bool, rng: &mut Rng) -> Option<&'static str> {
     // Effusion and pneumothorax both negated: often one combined sentence.
     if say[EFFUSION] == Say::Negative && say[PTX] == Say::Negative && rng.chance(0.5) {
         let n = if lungs_clear_ok { 5 } else { 4 };
-        let combined = match rng.below(n) {
+        Some(match rng.below(n) {
             0 => "No pleural effusion or pneumothorax.",
             1 => "There is no pleural effusion or pneumothorax.",
             2 => "No pneumothorax or pleural effusion.",
             3 => "No focal consolidation, pleural effusion, or pneumothorax.",
             _ => "The lungs are clear without effusion or pneumothorax.",
-        };
-        eff_f = vec![combined.to_owned()];
-        ptx_f.clear();
+        })
+    } else {
+        None
     }
+}
 
-    let mut core: Vec<String> = Vec::new();
-    core.extend(cardio_f);
-    core.extend(eff_f);
-    core.extend(ptx_f);
-    core.extend(lesion_f);
+/// The findings section's sentences: the findings' lines (`core`) with one to three chest
+/// fillers in shuffled order, the device lines mostly before them, often a closing filler.
+fn findings_section(mut core: Vec<String>, devices: &[String], rng: &mut Rng) -> Vec<String> {
     let mut chest: Vec<&str> = FILLER_CHEST.to_vec();
     shuffle(&mut chest, rng);
     let n_fill = 1 + rng.below(3) as usize;
@@ -111,36 +141,42 @@ pub fn write_report(case: &Case, rng: &mut Rng) -> Report {
     let mut findings: Vec<String> = Vec::new();
     let devices_first = rng.chance(0.7);
     if devices_first {
-        findings.extend(dev_f.iter().cloned());
+        findings.extend(devices.iter().cloned());
     }
     findings.extend(core);
     if !devices_first {
-        findings.extend(dev_f.iter().cloned());
+        findings.extend(devices.iter().cloned());
     }
     if rng.chance(0.6) {
         findings.push(rng.pick(FILLER_OTHER).to_owned());
     }
+    findings
+}
 
-    // Impression: most urgent first; or a normal statement.
-    let mut impression: Vec<String> = Vec::new();
-    impression.extend(ptx_i);
-    impression.extend(eff_i);
-    impression.extend(cardio_i);
-    impression.extend(lesion_i);
+/// The impression section's text: the findings' lines (most urgent first) or a normal
+/// statement, the device lines before or after them, sometimes numbered.
+fn impression_section(
+    urgent_first: Vec<String>,
+    devices: Vec<String>,
+    say: &[Say; 5],
+    any_pathology: bool,
+    rng: &mut Rng,
+) -> String {
+    let mut impression = urgent_first;
     if !any_pathology {
         impression.insert(0, "No acute cardiopulmonary process.".to_owned());
     }
     if rng.chance(0.5) {
-        impression.extend(dev_i);
+        impression.extend(devices);
     } else {
-        let mut with_dev = dev_i;
+        let mut with_dev = devices;
         with_dev.extend(impression);
         impression = with_dev;
     }
     if say[PTX] == Say::Negative && say[DEVICES] == Say::Positive && rng.chance(0.5) {
         impression.push("No pneumothorax.".to_owned());
     }
-    let impression_text = if impression.len() >= 2 && rng.chance(0.35) {
+    if impression.len() >= 2 && rng.chance(0.35) {
         impression
             .iter()
             .enumerate()
@@ -149,8 +185,11 @@ pub fn write_report(case: &Case, rng: &mut Rng) -> Report {
             .join(" ")
     } else {
         impression.join(" ")
-    };
+    }
+}
 
+/// The optional lines before the findings: examination, indication, comparison.
+fn header(case: &Case, rng: &mut Rng) -> String {
     let mut text = String::new();
     if rng.chance(0.6) {
         let exam = if case.present[DEVICES] && rng.chance(0.7) {
@@ -166,12 +205,5 @@ pub fn write_report(case: &Case, rng: &mut Rng) -> Report {
     if rng.chance(0.4) {
         text.push_str("COMPARISON: None.\n");
     }
-    text.push_str(&format!("FINDINGS: {}\n", findings.join(" ")));
-    text.push_str(&format!("IMPRESSION: {impression_text}\n"));
-
-    Report {
-        text,
-        stated,
-        no_finding,
-    }
+    text
 }

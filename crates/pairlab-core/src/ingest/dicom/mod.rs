@@ -197,112 +197,30 @@ fn decode_object(obj: &DefaultDicomObject, rows: u16, cols: u16) -> Result<Dicom
     let high_bit = get_u16(obj, tags::HIGH_BIT, "HighBit")?;
     let signed = get_u16(obj, tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0) == 1;
     let planar = get_u16(obj, tags::PLANAR_CONFIGURATION, "PlanarConfiguration")?.unwrap_or(0);
-
-    let pixel_elem = obj
-        .get(tags::PIXEL_DATA)
-        .ok_or_else(|| DicomError::Pixels("no PixelData (7FE0,0010) element".into()))?;
-
-    // Obtain raw stored samples of (at least) the first frame.
-    let (samples, effective_photometric, spp, planar) = match pixel_elem.value() {
-        DicomValue::Primitive(p) => {
-            let samples = match p {
-                PrimitiveValue::U8(v) => Samples::Bytes(Cow::Borrowed(&v[..])),
-                PrimitiveValue::U16(v) => Samples::Words(Cow::Borrowed(&v[..])),
-                PrimitiveValue::I16(v) => {
-                    Samples::Words(Cow::Owned(v.iter().map(|&x| x as u16).collect()))
-                }
-                PrimitiveValue::Empty => {
-                    return Err(DicomError::Pixels("PixelData element is empty".into()));
-                }
-                // Anything else: take the raw bytes as encoded (little endian).
-                other => Samples::Bytes(Cow::Owned(other.to_bytes().into_owned())),
-            };
-            (samples, photometric.clone(), samples_per_pixel, planar)
-        }
-        DicomValue::PixelSequence(_) => {
-            let decoded = obj.decode_pixel_data_frame(0).map_err(|e| {
-                DicomError::Pixels(format!(
-                    "cannot decode frame 0 (transfer syntax {}): {}",
-                    obj.meta().transfer_syntax().trim_end_matches('\0'),
-                    e
-                ))
-            })?;
-            let pi = decoded.photometric_interpretation().as_str().to_string();
-            let spp = decoded.samples_per_pixel();
-            let planar = match decoded.planar_configuration() {
-                dicom_pixeldata::PlanarConfiguration::Standard => 0,
-                dicom_pixeldata::PlanarConfiguration::PixelFirst => 1,
-            };
-            (
-                Samples::Bytes(Cow::Owned(decoded.into_data())),
-                pi,
-                spp,
-                planar,
-            )
-        }
-        DicomValue::Sequence(_) => {
-            return Err(DicomError::Pixels(
-                "PixelData is a sequence of items, not pixel samples".into(),
-            ));
-        }
+    let stored = Stored {
+        bits_allocated,
+        bits_stored,
+        high_bit,
+        signed,
     };
+
+    let (samples, effective_photometric, spp, planar) =
+        first_frame_samples(obj, &photometric, samples_per_pixel, planar)?;
 
     let width = u32::from(cols);
     let height = u32::from(rows);
-    let npix = usize::from(rows) * usize::from(cols);
 
     let image = match effective_photometric.as_str() {
-        "MONOCHROME1" | "MONOCHROME2" => {
-            if spp != 1 {
-                return Err(DicomError::Pixels(format!(
-                    "{effective_photometric} with SamplesPerPixel {spp} (expected 1)"
-                )));
-            }
-            let layout = SampleLayout::new(bits_allocated, bits_stored, high_bit, signed)?;
-            samples.check_len(npix, bits_allocated)?;
-            let rescale = read_rescale(obj)?;
-            let window = read_window(obj);
-            let mut out = map_monochrome(&samples, npix, &layout, rescale, window);
-            if effective_photometric == "MONOCHROME1" {
-                for v in &mut out {
-                    *v = 255 - *v;
-                }
-            }
-            let buf = image::GrayImage::from_raw(width, height, out).ok_or_else(|| {
-                DicomError::Pixels("internal error: grey buffer size mismatch".into())
-            })?;
-            image::DynamicImage::ImageLuma8(buf)
-        }
-        "RGB" => {
-            if spp != 3 || bits_allocated != 8 {
-                return Err(DicomError::Pixels(format!(
-                    "unsupported RGB layout: SamplesPerPixel {spp}, BitsAllocated {bits_allocated} \
-                     (only 3 × 8-bit is supported)"
-                )));
-            }
-            let n = npix * 3;
-            samples.check_len(n, 8)?;
-            let mut out = Vec::with_capacity(n);
-            match planar {
-                0 => out.extend((0..n).map(|i| samples.byte(i))),
-                1 => {
-                    for i in 0..npix {
-                        for c in 0..3 {
-                            out.push(samples.byte(c * npix + i));
-                        }
-                    }
-                }
-                other => {
-                    return Err(DicomError::Pixels(format!(
-                        "invalid PlanarConfiguration {other}"
-                    )));
-                }
-            }
-            let buf = image::RgbImage::from_raw(width, height, out).ok_or_else(|| {
-                DicomError::Pixels("internal error: RGB buffer size mismatch".into())
-            })?;
-            image::DynamicImage::ImageRgb8(buf)
-        }
+        "MONOCHROME1" | "MONOCHROME2" => monochrome_image(
+            obj,
+            &samples,
+            &effective_photometric,
+            spp,
+            &stored,
+            width,
+            height,
+        )?,
+        "RGB" => rgb_image(&samples, spp, bits_allocated, planar, width, height)?,
         other => {
             return Err(DicomError::Pixels(format!(
                 "unsupported photometric interpretation {other:?} \
@@ -322,6 +240,146 @@ fn decode_object(obj: &DefaultDicomObject, rows: u16, cols: u16) -> Result<Dicom
         study_uid: get_string(obj, tags::STUDY_INSTANCE_UID),
         modality: get_string(obj, tags::MODALITY),
     })
+}
+
+/// How the stored samples are encoded (BitsAllocated, BitsStored, HighBit, PixelRepresentation).
+struct Stored {
+    bits_allocated: u16,
+    bits_stored: u16,
+    high_bit: Option<u16>,
+    signed: bool,
+}
+
+/// The raw stored samples of (at least) the first frame, with the photometric
+/// interpretation, samples per pixel and planar configuration that hold for them (a
+/// compressed frame's decoder may change them).
+fn first_frame_samples<'a>(
+    obj: &'a DefaultDicomObject,
+    photometric: &str,
+    samples_per_pixel: u16,
+    planar: u16,
+) -> Result<(Samples<'a>, String, u16, u16), DicomError> {
+    let pixel_elem = obj
+        .get(tags::PIXEL_DATA)
+        .ok_or_else(|| DicomError::Pixels("no PixelData (7FE0,0010) element".into()))?;
+
+    // Obtain raw stored samples of (at least) the first frame.
+    match pixel_elem.value() {
+        DicomValue::Primitive(p) => {
+            let samples = match p {
+                PrimitiveValue::U8(v) => Samples::Bytes(Cow::Borrowed(&v[..])),
+                PrimitiveValue::U16(v) => Samples::Words(Cow::Borrowed(&v[..])),
+                PrimitiveValue::I16(v) => {
+                    Samples::Words(Cow::Owned(v.iter().map(|&x| x as u16).collect()))
+                }
+                PrimitiveValue::Empty => {
+                    return Err(DicomError::Pixels("PixelData element is empty".into()));
+                }
+                // Anything else: take the raw bytes as encoded (little endian).
+                other => Samples::Bytes(Cow::Owned(other.to_bytes().into_owned())),
+            };
+            Ok((samples, photometric.to_owned(), samples_per_pixel, planar))
+        }
+        DicomValue::PixelSequence(_) => {
+            let decoded = obj.decode_pixel_data_frame(0).map_err(|e| {
+                DicomError::Pixels(format!(
+                    "cannot decode frame 0 (transfer syntax {}): {}",
+                    obj.meta().transfer_syntax().trim_end_matches('\0'),
+                    e
+                ))
+            })?;
+            let pi = decoded.photometric_interpretation().as_str().to_string();
+            let spp = decoded.samples_per_pixel();
+            let planar = match decoded.planar_configuration() {
+                dicom_pixeldata::PlanarConfiguration::Standard => 0,
+                dicom_pixeldata::PlanarConfiguration::PixelFirst => 1,
+            };
+            Ok((
+                Samples::Bytes(Cow::Owned(decoded.into_data())),
+                pi,
+                spp,
+                planar,
+            ))
+        }
+        DicomValue::Sequence(_) => Err(DicomError::Pixels(
+            "PixelData is a sequence of items, not pixel samples".into(),
+        )),
+    }
+}
+
+/// Maps monochrome samples to 8-bit grey (rescale, window, MONOCHROME1 inverted).
+fn monochrome_image(
+    obj: &DefaultDicomObject,
+    samples: &Samples<'_>,
+    photometric: &str,
+    spp: u16,
+    stored: &Stored,
+    width: u32,
+    height: u32,
+) -> Result<image::DynamicImage, DicomError> {
+    if spp != 1 {
+        return Err(DicomError::Pixels(format!(
+            "{photometric} with SamplesPerPixel {spp} (expected 1)"
+        )));
+    }
+    let npix = width as usize * height as usize;
+    let layout = SampleLayout::new(
+        stored.bits_allocated,
+        stored.bits_stored,
+        stored.high_bit,
+        stored.signed,
+    )?;
+    samples.check_len(npix, stored.bits_allocated)?;
+    let rescale = read_rescale(obj)?;
+    let window = read_window(obj);
+    let mut out = map_monochrome(samples, npix, &layout, rescale, window);
+    if photometric == "MONOCHROME1" {
+        for v in &mut out {
+            *v = 255 - *v;
+        }
+    }
+    let buf = image::GrayImage::from_raw(width, height, out)
+        .ok_or_else(|| DicomError::Pixels("internal error: grey buffer size mismatch".into()))?;
+    Ok(image::DynamicImage::ImageLuma8(buf))
+}
+
+/// Copies 3 × 8-bit RGB samples (interleaved or planar) into an RGB image.
+fn rgb_image(
+    samples: &Samples<'_>,
+    spp: u16,
+    bits_allocated: u16,
+    planar: u16,
+    width: u32,
+    height: u32,
+) -> Result<image::DynamicImage, DicomError> {
+    if spp != 3 || bits_allocated != 8 {
+        return Err(DicomError::Pixels(format!(
+            "unsupported RGB layout: SamplesPerPixel {spp}, BitsAllocated {bits_allocated} \
+             (only 3 × 8-bit is supported)"
+        )));
+    }
+    let npix = width as usize * height as usize;
+    let n = npix * 3;
+    samples.check_len(n, 8)?;
+    let mut out = Vec::with_capacity(n);
+    match planar {
+        0 => out.extend((0..n).map(|i| samples.byte(i))),
+        1 => {
+            for i in 0..npix {
+                for c in 0..3 {
+                    out.push(samples.byte(c * npix + i));
+                }
+            }
+        }
+        other => {
+            return Err(DicomError::Pixels(format!(
+                "invalid PlanarConfiguration {other}"
+            )));
+        }
+    }
+    let buf = image::RgbImage::from_raw(width, height, out)
+        .ok_or_else(|| DicomError::Pixels("internal error: RGB buffer size mismatch".into()))?;
+    Ok(image::DynamicImage::ImageRgb8(buf))
 }
 
 /// Trimmed string value; `None` when absent, empty or not textual.

@@ -19,38 +19,7 @@ use super::{DicomError, DicomPixels, DicomSpec};
 /// mismatched photometric, non-finite rescale/window) are refused with
 /// [`DicomError::Pixels`]; I/O failures are reported as [`DicomError::Parse`].
 pub fn write_dicom(path: &Path, spec: &DicomSpec) -> Result<(), DicomError> {
-    let invalid = |msg: String| DicomError::Pixels(format!("cannot write DICOM: {msg}"));
-
-    if spec.width == 0 || spec.height == 0 || spec.width > 65535 || spec.height > 65535 {
-        return Err(invalid(format!(
-            "image size {}×{} is outside 1..=65535",
-            spec.width, spec.height
-        )));
-    }
-    let npix = spec.width as usize * spec.height as usize;
-    let is_mono = matches!(spec.photometric, "MONOCHROME1" | "MONOCHROME2");
-    let (len, samples_per_pixel, bits) = match &spec.pixels {
-        DicomPixels::Mono8(v) => (v.len(), 1u16, 8u16),
-        DicomPixels::Mono16(v) => (v.len(), 1, 16),
-        DicomPixels::Rgb8(v) => (v.len(), 3, 8),
-    };
-    let expected = npix * usize::from(samples_per_pixel);
-    if len != expected {
-        return Err(invalid(format!(
-            "{len} samples given, {}×{} needs {expected}",
-            spec.width, spec.height
-        )));
-    }
-    let photometric_ok = match spec.pixels {
-        DicomPixels::Rgb8(_) => spec.photometric == "RGB",
-        DicomPixels::Mono8(_) | DicomPixels::Mono16(_) => is_mono,
-    };
-    if !photometric_ok {
-        return Err(invalid(format!(
-            "photometric {:?} does not match the pixel type",
-            spec.photometric
-        )));
-    }
+    let (is_mono, samples_per_pixel, bits) = check_pixels(spec)?;
 
     let sop_class = uids::SECONDARY_CAPTURE_IMAGE_STORAGE;
     let sop_instance = new_uid();
@@ -59,9 +28,6 @@ pub fn write_dicom(path: &Path, spec: &DicomSpec) -> Result<(), DicomError> {
         Some(uid) => uid.to_string(),
         None => new_uid(),
     };
-
-    let str_el = |tag: Tag, vr: VR, s: &str| DataElement::new(tag, vr, PrimitiveValue::from(s));
-    let us_el = |tag: Tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
 
     let mut obj = InMemDicomObject::from_element_iter([
         str_el(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
@@ -103,59 +69,13 @@ pub fn write_dicom(path: &Path, spec: &DicomSpec) -> Result<(), DicomError> {
     if samples_per_pixel == 3 {
         obj.put(us_el(tags::PLANAR_CONFIGURATION, 0));
     }
-    if let Some((slope, intercept)) = spec.rescale {
-        if !is_mono {
-            return Err(invalid(
-                "rescale is only meaningful for monochrome images".into(),
-            ));
-        }
-        obj.put(str_el(
-            tags::RESCALE_INTERCEPT,
-            VR::DS,
-            &format_ds(intercept)
-                .ok_or_else(|| invalid(format!("rescale intercept {intercept} is not finite")))?,
-        ));
-        obj.put(str_el(
-            tags::RESCALE_SLOPE,
-            VR::DS,
-            &format_ds(slope)
-                .ok_or_else(|| invalid(format!("rescale slope {slope} is not finite")))?,
-        ));
-        obj.put(str_el(tags::RESCALE_TYPE, VR::LO, "US"));
+    if let Some(rescale) = spec.rescale {
+        put_rescale(&mut obj, rescale, is_mono)?;
     }
-    if let Some((center, width)) = spec.window {
-        if !is_mono {
-            return Err(invalid(
-                "a VOI window is only meaningful for monochrome images".into(),
-            ));
-        }
-        if width.is_nan() || width < 1.0 {
-            return Err(invalid(format!("window width {width} must be >= 1")));
-        }
-        obj.put(str_el(
-            tags::WINDOW_CENTER,
-            VR::DS,
-            &format_ds(center)
-                .ok_or_else(|| invalid(format!("window center {center} is not finite")))?,
-        ));
-        obj.put(str_el(
-            tags::WINDOW_WIDTH,
-            VR::DS,
-            &format_ds(width)
-                .ok_or_else(|| invalid(format!("window width {width} is not finite")))?,
-        ));
+    if let Some(window) = spec.window {
+        put_window(&mut obj, window, is_mono)?;
     }
-    let pixel_data = match &spec.pixels {
-        DicomPixels::Mono8(v) | DicomPixels::Rgb8(v) => {
-            DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(v.clone()))
-        }
-        DicomPixels::Mono16(v) => DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U16(dicom_core::smallvec::SmallVec::from_vec(v.clone())),
-        ),
-    };
-    obj.put(pixel_data);
+    obj.put(pixel_data(&spec.pixels));
 
     let file = obj
         .with_meta(
@@ -170,6 +90,125 @@ pub fn write_dicom(path: &Path, spec: &DicomSpec) -> Result<(), DicomError> {
         let _ = std::fs::remove_file(path);
         DicomError::Parse(format!("could not write {}: {}", path.display(), e))
     })
+}
+
+/// The refusal of a spec that cannot be written.
+fn invalid(msg: String) -> DicomError {
+    DicomError::Pixels(format!("cannot write DICOM: {msg}"))
+}
+
+/// A string-valued element.
+fn str_el(tag: Tag, vr: VR, s: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, vr, PrimitiveValue::from(s))
+}
+
+/// An unsigned short (US) element.
+fn us_el(tag: Tag, v: u16) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::US, PrimitiveValue::from(v))
+}
+
+/// Checks the spec's size, sample count and photometric; returns whether the image is
+/// monochrome, its samples per pixel and its bits per sample.
+fn check_pixels(spec: &DicomSpec) -> Result<(bool, u16, u16), DicomError> {
+    if spec.width == 0 || spec.height == 0 || spec.width > 65535 || spec.height > 65535 {
+        return Err(invalid(format!(
+            "image size {}×{} is outside 1..=65535",
+            spec.width, spec.height
+        )));
+    }
+    let npix = spec.width as usize * spec.height as usize;
+    let is_mono = matches!(spec.photometric, "MONOCHROME1" | "MONOCHROME2");
+    let (len, samples_per_pixel, bits) = match &spec.pixels {
+        DicomPixels::Mono8(v) => (v.len(), 1u16, 8u16),
+        DicomPixels::Mono16(v) => (v.len(), 1, 16),
+        DicomPixels::Rgb8(v) => (v.len(), 3, 8),
+    };
+    let expected = npix * usize::from(samples_per_pixel);
+    if len != expected {
+        return Err(invalid(format!(
+            "{len} samples given, {}×{} needs {expected}",
+            spec.width, spec.height
+        )));
+    }
+    let photometric_ok = match spec.pixels {
+        DicomPixels::Rgb8(_) => spec.photometric == "RGB",
+        DicomPixels::Mono8(_) | DicomPixels::Mono16(_) => is_mono,
+    };
+    if !photometric_ok {
+        return Err(invalid(format!(
+            "photometric {:?} does not match the pixel type",
+            spec.photometric
+        )));
+    }
+    Ok((is_mono, samples_per_pixel, bits))
+}
+
+/// Puts the modality rescale (slope, intercept); monochrome images only.
+fn put_rescale(
+    obj: &mut InMemDicomObject,
+    (slope, intercept): (f64, f64),
+    is_mono: bool,
+) -> Result<(), DicomError> {
+    if !is_mono {
+        return Err(invalid(
+            "rescale is only meaningful for monochrome images".into(),
+        ));
+    }
+    obj.put(str_el(
+        tags::RESCALE_INTERCEPT,
+        VR::DS,
+        &format_ds(intercept)
+            .ok_or_else(|| invalid(format!("rescale intercept {intercept} is not finite")))?,
+    ));
+    obj.put(str_el(
+        tags::RESCALE_SLOPE,
+        VR::DS,
+        &format_ds(slope).ok_or_else(|| invalid(format!("rescale slope {slope} is not finite")))?,
+    ));
+    obj.put(str_el(tags::RESCALE_TYPE, VR::LO, "US"));
+    Ok(())
+}
+
+/// Puts the VOI window (center, width); monochrome images only, width at least 1.
+fn put_window(
+    obj: &mut InMemDicomObject,
+    (center, width): (f64, f64),
+    is_mono: bool,
+) -> Result<(), DicomError> {
+    if !is_mono {
+        return Err(invalid(
+            "a VOI window is only meaningful for monochrome images".into(),
+        ));
+    }
+    if width.is_nan() || width < 1.0 {
+        return Err(invalid(format!("window width {width} must be >= 1")));
+    }
+    obj.put(str_el(
+        tags::WINDOW_CENTER,
+        VR::DS,
+        &format_ds(center)
+            .ok_or_else(|| invalid(format!("window center {center} is not finite")))?,
+    ));
+    obj.put(str_el(
+        tags::WINDOW_WIDTH,
+        VR::DS,
+        &format_ds(width).ok_or_else(|| invalid(format!("window width {width} is not finite")))?,
+    ));
+    Ok(())
+}
+
+/// The PixelData element: OB for 8-bit samples, OW for 16-bit.
+fn pixel_data(pixels: &DicomPixels) -> DataElement<InMemDicomObject> {
+    match pixels {
+        DicomPixels::Mono8(v) | DicomPixels::Rgb8(v) => {
+            DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(v.clone()))
+        }
+        DicomPixels::Mono16(v) => DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U16(dicom_core::smallvec::SmallVec::from_vec(v.clone())),
+        ),
+    }
 }
 
 /// Formats a decimal string (DS, at most 16 characters).

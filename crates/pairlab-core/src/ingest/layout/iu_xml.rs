@@ -73,6 +73,28 @@ pub fn parse(xml: &str) -> Result<OpenIReport, roxmltree::Error> {
 /// A parsed report and whether it had to be decoded lossily, or why it could not be read.
 type ParsedXml = Result<(OpenIReport, bool), IngestError>;
 
+/// Reads and parses one XML report.
+fn read_xml(f: &FileRef) -> ParsedXml {
+    std::fs::read(&f.abs)
+        .map_err(|e| {
+            IngestError::new(
+                f.rel.clone(),
+                ErrorKind::Unreadable,
+                format!("cannot read: {e}"),
+            )
+        })
+        .and_then(|bytes| {
+            let (text, lossy) = decode_text(&bytes);
+            parse(&text).map(|r| (r, lossy)).map_err(|e| {
+                IngestError::new(
+                    f.rel.clone(),
+                    ErrorKind::Report,
+                    format!("not a valid XML report: {e}"),
+                )
+            })
+        })
+}
+
 pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     let mut plan = Plan::new(Layout::IuXml, errors);
     let mut by_stem: HashMap<String, Vec<&FileRef>> = HashMap::new();
@@ -82,27 +104,7 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     let parsed: Vec<(&FileRef, ParsedXml)> = files
         .par_iter()
         .filter(|f| f.ext() == "xml")
-        .map(|f| {
-            let res = std::fs::read(&f.abs)
-                .map_err(|e| {
-                    IngestError::new(
-                        f.rel.clone(),
-                        ErrorKind::Unreadable,
-                        format!("cannot read: {e}"),
-                    )
-                })
-                .and_then(|bytes| {
-                    let (text, lossy) = decode_text(&bytes);
-                    parse(&text).map(|r| (r, lossy)).map_err(|e| {
-                        IngestError::new(
-                            f.rel.clone(),
-                            ErrorKind::Report,
-                            format!("not a valid XML report: {e}"),
-                        )
-                    })
-                });
-            (f, res)
-        })
+        .map(|f| (f, read_xml(f)))
         .collect();
     let mut used = std::collections::HashSet::new();
     for (xml, res) in parsed {
