@@ -1,5 +1,13 @@
 //! `pairlab`: the command line over pairlab-core's API.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::too_many_lines,
+        reason = "a test reads as one scenario, top to bottom; the non-test build still checks every other function"
+    )
+)]
+
 mod bar;
 mod bench;
 mod bench_browse;

@@ -6,6 +6,14 @@
 //! - `commands`: the commands (generated from core's declarations) and their names;
 //! - `protocol`: `pairlab://localhost/pairs/{id}/image|thumb`.
 
+#![cfg_attr(
+    test,
+    allow(
+        clippy::too_many_lines,
+        reason = "a test reads as one scenario, top to bottom; the non-test build still checks every other function"
+    )
+)]
+
 mod commands;
 mod protocol;
 

@@ -5,6 +5,11 @@
 //! what the contract promises. Also: the Tauri commands are exactly the route table's
 //! JSON and streaming rows, and the `pairlab:` protocol serves its file rows.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test reads as one scenario, top to bottom"
+)]
+
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;

@@ -1,6 +1,11 @@
 //! Workspace integration tests: the real `pairlab` binary against real corpora in
 //! temporary folders and a real SQLite library. One test binary, many modules.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test reads as one scenario, top to bottom"
+)]
+
 mod bad_input;
 mod cli;
 mod crash;

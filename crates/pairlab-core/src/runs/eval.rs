@@ -331,7 +331,7 @@ impl Scored<'_> {
             })
             .collect();
         let present: Vec<_> = reports.iter().filter(|r| r.support > 0).cloned().collect();
-        return Ok(EvalReport {
+        Ok(EvalReport {
             run_id: run,
             part: part.into(),
             kind: SchemaKind::MultiClass,
@@ -342,8 +342,8 @@ impl Scored<'_> {
             ece: metrics::expected_calibration_error(&conf, &correct, 10),
             per_class,
             confusion_matrix: Some(cm),
-            relabelled_since_training: relabelled(&preds, &labels, &classes),
-        });
+            relabelled_since_training: relabelled(preds, labels, classes),
+        })
     }
 
     /// Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left
@@ -369,7 +369,7 @@ impl Scored<'_> {
                 }
                 out
             };
-            let (scores, truth, pairs) = labelled(&preds);
+            let (scores, truth, pairs) = labelled(preds);
             if scores.is_empty() {
                 continue;
             }
@@ -426,7 +426,7 @@ impl Scored<'_> {
             ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
             per_class,
             confusion_matrix: None,
-            relabelled_since_training: relabelled(&preds, &labels, &classes),
+            relabelled_since_training: relabelled(preds, labels, classes),
         })
     }
 }
