@@ -16,7 +16,7 @@ use crate::progress::Progress;
 
 /// The source name of a model's labels.
 pub fn source_of(model: &str) -> String {
-    format!("model:{model}")
+    crate::labels::LabelSource::model(model).as_str().to_owned()
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -12,7 +12,9 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
+mod source;
 pub use schema::{Prompt, Schema, SchemaDef, SchemaKind};
+pub use source::LabelSource;
 
 /// The source name of labels set by a person.
 pub const HUMAN: &str = "human";
@@ -26,7 +28,8 @@ pub struct LabelEvent {
     pub pair: i64,
     pub schema: String,
     pub class: String,
-    pub source: String,
+    #[ts(as = "String")]
+    pub source: LabelSource,
     pub annotator: Option<String>,
     pub old_value: Option<i8>,
     pub new_value: Option<i8>,
@@ -42,7 +45,8 @@ pub struct LabelEvent {
 pub struct CurrentLabel {
     pub class: String,
     pub value: i8,
-    pub source: String,
+    #[ts(as = "String")]
+    pub source: LabelSource,
     pub annotator: Option<String>,
     pub confidence: Option<f64>,
 }

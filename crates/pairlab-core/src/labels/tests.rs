@@ -16,7 +16,7 @@ fn setup() -> Result<(tempfile::TempDir, Connection)> {
     Ok((dir, conn))
 }
 
-fn value(conn: &Connection, class: &str) -> Result<Option<(i8, String)>> {
+fn value(conn: &Connection, class: &str) -> Result<Option<(i8, LabelSource)>> {
     Ok(current(conn, 1, "chexpert")?
         .into_iter()
         .find(|l| l.class == class)

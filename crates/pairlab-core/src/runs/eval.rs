@@ -24,7 +24,8 @@ type Labels = HashMap<(i64, String), i8>;
 /// The truth a run is scored against: each class's best label, leaving out the run's own
 /// pre-labels (`pairlab prelabel model --run`).
 fn label_values(conn: &Connection, schema_id: i64, run: i64) -> Result<Labels> {
-    crate::labels::best_values_without(conn, schema_id, Some(&format!("model:run-{run}")))
+    let own = crate::labels::LabelSource::run(run);
+    crate::labels::best_values_without(conn, schema_id, Some(own.as_str()))
 }
 
 /// Bootstrap resamples for every interval.
@@ -182,7 +183,7 @@ pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
     let (_, multi_class) = schema_of(conn, run)?;
     let schema = crate::labels::schema::get(conn, &summary.schema)?;
     let thresholds = val_thresholds(conn, run)?;
-    let source = format!("model:run-{run}");
+    let source = crate::labels::LabelSource::run(run).as_str().to_owned();
     let preds: Vec<Pred> = conn
         .prepare("SELECT pair_id, probs FROM run_predictions WHERE run_id = ?1 ORDER BY pair_id")?
         .query_map([run], |r| {

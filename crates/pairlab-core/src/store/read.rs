@@ -315,7 +315,8 @@ pub struct LabelRow {
     pub schema: String,
     pub class: String,
     pub value: i8,
-    pub source: String,
+    #[ts(as = "String")]
+    pub source: crate::labels::LabelSource,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
