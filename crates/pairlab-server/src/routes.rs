@@ -6,6 +6,7 @@ use std::any::TypeId;
 
 use axum::Json;
 use axum::extract::{FromRequest, RawPathParams, Request, State};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, Router, on};
@@ -45,10 +46,18 @@ async fn handle<E: Endpoint>(
         None => None,
     };
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let empty = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .is_some_and(|n| n.as_bytes() == b"0");
     let args: E::Args = if method == Method::GET {
         Query::<E::Args>::try_from_uri(req.uri())
             .map(|Query(v)| v)
             .map_err(|e| ApiError::invalid(e.body_text()))?
+    } else if empty {
+        // A POST without a body (`curl -X POST …/cancel`) has no arguments: `{}`.
+        serde_json::from_value(serde_json::json!({}))
+            .map_err(|e| ApiError::invalid(e.to_string()))?
     } else {
         ApiJson::<E::Args>::from_request(req, &state).await?.0
     };

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::tests::{Fixture, call, demo_library, get, get_json, post_json};
@@ -240,5 +242,37 @@ async fn writers_succeed_while_a_run_trains() {
         at(0.5),
         at(0.95),
         at(1.0)
+    );
+}
+
+/// A POST whose endpoint takes no arguments may come without a body (`curl -X POST -H
+/// 'Content-Type: application/json' …/cancel`): it is read as `{}`; a body that is there
+/// must still be JSON.
+#[tokio::test]
+async fn a_post_without_a_body_has_no_arguments() {
+    let fx = demo_library(2);
+    let app = router(AppState::new(&fx.lib));
+    let empty = Request::post("/api/jobs/7/cancel")
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_LENGTH, "0")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(&app, empty).await;
+    let (status, v) = crate::tests::json_of(status, &body);
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{v}"
+    );
+    let bad = Request::post("/api/jobs/7/cancel")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::from("{"))
+        .expect("request");
+    let (status, _, body) = call(&app, bad).await;
+    let (status, v) = crate::tests::json_of(status, &body);
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid")),
+        "{v}"
     );
 }
