@@ -287,6 +287,7 @@ fn calls() -> Vec<(&'static str, Value)> {
         ),
         ("browse_count", json!({"filter": {"text": "effusion"}})),
         ("browse_count", json!({"sort": {"by": "loudness"}})),
+        ("me", json!({})),
     ]
 }
 
@@ -428,6 +429,11 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
         "the count is the rows the grid pages through"
     );
     assert_eq!(a[k("browse_count", 2)], Err(Refused("invalid".into())));
+    assert_eq!(
+        ok(k("me", 0)),
+        Value::Null,
+        "no user accounts: nobody is signed in"
+    );
 }
 
 #[test]

@@ -240,6 +240,12 @@ try {
     ]);
     await page.waitForSelector('[data-testid="corpus-row"]', { timeout: 15000 });
     assertEq(await page.$('[data-testid="sign-in"]'), null, "no sign-in once signed in");
+    // The app shows who is signed in and offers only what the role allows: an annotator
+    // does not get the form to add a folder (the server would refuse it).
+    await page.waitForSelector('[data-testid="signed-in"]', { timeout: 15000 });
+    assertEq(await page.textContent('[data-testid="signed-in"]'), "e2e-ann · annotator", "signed-in name");
+    assertEq(await page.$('[data-testid="library-add"]'), null, "no add-folder form for an annotator");
+    await page.waitForSelector('[data-testid="library-add-needs-admin"]', { timeout: 15000 });
     // The browser reports the 401 answers before sign-in as console errors: expected here.
     const rest = problems.splice(seen).filter((p) => !p.includes("401"));
     problems.push(...rest);

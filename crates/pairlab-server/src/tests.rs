@@ -75,6 +75,9 @@ async fn stats_route_reads_an_empty_library() {
     assert_eq!(v["pairs"], 0);
     let (status, v) = get_json(&app, "/api/health").await;
     assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    // Without user accounts nobody is signed in (and everything is allowed).
+    let (status, v) = get_json(&app, "/api/me").await;
+    assert_eq!((status, v), (StatusCode::OK, Value::Null));
     let (status, v) = get_json(&app, "/api/no-such-route").await;
     assert_eq!(
         (status, v["kind"].as_str()),

@@ -263,6 +263,18 @@ async fn user_accounts_gate_calls_by_role_and_name_the_annotator() {
     // Reads for everyone.
     let (status, _) = send(as_user(&ann, get("/api/stats"))).await;
     assert_eq!(status, StatusCode::OK);
+    // Each user learns who they are (the UI shows what their role allows).
+    for (token, name, role) in [
+        (&ann, "ann", "annotator"),
+        (&rev, "rev", "reviewer"),
+        (&adm, "adm", "admin"),
+    ] {
+        let (status, v) = send(as_user(token, get("/api/me"))).await;
+        assert_eq!(
+            (status, v),
+            (StatusCode::OK, json!({"name": name, "role": role}))
+        );
+    }
     // An annotator labels; the event names the token's user, not the body's.
     let label = json!({"pair": 1, "class": "Edema", "value": 1, "annotator": "mallory"});
     let (status, v) = send(as_user(&ann, post("/api/labels", &label))).await;

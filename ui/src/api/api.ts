@@ -5,6 +5,7 @@ import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewState, TrainArg
 
 export const api = {
   // The library
+  me: () => call("me"),
   stats: () => call("stats"),
   schemas: () => call("schemas"),
   models: () => call("models"),

@@ -17,6 +17,7 @@ import type { JobState } from "./JobState";
 import type { LabelEvent } from "./LabelEvent";
 import type { LeakageArgs } from "./LeakageArgs";
 import type { LeakageReport } from "./LeakageReport";
+import type { Me } from "./Me";
 import type { Misclassified } from "./Misclassified";
 import type { ModelRecord } from "./ModelRecord";
 import type { PageArgs } from "./PageArgs";
@@ -37,6 +38,7 @@ import type { TrainArgs } from "./TrainArgs";
 
 export const ROUTES = {
   health: { method: "GET", path: "/api/health", kind: "json" },
+  me: { method: "GET", path: "/api/me", kind: "json" },
   stats: { method: "GET", path: "/api/stats", kind: "json" },
   search: { method: "GET", path: "/api/search", kind: "json" },
   errors: { method: "GET", path: "/api/errors", kind: "json" },
@@ -76,6 +78,7 @@ export type RouteName = keyof typeof ROUTES;
 /** Each JSON call's arguments (the path's `id` among them) and answer. */
 export interface Calls {
   health: { args: Record<string, never>; answer: Health };
+  me: { args: Record<string, never>; answer: Me | null };
   stats: { args: Record<string, never>; answer: Stats };
   search: { args: SearchArgs; answer: Array<SearchHit> };
   errors: { args: PageArgs; answer: Array<ErrorRow> };

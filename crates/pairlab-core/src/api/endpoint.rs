@@ -32,6 +32,11 @@ impl<'a> Call<'a> {
         Library::open(self.jobs.library())
     }
 
+    /// The signed-in user, on a server with user accounts.
+    pub fn user(&self) -> Option<&User> {
+        self.user
+    }
+
     /// The library's running jobs.
     pub fn jobs(&self) -> &Jobs {
         self.jobs

@@ -36,6 +36,10 @@ macro_rules! for_each_endpoint {
             json {
                 /// Whether the server runs, and its version.
                 health { GET "/health" any (_cx, _a: NoArgs) -> Health { Ok(Health::now()) } }
+                /// Who is signed in, and with which role (`null` without user accounts).
+                me { GET "/me" any (cx, _a: NoArgs) -> Option<Me> {
+                    Ok(cx.user().map(|u| Me { name: u.name.clone(), role: u.role }))
+                } }
                 /// Counts for the whole library and per corpus.
                 stats { GET "/stats" any (cx, _a: NoArgs) -> Stats { cx.library()?.stats() } }
                 /// Full-text search over report text.

@@ -186,6 +186,15 @@ pub struct ReviewStatus {
     pub status: String,
 }
 
+/// Who is signed in (`me`): the name labels are recorded under and the role, which says
+/// what the user may do. `null` where the server has no user accounts (everything is
+/// allowed then).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, TS)]
+pub struct Me {
+    pub name: String,
+    pub role: crate::users::Role,
+}
+
 /// What `health` answers.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, TS)]
 pub struct Health {
