@@ -23,7 +23,13 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "error: installing these Debian packages needs root, and sudo is not here: run this script as root" >&2
+            exit 1
+        fi
+        sudo="sudo"
+    fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -3,7 +3,9 @@
 # `cargo test --workspace` (unit, integration and the API contract over core, HTTP and
 # Tauri), then end to end: chromium against `pairlab serve`, and the real Tauri window
 # under Xvfb. Prints one `tests: N passed, M failed` line; exits non-zero on any failure.
-# Needs what scripts/setup.sh installs and the fixtures of scripts/fetch-fixtures.sh.
+# First it installs what is missing, saying what it does: the system packages
+# (scripts/setup.sh, as root or with sudo), the model fixtures (scripts/fetch-fixtures.sh)
+# and the UI's packages; a step that cannot run is reported, and the tests that need it fail.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,11 @@ stage() {
     fi
     return 0
 }
+
+# The system packages and the model fixtures: both scripts only install what is missing
+# and are quick when everything is there.
+stage "set-up: system packages (scripts/setup.sh)" bash scripts/setup.sh
+stage "set-up: model fixtures (scripts/fetch-fixtures.sh)" bash scripts/fetch-fixtures.sh
 
 # The UI's packages, when the lock file is newer than the install.
 if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
