@@ -177,6 +177,7 @@ impl From<pairlab_ml::MlError> for Error {
     fn from(e: pairlab_ml::MlError) -> Self {
         match e {
             pairlab_ml::MlError::Cancelled => Error::Cancelled,
+            pairlab_ml::MlError::Setting { field, message } => Error::field(field, message),
             e => Error::Model(e),
         }
     }
@@ -227,6 +228,16 @@ mod tests {
         let model: Error = pairlab_ml::MlError::Tokenizer("bad".into()).into();
         assert!(matches!(model, Error::Model(_)));
         assert_eq!(model.kind(), "model");
+        let setting: Error = pairlab_ml::MlError::Setting {
+            field: "size",
+            message: "image size 4: use 8 to 512 px".into(),
+        }
+        .into();
+        let wire = serde_json::to_value(&setting).expect("json");
+        assert_eq!(
+            (wire["kind"].as_str(), wire["field"].as_str()),
+            (Some("invalid"), Some("size"))
+        );
         // Every kind's wire name is its serde name.
         for k in [
             ErrorKind::NotFound,

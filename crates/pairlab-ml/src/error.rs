@@ -24,6 +24,12 @@ pub enum MlError {
     /// The model cannot do what was asked (e.g. encode an image with a text-only model).
     #[error("{0}")]
     Unsupported(String),
+    /// A training setting no run should start with (`field` as the API spells it).
+    #[error("{message}")]
+    Setting {
+        field: &'static str,
+        message: String,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("tensor computation failed: {0}")]
@@ -31,6 +37,11 @@ pub enum MlError {
 }
 
 impl MlError {
+    /// A training setting was refused.
+    pub(crate) fn setting(field: &'static str, message: String) -> Self {
+        MlError::Setting { field, message }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         MlError::Io {
             path: path.into(),

@@ -161,10 +161,7 @@ impl TrainOptions {
                 ),
             ));
         }
-        self.trainer
-            .fitter()
-            .check(&self.settings())
-            .map_err(Error::Invalid)
+        Ok(self.trainer.fitter().check(&self.settings())?)
     }
 }
 
@@ -208,12 +205,21 @@ pub fn train(
     let fitted = match fitted {
         Ok(f) => f,
         Err(e) => {
-            record::end(conn, run.id, &e)?;
+            let status = match e {
+                pairlab_ml::MlError::Cancelled => RunStatus::Cancelled,
+                _ => RunStatus::Failed,
+            };
+            record::end(conn, run.id, status, &e.to_string())?;
             return Err(e.into());
         }
     };
+    // Storing: a failure here fails the run rather than leaving it `running`.
     let (sources, classes) = ((&data, &source), &schema.classes);
-    record::finish(conn, library, run.id, &fitted, sources, &labels, classes)?;
+    let stored = record::store(conn, library, run.id, &fitted, sources, &labels, classes);
+    if let Err(e) = &stored {
+        record::end(conn, run.id, RunStatus::Failed, &e.to_string())?;
+    }
+    stored?;
     let mut s = get(conn, run.id)?;
     s.seconds = started.elapsed().as_secs_f64();
     Ok(s)

@@ -37,14 +37,11 @@ impl Fit for CnnTrainer {
         1e-3
     }
 
-    fn check(&self, settings: &Settings) -> std::result::Result<(), String> {
+    fn check(&self, settings: &Settings) -> Result<()> {
         if !SIZES.contains(&settings.size) {
-            return Err(format!(
-                "image size {}: use {} to {} px",
-                settings.size,
-                SIZES.start(),
-                SIZES.end()
-            ));
+            let (from, to) = (SIZES.start(), SIZES.end());
+            let why = format!("image size {}: use {from} to {to} px", settings.size);
+            return Err(crate::MlError::setting("size", why));
         }
         head::check_hidden(settings)
     }

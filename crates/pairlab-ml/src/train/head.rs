@@ -304,12 +304,10 @@ impl Model for Head {
 const MAX_HIDDEN: usize = 8192;
 
 /// The `head` and `cnn` trainers' check of the classifier's hidden units.
-pub(super) fn check_hidden(settings: &Settings) -> std::result::Result<(), String> {
+pub(super) fn check_hidden(settings: &Settings) -> Result<()> {
     if settings.hidden > MAX_HIDDEN {
-        return Err(format!(
-            "hidden units {}: at most {MAX_HIDDEN}",
-            settings.hidden
-        ));
+        let why = format!("hidden units {}: at most {MAX_HIDDEN}", settings.hidden);
+        return Err(MlError::setting("hidden", why));
     }
     Ok(())
 }
@@ -369,7 +367,7 @@ impl Fit for HeadTrainer {
         1e-2
     }
 
-    fn check(&self, settings: &Settings) -> std::result::Result<(), String> {
+    fn check(&self, settings: &Settings) -> Result<()> {
         check_hidden(settings)
     }
 

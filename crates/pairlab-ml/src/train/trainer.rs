@@ -63,9 +63,9 @@ impl fmt::Display for Trainer {
 
 impl FromStr for Trainer {
     /// What to type instead.
-    type Err = String;
+    type Err = crate::MlError;
 
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self> {
         if let Some(t) = Trainer::ALL.into_iter().find(|t| t.name() == s) {
             return Ok(t);
         }
@@ -73,7 +73,10 @@ impl FromStr for Trainer {
             .iter()
             .map(|t| format!("{t} ({})", t.fitter().about()))
             .collect();
-        Err(format!("trainer {s:?}: use {}", known.join(" or ")))
+        Err(crate::MlError::setting(
+            "trainer",
+            format!("trainer {s:?}: use {}", known.join(" or ")),
+        ))
     }
 }
 
@@ -135,7 +138,7 @@ pub trait Fit: Sync {
     fn default_lr(&self) -> f64;
 
     /// What is wrong with settings it cannot start with (they would only burn the machine).
-    fn check(&self, settings: &Settings) -> std::result::Result<(), String>;
+    fn check(&self, settings: &Settings) -> Result<()>;
 
     /// The inputs it learns from.
     fn input(&self, settings: &Settings) -> Input;
@@ -167,12 +170,15 @@ mod tests {
     #[test]
     fn names_round_trip_and_an_unknown_one_says_what_to_use() {
         for t in Trainer::ALL {
-            assert_eq!(t.name().parse::<Trainer>(), Ok(t));
+            assert_eq!(t.name().parse::<Trainer>().ok(), Some(t));
             let json = serde_json::to_string(&t).expect("json");
             assert_eq!(json, format!("\"{t}\""));
             assert_eq!(serde_json::from_str::<Trainer>(&json).expect("back"), t);
         }
-        let e = "resnet".parse::<Trainer>().expect_err("unknown");
+        let e = "resnet"
+            .parse::<Trainer>()
+            .expect_err("unknown")
+            .to_string();
         assert!(
             e.contains("\"resnet\"") && e.contains("head (") && e.contains("cnn ("),
             "{e}"
@@ -198,11 +204,11 @@ mod tests {
     fn each_trainer_checks_its_own_settings_and_names_its_input() {
         let (head, cnn) = (Trainer::Head.fitter(), Trainer::Cnn.fitter());
         // A head has no image size to check.
-        assert_eq!(head.check(&settings(100_000, 0)), Ok(()));
+        assert!(head.check(&settings(100_000, 0)).is_ok());
         assert!(head.check(&settings(64, 100_000)).is_err());
         assert!(cnn.check(&settings(100_000, 0)).is_err());
         assert!(cnn.check(&settings(4, 0)).is_err());
-        assert_eq!(cnn.check(&settings(28, 0)), Ok(()));
+        assert!(cnn.check(&settings(28, 0)).is_ok());
         assert_eq!(head.input(&settings(28, 0)), Input::ImageEmbeddings);
         assert_eq!(cnn.input(&settings(28, 0)), Input::Grey { size: 28 });
     }
