@@ -10,13 +10,14 @@ use pairlab_core::api::{Call, Endpoint, endpoint::call_json};
 use pairlab_core::jobs::JobState;
 use pairlab_core::{Error, Result};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tauri::State;
 use tauri::ipc::Channel;
 
 use crate::Shell;
 
 /// Calls `E` on a blocking thread with the command's JSON arguments.
-async fn call<E: Endpoint>(shell: &Shell, args: Option<Value>) -> Result<Value> {
+async fn call<E: Endpoint>(shell: &Shell, args: Option<Value>) -> Result<Box<RawValue>> {
     let jobs = shell.jobs.clone();
     let args = args.unwrap_or(Value::Null);
     tauri::async_runtime::spawn_blocking(move || call_json::<E>(&Call::new(&jobs, None), args))
@@ -31,7 +32,7 @@ macro_rules! commands {
     ) => {
         $(
             #[tauri::command]
-            async fn $name(shell: State<'_, Shell>, args: Option<Value>) -> Result<Value> {
+            async fn $name(shell: State<'_, Shell>, args: Option<Value>) -> Result<Box<RawValue>> {
                 call::<pairlab_core::api::endpoints::$name>(&shell, args).await
             }
         )*

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use ts_rs::TS;
 
 use super::routes::Route;
@@ -96,8 +97,9 @@ pub fn parse_id(raw: &str) -> Result<i64> {
 }
 
 /// Calls `E` with JSON arguments (the path's `id` inside them, as the Tauri shell and the
-/// contract suite pass it) and answers JSON.
-pub fn call_json<E: Endpoint>(cx: &Call<'_>, args: Value) -> Result<Value> {
+/// contract suite pass it) and answers the JSON text the server would send (serialised
+/// once; an f32 keeps its shortest form).
+pub fn call_json<E: Endpoint>(cx: &Call<'_>, args: Value) -> Result<Box<RawValue>> {
     let name = E::ROUTE.name;
     let mut args = match args {
         Value::Null => serde_json::Map::new(),
@@ -121,11 +123,7 @@ pub fn call_json<E: Endpoint>(cx: &Call<'_>, args: Value) -> Result<Value> {
     let args: E::Args = serde_json::from_value(Value::Object(args))
         .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
     let answer = E::call(cx, id, args)?;
-    // Through JSON text, as the server sends it: an f32 keeps its shortest form rather
-    // than turning into the f64 next to it.
-    serde_json::to_string(&answer)
-        .and_then(|text| serde_json::from_str(&text))
-        .map_err(|e| Error::Invalid(format!("{name}: {e}")))
+    serde_json::value::to_raw_value(&answer).map_err(|e| Error::Invalid(format!("{name}: {e}")))
 }
 
 /// The `{id}` of a call whose route has one (the transports always pass it).

@@ -235,7 +235,11 @@ macro_rules! define_endpoints {
         }
 
         /// Calls the JSON endpoint `name` with JSON arguments (the path's `id` inside them).
-        pub fn call_by_name(cx: &Call<'_>, name: &str, args: Value) -> Result<Value> {
+        pub fn call_by_name(
+            cx: &Call<'_>,
+            name: &str,
+            args: Value,
+        ) -> Result<Box<serde_json::value::RawValue>> {
             match name {
                 $( stringify!($name) => call_json::<$name>(cx, args), )*
                 other => Err(Error::NotFound(format!(
@@ -274,12 +278,13 @@ mod tests {
         let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
         let jobs = crate::jobs::Jobs::new(tmp.path().join("lib"));
         let cx = Call::new(&jobs, None);
-        assert_eq!(call_by_name(&cx, "health", Value::Null)?["status"], "ok");
-        assert_eq!(
-            call_by_name(&cx, "stats", serde_json::json!({}))?["pairs"],
-            0
-        );
-        let kind = |r: Result<Value>| r.map_err(|e| e.kind()).err();
+        let json = |name: &str, args: Value| -> Result<Value> {
+            let text = call_by_name(&cx, name, args)?;
+            serde_json::from_str(text.get()).map_err(|e| Error::Invalid(e.to_string()))
+        };
+        assert_eq!(json("health", Value::Null)?["status"], "ok");
+        assert_eq!(json("stats", serde_json::json!({}))?["pairs"], 0);
+        let kind = |r: Result<Box<serde_json::value::RawValue>>| r.map_err(|e| e.kind()).err();
         assert_eq!(
             kind(call_by_name(&cx, "nope", Value::Null)),
             Some("not_found")

@@ -12,7 +12,7 @@ use super::report::ParsedReport;
 use super::scan::FileRef;
 use crate::error::Result;
 use crate::labels;
-use crate::labels::schema::{self, Schema, SchemaDef, SchemaKind};
+use crate::labels::schema::{self, Schema, SchemaDef};
 
 /// An image row as it was before this run.
 #[derive(Clone, Debug)]
@@ -350,11 +350,7 @@ impl Linker {
 }
 
 fn ensure_schema(conn: &Connection, s: &ImportedSchema) -> Result<Schema> {
-    let kind = if s.kind == "multi-class" {
-        SchemaKind::MultiClass
-    } else {
-        SchemaKind::MultiLabel
-    };
+    let kind = s.kind;
     let def = SchemaDef {
         name: s.name.clone(),
         kind,

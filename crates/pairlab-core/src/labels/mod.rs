@@ -94,28 +94,16 @@ struct Change<'a> {
 }
 
 fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
-    let LabelKey {
-        pair,
-        schema,
-        class,
-        source,
-    } = key;
     Ok(conn
         .prepare_cached(
             "SELECT value FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
         )?
-        .query_row(params![pair, schema, class, source], |r| r.get(0))
+        .query_row(params![key.pair, key.schema, key.class, key.source], |r| r.get(0))
         .optional()?)
 }
 
 /// Writes (or, for a blank, removes) one label row without recording an event.
 fn write_row(conn: &Connection, key: LabelKey, value: Option<i8>, with: Provenance) -> Result<()> {
-    let LabelKey {
-        pair,
-        schema,
-        class,
-        source,
-    } = key;
     let Provenance {
         annotator,
         confidence,
@@ -131,24 +119,18 @@ fn write_row(conn: &Connection, key: LabelKey, value: Option<i8>, with: Provenan
                    confidence = excluded.confidence, evidence = excluded.evidence,
                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
             )?
-            .execute(params![pair, schema, class, source, v, annotator, confidence, evidence])?,
+            .execute(params![key.pair, key.schema, key.class, key.source, v, annotator, confidence, evidence])?,
         None => conn
             .prepare_cached(
                 "DELETE FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
             )?
-            .execute(params![pair, schema, class, source])?,
+            .execute(params![key.pair, key.schema, key.class, key.source])?,
     };
     Ok(())
 }
 
 /// Records one change in the audit trail; answers the event's id.
 fn record(conn: &Connection, key: LabelKey, change: Change) -> Result<i64> {
-    let LabelKey {
-        pair,
-        schema,
-        class,
-        source,
-    } = key;
     let Change {
         annotator,
         old,
@@ -162,7 +144,7 @@ fn record(conn: &Connection, key: LabelKey, change: Change) -> Result<i64> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
         )?
         .query_row(
-            params![pair, schema, class, source, annotator, old, new, kind, ref_event],
+            params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event],
             |r| r.get(0),
         )?)
 }

@@ -111,12 +111,14 @@ fn relabelled(preds: &[Pred], labels: &Labels, classes: &[String]) -> Option<u64
     })
 }
 
-fn schema_of(conn: &Connection, run: i64) -> Result<(i64, bool)> {
-    Ok(conn.query_row(
-        "SELECT s.id, s.kind = 'multi-class' FROM runs r JOIN schemas s ON s.id = r.schema_id WHERE r.id = ?1",
+/// The id and kind of a run's schema.
+fn schema_of(conn: &Connection, run: i64) -> Result<(i64, SchemaKind)> {
+    let (id, kind): (i64, String) = conn.query_row(
+        "SELECT s.id, s.kind FROM runs r JOIN schemas s ON s.id = r.schema_id WHERE r.id = ?1",
         [run],
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    )?;
+    Ok((id, SchemaKind::parse(&kind)?))
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -180,7 +182,7 @@ pub fn prelabel(conn: &mut Connection, run: i64) -> Result<(String, u64)> {
             summary.status
         )));
     }
-    let (_, multi_class) = schema_of(conn, run)?;
+    let multi_class = schema_of(conn, run)?.1 == SchemaKind::MultiClass;
     let schema = crate::labels::schema::get(conn, &summary.schema)?;
     let thresholds = val_thresholds(conn, run)?;
     let source = crate::labels::LabelSource::run(run).as_str().to_owned();
@@ -238,7 +240,7 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         )));
     }
     let classes = summary.classes.clone();
-    let (schema_id, multi_class) = schema_of(conn, run)?;
+    let (schema_id, kind) = schema_of(conn, run)?;
     let labels = label_values(conn, schema_id, run)?;
     let preds = predictions(conn, run, part)?;
     if preds.is_empty() {
@@ -247,11 +249,6 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
             summary.split
         )));
     }
-    let kind = if multi_class {
-        SchemaKind::MultiClass
-    } else {
-        SchemaKind::MultiLabel
-    };
     let scored = Scored {
         run,
         part,
@@ -456,7 +453,8 @@ pub fn misclassified(
     pred: Option<&str>,
 ) -> Result<Vec<Misclassified>> {
     let summary = get(conn, run)?;
-    let (schema_id, multi_class) = schema_of(conn, run)?;
+    let (schema_id, kind) = schema_of(conn, run)?;
+    let multi_class = kind == SchemaKind::MultiClass;
     let labels = label_values(conn, schema_id, run)?;
     let images: HashMap<i64, String> = conn
         .prepare(

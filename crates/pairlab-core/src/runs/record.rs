@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 
 use super::inputs::Source;
 use super::parts::Gathered;
-use super::{TrainOptions, confidence, eval, liveness};
+use super::{RunStatus, TrainOptions, confidence, eval, liveness};
 use crate::embed::to_blob;
 use crate::error::{Error, Result};
 use crate::labels::schema::Schema;
@@ -87,51 +87,19 @@ pub(super) fn observer<'a>(
     }
 }
 
-/// Ends the run as `cancelled` or `failed` (the fit's error as its message).
-pub(super) fn end(conn: &Connection, run_id: i64, e: &pairlab_ml::MlError) -> Result<()> {
-    let status = if matches!(e, pairlab_ml::MlError::Cancelled) {
-        "cancelled"
-    } else {
-        "failed"
-    };
+/// Ends a run that did not finish: `cancelled` or `failed`, with why.
+pub(super) fn end(conn: &Connection, run_id: i64, status: RunStatus, why: &str) -> Result<()> {
     conn.execute(
-        "UPDATE runs SET status = ?2, message = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
-        params![run_id, status, e.to_string()],
+        "UPDATE runs SET status = ?2, message = ?3, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+         WHERE id = ?1 AND status = 'running'",
+        params![run_id, status.as_str(), why],
     )?;
     Ok(())
 }
 
 /// Stores the fitted model (checkpoint under `runs/<id>`), the probabilities of every pair
-/// and the status `done`; a failure here fails the run rather than leaving it `running`.
-pub(super) fn finish(
-    conn: &mut Connection,
-    library: &Path,
-    run_id: i64,
-    fitted: &Fitted,
-    (data, source): (&Gathered, &Source),
-    labels: &HashMap<(i64, String), i8>,
-    classes: &[String],
-) -> Result<()> {
-    let stored = store(
-        conn,
-        library,
-        run_id,
-        fitted,
-        (data, source),
-        labels,
-        classes,
-    );
-    if let Err(e) = &stored {
-        conn.execute(
-            "UPDATE runs SET status = 'failed', message = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
-             WHERE id = ?1 AND status = 'running'",
-            params![run_id, e.to_string()],
-        )?;
-    }
-    stored
-}
-
-fn store(
+/// and the status `done`.
+pub(super) fn store(
     conn: &mut Connection,
     library: &Path,
     run_id: i64,

@@ -66,7 +66,7 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     if !classes.is_empty() {
         plan.schema = Some(ImportedSchema {
             name: CLASS_SCHEMA.into(),
-            kind: "multi-class",
+            kind: crate::labels::SchemaKind::MultiClass,
             classes: classes.into_iter().collect(),
         });
     }

@@ -215,13 +215,13 @@ pub fn plan(root: &Path, file: &Path) -> Result<Plan> {
         plan.schema = Some(if all_chexpert {
             ImportedSchema {
                 name: "chexpert".into(),
-                kind: "multi-label",
+                kind: crate::labels::SchemaKind::MultiLabel,
                 classes: chexpert,
             }
         } else {
             ImportedSchema {
                 name: "manifest".into(),
-                kind: "multi-label",
+                kind: crate::labels::SchemaKind::MultiLabel,
                 classes: label_cols,
             }
         });

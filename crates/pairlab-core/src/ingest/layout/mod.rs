@@ -109,8 +109,7 @@ pub struct PlannedImage {
 #[derive(Clone, Debug)]
 pub struct ImportedSchema {
     pub name: String,
-    /// "multi-class" or "multi-label".
-    pub kind: &'static str,
+    pub kind: crate::labels::SchemaKind,
     pub classes: Vec<String>,
 }
 
