@@ -13,17 +13,21 @@
     )
 )]
 
+pub mod backbone;
 pub mod bert;
+pub mod checkpoint;
 pub mod clip;
 pub mod clip_vision;
 pub mod consistency;
 pub mod curves;
 pub mod dedup;
+pub mod densenet;
 pub mod encoder;
 pub mod error;
 pub mod metrics;
 pub mod preprocess;
 pub mod random_weights;
+pub mod resnet;
 pub mod rng;
 pub mod similarity;
 pub mod text;

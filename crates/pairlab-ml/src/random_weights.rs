@@ -121,3 +121,58 @@ pub fn vit_b32_config() -> Value {
             "hidden_act": "quick_gelu"}
     })
 }
+
+/// FNV-1a (64-bit) of a weight's name: the seed of its deterministic values.
+fn fnv1a(name: &str) -> u64 {
+    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
+}
+
+/// The deterministic values of a backbone weight named `name` with `shape`, as
+/// tests/reference/make_backbones.py computes them: u in [-1, 1) from splitmix64 seeded
+/// with FNV-1a(name); a convolution is √(6/fan_in)·u, a linear layer u/√(fan_in), and 1-D
+/// tensors are batch norm's (running_var 1 + 0.5u, running_mean 0.1u, weight 1 + 0.1u,
+/// bias 0.1u).
+pub fn backbone_values(name: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let mut rng = SplitMix64(fnv1a(name));
+    let (scale, offset) = match shape {
+        [_, i, kh, kw] => ((6.0 / (i * kh * kw) as f64).sqrt(), 0.0),
+        [_, i] => (1.0 / (*i as f64).sqrt(), 0.0),
+        _ if name.ends_with("running_var") => (0.5, 1.0),
+        _ if name.ends_with("running_mean") => (0.1, 0.0),
+        _ if name.ends_with(".weight") => (0.1, 1.0),
+        _ => (0.1, 0.0),
+    };
+    (0..n)
+        .map(|_| (offset + scale * f64::from(rng.unit())) as f32)
+        .collect()
+}
+
+/// Writes the weights of a ResNet or DenseNet as `file` (safetensors), deterministic
+/// ([`backbone_values`]) or random (`seed`).
+pub fn write_backbone(file: &Path, arch: &crate::backbone::Arch, seed: Option<u64>) -> Result<()> {
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    crate::backbone::Net::load(vb, arch)?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| MlError::Unsupported("weights lock poisoned".into()))?;
+    let mut tensors = std::collections::HashMap::new();
+    for (name, var) in data.iter() {
+        let shape = var.dims().to_vec();
+        let values = match seed {
+            None => backbone_values(name, &shape),
+            Some(s) => backbone_values(&format!("{s}:{name}"), &shape),
+        };
+        tensors.insert(name.clone(), Tensor::from_vec(values, shape, &device)?);
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
+    }
+    candle_core::safetensors::save(&tensors, file)?;
+    Ok(())
+}

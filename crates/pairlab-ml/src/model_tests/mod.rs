@@ -2,6 +2,7 @@
 //! all-MiniLM-L6-v2 weights, tiny random CLIP loaded through the public loader, and the
 //! errors a broken model folder must give.
 
+mod backbones;
 mod loading;
 mod parity;
 

@@ -1,0 +1,220 @@
+//! ResNet / DenseNet backbones against torchvision, timm and torchxrayvision
+//! (tests/reference/make_backbones.py): the deterministic weights in the layouts those
+//! libraries write, the real `torch.save` files it made, and the errors of broken ones.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use super::{assert_close, matrix, reference, workspace};
+use crate::backbone::{Arch, Backbone};
+use crate::random_weights::write_backbone;
+use crate::{densenet, resnet};
+
+fn pixels(b: usize, c: usize, s: usize, scale: f32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(b * c * s * s);
+    for i in 0..b {
+        for ch in 0..c {
+            for y in 0..s {
+                for x in 0..s {
+                    let v = ((1.0 + 2.0 * i as f64) * (0.05 * y as f64 + 0.03 * x as f64)
+                        + 0.1 * ch as f64
+                        + 0.7 * i as f64)
+                        .sin();
+                    out.push(v as f32 * scale);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rows compared relative to the largest magnitude of the reference row.
+fn assert_rel(got: &[Vec<f32>], want: &[Vec<f32>], tol: f32, what: &str) {
+    for (g, w) in got.iter().zip(want) {
+        let scale = w.iter().fold(1f32, |m, v| m.max(v.abs()));
+        let g: Vec<f32> = g.iter().map(|v| v / scale).collect();
+        let w: Vec<f32> = w.iter().map(|v| v / scale).collect();
+        assert_close(&[g], &[w], tol, what);
+    }
+}
+
+fn check(dir: &Path, arch: &Arch, refs: &serde_json::Value, name: &str) {
+    let b = Backbone::load(dir, &Device::Cpu).expect("load");
+    assert_eq!(b.info.arch, name);
+    assert_eq!(b.arch, *arch);
+    let x = Tensor::from_vec(pixels(2, 3, 64, 1.0), (2, 3, 64, 64), &Device::Cpu).expect("x");
+    let f = b.net.features(&x).expect("features");
+    let fnorm = crate::normalize_rows(&f)
+        .expect("norm")
+        .to_vec2::<f32>()
+        .expect("vec");
+    let want = &refs["models"][name];
+    assert_close(&fnorm, &matrix(&want["features_norm"]), 1e-4, name);
+    let logits = b
+        .logits(pixels(2, 3, 64, 1.0), 2)
+        .expect("logits")
+        .expect("fc");
+    let first: Vec<Vec<f32>> = logits.iter().map(|r| r[..8].to_vec()).collect();
+    assert_rel(&first, &matrix(&want["logits_first8"]), 1e-4, name);
+}
+
+#[test]
+fn resnets_and_densenet_match_torchvision_on_deterministic_weights() {
+    let refs = reference("backbones.json");
+    let tmp = tempfile::tempdir().expect("tmp");
+    // torchvision: a single state-dict file.
+    for (name, arch) in [
+        ("resnet18", Arch::ResNet(resnet::Config::resnet18())),
+        (
+            "densenet121",
+            Arch::DenseNet(densenet::Config::densenet121()),
+        ),
+    ] {
+        let file = tmp.path().join(format!("{name}.safetensors"));
+        write_backbone(&file, &arch, None).expect("write");
+        check(&file, &arch, &refs, name);
+        let b = Backbone::load(&file, &Device::Cpu).expect("load");
+        assert!(
+            b.info.format.starts_with("torchvision"),
+            "{}",
+            b.info.format
+        );
+        assert_eq!(b.info.preprocess.size, 224);
+    }
+    // timm: config.json (as timm's save_for_hf writes it) beside model.safetensors.
+    let arch = Arch::ResNet(resnet::Config::resnet50());
+    let dir = tmp.path().join("timm-resnet50");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(
+        workspace().join("tests/data/reference/timm_resnet50_config.json"),
+        dir.join("config.json"),
+    )
+    .expect("config");
+    write_backbone(&dir.join("model.safetensors"), &arch, None).expect("write");
+    check(&dir, &arch, &refs, "resnet50");
+    let b = Backbone::load(&dir, &Device::Cpu).expect("load");
+    assert!(b.info.format.starts_with("timm"), "{}", b.info.format);
+    let p = &b.info.preprocess;
+    assert_eq!(
+        (p.size, p.crop_pct, p.interpolation.as_str()),
+        (224, 0.95, "bicubic")
+    );
+    assert_eq!(b.info.features, 2048);
+}
+
+fn ckpt(name: &str) -> std::path::PathBuf {
+    workspace()
+        .join("tests/data/reference/checkpoints")
+        .join(name)
+}
+
+#[test]
+fn torchxrayvision_checkpoints_load_in_every_torch_save_format() {
+    let refs = reference("checkpoints/xrv_tiny.json");
+    let x = pixels(2, 1, 64, 1024.0);
+    for file in ["xrv_tiny.pt", "xrv_tiny_legacy.pt", "nested_state.pth"] {
+        let b = Backbone::load(&ckpt(file), &Device::Cpu).expect(file);
+        let Arch::DenseNet(cfg) = &b.arch else {
+            panic!("{file}: {:?}", b.arch)
+        };
+        assert_eq!(
+            (
+                cfg.growth,
+                cfg.blocks.clone(),
+                cfg.init_features,
+                cfg.bn_size,
+                cfg.in_channels
+            ),
+            (4, vec![2, 2, 2, 2], 8, 2, 1),
+            "{file}"
+        );
+        assert!(
+            b.info.format.starts_with("torchxrayvision"),
+            "{}",
+            b.info.format
+        );
+        assert_eq!(b.info.labels.len(), 18);
+        assert_eq!(b.info.labels[7], "Effusion");
+        let t = b.pixels(x.clone(), 2).expect("pixels");
+        let f = b
+            .net
+            .features(&t)
+            .expect("features")
+            .to_vec2::<f32>()
+            .expect("vec");
+        assert_rel(&f, &matrix(&refs["features"]), 1e-4, file);
+        let logits = b.logits(x.clone(), 2).expect("logits").expect("classifier");
+        assert_rel(&logits, &matrix(&refs["logits"]), 1e-4, file);
+    }
+}
+
+#[test]
+fn broken_checkpoints_say_what_is_wrong() {
+    let e = Backbone::load(&ckpt("not_tensors.pt"), &Device::Cpu)
+        .err()
+        .expect("no tensors")
+        .to_string();
+    assert!(
+        e.contains("holds no tensors") && e.contains("never runs"),
+        "{e}"
+    );
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let arch = Arch::ResNet(resnet::Config::resnet18());
+    let file = tmp.path().join("r18.safetensors");
+    write_backbone(&file, &arch, Some(1)).expect("write");
+    let mut w = candle_core::safetensors::load(&file, &Device::Cpu).expect("read");
+    w.remove("layer2.1.bn2.running_var");
+    w.remove("layer3.0.conv1.weight");
+    w.insert(
+        "layer4.0.conv2.weight".into(),
+        Tensor::zeros((512, 512, 1, 1), candle_core::DType::F32, &Device::Cpu).expect("z"),
+    );
+    candle_core::safetensors::save(&w, &file).expect("save");
+    let e = Backbone::load(&file, &Device::Cpu)
+        .err()
+        .expect("broken")
+        .to_string();
+    assert!(
+        e.contains("2 weights missing")
+            && e.contains("layer2.1.bn2.running_var")
+            && e.contains("layer3.0.conv1.weight")
+            && e.contains("layer4.0.conv2.weight is [512, 512, 1, 1]"),
+        "{e}"
+    );
+
+    let junk = tmp.path().join("junk.safetensors");
+    let t = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).expect("t");
+    candle_core::safetensors::save(
+        &std::collections::HashMap::from([("w".to_string(), t)]),
+        &junk,
+    )
+    .expect("save");
+    let e = Backbone::load(&junk, &Device::Cpu)
+        .err()
+        .expect("junk")
+        .to_string();
+    assert!(
+        e.contains("not a ResNet's") && e.contains("first names are w"),
+        "{e}"
+    );
+
+    // A timm folder whose config names another network.
+    let dir = tmp.path().join("mislabelled");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"architecture": "densenet121"}"#,
+    )
+    .expect("cfg");
+    write_backbone(&dir.join("model.safetensors"), &arch, Some(2)).expect("write");
+    let e = Backbone::load(&dir, &Device::Cpu)
+        .err()
+        .expect("mislabelled")
+        .to_string();
+    assert!(
+        e.contains("says densenet121") && e.contains("resnet18"),
+        "{e}"
+    );
+}
