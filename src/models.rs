@@ -15,9 +15,11 @@ use crate::bar::Bar;
 
 #[derive(Subcommand)]
 pub enum ModelCommand {
-    /// Register a model: a folder in Hugging Face layout (config.json, model.safetensors,
-    /// tokenizer.json) or a hub id (owner/name; from the local Hugging Face cache, downloaded
-    /// first when online).
+    /// Register a model: a folder in Hugging Face layout (CLIP or BERT: config.json,
+    /// model.safetensors, tokenizer.json), an image classifier (a timm folder with
+    /// config.json and model.safetensors; a torchvision or torchxrayvision .pt/.pth/
+    /// .safetensors file: ResNet or DenseNet), or a hub id (owner/name; from the local
+    /// Hugging Face cache, downloaded first when online). The format is detected and said.
     Add {
         spec: String,
         /// Name to use in other commands (default: the folder's or id's last part).
@@ -50,10 +52,16 @@ pub fn model(lib: &Library, cmd: ModelCommand) -> Result<()> {
                 (false, true) => "texts",
                 _ => "images",
             };
+            let net = if rec.arch.is_empty() {
+                rec.family.clone()
+            } else {
+                rec.arch.clone()
+            };
             println!(
-                "added model {} ({}, {}-d embeddings of {can}) from {}",
-                rec.name, rec.family, rec.dim, rec.path
+                "added model {} ({net}, {}-d embeddings of {can}) from {}",
+                rec.name, rec.dim, rec.path
             );
+            println!("format: {}", rec.format);
             println!("next: pairlab embed --model {}", rec.name);
         }
         ModelCommand::List { json } => {
@@ -62,12 +70,17 @@ pub fn model(lib: &Library, cmd: ModelCommand) -> Result<()> {
                 return json_out(&models);
             }
             if models.is_empty() {
-                println!("no models yet: pairlab model add DIR|HUB_ID");
+                println!("no models yet: pairlab model add PATH|HUB_ID");
             }
             for m in models {
+                let net = if m.arch.is_empty() {
+                    &m.family
+                } else {
+                    &m.arch
+                };
                 println!(
-                    "{:<24} {:<5} {:>5}-d  {}  ({})",
-                    m.name, m.family, m.dim, m.path, m.source
+                    "{:<24} {:<11} {:>5}-d  {}  ({}; {})",
+                    m.name, net, m.dim, m.path, m.source, m.format
                 );
             }
         }

@@ -49,7 +49,7 @@ pub enum Error {
     },
     /// A model could not be loaded or run.
     #[error("model: {0}")]
-    Model(#[source] pairlab_ml::MlError),
+    Model(pairlab_ml::MlError),
     /// A model-related failure outside the model layer (the Hugging Face hub, its cache).
     #[error("model: {0}")]
     ModelSetup(String),

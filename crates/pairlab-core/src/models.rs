@@ -1,6 +1,7 @@
-//! Models registered in the library: a Hugging Face-layout folder given by path, or a hub
-//! id resolved through the local Hugging Face cache (downloaded first when online).
-//! The files stay where they are; the library records where and what they are.
+//! Models registered in the library: a Hugging Face-layout folder (CLIP, BERT), an image
+//! classifier's checkpoint (a timm folder, a torchvision or torchxrayvision file) given by
+//! path, or a hub id resolved through the local Hugging Face cache (downloaded first when
+//! online). The files stay where they are; the library records where and what they are.
 
 use std::path::{Path, PathBuf};
 use ts_rs::TS;
@@ -16,21 +17,51 @@ use crate::error::{Error, Result};
 pub struct ModelRecord {
     pub id: i64,
     pub name: String,
-    /// `clip` or `bert`.
+    /// `clip`, `bert`, `resnet` or `densenet`.
     pub family: String,
     pub path: String,
-    /// `dir` or `hub:<id>`.
+    /// `dir`, `file` or `hub:<id>`.
     pub source: String,
     pub dim: usize,
     pub images: bool,
     pub texts: bool,
     pub fingerprint: String,
     pub added_at: String,
+    /// What the files are, as detected: `timm (safetensors)`, `torchxrayvision (PyTorch
+    /// checkpoint (pre-1.6 format))`, `Hugging Face CLIP (safetensors)`, …
+    pub format: String,
+    /// The network of an image classifier (`resnet50`, `densenet121`); empty otherwise.
+    pub arch: String,
+    /// The training run a fine-tuned model was registered from.
+    pub from_run: Option<i64>,
 }
 
-/// The files whose content identifies a model version (sizes of the weights, full config).
+/// What identifies a weight file's version: its name, size and first 64 KiB.
+fn hash_file(h: &mut blake3::Hasher, p: &Path) -> Result<()> {
+    use std::io::Read;
+    let len = std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len();
+    h.update(
+        p.file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default(),
+    );
+    h.update(&len.to_le_bytes());
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(p)
+        .and_then(|f| f.take(1 << 16).read_to_end(&mut head))
+        .map_err(|e| Error::io(p, e))?;
+    h.update(&head);
+    Ok(())
+}
+
+/// The files whose content identifies a model version (the weights' names, sizes and
+/// headers, the full config); a checkpoint file by itself.
 pub fn fingerprint(dir: &Path) -> Result<String> {
     let mut h = blake3::Hasher::new();
+    if dir.is_file() {
+        hash_file(&mut h, dir)?;
+        return Ok(h.finalize().to_hex()[..16].to_string());
+    }
     for name in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
         let p = dir.join(name);
         if p.is_file() {
@@ -42,17 +73,14 @@ pub fn fingerprint(dir: &Path) -> Result<String> {
     let mut weights: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| ["safetensors", "bin", "pt", "pth"].iter().any(|w| x == *w))
+        })
         .collect();
     weights.sort();
     for p in weights {
-        let len = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
-        h.update(
-            p.file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or_default(),
-        );
-        h.update(&len.to_le_bytes());
+        hash_file(&mut h, &p)?;
     }
     Ok(h.finalize().to_hex()[..16].to_string())
 }
@@ -130,20 +158,34 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ModelRecord> {
         texts: r.get(7)?,
         fingerprint: r.get(8)?,
         added_at: r.get(9)?,
+        format: r.get(10)?,
+        arch: r.get(11)?,
+        from_run: r.get(12)?,
     })
 }
 
-const COLUMNS: &str = "id, name, family, path, source, dim, images, texts, fingerprint, added_at";
+const COLUMNS: &str = "id, name, family, path, source, dim, images, texts, fingerprint, added_at, format, arch, from_run";
 
-/// Registers a model folder or hub id under `name` (default: the folder's or id's last
-/// part). The model is loaded once to prove that weights, config and tokenizer agree.
-/// Adding again under the same name replaces the entry (its embeddings are dropped when
-/// the files changed).
+/// Registers a model folder, checkpoint file or hub id under `name` (default: the folder's
+/// or id's last part, a file's name without its extension). The model is loaded once to
+/// prove that weights, config and tokenizer agree. Adding again under the same name
+/// replaces the entry (its embeddings are dropped when the files changed).
 pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRecord, ModelInfo)> {
+    add_from(conn, spec, name, None)
+}
+
+/// [`add`], remembering the run a fine-tuned model came from.
+pub(crate) fn add_from(
+    conn: &Connection,
+    spec: &str,
+    name: Option<&str>,
+    from_run: Option<i64>,
+) -> Result<(ModelRecord, ModelInfo)> {
     let as_path = Path::new(spec);
     let (dir, source) = if as_path.exists() {
         let abs = std::fs::canonicalize(as_path).map_err(|e| Error::io(as_path, e))?;
-        (abs, "dir".to_string())
+        let source = if abs.is_file() { "file" } else { "dir" };
+        (abs, source.to_string())
     } else if looks_like_hub_id(spec) {
         (resolve_hub(spec)?, format!("hub:{spec}"))
     } else {
@@ -153,6 +195,10 @@ pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRe
     };
     let name = match name {
         Some(n) => n.to_string(),
+        None if dir.is_file() => dir
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| spec.to_string()),
         None => spec
             .trim_end_matches('/')
             .rsplit('/')
@@ -185,11 +231,13 @@ pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRe
         conn.execute("DELETE FROM pair_scores WHERE model_id = ?1", [id])?;
     }
     conn.execute(
-        "INSERT INTO models (name, family, path, source, dim, images, texts, fingerprint)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO models (name, family, path, source, dim, images, texts, fingerprint,
+                            format, arch, from_run)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (name) DO UPDATE SET family = excluded.family, path = excluded.path,
              source = excluded.source, dim = excluded.dim, images = excluded.images,
-             texts = excluded.texts, fingerprint = excluded.fingerprint",
+             texts = excluded.texts, fingerprint = excluded.fingerprint,
+             format = excluded.format, arch = excluded.arch, from_run = excluded.from_run",
         params![
             name,
             info.family.as_str(),
@@ -198,7 +246,10 @@ pub fn add(conn: &Connection, spec: &str, name: Option<&str>) -> Result<(ModelRe
             info.dim as i64,
             info.images,
             info.texts,
-            fp
+            fp,
+            info.format,
+            info.arch,
+            from_run
         ],
     )?;
     Ok((get(conn, &name)?, info))
@@ -229,7 +280,7 @@ pub fn get(conn: &Connection, name: &str) -> Result<ModelRecord> {
     .optional()?
     .ok_or_else(|| {
         Error::NotFound(format!(
-            "model {name:?} (add it with `pairlab model add DIR|HUB_ID`)"
+            "model {name:?} (add it with `pairlab model add PATH|HUB_ID`)"
         ))
     })
 }
@@ -239,9 +290,9 @@ pub fn get(conn: &Connection, name: &str) -> Result<ModelRecord> {
 pub fn load(conn: &Connection, name: &str) -> Result<(ModelRecord, Encoder)> {
     let rec = get(conn, name)?;
     let dir = PathBuf::from(&rec.path);
-    if !dir.is_dir() {
+    if !dir.exists() {
         return Err(Error::NotFound(format!(
-            "model {name}: its folder {} is gone",
+            "model {name}: its files at {} are gone",
             dir.display()
         )));
     }

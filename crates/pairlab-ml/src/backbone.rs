@@ -24,7 +24,6 @@ use serde_json::Value;
 use crate::checkpoint::{self, Weights};
 use crate::densenet::{self, DenseNet};
 use crate::error::{MlError, Result};
-use crate::preprocess::ImageProcessor;
 use crate::resnet::{self, ResNet};
 
 /// ImageNet's mean and std, torchvision's and timm's default.
@@ -178,40 +177,73 @@ impl Preprocess {
         }
     }
 
-    /// One image as `channels × size × size` values.
+    /// One image as `channels × size × size` values, normalised for the network.
     pub fn apply(&self, img: &DynamicImage) -> Vec<f32> {
-        if self.channels == 3 && !self.xrv {
-            let edge = ((self.size as f32) / self.crop_pct.max(0.1)).floor() as u32;
-            let mean = [self.mean[0], self.mean[1], self.mean[2]];
-            let std = [self.std[0], self.std[1], self.std[2]];
-            return ImageProcessor {
-                shortest_edge: edge.max(self.size),
-                crop: self.size,
-                mean,
-                std,
+        let raw = self.raw(img);
+        let mut out = vec![0f32; raw.len()];
+        self.normalise(&raw, &mut out);
+        out
+    }
+
+    /// The geometric part only: `channels × size × size` values 0–255, channel-first (the
+    /// short side resized to `size / crop_pct`, then the centre cropped; grey models take
+    /// the centre square first, as torchxrayvision does). Trainers cache and augment these.
+    pub fn raw(&self, img: &DynamicImage) -> Vec<u8> {
+        let s = self.size.max(1);
+        let edge = (((s as f32) / self.crop_pct.clamp(0.1, 1.0)).floor() as u32).max(s);
+        if self.channels == 3 {
+            let rgb = img.to_rgb8();
+            let (w, h) = rgb.dimensions();
+            let (nw, nh) = if w <= h {
+                (
+                    edge,
+                    ((u64::from(edge) * u64::from(h)) / u64::from(w.max(1))).max(1) as u32,
+                )
+            } else {
+                (
+                    ((u64::from(edge) * u64::from(w)) / u64::from(h.max(1))).max(1) as u32,
+                    edge,
+                )
+            };
+            let resized = image::imageops::resize(&rgb, nw, nh, self.filter());
+            let (left, top) = (nw.saturating_sub(s) / 2, nh.saturating_sub(s) / 2);
+            let plane = (s * s) as usize;
+            let mut out = vec![0u8; 3 * plane];
+            for y in 0..s.min(nh) {
+                for x in 0..s.min(nw) {
+                    let px = resized.get_pixel(left + x, top + y).0;
+                    for ch in 0..3 {
+                        out[ch * plane + (y * s + x) as usize] = px[ch];
+                    }
+                }
             }
-            .apply(img);
+            return out;
         }
         let grey = img.to_luma8();
         let (w, h) = grey.dimensions();
-        // Centre square (torchxrayvision's XRayCenterCrop), then the crop_pct margin.
         let side = w.min(h).max(1);
-        let keep = ((side as f32) * self.crop_pct.min(1.0)).round().max(1.0) as u32;
-        let (left, top) = ((w - keep) / 2, (h - keep) / 2);
-        let square = image::imageops::crop_imm(&grey, left, top, keep, keep).to_image();
-        let s = self.size;
-        let small = image::imageops::resize(&square, s, s, self.filter());
-        small
+        let square =
+            image::imageops::crop_imm(&grey, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        let scaled = image::imageops::resize(&square, edge, edge, self.filter());
+        let off = (edge - s) / 2;
+        image::imageops::crop_imm(&scaled, off, off, s, s)
+            .to_image()
             .into_raw()
-            .into_iter()
-            .map(|v| {
-                if self.xrv {
-                    (2.0 * f32::from(v) / 255.0 - 1.0) * 1024.0
-                } else {
-                    (f32::from(v) / 255.0 - self.mean[0]) / self.std[0]
-                }
-            })
-            .collect()
+    }
+
+    /// Raw values (0–255, as [`Preprocess::raw`] gives them, possibly augmented) into the
+    /// network's input: torchxrayvision's [-1024, 1024], or (v/255 − mean)/std per channel.
+    pub fn normalise<T: Copy + Into<f32>>(&self, raw: &[T], out: &mut [f32]) {
+        let plane = (self.size * self.size) as usize;
+        for (i, (o, v)) in out.iter_mut().zip(raw).enumerate() {
+            let v: f32 = (*v).into();
+            *o = if self.xrv {
+                (2.0 * v / 255.0 - 1.0) * 1024.0
+            } else {
+                let c = (i / plane.max(1)).min(self.mean.len().saturating_sub(1));
+                (v / 255.0 - self.mean[c]) / self.std[c]
+            };
+        }
     }
 }
 

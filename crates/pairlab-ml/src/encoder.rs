@@ -1,6 +1,8 @@
-//! A model folder on disk (Hugging Face layout: config.json, model.safetensors,
-//! tokenizer.json, optional preprocessor_config.json) loaded as an encoder of images and/or
-//! texts into normalised embeddings.
+//! A model on disk loaded as an encoder of images and/or texts into normalised
+//! embeddings: a Hugging Face-layout folder (config.json, model.safetensors, tokenizer.json,
+//! optional preprocessor_config.json) of CLIP or a BERT-family encoder, or an image
+//! classifier checkpoint ([`crate::backbone`]: timm folder, torchvision or
+//! torchxrayvision file) whose pooled features are the embedding.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use image::DynamicImage;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::backbone::{self, Backbone, BackboneInfo};
 use crate::error::{MlError, Result};
 use crate::preprocess::ImageProcessor;
 use crate::text::TextTokenizer;
@@ -24,6 +27,9 @@ pub enum Family {
     Clip,
     /// A text-only sentence encoder.
     Bert,
+    /// An image classifier's backbone (pooled features).
+    Resnet,
+    Densenet,
 }
 
 impl Family {
@@ -31,6 +37,8 @@ impl Family {
         match self {
             Family::Clip => "clip",
             Family::Bert => "bert",
+            Family::Resnet => "resnet",
+            Family::Densenet => "densenet",
         }
     }
 }
@@ -45,6 +53,12 @@ pub struct ModelInfo {
     pub texts: bool,
     /// Square input size for images (0 for text-only models).
     pub image_size: usize,
+    /// What the files are: `Hugging Face CLIP (safetensors)`, `timm (safetensors)`, …
+    pub format: String,
+    /// The network (`resnet50`, `densenet121`) of an image classifier; empty otherwise.
+    pub arch: String,
+    /// The classifier's output names where the checkpoint says (torchxrayvision).
+    pub labels: Vec<String>,
 }
 
 fn read_json(dir: &Path, name: &str) -> Result<Option<Value>> {
@@ -89,8 +103,30 @@ fn parse_config(dir: &Path) -> Result<Parsed> {
     }
 }
 
-/// Reads a folder's config only: family, embedding size, what it can encode.
+fn backbone_info(b: &BackboneInfo) -> ModelInfo {
+    ModelInfo {
+        family: if b.family == "resnet" {
+            Family::Resnet
+        } else {
+            Family::Densenet
+        },
+        dim: b.features,
+        images: true,
+        texts: false,
+        image_size: b.preprocess.size as usize,
+        format: b.format.clone(),
+        arch: b.arch.clone(),
+        labels: b.labels.clone(),
+    }
+}
+
+/// What a model is: family, embedding size, what it can encode. A folder is read from its
+/// config only; an image classifier's checkpoint is read whole (its shape is in its weights).
 pub fn inspect(dir: &Path) -> Result<ModelInfo> {
+    if backbone::is_backbone(dir) {
+        let (_, info, _) = backbone::read(dir, &Device::Cpu)?;
+        return Ok(backbone_info(&info));
+    }
     Ok(match parse_config(dir)? {
         Parsed::Clip(c) => ModelInfo {
             family: Family::Clip,
@@ -98,6 +134,9 @@ pub fn inspect(dir: &Path) -> Result<ModelInfo> {
             images: true,
             texts: true,
             image_size: c.vision.image_size,
+            format: "Hugging Face CLIP (safetensors)".into(),
+            arch: String::new(),
+            labels: Vec::new(),
         },
         Parsed::Bert(c) => ModelInfo {
             family: Family::Bert,
@@ -105,6 +144,9 @@ pub fn inspect(dir: &Path) -> Result<ModelInfo> {
             images: false,
             texts: true,
             image_size: 0,
+            format: "Hugging Face BERT (safetensors)".into(),
+            arch: String::new(),
+            labels: Vec::new(),
         },
     })
 }
@@ -167,20 +209,31 @@ enum Model {
         processor: ImageProcessor,
     },
     Bert(bert::SentenceEncoder),
+    Backbone(Box<Backbone>),
 }
 
-/// A loaded model with its tokenizer (and image preprocessing for CLIP).
+/// A loaded model with its tokenizer (and image preprocessing for image models).
 pub struct Encoder {
     model: Model,
-    tokenizer: TextTokenizer,
+    /// None for image-only models.
+    tokenizer: Option<TextTokenizer>,
     info: ModelInfo,
     device: Device,
 }
 
 impl Encoder {
-    /// Loads a model folder on the CPU, checking that weights, config and tokenizer agree.
+    /// Loads a model on the CPU, checking that weights, config and tokenizer agree.
     pub fn load(dir: &Path) -> Result<Self> {
         let device = Device::Cpu;
+        if backbone::is_backbone(dir) {
+            let b = Backbone::load(dir, &device)?;
+            return Ok(Encoder {
+                info: backbone_info(&b.info),
+                model: Model::Backbone(Box::new(b)),
+                tokenizer: None,
+                device,
+            });
+        }
         let info = inspect(dir)?;
         let parsed = parse_config(dir)?;
         let weights = load_weights(dir, &device)?;
@@ -232,7 +285,7 @@ impl Encoder {
         };
         Ok(Encoder {
             model,
-            tokenizer,
+            tokenizer: Some(tokenizer),
             info,
             device,
         })
@@ -242,19 +295,35 @@ impl Encoder {
         &self.info
     }
 
-    /// Preprocesses one image for this model (CLIP only); safe to call from many threads.
+    /// Preprocesses one image for this model; safe to call from many threads.
     pub fn preprocess(&self, img: &DynamicImage) -> Result<Vec<f32>> {
         match &self.model {
             Model::Clip { processor, .. } => Ok(processor.apply(img)),
+            Model::Backbone(b) => Ok(b.info.preprocess.apply(img)),
             Model::Bert(_) => Err(self.no_images()),
         }
     }
 
     fn no_images(&self) -> MlError {
         MlError::Unsupported(format!(
-            "this {} model encodes text only; use a CLIP model for images",
+            "this {} model encodes text only; use a CLIP model or an image classifier for images",
             self.info.family.as_str()
         ))
+    }
+
+    fn no_texts(&self) -> MlError {
+        MlError::Unsupported(format!(
+            "this {} model encodes images only; use a CLIP or BERT-family model for reports",
+            self.info.family.as_str()
+        ))
+    }
+
+    /// The image classifier behind this encoder, if it is one.
+    pub fn backbone(&self) -> Option<&Backbone> {
+        match &self.model {
+            Model::Backbone(b) => Some(b),
+            _ => None,
+        }
     }
 
     /// Embeddings of `n` images already preprocessed into one flat buffer.
@@ -264,6 +333,7 @@ impl Encoder {
                 let t = model.pixels(pixels, n, &self.device)?;
                 Ok(model.image_features(&t)?.to_vec2::<f32>()?)
             }
+            Model::Backbone(b) => b.embed(pixels, n),
             Model::Bert(_) => Err(self.no_images()),
         }
     }
@@ -275,6 +345,14 @@ impl Encoder {
                 let px = processor.apply_batch(images);
                 self.embed_pixels(px, images.len())
             }
+            Model::Backbone(b) => {
+                use rayon::prelude::*;
+                let per: Vec<Vec<f32>> = images
+                    .par_iter()
+                    .map(|i| b.info.preprocess.apply(i))
+                    .collect();
+                self.embed_pixels(per.concat(), images.len())
+            }
             Model::Bert(_) => Err(self.no_images()),
         }
     }
@@ -284,7 +362,8 @@ impl Encoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let b = self.tokenizer.encode_batch(texts)?;
+        let tokenizer = self.tokenizer.as_ref().ok_or_else(|| self.no_texts())?;
+        let b = tokenizer.encode_batch(texts)?;
         let ids = Tensor::from_vec(b.ids, (b.rows, b.len), &self.device)?;
         let out = match &self.model {
             Model::Clip { model, .. } => model.text_features(&ids)?,
@@ -292,13 +371,17 @@ impl Encoder {
                 let mask = Tensor::from_vec(b.mask, (b.rows, b.len), &self.device)?;
                 m.embed(&ids, &mask)?
             }
+            Model::Backbone(_) => return Err(self.no_texts()),
         };
         Ok(out.to_vec2::<f32>()?)
     }
 
     /// Token ids of one text as this model sees them.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        self.tokenizer.encode(text)
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| self.no_texts())?
+            .encode(text)
     }
 }
 

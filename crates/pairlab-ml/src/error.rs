@@ -11,10 +11,10 @@ pub enum MlError {
         source: std::io::Error,
     },
     /// The folder is not a usable model folder (missing or malformed files).
-    #[error("model folder {}: {message}", dir.display())]
+    #[error("model {}: {message}", dir.display())]
     BadModel { dir: PathBuf, message: String },
     /// config.json describes an architecture Pairlab cannot run.
-    #[error("unknown model architecture {found:?} in {}; Pairlab runs CLIP (model_type \"clip\") and BERT-family sentence encoders (\"bert\")", dir.display())]
+    #[error("unknown model architecture {found:?} in {}; Pairlab runs CLIP (model_type \"clip\"), BERT-family sentence encoders (\"bert\") and ResNet/DenseNet classifiers (a timm config.json with \"architecture\", or a checkpoint file)", dir.display())]
     UnknownArchitecture { dir: PathBuf, found: String },
     /// tokenizer.json does not belong to the model's weights.
     #[error("tokenizer does not match the model: {0}")]

@@ -119,11 +119,37 @@ pub(crate) fn bn(vb: &VarBuilder, c: usize, name: &str) -> Result<BatchNorm> {
 }
 
 /// Max pooling 3×3, stride 2, padding 1, on values that are ≥ 0 (after a ReLU), where
-/// zero padding gives the same maxima as PyTorch's −∞ padding.
+/// zero padding gives the same maxima as PyTorch's −∞ padding. Written as the maximum of
+/// nine strided views so that it has a gradient (candle's own pooling has none for
+/// overlapping windows) on every device.
 pub(crate) fn max_pool_3s2(x: &Tensor) -> Result<Tensor> {
-    x.pad_with_zeros(2, 1, 1)?
-        .pad_with_zeros(3, 1, 1)?
-        .max_pool2d_with_stride(3, 2)
+    let (n, c, h, w) = x.dims4()?;
+    let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
+    let (hp, wp) = (2 * ho + 2, 2 * wo + 2);
+    let xp = x
+        .pad_with_zeros(2, 1, hp - h - 1)?
+        .pad_with_zeros(3, 1, wp - w - 1)?;
+    let mut out: Option<Tensor> = None;
+    for dy in 0..3 {
+        // Rows dy, dy + 2, …: pairs of rows, the first of each pair.
+        let rows = xp
+            .narrow(2, dy, 2 * ho)?
+            .reshape((n, c, ho, 2, wp))?
+            .narrow(3, 0, 1)?
+            .squeeze(3)?;
+        for dx in 0..3 {
+            let v = rows
+                .narrow(3, dx, 2 * wo)?
+                .reshape((n, c, ho, wo, 2))?
+                .narrow(4, 0, 1)?
+                .squeeze(4)?;
+            out = Some(match out {
+                None => v,
+                Some(m) => m.maximum(&v)?,
+            });
+        }
+    }
+    out.ok_or_else(|| candle_core::Error::Msg("empty pooling window".into()))
 }
 
 struct Block {

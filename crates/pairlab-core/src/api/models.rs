@@ -45,11 +45,11 @@ impl Library {
         models::list(self.conn())
     }
 
-    /// Encodes one image or text with a registered model (or a model folder's path).
+    /// Encodes one image or text with a registered model (or a model's path).
     pub fn encode(&self, model: &str, input: &EncodeInput) -> Result<Encoding> {
         let (name, enc) = match models::load(self.conn(), model) {
             Ok((rec, enc)) => (rec.name, enc),
-            Err(Error::NotFound(_)) if Path::new(model).is_dir() => {
+            Err(Error::NotFound(_)) if Path::new(model).exists() => {
                 (model.to_string(), Encoder::load(Path::new(model))?)
             }
             Err(e) => return Err(e),

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_run_interrupted.sql"),
     include_str!("migrations/0014_users.sql"),
     include_str!("migrations/0015_index_state.sql"),
+    include_str!("migrations/0016_model_format.sql"),
 ];
 
 /// The schema version this build writes.

@@ -21,11 +21,11 @@ use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;
 
 /// Inputs and targets of one part (train or validation), borrowed from the caller.
-struct Data<'a> {
-    x: &'a [f32],
-    dim: usize,
-    targets: &'a Targets,
-    policy: Uncertain,
+pub(super) struct Data<'a> {
+    pub x: &'a [f32],
+    pub dim: usize,
+    pub targets: &'a Targets,
+    pub policy: Uncertain,
 }
 
 /// A random horizontal flip and a shift of up to 2 px (zero fill) of one image.
@@ -72,7 +72,11 @@ impl Data<'_> {
     }
 
     /// The rows `idx`, augmented when `aug` is given.
-    fn gather(&self, idx: &[usize], aug: Option<(ImageInput, &mut SplitMix64)>) -> Vec<f32> {
+    pub(super) fn gather(
+        &self,
+        idx: &[usize],
+        aug: Option<(ImageInput, &mut SplitMix64)>,
+    ) -> Vec<f32> {
         let mut xs = Vec::with_capacity(idx.len() * self.dim);
         let row = |i: usize| &self.x[i * self.dim..(i + 1) * self.dim];
         match aug {
@@ -102,8 +106,8 @@ impl Data<'_> {
     }
 
     /// The loss of logits `z` of the rows `idx`.
-    fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
-        let d = Device::Cpu;
+    pub(super) fn loss_of(&self, z: &Tensor, idx: &[usize]) -> Result<Tensor> {
+        let d = z.device().clone();
         Ok(match self.batch_targets(idx) {
             BatchTargets::Masked(t, m) => {
                 let shape = (idx.len(), self.targets.classes());
@@ -129,7 +133,12 @@ impl Data<'_> {
     /// multi-label the share of labelled entries on the right side of 0.5.
     fn evaluate(&self, head: &Head, idx: &[usize]) -> Result<(f64, f64)> {
         let z = head.logits_no_grad(&self.gather(idx, None))?;
-        let loss = f64::from(self.loss_of(&z, idx)?.to_scalar::<f32>()?);
+        self.score(&z, idx)
+    }
+
+    /// Loss and accuracy of the logits `z` of the rows `idx` (as [`Data::evaluate`]).
+    pub(super) fn score(&self, z: &Tensor, idx: &[usize]) -> Result<(f64, f64)> {
+        let loss = f64::from(self.loss_of(z, idx)?.to_scalar::<f32>()?);
         let z = z.to_vec2::<f32>()?;
         let (mut right, mut total) = (0usize, 0usize);
         for (row, &i) in z.iter().zip(idx) {
@@ -154,7 +163,7 @@ impl Data<'_> {
     }
 
     /// Rows that carry a loss (multi-class rows without a class carry none).
-    fn useful(&self) -> Vec<usize> {
+    pub(super) fn useful(&self) -> Vec<usize> {
         match self.targets {
             Targets::MultiClass { values, .. } => {
                 (0..values.len()).filter(|&i| values[i].is_some()).collect()

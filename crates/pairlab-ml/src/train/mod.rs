@@ -8,6 +8,9 @@ mod cnn_step;
 mod conv;
 #[cfg(test)]
 mod conv_graph;
+pub mod finetune;
+#[cfg(test)]
+mod finetune_tests;
 mod fit;
 pub mod head;
 pub mod loss;

@@ -15,11 +15,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::finetune::{FinetuneTrainer, Tune};
 use super::fit::Event;
 use super::{EpochMetrics, Targets, Uncertain, cnn, head};
+use crate::backbone::Preprocess;
 use crate::error::Result;
 
-/// A trainer, by name: `head` or `cnn`.
+/// A trainer, by name: `head`, `cnn` or `finetune`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Trainer {
@@ -27,17 +29,20 @@ pub enum Trainer {
     Head,
     /// A small convolutional network trained from scratch on grey images.
     Cnn,
+    /// A pretrained ResNet or DenseNet fine-tuned with a new head.
+    Finetune,
 }
 
 impl Trainer {
     /// Every trainer, in the order they are offered.
-    pub const ALL: [Trainer; 2] = [Trainer::Head, Trainer::Cnn];
+    pub const ALL: [Trainer; 3] = [Trainer::Head, Trainer::Cnn, Trainer::Finetune];
 
     /// The name as typed, sent and stored (`runs.trainer`).
     pub fn name(self) -> &'static str {
         match self {
             Trainer::Head => "head",
             Trainer::Cnn => "cnn",
+            Trainer::Finetune => "finetune",
         }
     }
 
@@ -46,6 +51,7 @@ impl Trainer {
         match self {
             Trainer::Head => &head::HeadTrainer,
             Trainer::Cnn => &cnn::CnnTrainer,
+            Trainer::Finetune => &FinetuneTrainer,
         }
     }
 
@@ -89,19 +95,23 @@ pub struct Settings {
     pub lr: f64,
     /// Hidden units of an MLP classifier (0 = linear).
     pub hidden: usize,
-    /// Images are resized to `size × size` pixels.
+    /// Images are resized to `size × size` pixels (0: the trainer's default).
     pub size: usize,
     pub uncertain: Uncertain,
     pub seed: u64,
+    /// `finetune`: unfreezing, batch, device, flips, memory budget and the backbone.
+    pub tune: Tune,
 }
 
 /// The rows a trainer learns from, one per sample, each `dim` values; core loads them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// A model's image embeddings (the model is the run's `--model`).
     ImageEmbeddings,
     /// Grey images resized to `size × size`, each value (v / 255 − 0.5) / 0.25.
     Grey { size: usize },
+    /// Images as [`Preprocess::raw`] gives them: values 0–255, not normalised.
+    Pixels(Preprocess),
 }
 
 /// One part (train or validation) of the prepared data: `targets.len()` rows of `dim`
@@ -197,6 +207,7 @@ mod tests {
             size,
             uncertain: Uncertain::Ignore,
             seed: 4,
+            tune: Tune::default(),
         }
     }
 

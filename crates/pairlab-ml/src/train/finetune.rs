@@ -1,0 +1,988 @@
+//! `finetune`: a pretrained ResNet or DenseNet (a registered image model) with a new
+//! classification head, trained on the images.
+//!
+//! - **Unfreezing** from the head down: `head` trains the head alone on the frozen
+//!   backbone, `N` also the backbone's last N stages, `all` everything. Frozen stages run
+//!   in evaluation mode (batch norm on its stored statistics, which stay as they are) and
+//!   no gradient flows into them; trained stages run batch norm on batch statistics and
+//!   update its running ones, as PyTorch's `train()` does.
+//! - **Learning rates**: the head at `lr`, the backbone at `lr × backbone_lr_factor`
+//!   (0.1), both AdamW with a cosine schedule; early stopping on the validation loss keeps
+//!   the best epoch's weights.
+//! - **Augmentation** suited to chest X-rays: small rotation, scale and translation,
+//!   brightness and contrast; horizontal flips only when asked (the heart is on the left).
+//! - **Memory**: before the run starts its need is estimated (weights, gradients, AdamW's
+//!   moments, a best-epoch copy and the activations of the trained stages per image); a
+//!   batch that would not fit the budget is split into chunks whose gradients are summed
+//!   (the same step as one batch, apart from batch-norm statistics per chunk); a run that
+//!   does not fit even one image at a time is refused with what to lower.
+//! - **Checkpoints** are written in timm's layout (config.json + model.safetensors), so a
+//!   fine-tuned run registers as an image model (`model add --from-run`).
+//!
+//! The inputs are images as [`Preprocess::raw`] makes them (0–255, the backbone's geometry
+//! at the run's size); they are augmented, then normalised for the backbone, per batch.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::fit::{Data, Event};
+use super::trainer::{Fit, Fitted, Input, Model, Part, Settings};
+use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
+use crate::backbone::{self, Arch, Net, Preprocess};
+use crate::error::{MlError, Result};
+use crate::rng::SplitMix64;
+
+/// How much of the backbone trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Unfreeze {
+    /// The head alone.
+    #[default]
+    Head,
+    /// The head and the backbone's last N stages.
+    Last(usize),
+    /// Everything.
+    All,
+}
+
+impl fmt::Display for Unfreeze {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unfreeze::Head => f.write_str("head"),
+            Unfreeze::Last(n) => write!(f, "{n}"),
+            Unfreeze::All => f.write_str("all"),
+        }
+    }
+}
+
+impl FromStr for Unfreeze {
+    type Err = MlError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "head" | "0" => Ok(Unfreeze::Head),
+            "all" => Ok(Unfreeze::All),
+            n => n.parse::<usize>().map(Unfreeze::Last).map_err(|_| {
+                MlError::setting(
+                    "unfreeze",
+                    format!("unfreeze {s:?}: use head, a number of stages (1, 2, …) or all"),
+                )
+            }),
+        }
+    }
+}
+
+impl Serialize for Unfreeze {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Unfreeze {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a run computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda,
+    /// A GPU when this build has one, else the CPU.
+    #[default]
+    Auto,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = MlError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" | "gpu" => Ok(DeviceChoice::Cuda),
+            "auto" => Ok(DeviceChoice::Auto),
+            _ => Err(MlError::setting(
+                "device",
+                format!("device {s:?}: use cpu, cuda or auto"),
+            )),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The device, or why it cannot be had.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto => Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu)),
+            DeviceChoice::Cuda if candle_core::utils::cuda_is_available() => {
+                Ok(Device::new_cuda(0)?)
+            }
+            DeviceChoice::Cuda => Err(MlError::setting(
+                "device",
+                "this build of Pairlab has no CUDA support: build it with `--features cuda` \
+                 (needs the CUDA toolkit), or use --device cpu"
+                    .into(),
+            )),
+        }
+    }
+
+    /// `cpu` or `cuda`, as the device actually used.
+    pub fn name_of(d: &Device) -> &'static str {
+        if d.is_cuda() { "cuda" } else { "cpu" }
+    }
+}
+
+/// The pretrained network a `finetune` run starts from; core resolves it from `--model`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackboneSpec {
+    /// Its checkpoint (file or timm folder).
+    pub path: PathBuf,
+    /// `resnet50`, `densenet121`, …
+    pub arch: String,
+    pub preprocess: Preprocess,
+}
+
+/// The fine-tuning settings beyond the common ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tune {
+    pub unfreeze: Unfreeze,
+    /// Images per optimiser step (0 = 16).
+    pub batch: usize,
+    pub device: DeviceChoice,
+    /// Random horizontal flips (off: chest X-rays are not symmetric).
+    pub hflip: bool,
+    /// Memory budget in MiB (0 = three quarters of the memory available at the start).
+    pub memory_mb: usize,
+    pub backbone: Option<BackboneSpec>,
+}
+
+impl Default for Tune {
+    fn default() -> Self {
+        Tune {
+            unfreeze: Unfreeze::Head,
+            batch: 0,
+            device: DeviceChoice::Auto,
+            hflip: false,
+            memory_mb: 0,
+            backbone: None,
+        }
+    }
+}
+
+/// Augmentation ranges (each drawn uniformly per image and epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    pub rotate_deg: f32,
+    pub scale: f32,
+    pub translate: f32,
+    pub brightness: f32,
+    pub contrast: f32,
+    pub hflip: bool,
+}
+
+impl Augment {
+    pub fn xray(hflip: bool) -> Self {
+        Augment {
+            rotate_deg: 10.0,
+            scale: 0.1,
+            translate: 0.08,
+            brightness: 0.1,
+            contrast: 0.1,
+            hflip,
+        }
+    }
+
+    /// One image (`channels × s × s` raw values) transformed: an affine warp about the
+    /// centre with bilinear sampling (outside: 0), then v ↦ (v − 127.5)·contrast + 127.5 +
+    /// 255·brightness, clamped to 0–255.
+    pub fn apply(&self, img: &[f32], channels: usize, s: usize, rng: &mut SplitMix64) -> Vec<f32> {
+        let mut draw = |r: f32| r * rng.unit();
+        let angle = draw(self.rotate_deg).to_radians();
+        let scale = 1.0 + draw(self.scale);
+        let (tx, ty) = (
+            draw(self.translate) * s as f32,
+            draw(self.translate) * s as f32,
+        );
+        let contrast = 1.0 + draw(self.contrast);
+        let brightness = draw(self.brightness) * 255.0;
+        let flip = self.hflip && rng.below(2) == 1;
+        let (sin, cos) = angle.sin_cos();
+        let c = (s as f32 - 1.0) / 2.0;
+        let mut out = vec![0f32; img.len()];
+        for y in 0..s {
+            for x in 0..s {
+                // The source of output (x, y): the inverse of scale·rotate, then translate.
+                let (dx, dy) = (x as f32 - c - tx, y as f32 - c - ty);
+                let mut sx = (cos * dx + sin * dy) / scale + c;
+                let sy = (-sin * dx + cos * dy) / scale + c;
+                if flip {
+                    sx = s as f32 - 1.0 - sx;
+                }
+                if sx < 0.0 || sy < 0.0 || sx > s as f32 - 1.0 || sy > s as f32 - 1.0 {
+                    continue;
+                }
+                let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+                let (x1, y1) = ((x0 + 1).min(s - 1), (y0 + 1).min(s - 1));
+                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+                for ch in 0..channels {
+                    let p = |yy: usize, xx: usize| img[(ch * s + yy) * s + xx];
+                    let v = p(y0, x0) * (1.0 - fx) * (1.0 - fy)
+                        + p(y0, x1) * fx * (1.0 - fy)
+                        + p(y1, x0) * (1.0 - fx) * fy
+                        + p(y1, x1) * fx * fy;
+                    out[(ch * s + y) * s + x] =
+                        ((v - 127.5) * contrast + 127.5 + brightness).clamp(0.0, 255.0);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A `finetune` run's configuration, stored with the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    pub backbone: PathBuf,
+    pub arch: String,
+    pub unfreeze: Unfreeze,
+    pub size: usize,
+    pub batch: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub backbone_lr_factor: f64,
+    pub weight_decay: f64,
+    pub patience: usize,
+    pub seed: u64,
+    pub uncertain: Uncertain,
+    pub augment: Augment,
+    pub device: DeviceChoice,
+    pub memory_mb: usize,
+}
+
+/// The `finetune` trainer.
+pub struct FinetuneTrainer;
+
+const DEFAULT_BATCH: usize = 16;
+
+fn spec(settings: &Settings) -> Result<&BackboneSpec> {
+    settings.tune.backbone.as_ref().ok_or_else(|| {
+        MlError::setting(
+            "model",
+            "the finetune trainer needs --model: a registered ResNet or DenseNet (pairlab \
+             model add PATH)"
+                .into(),
+        )
+    })
+}
+
+/// The run's image size: the one asked for, else the backbone's.
+fn size_of(settings: &Settings, spec: &BackboneSpec) -> usize {
+    if settings.size == 0 {
+        spec.preprocess.size as usize
+    } else {
+        settings.size
+    }
+}
+
+fn config_of(settings: &Settings) -> Result<FinetuneConfig> {
+    let spec = spec(settings)?;
+    let batch = if settings.tune.batch == 0 {
+        DEFAULT_BATCH
+    } else {
+        settings.tune.batch
+    };
+    Ok(FinetuneConfig {
+        backbone: spec.path.clone(),
+        arch: spec.arch.clone(),
+        unfreeze: settings.tune.unfreeze,
+        size: size_of(settings, spec),
+        batch,
+        epochs: settings.epochs,
+        lr: settings.lr,
+        backbone_lr_factor: 0.1,
+        weight_decay: 1e-4,
+        patience: 3,
+        seed: settings.seed,
+        uncertain: settings.uncertain,
+        augment: Augment::xray(settings.tune.hflip),
+        device: settings.tune.device,
+        memory_mb: settings.tune.memory_mb,
+    })
+}
+
+impl Fit for FinetuneTrainer {
+    fn about(&self) -> &'static str {
+        "a pretrained ResNet or DenseNet (--model) fine-tuned with a new head"
+    }
+
+    fn default_lr(&self) -> f64 {
+        1e-3
+    }
+
+    fn check(&self, settings: &Settings) -> Result<()> {
+        if settings.size != 0 && !(32..=1024).contains(&settings.size) {
+            return Err(MlError::setting(
+                "size",
+                format!("image size {}: use 32 to 1024 pixels", settings.size),
+            ));
+        }
+        if settings.tune.batch > 1024 {
+            return Err(MlError::setting(
+                "batch",
+                format!("batch {}: use 1 to 1024 images", settings.tune.batch),
+            ));
+        }
+        if let Unfreeze::Last(n) = settings.tune.unfreeze
+            && n > 64
+        {
+            return Err(MlError::setting(
+                "unfreeze",
+                format!("unfreeze {n}: a backbone has at most a few stages; use all"),
+            ));
+        }
+        settings.tune.device.device().map(|_| ())
+    }
+
+    fn input(&self, settings: &Settings) -> Input {
+        match &settings.tune.backbone {
+            Some(spec) => {
+                let mut p = spec.preprocess.clone();
+                p.size = size_of(settings, spec) as u32;
+                Input::Pixels(p)
+            }
+            // fit() says what is missing.
+            None => Input::Pixels(Preprocess::imagenet(settings.size.max(32) as u32)),
+        }
+    }
+
+    fn config(&self, settings: &Settings) -> Result<String> {
+        serde_json::to_string(&config_of(settings)?)
+            .map_err(|e| MlError::Unsupported(e.to_string()))
+    }
+
+    fn fit(
+        &self,
+        train: Part,
+        val: Part,
+        dim: usize,
+        settings: &Settings,
+        observe: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<Fitted> {
+        let cfg = config_of(settings)?;
+        let spec = spec(settings)?;
+        let mut pre = spec.preprocess.clone();
+        pre.size = cfg.size as u32;
+        let device = cfg.device.device()?;
+        let tuner = Tuner::build(&spec.path, &pre, train.targets, &cfg, &device)?;
+        if pre.channels * cfg.size * cfg.size != dim {
+            return Err(MlError::Unsupported(format!(
+                "images of {}×{}×{} do not have {dim} values",
+                pre.channels, cfg.size, cfg.size
+            )));
+        }
+        tuner.fit(train, val, dim, &cfg, observe)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Box<dyn Model>> {
+        Ok(Box::new(Finetuned::load(dir, &Device::Cpu)?))
+    }
+}
+
+/// The stage a backbone weight belongs to (0 = the stem).
+fn stage_of(arch: &Arch, name: &str) -> usize {
+    match arch {
+        Arch::ResNet(_) => name
+            .strip_prefix("layer")
+            .and_then(|r| r.split('.').next())
+            .and_then(|k| k.parse().ok())
+            .unwrap_or(0),
+        Arch::DenseNet(c) => {
+            let part = name.strip_prefix("features.").unwrap_or(name);
+            if part.starts_with("norm5") {
+                return c.blocks.len();
+            }
+            for p in ["denseblock", "transition"] {
+                if let Some(r) = part.strip_prefix(p) {
+                    return r
+                        .split('.')
+                        .next()
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0);
+                }
+            }
+            0
+        }
+    }
+}
+
+/// A model being fine-tuned: the backbone's and the head's variables.
+struct Tuner {
+    net: Net,
+    net_vars: VarMap,
+    head: Linear,
+    head_vars: VarMap,
+    arch: Arch,
+    pre: Preprocess,
+    /// Stages below this one are frozen.
+    cut: usize,
+    multi_label: bool,
+    classes: usize,
+    device: Device,
+}
+
+fn lock_err<T>(_: T) -> MlError {
+    MlError::Unsupported("a weights lock was poisoned".into())
+}
+
+impl Tuner {
+    fn build(
+        path: &Path,
+        pre: &Preprocess,
+        targets: &Targets,
+        cfg: &FinetuneConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let (weights, _, arch) = backbone::read(path, device)?;
+        let arch = arch.with_classes(None);
+        let net_vars = VarMap::new();
+        let net = Net::load(
+            VarBuilder::from_varmap(&net_vars, DType::F32, device),
+            &arch,
+        )?;
+        {
+            let data = net_vars.data().lock().map_err(lock_err)?;
+            let mut missing = Vec::new();
+            for (name, var) in data.iter() {
+                match weights.get(name) {
+                    Some(t) if t.dims() == var.dims() => var.set(t)?,
+                    _ => missing.push(name.clone()),
+                }
+            }
+            if !missing.is_empty() {
+                missing.sort();
+                return Err(MlError::bad(
+                    path,
+                    format!(
+                        "weights missing or of the wrong shape: {}",
+                        missing.join(", ")
+                    ),
+                ));
+            }
+        }
+        let classes = targets.classes();
+        let head_vars = VarMap::new();
+        let hb = VarBuilder::from_varmap(&head_vars, DType::F32, device);
+        let prefix = arch.classifier_prefix();
+        let head = candle_nn::linear(arch.features(), classes, hb.pp(prefix))?;
+        // A seeded start (candle's own initialisation draws from an unseeded generator).
+        let bound = 1.0 / (arch.features() as f64).sqrt();
+        let mut rng = SplitMix64(cfg.seed ^ 0xF1_7E_7E);
+        let w: Vec<f32> = (0..classes * arch.features())
+            .map(|_| (bound * f64::from(rng.unit())) as f32)
+            .collect();
+        {
+            let data = head_vars.data().lock().map_err(lock_err)?;
+            for (name, var) in data.iter() {
+                if name.ends_with("weight") {
+                    var.set(&Tensor::from_vec(
+                        w.clone(),
+                        (classes, arch.features()),
+                        device,
+                    )?)?;
+                } else {
+                    var.set(&var.zeros_like()?)?;
+                }
+            }
+        }
+        let stages = net.stages();
+        let cut = match cfg.unfreeze {
+            Unfreeze::Head => stages,
+            Unfreeze::All => 0,
+            Unfreeze::Last(n) => stages.saturating_sub(n),
+        };
+        Ok(Tuner {
+            net,
+            net_vars,
+            head,
+            head_vars,
+            arch,
+            pre: pre.clone(),
+            cut,
+            multi_label: matches!(targets, Targets::MultiLabel { .. }),
+            classes,
+            device: device.clone(),
+        })
+    }
+
+    /// The backbone variables that train (not batch norm's running statistics).
+    fn trained_vars(&self) -> Result<Vec<Var>> {
+        let data = self.net_vars.data().lock().map_err(lock_err)?;
+        let mut named: Vec<(&String, &Var)> = data
+            .iter()
+            .filter(|(n, _)| !n.contains("running_"))
+            .filter(|(n, _)| stage_of(&self.arch, n) >= self.cut)
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(named.into_iter().map(|(_, v)| v.clone()).collect())
+    }
+
+    /// Raw rows into the network's input tensor.
+    fn input(&self, raw: &[f32], n: usize) -> Result<Tensor> {
+        let s = self.pre.size as usize;
+        let mut x = vec![0f32; raw.len()];
+        self.pre.normalise(raw, &mut x);
+        Ok(Tensor::from_vec(
+            x,
+            (n, self.pre.channels, s, s),
+            &self.device,
+        )?)
+    }
+
+    /// Logits; the frozen stages run without gradients, the others in training mode when
+    /// `train`.
+    fn logits(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut h = x.clone();
+        for k in 0..self.net.stages() {
+            let trains = train && k >= self.cut;
+            h = self.net.stage(k, &h, trains)?;
+            if k + 1 == self.cut {
+                h = h.detach();
+            }
+        }
+        let mut f = self.net.pool(&h)?;
+        if self.cut >= self.net.stages() {
+            f = f.detach();
+        }
+        Ok(self.head.forward(&f)?)
+    }
+
+    fn snapshot(&self) -> Result<Vec<(Var, Tensor)>> {
+        let mut out = Vec::new();
+        for vm in [&self.net_vars, &self.head_vars] {
+            let data = vm.data().lock().map_err(lock_err)?;
+            for v in data.values() {
+                out.push((v.clone(), v.as_tensor().copy()?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn fit(
+        self,
+        train: Part,
+        val: Part,
+        dim: usize,
+        cfg: &FinetuneConfig,
+        observe: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<Fitted> {
+        let tr = Data {
+            x: train.x,
+            dim,
+            targets: train.targets,
+            policy: cfg.uncertain,
+        };
+        let va = Data {
+            x: val.x,
+            dim,
+            targets: val.targets,
+            policy: cfg.uncertain,
+        };
+        let mut order = tr.useful();
+        if order.is_empty() {
+            return Err(MlError::Unsupported("no labelled training samples".into()));
+        }
+        let chunk = self.plan(cfg)?;
+        let val_rows = va.useful();
+        let params = |lr| ParamsAdamW {
+            lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let head_vars = self.head_vars.all_vars();
+        let net_vars = self.trained_vars()?;
+        let mut opt_head = AdamW::new(head_vars.clone(), params(cfg.lr))?;
+        let mut opt_net = AdamW::new(net_vars.clone(), params(cfg.lr * cfg.backbone_lr_factor))?;
+        let all: Vec<Var> = head_vars.into_iter().chain(net_vars).collect();
+        let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
+        let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
+        let mut snap = self.snapshot()?;
+        let mut history = Vec::new();
+        let batch = cfg.batch.max(1);
+        for epoch in 1..=cfg.epochs.max(1) {
+            let started = Instant::now();
+            let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
+            opt_head.set_learning_rate(lr);
+            opt_net.set_learning_rate(lr * cfg.backbone_lr_factor);
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let mut aug = SplitMix64(rng.next_u64());
+            let total = order.len().div_ceil(batch);
+            let (mut sum, mut batches) = (0.0, 0usize);
+            for idx in order.chunks(batch) {
+                let (loss, grads) = self.step(&tr, idx, chunk, cfg, &all, &mut aug)?;
+                opt_head.step(&grads)?;
+                opt_net.step(&grads)?;
+                sum += loss;
+                batches += 1;
+                if !observe(Event::Batch {
+                    done: batches,
+                    total,
+                    loss: sum / batches as f64,
+                }) {
+                    return Err(MlError::Cancelled);
+                }
+            }
+            let train_loss = sum / batches.max(1) as f64;
+            let (val_loss, val_accuracy) = if val_rows.is_empty() {
+                (train_loss, None)
+            } else {
+                let (l, a) = self.evaluate(&va, &val_rows, chunk.max(8))?;
+                (l, Some(a))
+            };
+            let m = EpochMetrics {
+                epoch,
+                train_loss,
+                val_loss,
+                val_accuracy,
+                lr,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            history.push(m.clone());
+            if val_loss < best - 1e-6 {
+                best = val_loss;
+                best_epoch = epoch;
+                wait = 0;
+                snap = self.snapshot()?;
+            } else {
+                wait += 1;
+            }
+            if !observe(Event::Epoch(&m)) {
+                return Err(MlError::Cancelled);
+            }
+            if wait >= cfg.patience.max(1) {
+                break;
+            }
+        }
+        for (v, t) in &snap {
+            v.set(t)?;
+        }
+        let tensors = {
+            let data = self.net_vars.data().lock().map_err(lock_err)?;
+            data.iter()
+                .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+                .collect()
+        };
+        Ok(Fitted {
+            model: Box::new(Finetuned {
+                tensors,
+                net: self.net,
+                head: self.head,
+                arch: self.arch,
+                pre: self.pre,
+                multi_label: self.multi_label,
+                classes: self.classes,
+                device: self.device,
+            }),
+            history,
+            best_epoch,
+        })
+    }
+
+    /// One optimiser step's gradients over the batch `idx`, in chunks of `chunk` images
+    /// whose losses are weighted by their share of the batch, so the sum is the batch's.
+    fn step(
+        &self,
+        data: &Data,
+        idx: &[usize],
+        chunk: usize,
+        cfg: &FinetuneConfig,
+        vars: &[Var],
+        rng: &mut SplitMix64,
+    ) -> Result<(f64, GradStore)> {
+        let s = cfg.size;
+        let mut total: Option<GradStore> = None;
+        let mut loss_sum = 0.0;
+        for part in idx.chunks(chunk.max(1)) {
+            let raw = data.gather(part, None);
+            let mut aug = Vec::with_capacity(raw.len());
+            for row in raw.chunks(data.dim) {
+                aug.extend(cfg.augment.apply(row, self.pre.channels, s, rng));
+            }
+            let x = self.input(&aug, part.len())?;
+            let z = self.logits(&x, true)?;
+            let share = part.len() as f64 / idx.len() as f64;
+            let loss = (data.loss_of(&z, part)? * share)?;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            let grads = loss.backward()?;
+            total = Some(match total {
+                None => grads,
+                Some(mut acc) => {
+                    for v in vars {
+                        if let Some(g) = grads.get(v.as_tensor()) {
+                            let sum = match acc.get(v.as_tensor()) {
+                                Some(a) => (a + g)?,
+                                None => g.clone(),
+                            };
+                            acc.insert(v.as_tensor(), sum);
+                        }
+                    }
+                    acc
+                }
+            });
+        }
+        let grads = total.ok_or_else(|| MlError::Unsupported("an empty batch".into()))?;
+        Ok((loss_sum, grads))
+    }
+
+    fn evaluate(&self, data: &Data, rows: &[usize], chunk: usize) -> Result<(f64, f64)> {
+        let mut zs = Vec::with_capacity(rows.len());
+        for part in rows.chunks(chunk) {
+            let x = self.input(&data.gather(part, None), part.len())?;
+            zs.push(self.logits(&x, false)?.detach());
+        }
+        let z = Tensor::cat(&zs, 0)?;
+        data.score(&z, rows)
+    }
+
+    /// The chunk size (images per forward/backward pass) that fits the memory budget, or
+    /// why nothing does.
+    fn plan(&self, cfg: &FinetuneConfig) -> Result<usize> {
+        let est = estimate(
+            &self.net,
+            &self.net_vars,
+            self.pre.channels,
+            cfg.size,
+            self.cut,
+        )?;
+        let budget = if cfg.memory_mb > 0 {
+            cfg.memory_mb as u64 * (1 << 20)
+        } else {
+            available_memory() / 4 * 3
+        };
+        let fixed = est.fixed_bytes;
+        let per = est.per_image_bytes.max(1);
+        let fits = budget.saturating_sub(fixed) / per;
+        if fits == 0 {
+            return Err(MlError::setting(
+                "size",
+                format!(
+                    "this run needs about {:.1} GiB even one image at a time ({:.1} GiB of \
+                     weights and optimiser state, {:.2} GiB per image) but {:.1} GiB are \
+                     available: lower --size, or unfreeze fewer stages (--unfreeze)",
+                    gib(fixed + per),
+                    gib(fixed),
+                    gib(per),
+                    gib(budget)
+                ),
+            ));
+        }
+        Ok((fits as usize).min(cfg.batch.max(1)))
+    }
+}
+
+fn gib(b: u64) -> f64 {
+    b as f64 / (1u64 << 30) as f64
+}
+
+/// What a run needs: fixed (weights, gradients, AdamW's two moments, a best-epoch copy)
+/// and per image in a forward/backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MemoryEstimate {
+    pub fixed_bytes: u64,
+    pub per_image_bytes: u64,
+}
+
+/// Values a trained stage keeps per output value for its backward pass (convolution
+/// inputs, batch-norm intermediates, ReLU masks; measured on ResNet and DenseNet, see
+/// docs/PERFORMANCE.md).
+const KEPT_PER_OUTPUT: u64 = 24;
+
+fn estimate(
+    net: &Net,
+    vars: &VarMap,
+    channels: usize,
+    size: usize,
+    cut: usize,
+) -> Result<MemoryEstimate> {
+    let (mut all, mut trained) = (0u64, 0u64);
+    {
+        let data = vars.data().lock().map_err(lock_err)?;
+        for (n, v) in data.iter() {
+            let e = v.elem_count() as u64;
+            all += e;
+            if !n.contains("running_") && cut < net.stages() {
+                trained += e;
+            }
+        }
+    }
+    // Stage outputs of one image, from a pass at a small size scaled by area.
+    let probe = 64.min(size);
+    let x = Tensor::zeros((1, channels, probe, probe), DType::F32, &Device::Cpu)?;
+    let area = (size * size) as f64 / (probe * probe) as f64;
+    let mut h = x;
+    let (mut kept, mut peak) = (0u64, (channels * size * size) as u64);
+    for k in 0..net.stages() {
+        h = net.stage(k, &h, false)?;
+        let out = (h.elem_count() as f64 * area) as u64;
+        let layers = stage_layers(net, k) as u64;
+        if k >= cut {
+            kept += out * layers * KEPT_PER_OUTPUT;
+        }
+        peak = peak.max(out * 4);
+    }
+    Ok(MemoryEstimate {
+        fixed_bytes: 4 * (2 * all + 3 * trained),
+        per_image_bytes: 4 * (kept + peak),
+    })
+}
+
+/// Residual blocks or dense layers in a stage (1 for a stem).
+fn stage_layers(net: &Net, k: usize) -> usize {
+    match net {
+        Net::ResNet(r) if k > 0 => {
+            r.config().blocks[k - 1] * if r.config().bottleneck { 3 } else { 2 }
+        }
+        Net::DenseNet(d) if k > 0 => 2 * d.config().blocks[k - 1],
+        _ => 1,
+    }
+}
+
+/// MemAvailable from /proc/meminfo (8 GiB where it cannot be read).
+fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(8 << 30)
+}
+
+/// A fine-tuned network: backbone, head and preprocessing.
+pub struct Finetuned {
+    /// The backbone's tensors by checkpoint name (running statistics included).
+    tensors: Vec<(String, Tensor)>,
+    net: Net,
+    head: Linear,
+    arch: Arch,
+    pre: Preprocess,
+    multi_label: bool,
+    classes: usize,
+    device: Device,
+}
+
+impl Finetuned {
+    /// A checkpoint written by [`Model::save`] (a timm-layout folder).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let (weights, info, arch) = backbone::read(dir, device)?;
+        let prefix = format!("{}.", arch.classifier_prefix());
+        let tensors = weights
+            .iter()
+            .filter(|(k, _)| !k.starts_with(&prefix))
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect();
+        let net = Net::load(VarBuilder::from_tensors(weights, DType::F32, device), &arch).map_err(
+            |e| {
+                MlError::bad(
+                    dir,
+                    format!("the weights do not fit a {}: {e}", arch.name()),
+                )
+            },
+        )?;
+        let cfg: serde_json::Value = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let multi_label = cfg["pairlab"]["multi_label"].as_bool().unwrap_or(false);
+        let head = net
+            .classifier()
+            .cloned()
+            .ok_or_else(|| MlError::bad(dir, "the checkpoint has no classifier"))?;
+        let classes = arch.classes().unwrap_or(0);
+        Ok(Finetuned {
+            tensors,
+            net,
+            head,
+            arch,
+            pre: info.preprocess,
+            multi_label,
+            classes,
+            device: device.clone(),
+        })
+    }
+}
+
+impl Model for Finetuned {
+    fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
+        let mut tensors = std::collections::HashMap::new();
+        let mut put = |name: String, t: &Tensor| -> Result<()> {
+            tensors.insert(name, t.to_device(&Device::Cpu)?.contiguous()?);
+            Ok(())
+        };
+        for (name, t) in &self.tensors {
+            put(name.clone(), t)?;
+        }
+        let prefix = self.arch.classifier_prefix();
+        put(format!("{prefix}.weight"), self.head.weight())?;
+        if let Some(b) = self.head.bias() {
+            put(format!("{prefix}.bias"), b)?;
+        }
+        candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+        let p = &self.pre;
+        let config = serde_json::json!({
+            "architecture": self.arch.name(),
+            "num_classes": self.classes,
+            "num_features": self.arch.features(),
+            "pretrained_cfg": {
+                "input_size": [p.channels, p.size, p.size],
+                "interpolation": p.interpolation,
+                "crop_pct": p.crop_pct,
+                "mean": p.mean,
+                "std": p.std,
+                "xrv_scaling": p.xrv,
+            },
+            "pairlab": { "trainer": "finetune", "multi_label": self.multi_label },
+        });
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| MlError::Unsupported(e.to_string()))?;
+        let path = dir.join("config.json");
+        std::fs::write(&path, text).map_err(|e| MlError::io(path, e))
+    }
+
+    fn predict(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let s = self.pre.size as usize;
+        let dim = self.pre.channels * s * s;
+        let n = x.len() / dim.max(1);
+        let mut out = Vec::with_capacity(n * self.classes);
+        for rows in x.chunks(16 * dim) {
+            let k = rows.len() / dim;
+            let mut v = vec![0f32; rows.len()];
+            self.pre.normalise(rows, &mut v);
+            let t = Tensor::from_vec(v, (k, self.pre.channels, s, s), &self.device)?;
+            let z = self.head.forward(&self.net.features(&t)?)?;
+            let p = if self.multi_label {
+                candle_nn::ops::sigmoid(&z)?
+            } else {
+                candle_nn::ops::softmax_last_dim(&z)?
+            };
+            out.extend(p.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
+}

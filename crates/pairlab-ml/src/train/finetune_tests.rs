@@ -1,0 +1,270 @@
+//! The `finetune` trainer on a small real torchxrayvision checkpoint
+//! (tests/data/reference/checkpoints/xrv_tiny.pt): it learns, it is reproducible, the
+//! frozen part stays frozen, chunked steps equal whole ones, checkpoints load back as
+//! image models, and runs that cannot fit are refused.
+
+use std::path::PathBuf;
+
+use super::finetune::{Augment, BackboneSpec, DeviceChoice, Tune, Unfreeze};
+use super::trainer::{Input, Part, Settings, Trainer};
+use super::{Targets, Uncertain};
+use crate::backbone::{Backbone, Preprocess};
+use crate::rng::SplitMix64;
+
+fn xrv_tiny() -> PathBuf {
+    crate::model_tests::workspace().join("tests/data/reference/checkpoints/xrv_tiny.pt")
+}
+
+/// `n` grey 32-px images (values 0–255): class 1 has a bright disc on the left half,
+/// class 0 on the right, over noise.
+fn images(n: usize, seed: u64) -> (Vec<f32>, Vec<Option<usize>>) {
+    let s = 32;
+    let mut rng = SplitMix64(seed);
+    let mut x = Vec::with_capacity(n * s * s);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let class = i % 2;
+        let cx = if class == 1 { 9.0 } else { 22.0 } + 2.0 * f64::from(rng.unit());
+        let cy = 16.0 + 4.0 * f64::from(rng.unit());
+        for py in 0..s {
+            for px in 0..s {
+                let d = ((px as f64 - cx).powi(2) + (py as f64 - cy).powi(2)).sqrt();
+                let v = if d < 6.0 { 200.0 } else { 60.0 } + 30.0 * f64::from(rng.unit());
+                x.push(v as f32);
+            }
+        }
+        y.push(Some(class));
+    }
+    (x, y)
+}
+
+fn settings(unfreeze: Unfreeze, epochs: usize, memory_mb: usize) -> Settings {
+    let mut pre = Preprocess::xrv(32);
+    pre.size = 32;
+    Settings {
+        epochs,
+        lr: 1e-2,
+        hidden: 0,
+        size: 32,
+        uncertain: Uncertain::Ignore,
+        seed: 11,
+        tune: Tune {
+            unfreeze,
+            batch: 8,
+            device: DeviceChoice::Cpu,
+            hflip: false,
+            memory_mb,
+            backbone: Some(BackboneSpec {
+                path: xrv_tiny(),
+                arch: "densenet".into(),
+                preprocess: pre,
+            }),
+        },
+    }
+}
+
+struct Data {
+    x: Vec<f32>,
+    t: Targets,
+    xv: Vec<f32>,
+    tv: Targets,
+}
+
+fn data() -> Data {
+    let (x, y) = images(48, 1);
+    let (xv, yv) = images(24, 2);
+    Data {
+        x,
+        t: Targets::MultiClass {
+            values: y,
+            classes: 2,
+        },
+        xv,
+        tv: Targets::MultiClass {
+            values: yv,
+            classes: 2,
+        },
+    }
+}
+
+fn fit(d: &Data, s: &Settings) -> crate::train::Fitted {
+    let train = Part {
+        x: &d.x,
+        targets: &d.t,
+    };
+    let val = Part {
+        x: &d.xv,
+        targets: &d.tv,
+    };
+    Trainer::Finetune
+        .fitter()
+        .fit(train, val, 32 * 32, s, &mut |_| true)
+        .expect("fit")
+}
+
+fn accuracy(p: &[f32], t: &Targets) -> f64 {
+    let Targets::MultiClass { values, .. } = t else {
+        unreachable!()
+    };
+    let right = values
+        .iter()
+        .enumerate()
+        .filter(|(i, y)| (p[2 * i + 1] > p[2 * i]) == (**y == Some(1)))
+        .count();
+    right as f64 / values.len() as f64
+}
+
+#[test]
+fn fine_tuning_learns_is_reproducible_and_saves_an_image_model() {
+    let d = data();
+    let s = settings(Unfreeze::All, 8, 0);
+    assert_eq!(
+        Trainer::Finetune.fitter().input(&s),
+        Input::Pixels(s.tune.backbone.as_ref().expect("spec").preprocess.clone())
+    );
+    let a = fit(&d, &s);
+    let pa = a.model.predict(&d.xv).expect("predict");
+    let acc = accuracy(&pa, &d.tv);
+    assert!(acc >= 0.9, "validation accuracy {acc}");
+    let first = a.history.first().expect("epochs").train_loss;
+    let last = a.history.last().expect("epochs").train_loss;
+    assert!(last < first, "train loss {first} -> {last}");
+
+    // The same settings give the same model.
+    let b = fit(&d, &s);
+    assert_eq!(a.history.len(), b.history.len());
+    assert_eq!(pa, b.model.predict(&d.xv).expect("predict"));
+
+    // The checkpoint is a timm-layout image model: it loads back as the trainer's model
+    // (same probabilities) and as a backbone for embeddings.
+    let dir = tempfile::tempdir().expect("tmp");
+    a.model.save(dir.path()).expect("save");
+    let loaded = Trainer::Finetune.fitter().load(dir.path()).expect("load");
+    let pl = loaded.predict(&d.xv).expect("predict");
+    for (x, y) in pl.iter().zip(&pa) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+    let bb = Backbone::load(dir.path(), &candle_core::Device::Cpu).expect("as backbone");
+    assert!(bb.info.format.starts_with("timm"), "{}", bb.info.format);
+    assert_eq!(
+        (bb.info.preprocess.size, bb.info.preprocess.xrv),
+        (32, true)
+    );
+}
+
+#[test]
+fn a_frozen_backbone_stays_as_it_was_and_chunks_add_up_to_the_batch() {
+    let d = data();
+    let whole = fit(&d, &settings(Unfreeze::Head, 2, 0));
+    // A budget that fits 1–2 images per pass: the same steps, summed over chunks.
+    let chunked = fit(&d, &settings(Unfreeze::Head, 2, 1));
+    for (a, b) in whole.history.iter().zip(&chunked.history) {
+        assert!(
+            (a.train_loss - b.train_loss).abs() < 1e-5 && (a.val_loss - b.val_loss).abs() < 1e-5,
+            "{a:?} vs {b:?}"
+        );
+    }
+    // Head only: every backbone tensor (running statistics too) is the pretrained one.
+    let dir = tempfile::tempdir().expect("tmp");
+    whole.model.save(dir.path()).expect("save");
+    let tuned = crate::checkpoint::load(
+        &dir.path().join("model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .expect("tuned");
+    let orig = crate::checkpoint::load(&xrv_tiny(), &candle_core::Device::Cpu).expect("orig");
+    let mut compared = 0;
+    for (k, t) in &orig {
+        if k.starts_with("classifier") {
+            continue;
+        }
+        let u = tuned.get(k).unwrap_or_else(|| panic!("{k} saved"));
+        let diff = (t - u)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("diff");
+        assert_eq!(diff, 0.0, "{k} changed");
+        compared += 1;
+    }
+    assert!(compared > 40, "{compared}");
+}
+
+#[test]
+fn settings_that_cannot_work_are_refused_with_the_field() {
+    let fitter = Trainer::Finetune.fitter();
+    let mut s = settings(Unfreeze::All, 1, 0);
+    s.size = 8;
+    let e = fitter.check(&s).expect_err("tiny");
+    assert!(
+        matches!(e, crate::MlError::Setting { field: "size", .. }),
+        "{e}"
+    );
+    s.size = 32;
+    s.tune.device = DeviceChoice::Cuda;
+    if !candle_core::utils::cuda_is_available() {
+        let e = fitter.check(&s).expect_err("no cuda");
+        assert!(e.to_string().contains("--features cuda"), "{e}");
+    }
+    let mut s = settings(Unfreeze::All, 1, 0);
+    s.tune.backbone = None;
+    let d = data();
+    let part = Part {
+        x: &d.x,
+        targets: &d.t,
+    };
+    let e = fitter
+        .fit(part, part, 32 * 32, &s, &mut |_| true)
+        .err()
+        .expect("no model");
+    assert!(
+        matches!(e, crate::MlError::Setting { field: "model", .. }),
+        "{e}"
+    );
+    // A run whose weights alone exceed the budget.
+    let mut s = settings(Unfreeze::All, 1, 0);
+    s.size = 1024;
+    s.tune.memory_mb = 1;
+    let (x, _) = images(2, 3);
+    let big: Vec<f32> = x.iter().cycle().take(2 * 1024 * 1024).copied().collect();
+    let t = Targets::MultiClass {
+        values: vec![Some(0), Some(1)],
+        classes: 2,
+    };
+    let part = Part {
+        x: &big,
+        targets: &t,
+    };
+    let e = fitter
+        .fit(part, part, 1024 * 1024, &s, &mut |_| true)
+        .err()
+        .expect("too big");
+    assert!(
+        e.to_string().contains("lower --size") && e.to_string().contains("GiB"),
+        "{e}"
+    );
+    assert_eq!("2".parse::<Unfreeze>().expect("n"), Unfreeze::Last(2));
+    assert_eq!("all".parse::<Unfreeze>().expect("all").to_string(), "all");
+    assert!("some".parse::<Unfreeze>().is_err());
+}
+
+#[test]
+fn augmentation_is_an_identity_at_zero_and_stays_in_range() {
+    let (x, _) = images(1, 5);
+    let none = Augment {
+        rotate_deg: 0.0,
+        scale: 0.0,
+        translate: 0.0,
+        brightness: 0.0,
+        contrast: 0.0,
+        hflip: false,
+    };
+    let mut rng = SplitMix64(1);
+    let same = none.apply(&x, 1, 32, &mut rng);
+    for (a, b) in same.iter().zip(&x) {
+        assert!((a - b).abs() < 1e-3);
+    }
+    let moved = Augment::xray(true).apply(&x, 1, 32, &mut rng);
+    assert!(moved.iter().all(|v| (0.0..=255.0).contains(v)));
+    assert_ne!(moved, x);
+}
