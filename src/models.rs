@@ -21,7 +21,12 @@ pub enum ModelCommand {
     /// .safetensors file: ResNet or DenseNet), or a hub id (owner/name; from the local
     /// Hugging Face cache, downloaded first when online). The format is detected and said.
     Add {
-        spec: String,
+        /// The model's folder, checkpoint file or hub id.
+        #[arg(required_unless_present = "from_run")]
+        spec: Option<String>,
+        /// Register the network a finished `finetune` run saved instead.
+        #[arg(long, conflicts_with = "spec")]
+        from_run: Option<i64>,
         /// Name to use in other commands (default: the folder's or id's last part).
         #[arg(long)]
         name: Option<String>,
@@ -42,8 +47,17 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<()> {
 
 pub fn model(lib: &Library, cmd: ModelCommand) -> Result<()> {
     match cmd {
-        ModelCommand::Add { spec, name, json } => {
-            let (rec, _) = lib.add_model(&spec, name.as_deref())?;
+        ModelCommand::Add {
+            spec,
+            from_run,
+            name,
+            json,
+        } => {
+            let rec = match (spec, from_run) {
+                (_, Some(run)) => lib.add_model_from_run(run, name.as_deref())?,
+                (Some(spec), None) => lib.add_model(&spec, name.as_deref())?.0,
+                (None, None) => anyhow::bail!("give a model PATH|HUB_ID or --from-run ID"),
+            };
             if json {
                 return json_out(&rec);
             }

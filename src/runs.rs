@@ -14,23 +14,43 @@ pub struct TrainCommand {
     #[arg(long)]
     pub split: String,
     /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
-    /// convolutional network trained from scratch on the images.
+    /// convolutional network trained from scratch on the images; finetune: a pretrained
+    /// ResNet/DenseNet (--model) with a new head.
     #[arg(long, default_value = "head")]
     pub trainer: pairlab_core::runs::Trainer,
-    /// The model whose embeddings the head learns from.
+    /// head: the model whose embeddings it learns from; finetune: the registered image
+    /// classifier (ResNet or DenseNet) to fine-tune.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
-    /// The learning rate [default: 0.001 for cnn, 0.01 for head].
+    /// The learning rate [default: 0.01 for head, 0.001 for cnn and finetune (the backbone
+    /// trains at a tenth of it)].
     #[arg(long)]
     pub lr: Option<f64>,
     /// Hidden units of the head (0 = linear).
     #[arg(long, default_value_t = 0)]
     pub hidden: usize,
-    /// cnn: images are resized to SIZE × SIZE grey pixels.
-    #[arg(long, default_value_t = 64)]
-    pub size: usize,
+    /// cnn and finetune: images are resized to SIZE × SIZE pixels [default: 64 for cnn,
+    /// the backbone's input size for finetune].
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// finetune: train the head only (head), also the backbone's last N stages (N), or
+    /// everything (all).
+    #[arg(long, default_value = "head")]
+    pub unfreeze: String,
+    /// finetune: images per optimiser step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// finetune: cpu, cuda or auto (a GPU when this build has one).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// finetune: random horizontal flips (off by default: chest X-rays are not symmetric).
+    #[arg(long)]
+    pub hflip: bool,
+    /// finetune: memory budget in MiB [default: three quarters of the available memory].
+    #[arg(long)]
+    pub memory_mb: Option<usize>,
     /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).
     #[arg(long, default_value = "ignore")]
     pub uncertain: String,
@@ -50,6 +70,11 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         lr,
         hidden,
         size,
+        unfreeze,
+        batch,
+        device,
+        hflip,
+        memory_mb,
         uncertain,
         seed,
         json,
@@ -63,9 +88,17 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         model,
         epochs,
         hidden,
-        size,
+        size: size.unwrap_or(0),
         uncertain: runs::parse_uncertain(uncertain)?,
         seed,
+        tune: runs::Tune {
+            unfreeze: unfreeze.parse()?,
+            batch,
+            device: device.parse()?,
+            hflip,
+            memory_mb: memory_mb.unwrap_or(0),
+            backbone: None,
+        },
     };
     let bar = Bar::new(!json);
     let s = lib.train(&opts, &bar);

@@ -255,6 +255,41 @@ pub(crate) fn add_from(
     Ok((get(conn, &name)?, info))
 }
 
+/// Registers the network a finished `finetune` run saved (its checkpoint is a timm-layout
+/// folder) under `name` (default `run-<id>`), remembering the run.
+pub fn add_from_run(
+    conn: &Connection,
+    run_id: i64,
+    name: Option<&str>,
+) -> Result<(ModelRecord, ModelInfo)> {
+    let (trainer, status, dir): (String, String, Option<String>) = conn
+        .query_row(
+            "SELECT trainer, status, dir FROM runs WHERE id = ?1",
+            [run_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("run {run_id}")))?;
+    if trainer != "finetune" {
+        return Err(Error::field(
+            "run",
+            format!(
+                "run {run_id} trained a {trainer}, which is no image model; only finetune runs register as models"
+            ),
+        ));
+    }
+    let dir = match (status.as_str(), dir) {
+        ("done", Some(d)) => d,
+        _ => {
+            return Err(Error::Conflict(format!(
+                "run {run_id} is {status}: only a finished run has a network to register"
+            )));
+        }
+    };
+    let name = name.map_or_else(|| format!("run-{run_id}"), str::to_string);
+    add_from(conn, &dir, Some(&name), Some(run_id))
+}
+
 fn looks_like_hub_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() == 2

@@ -112,6 +112,11 @@ macro_rules! for_each_endpoint {
                 } }
                 /// The registered models.
                 models { GET "/models" any (cx, _a: NoArgs) -> Vec<ModelRecord> { cx.library()?.models() } }
+                /// Registers a finished fine-tuning run's network as an image model (for
+                /// embeddings, similarity, duplicates and pre-labelling).
+                register_run_model { POST "/runs/{id}/model" Admin (cx, a: RunModelArgs, id) -> ModelRecord {
+                    cx.library()?.add_model_from_run(id, a.name.as_deref())
+                } }
                 /// Sets or blanks one class of a pair: the event written, or `null` when the
                 /// value did not change.
                 set_label { POST "/labels" Annotator (cx, a: SetLabelArgs) -> Option<LabelEvent> {

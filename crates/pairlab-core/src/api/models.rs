@@ -40,6 +40,11 @@ impl Library {
         models::add(self.conn(), spec, name)
     }
 
+    /// Registers a finished `finetune` run's network as an image model.
+    pub fn add_model_from_run(&self, run_id: i64, name: Option<&str>) -> Result<ModelRecord> {
+        Ok(models::add_from_run(self.conn(), run_id, name)?.0)
+    }
+
     /// The registered models.
     pub fn models(&self) -> Result<Vec<ModelRecord>> {
         models::list(self.conn())

@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use crate::browse::{BrowseFilter, BrowseSort};
 use crate::error::Result;
-use crate::runs::{TrainOptions, Trainer, parse_uncertain};
+use crate::runs::{DeviceChoice, TrainOptions, Trainer, Tune, Unfreeze, parse_uncertain};
 
 /// The most rows one page may ask for.
 pub const MAX_LIMIT: u32 = 1000;
@@ -113,6 +113,16 @@ pub struct LeakageArgs {
     /// Largest dHash Hamming distance counted as a near duplicate (default 4).
     #[ts(optional)]
     pub near: Option<u32>,
+}
+
+/// Registers a finished `finetune` run's network as an image model.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct RunModelArgs {
+    /// The model's name (default `run-<id>`).
+    #[serde(default)]
+    #[ts(optional)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, TS)]
@@ -223,9 +233,6 @@ fn default_trainer() -> Trainer {
 fn default_epochs() -> usize {
     100
 }
-fn default_size() -> usize {
-    64
-}
 fn default_uncertain() -> String {
     "ignore".into()
 }
@@ -255,8 +262,9 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional, as = "Option<usize>")]
     pub hidden: usize,
-    /// `cnn`: images are resized to `size × size` grey pixels.
-    #[serde(default = "default_size")]
+    /// `cnn` and `finetune`: images are resized to `size × size` pixels (by default 64 for
+    /// `cnn`, the backbone's input size for `finetune`).
+    #[serde(default)]
     #[ts(optional, as = "Option<usize>")]
     pub size: usize,
     /// `ignore`, `zeros` or `ones`.
@@ -266,6 +274,26 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional, as = "Option<u64>")]
     pub seed: u64,
+    /// `finetune`: `head` (the default), a number of the backbone's last stages, or `all`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub unfreeze: Option<String>,
+    /// `finetune`: images per optimiser step (default 16).
+    #[serde(default)]
+    #[ts(optional)]
+    pub batch: Option<usize>,
+    /// `finetune`: `cpu`, `cuda` or `auto` (the default: a GPU when the build has one).
+    #[serde(default)]
+    #[ts(optional)]
+    pub device: Option<DeviceChoice>,
+    /// `finetune`: random horizontal flips (off by default: chest X-rays are not symmetric).
+    #[serde(default)]
+    #[ts(optional)]
+    pub hflip: Option<bool>,
+    /// `finetune`: memory budget in MiB (default: three quarters of what is available).
+    #[serde(default)]
+    #[ts(optional)]
+    pub memory_mb: Option<usize>,
 }
 
 impl TrainArgs {
@@ -282,6 +310,17 @@ impl TrainArgs {
             hidden: self.hidden,
             size: self.size,
             seed: self.seed,
+            tune: Tune {
+                unfreeze: match &self.unfreeze {
+                    Some(u) => u.parse::<Unfreeze>()?,
+                    None => Unfreeze::Head,
+                },
+                batch: self.batch.unwrap_or(0),
+                device: self.device.unwrap_or_default(),
+                hflip: self.hflip.unwrap_or(false),
+                memory_mb: self.memory_mb.unwrap_or(0),
+                backbone: None,
+            },
         };
         opts.check()?;
         Ok(opts)

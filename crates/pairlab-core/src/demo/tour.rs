@@ -124,6 +124,7 @@ pub fn run(
             size: 32,
             uncertain: Uncertain::Ignore,
             seed: 0,
+            tune: Default::default(),
         },
         progress,
     )?;

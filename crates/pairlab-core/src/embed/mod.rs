@@ -228,7 +228,7 @@ pub fn embed_with(
     if images && !model.images {
         if what == What::Images {
             return Err(Error::Invalid(format!(
-                "model {} encodes text only; use a CLIP model for images",
+                "model {} encodes text only; use a CLIP model or an image classifier for images",
                 model.name
             )));
         }
@@ -279,7 +279,14 @@ pub fn embed_with(
             s.images_per_s = s.images as f64 / s.image_seconds.max(1e-9);
         }
     }
-    if reports {
+    if reports && !model.texts {
+        if what == What::Reports {
+            return Err(Error::Invalid(format!(
+                "model {} encodes images only; use a CLIP or BERT-family model for reports",
+                model.name
+            )));
+        }
+    } else if reports {
         let (items, existing) = pending(conn, model, "report")?;
         s.reports_existing = existing;
         progress.stage("embedding reports", items.len() as u64);

@@ -55,6 +55,11 @@ pub(super) fn load(
                 fingerprint: model.fingerprint.clone(),
             })
         }
+        Input::Pixels(pre) => Ok(Source {
+            fingerprint: format!("pixels-{}", pixels::geometry_key(&pre)),
+            rows: pixels::raw_pixels(conn, library, images, &pre, progress)?,
+            model_id: None,
+        }),
         Input::Grey { size } => Ok(Source {
             rows: pixels::pixels(conn, library, images, size as u32, progress)?,
             model_id: None,

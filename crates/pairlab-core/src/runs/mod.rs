@@ -17,6 +17,8 @@ use ts_rs::TS;
 /// One epoch's figures, as stored in `run_epochs`.
 pub use confidence::fill_missing as fill_confidence;
 pub use pairlab_ml::train::EpochMetrics;
+use pairlab_ml::train::finetune::BackboneSpec;
+pub use pairlab_ml::train::finetune::{DeviceChoice, Tune, Unfreeze};
 use pairlab_ml::train::{Model, Settings};
 pub use pairlab_ml::train::{Trainer, Uncertain};
 use rusqlite::{Connection, OptionalExtension};
@@ -39,10 +41,14 @@ pub struct TrainOptions {
     pub lr: f64,
     /// Hidden units of the classifier's MLP (0 = linear).
     pub hidden: usize,
-    /// `cnn`: images are resized to `size × size` grey pixels.
+    /// `cnn` and `finetune`: images are resized to `size × size` pixels (0: the trainer's
+    /// default, 64 for `cnn`, the backbone's input size for `finetune`).
     pub size: usize,
     pub uncertain: Uncertain,
     pub seed: u64,
+    /// `finetune`: unfreezing, batch, device, flips and memory budget (the backbone is
+    /// `model`, resolved when the run starts).
+    pub tune: Tune,
 }
 
 /// Where a run stands: `running` while it trains, then `done`, `failed`, `cancelled`, or
@@ -137,9 +143,13 @@ impl TrainOptions {
             epochs: self.epochs,
             lr: self.lr,
             hidden: self.hidden,
-            size: self.size,
+            size: match (self.size, self.trainer) {
+                (0, Trainer::Cnn) => 64,
+                (s, _) => s,
+            },
             uncertain: self.uncertain,
             seed: self.seed,
+            tune: self.tune.clone(),
         }
     }
 
@@ -176,12 +186,22 @@ pub fn train(
 ) -> Result<RunSummary> {
     opts.check()?;
     let started = Instant::now();
-    let (fitter, settings) = (opts.trainer.fitter(), opts.settings());
+    let (fitter, mut settings) = (opts.trainer.fitter(), opts.settings());
+    let backbone = match opts.trainer {
+        Trainer::Finetune => Some(backbone(conn, opts)?),
+        _ => None,
+    };
+    if let Some((_, spec)) = &backbone {
+        settings.tune.backbone = Some(spec.clone());
+    }
     let schema = schema::get(conn, &opts.schema)?;
     let (split_id, members) = parts::members(conn, &opts.split)?;
     let images: Vec<i64> = members.iter().map(|m| m.2).collect();
     let input = fitter.input(&settings);
-    let source = inputs::load(conn, library, opts, input, &images, progress)?;
+    let mut source = inputs::load(conn, library, opts, input, &images, progress)?;
+    if let Some((id, _)) = &backbone {
+        source.model_id = Some(*id);
+    }
     let labels = crate::labels::best_values(conn, schema.id)?;
     let data = parts::gather(&members, &source, &schema, &labels, &opts.split, opts.seed)?;
     let config = fitter.config(&settings)?;
@@ -223,6 +243,34 @@ pub fn train(
     let mut s = get(conn, run.id)?;
     s.seconds = started.elapsed().as_secs_f64();
     Ok(s)
+}
+
+/// The registered image classifier a `finetune` run starts from (its id and checkpoint).
+fn backbone(conn: &Connection, opts: &TrainOptions) -> Result<(i64, BackboneSpec)> {
+    let name = opts.model.as_deref().ok_or_else(|| {
+        Error::field(
+            "model",
+            "the finetune trainer needs --model: a registered ResNet or DenseNet (pairlab model add PATH)",
+        )
+    })?;
+    let (rec, enc) = crate::models::load(conn, name)?;
+    let b = enc.backbone().ok_or_else(|| {
+        Error::field(
+            "model",
+            format!(
+                "model {name} is a {} model; finetune needs an image classifier (ResNet or DenseNet)",
+                rec.family
+            ),
+        )
+    })?;
+    Ok((
+        rec.id,
+        BackboneSpec {
+            path: std::path::PathBuf::from(&rec.path),
+            arch: b.info.arch.clone(),
+            preprocess: b.info.preprocess.clone(),
+        },
+    ))
 }
 
 /// The model a finished run saved, through its trainer; refused for a run whose trainer

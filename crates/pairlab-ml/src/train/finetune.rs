@@ -266,7 +266,8 @@ pub struct FinetuneConfig {
     pub seed: u64,
     pub uncertain: Uncertain,
     pub augment: Augment,
-    pub device: DeviceChoice,
+    /// `cpu` or `cuda`: the device the run computes on.
+    pub device: String,
     pub memory_mb: usize,
 }
 
@@ -316,7 +317,7 @@ fn config_of(settings: &Settings) -> Result<FinetuneConfig> {
         seed: settings.seed,
         uncertain: settings.uncertain,
         augment: Augment::xray(settings.tune.hflip),
-        device: settings.tune.device,
+        device: DeviceChoice::name_of(&settings.tune.device.device()?).into(),
         memory_mb: settings.tune.memory_mb,
     })
 }
@@ -383,7 +384,7 @@ impl Fit for FinetuneTrainer {
         let spec = spec(settings)?;
         let mut pre = spec.preprocess.clone();
         pre.size = cfg.size as u32;
-        let device = cfg.device.device()?;
+        let device = settings.tune.device.device()?;
         let tuner = Tuner::build(&spec.path, &pre, train.targets, &cfg, &device)?;
         if pre.channels * cfg.size * cfg.size != dim {
             return Err(MlError::Unsupported(format!(
