@@ -5,10 +5,23 @@
  */
 export type ModelRecord = { id: number, name: string, 
 /**
- * `clip` or `bert`.
+ * `clip`, `bert`, `resnet` or `densenet`.
  */
 family: string, path: string, 
 /**
- * `dir` or `hub:<id>`.
+ * `dir`, `file` or `hub:<id>`.
  */
-source: string, dim: number, images: boolean, texts: boolean, fingerprint: string, added_at: string, };
+source: string, dim: number, images: boolean, texts: boolean, fingerprint: string, added_at: string, 
+/**
+ * What the files are, as detected: `timm (safetensors)`, `torchxrayvision (PyTorch
+ * checkpoint (pre-1.6 format))`, `Hugging Face CLIP (safetensors)`, …
+ */
+format: string, 
+/**
+ * The network of an image classifier (`resnet50`, `densenet121`); empty otherwise.
+ */
+arch: string, 
+/**
+ * The training run a fine-tuned model was registered from.
+ */
+from_run: number | null, };

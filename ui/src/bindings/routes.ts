@@ -25,6 +25,7 @@ import type { PairDetail } from "./PairDetail";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { ReviewStatus } from "./ReviewStatus";
+import type { RunModelArgs } from "./RunModelArgs";
 import type { RunSummary } from "./RunSummary";
 import type { Schema } from "./Schema";
 import type { SchemaArgs } from "./SchemaArgs";
@@ -60,6 +61,7 @@ export const ROUTES = {
   evaluate: { method: "GET", path: "/api/runs/{id}/eval", kind: "json" },
   misclassified: { method: "GET", path: "/api/runs/{id}/misclassified", kind: "json" },
   models: { method: "GET", path: "/api/models", kind: "json" },
+  register_run_model: { method: "POST", path: "/api/runs/{id}/model", kind: "json" },
   set_label: { method: "POST", path: "/api/labels", kind: "json" },
   undo: { method: "POST", path: "/api/undo", kind: "json" },
   redo: { method: "POST", path: "/api/redo", kind: "json" },
@@ -100,6 +102,7 @@ export interface Calls {
   evaluate: { args: PartArgs & { id: number }; answer: EvalReport };
   misclassified: { args: CellArgs & { id: number }; answer: Array<Misclassified> };
   models: { args: Record<string, never>; answer: Array<ModelRecord> };
+  register_run_model: { args: RunModelArgs & { id: number }; answer: ModelRecord };
   set_label: { args: SetLabelArgs; answer: LabelEvent | null };
   undo: { args: AnnotatorArgs; answer: LabelEvent | null };
   redo: { args: AnnotatorArgs; answer: LabelEvent | null };

@@ -43,6 +43,7 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         size: 8,
         uncertain: pairlab_ml::train::Uncertain::Ignore,
         seed: 1,
+        tune: Default::default(),
     };
     let root = lib.root().to_path_buf();
     let run = train(lib.conn_mut(), &root, &opts, &Silent)?;
