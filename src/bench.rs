@@ -54,6 +54,25 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fine-tuning throughput of a ResNet or DenseNet on random weights and images:
+    /// forward, backward and AdamW steps (`bench/finetune.sh` runs PyTorch beside it).
+    Finetune {
+        /// resnet18, resnet34, resnet50 or densenet121.
+        #[arg(long, default_value = "resnet50")]
+        arch: String,
+        #[arg(long, default_value_t = 224)]
+        size: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// head, a number of stages, or all.
+        #[arg(long, default_value = "all")]
+        unfreeze: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// CLIP image embeddings/s on the CPU at each batch size (random ViT-B/32 unless
     /// --model DIR); `bench/clip.sh` runs onnxruntime on the same weights beside it.
     Clip {
@@ -188,6 +207,14 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             npy,
             json,
         } => return crate::bench_clip::run(model, &batches, seconds, npy, json),
+        BenchCommand::Finetune {
+            arch,
+            size,
+            batch,
+            steps,
+            unfreeze,
+            json,
+        } => return bench_finetune(&arch, size, batch, steps, &unfreeze, json),
     };
     let kind = kind_of(kind_arg);
     let dir = dir
@@ -388,6 +415,41 @@ fn bench_labeler_real(
             benchmark::MIN_SUPPORT,
             h.supported.strict,
             h.supported.lenient
+        );
+    }
+    Ok(())
+}
+
+fn bench_finetune(
+    arch: &str,
+    size: usize,
+    batch: usize,
+    steps: usize,
+    unfreeze: &str,
+    json: bool,
+) -> Result<()> {
+    use pairlab_ml::backbone::Arch;
+    use pairlab_ml::{densenet, resnet};
+    let arch = match arch {
+        "resnet18" => Arch::ResNet(resnet::Config::resnet18()),
+        "resnet34" => Arch::ResNet(resnet::Config::resnet34()),
+        "resnet50" => Arch::ResNet(resnet::Config::resnet50()),
+        "densenet121" => Arch::DenseNet(densenet::Config::densenet121()),
+        other => bail!("--arch {other}: use resnet18, resnet34, resnet50 or densenet121"),
+    };
+    let t = pairlab_ml::train::finetune::throughput(&arch, size, batch, steps, unfreeze.parse()?)?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "{} at {} px, batch {}: {:.2} images/s ({:.2} s per step), peak memory {:.0} MiB (estimated {:.0} MiB)",
+            t.arch,
+            t.size,
+            t.batch,
+            t.images_per_s,
+            t.seconds_per_step,
+            t.peak_rss_mb,
+            t.estimated_mb
         );
     }
     Ok(())

@@ -45,6 +45,9 @@ pub struct TrainCommand {
     /// finetune: cpu, cuda or auto (a GPU when this build has one).
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// finetune: no augmentation (rotation, scale, shift, brightness, contrast).
+    #[arg(long)]
+    pub no_augment: bool,
     /// finetune: random horizontal flips (off by default: chest X-rays are not symmetric).
     #[arg(long)]
     pub hflip: bool,
@@ -73,6 +76,7 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         unfreeze,
         batch,
         device,
+        no_augment,
         hflip,
         memory_mb,
         uncertain,
@@ -95,6 +99,7 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
             unfreeze: unfreeze.parse()?,
             batch,
             device: device.parse()?,
+            augment: !no_augment,
             hflip,
             memory_mb: memory_mb.unwrap_or(0),
             backbone: None,

@@ -463,7 +463,7 @@ mod tests {
         std::fs::write(&p, b"hello world, not weights").expect("write");
         let e = sniff(&p).expect_err("text").to_string();
         assert!(e.contains("neither safetensors nor"), "{e}");
-        std::fs::write(&p, b"\x80\x02\x8a\x0alz\xfc\x9cF\xf9 j\xa8P\x19.").expect("write");
+        std::fs::write(&p, LEGACY_MAGIC).expect("write");
         assert_eq!(sniff(&p).expect("legacy"), Format::TorchLegacy);
         let e = load(&p, &Device::Cpu).expect_err("cut short").to_string();
         assert!(e.contains("pickle"), "{e}");

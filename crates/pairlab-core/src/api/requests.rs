@@ -286,6 +286,10 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional)]
     pub device: Option<DeviceChoice>,
+    /// `finetune`: augmentation while training (on by default).
+    #[serde(default)]
+    #[ts(optional)]
+    pub augment: Option<bool>,
     /// `finetune`: random horizontal flips (off by default: chest X-rays are not symmetric).
     #[serde(default)]
     #[ts(optional)]
@@ -317,6 +321,7 @@ impl TrainArgs {
                 },
                 batch: self.batch.unwrap_or(0),
                 device: self.device.unwrap_or_default(),
+                augment: self.augment.unwrap_or(true),
                 hflip: self.hflip.unwrap_or(false),
                 memory_mb: self.memory_mb.unwrap_or(0),
                 backbone: None,

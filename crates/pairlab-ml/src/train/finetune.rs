@@ -160,6 +160,8 @@ pub struct Tune {
     /// Images per optimiser step (0 = 16).
     pub batch: usize,
     pub device: DeviceChoice,
+    /// Augmentation (rotation, scale, translation, brightness, contrast) while training.
+    pub augment: bool,
     /// Random horizontal flips (off: chest X-rays are not symmetric).
     pub hflip: bool,
     /// Memory budget in MiB (0 = three quarters of the memory available at the start).
@@ -173,6 +175,7 @@ impl Default for Tune {
             unfreeze: Unfreeze::Head,
             batch: 0,
             device: DeviceChoice::Auto,
+            augment: true,
             hflip: false,
             memory_mb: 0,
             backbone: None,
@@ -265,7 +268,8 @@ pub struct FinetuneConfig {
     pub patience: usize,
     pub seed: u64,
     pub uncertain: Uncertain,
-    pub augment: Augment,
+    /// None: no augmentation.
+    pub augment: Option<Augment>,
     /// `cpu` or `cuda`: the device the run computes on.
     pub device: String,
     pub memory_mb: usize,
@@ -316,7 +320,10 @@ fn config_of(settings: &Settings) -> Result<FinetuneConfig> {
         patience: 3,
         seed: settings.seed,
         uncertain: settings.uncertain,
-        augment: Augment::xray(settings.tune.hflip),
+        augment: settings
+            .tune
+            .augment
+            .then(|| Augment::xray(settings.tune.hflip)),
         device: DeviceChoice::name_of(&settings.tune.device.device()?).into(),
         memory_mb: settings.tune.memory_mb,
     })
@@ -716,12 +723,15 @@ impl Tuner {
         let mut total: Option<GradStore> = None;
         let mut loss_sum = 0.0;
         for part in idx.chunks(chunk.max(1)) {
-            let raw = data.gather(part, None);
-            let mut aug = Vec::with_capacity(raw.len());
-            for row in raw.chunks(data.dim) {
-                aug.extend(cfg.augment.apply(row, self.pre.channels, s, rng));
+            let mut raw = data.gather(part, None);
+            if let Some(a) = &cfg.augment {
+                let mut aug = Vec::with_capacity(raw.len());
+                for row in raw.chunks(data.dim) {
+                    aug.extend(a.apply(row, self.pre.channels, s, rng));
+                }
+                raw = aug;
             }
-            let x = self.input(&aug, part.len())?;
+            let x = self.input(&raw, part.len())?;
             let z = self.logits(&x, true)?;
             let share = part.len() as f64 / idx.len() as f64;
             let loss = (data.loss_of(&z, part)? * share)?;
@@ -986,4 +996,114 @@ impl Model for Finetuned {
         }
         Ok(out)
     }
+}
+
+/// Figures of [`throughput`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Throughput {
+    pub arch: String,
+    pub size: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub images_per_s: f64,
+    pub seconds_per_step: f64,
+    /// The process's peak resident memory (VmHWM) after the steps.
+    pub peak_rss_mb: f64,
+    /// What the run planner estimated for one step of this batch.
+    pub estimated_mb: f64,
+}
+
+/// Fine-tuning throughput: forward, backward and AdamW steps of `batch` random images on
+/// random weights of `arch` at `size` px (one warm-up step first), everything trained
+/// unless `unfreeze` says otherwise. For `pairlab bench finetune`.
+pub fn throughput(
+    arch: &Arch,
+    size: usize,
+    batch: usize,
+    steps: usize,
+    unfreeze: Unfreeze,
+) -> Result<Throughput> {
+    let dir = std::env::temp_dir().join(format!("pairlab-bench-{}", std::process::id()));
+    let file = dir.join(format!("{}.safetensors", arch.name()));
+    crate::random_weights::write_backbone(&file, arch, Some(7))?;
+    let mut pre = Preprocess::imagenet(size as u32);
+    pre.channels = arch.in_channels();
+    let classes = 2;
+    let n = batch * (steps + 1);
+    let targets = Targets::MultiClass {
+        values: (0..n).map(|i| Some(i % classes)).collect(),
+        classes,
+    };
+    let cfg = FinetuneConfig {
+        backbone: file.clone(),
+        arch: arch.name(),
+        unfreeze,
+        size,
+        batch,
+        epochs: 1,
+        lr: 1e-3,
+        backbone_lr_factor: 0.1,
+        weight_decay: 1e-4,
+        patience: 1,
+        seed: 1,
+        uncertain: Uncertain::Ignore,
+        augment: None,
+        device: "cpu".into(),
+        memory_mb: 0,
+    };
+    let tuner = Tuner::build(&file, &pre, &targets, &cfg, &Device::Cpu)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let dim = pre.channels * size * size;
+    let mut rng = SplitMix64(3);
+    let x: Vec<f32> = (0..n * dim).map(|_| 127.5 + 127.5 * rng.unit()).collect();
+    let data = Data {
+        x: &x,
+        dim,
+        targets: &targets,
+        policy: Uncertain::Ignore,
+    };
+    let head_vars = tuner.head_vars.all_vars();
+    let net_vars = tuner.trained_vars()?;
+    let params = |lr| ParamsAdamW {
+        lr,
+        weight_decay: 1e-4,
+        ..Default::default()
+    };
+    let mut opt_head = AdamW::new(head_vars.clone(), params(1e-3))?;
+    let mut opt_net = AdamW::new(net_vars.clone(), params(1e-4))?;
+    let all: Vec<Var> = head_vars.into_iter().chain(net_vars).collect();
+    let est = estimate(&tuner.net, &tuner.net_vars, pre.channels, size, tuner.cut)?;
+    let mut aug = SplitMix64(5);
+    let idx: Vec<usize> = (0..n).collect();
+    let mut started = Instant::now();
+    for (k, b) in idx.chunks(batch).enumerate() {
+        if k == 1 {
+            started = Instant::now();
+        }
+        let (_, grads) = tuner.step(&data, b, batch, &cfg, &all, &mut aug)?;
+        opt_head.step(&grads)?;
+        opt_net.step(&grads)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0;
+    Ok(Throughput {
+        arch: arch.name(),
+        size,
+        batch,
+        steps,
+        images_per_s: (steps * batch) as f64 / secs,
+        seconds_per_step: secs / steps.max(1) as f64,
+        peak_rss_mb: peak,
+        estimated_mb: (est.fixed_bytes + est.per_image_bytes * batch as u64) as f64
+            / (1u64 << 20) as f64,
+    })
 }

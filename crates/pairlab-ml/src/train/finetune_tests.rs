@@ -52,6 +52,7 @@ fn settings(unfreeze: Unfreeze, epochs: usize, memory_mb: usize) -> Settings {
             unfreeze,
             batch: 8,
             device: DeviceChoice::Cpu,
+            augment: true,
             hflip: false,
             memory_mb,
             backbone: Some(BackboneSpec {
@@ -267,4 +268,78 @@ fn augmentation_is_an_identity_at_zero_and_stays_in_range() {
     let moved = Augment::xray(true).apply(&x, 1, 32, &mut rng);
     assert!(moved.iter().all(|v| (0.0..=255.0).contains(v)));
     assert_ne!(moved, x);
+}
+
+/// 20 steps from the same weights and batches give PyTorch's losses
+/// (tests/reference/make_finetune_steps.py) to 1e-3 relative.
+#[test]
+fn twenty_steps_follow_pytorchs_loss_trajectory() {
+    let refs = crate::model_tests::reference("finetune_steps.json");
+    let want: Vec<f64> = refs["losses"]
+        .as_array()
+        .expect("losses")
+        .iter()
+        .map(|v| v.as_f64().expect("loss"))
+        .collect();
+    let (n, size) = (160, 32);
+    let mut x = Vec::with_capacity(n * size * size);
+    for i in 0..n {
+        for y in 0..size {
+            for xx in 0..size {
+                let mut v = 127.5
+                    + 100.0
+                        * (0.37 * i as f64
+                            + 0.21 * y as f64 * (1 + i % 3) as f64
+                            + 0.13 * xx as f64)
+                            .sin();
+                if i % 2 == 1 && xx < size / 2 {
+                    v += 40.0;
+                }
+                x.push(v.clamp(0.0, 255.0) as f32);
+            }
+        }
+    }
+    let t = Targets::MultiClass {
+        values: (0..n).map(|i| Some(i % 2)).collect(),
+        classes: 2,
+    };
+    let none = Targets::MultiClass {
+        values: Vec::new(),
+        classes: 2,
+    };
+    let mut s = settings(Unfreeze::All, 1, 0);
+    s.lr = refs["lr"].as_f64().expect("lr");
+    s.seed = refs["seed"].as_u64().expect("seed");
+    s.tune.batch = refs["batch"].as_u64().expect("batch") as usize;
+    s.tune.augment = false;
+    let mut means = Vec::new();
+    Trainer::Finetune
+        .fitter()
+        .fit(
+            Part { x: &x, targets: &t },
+            Part {
+                x: &[],
+                targets: &none,
+            },
+            size * size,
+            &s,
+            &mut |e| {
+                if let super::Event::Batch { loss, .. } = e {
+                    means.push(loss);
+                }
+                true
+            },
+        )
+        .expect("fit");
+    // Events carry the running mean; step k's own loss is k·m_k − (k−1)·m_(k−1).
+    let got: Vec<f64> = (0..means.len())
+        .map(|k| {
+            let prev = if k == 0 { 0.0 } else { k as f64 * means[k - 1] };
+            (k + 1) as f64 * means[k] - prev
+        })
+        .collect();
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(((g - w) / w).abs() < 1e-3, "step {k}: {g} vs PyTorch {w}");
+    }
 }
