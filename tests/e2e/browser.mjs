@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CHROMIUM_ARGS, Steps, assert, assertEq, chromium, demoLibrary, outDir, pairlabBin, serve,
+  CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, chromium, demoLibrary, outDir, pairlabBin, serve,
 } from "./harness.mjs";
 
 const steps = new Steps("e2e_browser");
@@ -171,6 +171,47 @@ try {
     await page.waitForSelector('[data-testid="cell"]');
     const grid = await cellIds();
     assertEq([...grid].sort((a, b) => a - b), [...shown].sort((a, b) => a - b), "the grid shows those samples");
+  });
+
+  await steps.step("fine_tune_a_backbone_register_it_and_evaluate_it", async () => {
+    // A small torchxrayvision DenseNet saved whole by torch.save (committed, random weights).
+    const ckpt = join(ROOT, "tests/data/reference/checkpoints/xrv_tiny.pt");
+    execFileSync(pairlabBin(), ["--library", demo.lib, "model", "add", ckpt, "--name", "xrv-tiny"], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const before = new Set((await api("/api/runs")).map((r) => r.run_id));
+    await page.goto(`${server.url}#/train`);
+    await page.reload();
+    await page.waitForSelector('[data-testid="train-form"]');
+    await page.click('[data-testid="train-trainer"] [data-value="finetune"]');
+    await page.selectOption('[data-testid="train-model"]', "xrv-tiny");
+    await page.selectOption('[data-testid="train-unfreeze"]', "all");
+    await page.fill('[data-testid="train-size"]', "64");
+    await page.fill('[data-testid="train-epochs"]', "2");
+    // Memory and time are estimated before the run starts.
+    const estimate = page.locator('[data-testid="train-estimate"][data-fits="yes"]');
+    await estimate.waitFor({ timeout: 30000 });
+    const said = await estimate.textContent();
+    assert(said.includes("64 px") && said.includes("MiB") && said.includes("per epoch"), `the estimate: ${said}`);
+    await shot("train-finetune-form");
+    await page.click('[data-testid="train-start"]');
+    await page.waitForSelector('[data-testid="train-status"][data-status="done"]', { timeout: 300000 });
+    const fresh = (await api("/api/runs")).filter((r) => !before.has(r.run_id));
+    assertEq(fresh.length, 1, "one new run");
+    const run = fresh[0];
+    assertEq([run.trainer, run.model, run.unfreeze, run.size, run.status], ["finetune", "xrv-tiny", "all", 64, "done"], "the fine-tuning run");
+    // The runs table shows how it was tuned and registers the network as a model.
+    const row = page.locator(`[data-testid="run-row"][data-run="${run.run_id}"]`);
+    const tuning = await row.locator('[data-testid="run-tuning"]').textContent();
+    assert(tuning.includes("all layers") && tuning.includes("64 px"), `the tuning column: ${tuning}`);
+    await row.locator('[data-testid="run-register"]').click();
+    await row.locator('[data-testid="run-registered"]').waitFor();
+    const model = (await api("/api/models")).find((m) => m.from_run === run.run_id);
+    assert(model && model.family === "densenet" && model.images, `run ${run.run_id} is an image model: ${JSON.stringify(model)}`);
+    await shot("train-finetune-done");
+    await page.goto(`${server.url}#/evaluate/${run.run_id}`);
+    await page.waitForSelector('[data-testid="eval-metrics"]');
+    await shot("evaluate-finetune");
   });
 
   await steps.step("library_view_lists_the_corpus_and_split_leakage", async () => {

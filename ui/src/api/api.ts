@@ -39,6 +39,8 @@ export const api = {
   run: (id: number) => call("run", { id }),
   runEpochs: (id: number) => call("run_epochs", { id }),
   startTrain: (args: TrainArgs) => call("start_train", { ...args }),
+  estimateTrain: (args: TrainArgs) => call("estimate_train", { ...args }),
+  registerRunModel: (id: number, name?: string) => call("register_run_model", { id, name }),
   evaluate: (id: number, part?: string) => call("evaluate", { id, part }),
   misclassified: (id: number, cell: CellArgs) => call("misclassified", { id, ...cell }),
 

@@ -10,4 +10,16 @@ trainer: string, model: string | null, status: RunStatus,
 /**
  * Why a run failed, was cancelled or was interrupted.
  */
-message: string | null, classes: Array<string>, epochs: number, best_epoch: number | null, final_val_loss: number | null, fingerprint: string, created_at: string, seconds: number, };
+message: string | null, classes: Array<string>, epochs: number, best_epoch: number | null, final_val_loss: number | null, fingerprint: string, created_at: string, seconds: number, 
+/**
+ * `finetune`: how much of the backbone trained (`head`, `N` stages, `all`).
+ */
+unfreeze: string | null, 
+/**
+ * `finetune`: `cpu` or `cuda`.
+ */
+device: string | null, 
+/**
+ * `cnn` and `finetune`: the image size in pixels.
+ */
+size: number | null, };

@@ -40,6 +40,10 @@ batch?: number,
  */
 device?: DeviceChoice, 
 /**
+ * `finetune`: augmentation while training (on by default).
+ */
+augment?: boolean, 
+/**
  * `finetune`: random horizontal flips (off by default: chest X-rays are not symmetric).
  */
 hflip?: boolean, 

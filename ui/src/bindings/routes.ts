@@ -25,6 +25,7 @@ import type { PairDetail } from "./PairDetail";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { ReviewStatus } from "./ReviewStatus";
+import type { RunEstimate } from "./RunEstimate";
 import type { RunModelArgs } from "./RunModelArgs";
 import type { RunSummary } from "./RunSummary";
 import type { Schema } from "./Schema";
@@ -56,6 +57,7 @@ export const ROUTES = {
   leakage: { method: "GET", path: "/api/leakage", kind: "json" },
   runs: { method: "GET", path: "/api/runs", kind: "json" },
   start_train: { method: "POST", path: "/api/runs", kind: "json" },
+  estimate_train: { method: "POST", path: "/api/runs/estimate", kind: "json" },
   run: { method: "GET", path: "/api/runs/{id}", kind: "json" },
   run_epochs: { method: "GET", path: "/api/runs/{id}/epochs", kind: "json" },
   evaluate: { method: "GET", path: "/api/runs/{id}/eval", kind: "json" },
@@ -97,6 +99,7 @@ export interface Calls {
   leakage: { args: LeakageArgs; answer: LeakageReport };
   runs: { args: Record<string, never>; answer: Array<RunSummary> };
   start_train: { args: TrainArgs; answer: JobStarted };
+  estimate_train: { args: TrainArgs; answer: RunEstimate };
   run: { args: { id: number }; answer: RunSummary };
   run_epochs: { args: { id: number }; answer: Array<EpochMetrics> };
   evaluate: { args: PartArgs & { id: number }; answer: EvalReport };

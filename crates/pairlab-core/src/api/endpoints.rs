@@ -20,6 +20,7 @@ use crate::jobs::JobState;
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
 use crate::report_labeler::Evidence;
+use crate::runs::RunEstimate;
 use crate::runs::eval::{EvalReport, Misclassified};
 use crate::runs::{EpochMetrics, RunSummary};
 use crate::splits::{LeakageReport, SplitSummary};
@@ -95,6 +96,11 @@ macro_rules! for_each_endpoint {
                 /// Starts training; follow it with `job` / `job_events`.
                 start_train { POST "/runs" Admin (cx, a: TrainArgs) -> JobStarted {
                     cx.jobs().start_train(a)
+                } }
+                /// What a fine-tuning run would need before it starts: memory, images per
+                /// pass, time per epoch (or why it cannot run).
+                estimate_train { POST "/runs/estimate" any (cx, a: TrainArgs) -> RunEstimate {
+                    cx.library()?.estimate_train(&a.options()?)
                 } }
                 /// One run.
                 run { GET "/runs/{id}" any (cx, _a: NoArgs, id) -> RunSummary { cx.library()?.run(id) } }

@@ -14,6 +14,11 @@ impl Library {
         runs::train(self.conn_mut(), &root, opts, progress)
     }
 
+    /// What a `finetune` run would need (memory, chunking, time per epoch).
+    pub fn estimate_train(&self, opts: &TrainOptions) -> Result<runs::RunEstimate> {
+        runs::estimate(self.conn(), opts)
+    }
+
     /// All runs, oldest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>> {
         runs::list(self.conn())

@@ -18,7 +18,7 @@ use ts_rs::TS;
 pub use confidence::fill_missing as fill_confidence;
 pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::finetune::BackboneSpec;
-pub use pairlab_ml::train::finetune::{DeviceChoice, Tune, Unfreeze};
+pub use pairlab_ml::train::finetune::{DeviceChoice, RunEstimate, Tune, Unfreeze};
 use pairlab_ml::train::{Model, Settings};
 pub use pairlab_ml::train::{Trainer, Uncertain};
 use rusqlite::{Connection, OptionalExtension};
@@ -122,6 +122,12 @@ pub struct RunSummary {
     pub fingerprint: String,
     pub created_at: String,
     pub seconds: f64,
+    /// `finetune`: how much of the backbone trained (`head`, `N` stages, `all`).
+    pub unfreeze: Option<String>,
+    /// `finetune`: `cpu` or `cuda`.
+    pub device: Option<String>,
+    /// `cnn` and `finetune`: the image size in pixels.
+    pub size: Option<usize>,
 }
 
 pub fn parse_uncertain(s: &str) -> Result<Uncertain> {
@@ -245,6 +251,26 @@ pub fn train(
     Ok(s)
 }
 
+/// What a `finetune` run will need (memory, chunking, time per epoch) before it starts.
+pub fn estimate(conn: &Connection, opts: &TrainOptions) -> Result<RunEstimate> {
+    if opts.trainer != Trainer::Finetune {
+        return Err(Error::field(
+            "trainer",
+            format!(
+                "estimates are for finetune runs; {} runs start at once",
+                opts.trainer
+            ),
+        ));
+    }
+    opts.check()?;
+    let (_, spec) = backbone(conn, opts)?;
+    let (_, members) = parts::members(conn, &opts.split)?;
+    let train = members.iter().filter(|m| m.1 == "train").count();
+    let mut settings = opts.settings();
+    settings.tune.backbone = Some(spec);
+    Ok(pairlab_ml::train::finetune::estimate_run(&settings, train)?)
+}
+
 /// The registered image classifier a `finetune` run starts from (its id and checkpoint).
 fn backbone(conn: &Connection, opts: &TrainOptions) -> Result<(i64, BackboneSpec)> {
     let name = opts.model.as_deref().ok_or_else(|| {
@@ -298,12 +324,20 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
                 COALESCE((julianday(r.finished_at) - julianday(r.created_at)) * 86400.0,
                          (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0),
-                r.message
+                r.message, r.config
          FROM runs r JOIN schemas s ON s.id = r.schema_id JOIN splits sp ON sp.id = r.split_id
          LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
         [run_id],
         |r| {
             let classes: String = r.get(6)?;
+            let config: serde_json::Value =
+                serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default();
+            let text = |k: &str| config.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let size = config
+                .get("size")
+                .or_else(|| config.get("image").and_then(|i| i.get("size")))
+                .and_then(serde_json::Value::as_u64)
+                .map(|s| s as usize);
             Ok(RunSummary {
                 run_id: r.get(0)?,
                 schema: r.get(1)?,
@@ -319,6 +353,9 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 final_val_loss: r.get(11)?,
                 seconds: r.get(12)?,
                 message: r.get(13)?,
+                unfreeze: text("unfreeze"),
+                device: text("device"),
+                size,
             })
         },
     )

@@ -434,6 +434,16 @@ fn stage_of(arch: &Arch, name: &str) -> usize {
     }
 }
 
+/// What an epoch runs over: the training rows in this epoch's order, the chunk size, the
+/// run's configuration and the variables that train.
+struct Pass<'a> {
+    data: &'a Data<'a>,
+    order: &'a [usize],
+    chunk: usize,
+    cfg: &'a FinetuneConfig,
+    vars: &'a [Var],
+}
+
 /// A model being fine-tuned: the backbone's and the head's variables.
 struct Tuner {
     net: Net,
@@ -626,7 +636,6 @@ impl Tuner {
         let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
         let mut snap = self.snapshot()?;
         let mut history = Vec::new();
-        let batch = cfg.batch.max(1);
         for epoch in 1..=cfg.epochs.max(1) {
             let started = Instant::now();
             let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
@@ -635,24 +644,15 @@ impl Tuner {
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i + 1));
             }
-            let mut aug = SplitMix64(rng.next_u64());
-            let total = order.len().div_ceil(batch);
-            let (mut sum, mut batches) = (0.0, 0usize);
-            for idx in order.chunks(batch) {
-                let (loss, grads) = self.step(&tr, idx, chunk, cfg, &all, &mut aug)?;
-                opt_head.step(&grads)?;
-                opt_net.step(&grads)?;
-                sum += loss;
-                batches += 1;
-                if !observe(Event::Batch {
-                    done: batches,
-                    total,
-                    loss: sum / batches as f64,
-                }) {
-                    return Err(MlError::Cancelled);
-                }
-            }
-            let train_loss = sum / batches.max(1) as f64;
+            let aug = SplitMix64(rng.next_u64());
+            let pass = Pass {
+                data: &tr,
+                order: &order,
+                chunk,
+                cfg,
+                vars: &all,
+            };
+            let train_loss = self.epoch(&pass, [&mut opt_head, &mut opt_net], aug, observe)?;
             let (val_loss, val_accuracy) = if val_rows.is_empty() {
                 (train_loss, None)
             } else {
@@ -686,26 +686,61 @@ impl Tuner {
         for (v, t) in &snap {
             v.set(t)?;
         }
+        Ok(Fitted {
+            model: Box::new(self.into_model()?),
+            history,
+            best_epoch,
+        })
+    }
+
+    /// The fine-tuned network as a model (its variables as they are now).
+    fn into_model(self) -> Result<Finetuned> {
         let tensors = {
             let data = self.net_vars.data().lock().map_err(lock_err)?;
             data.iter()
                 .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
                 .collect()
         };
-        Ok(Fitted {
-            model: Box::new(Finetuned {
-                tensors,
-                net: self.net,
-                head: self.head,
-                arch: self.arch,
-                pre: self.pre,
-                multi_label: self.multi_label,
-                classes: self.classes,
-                device: self.device,
-            }),
-            history,
-            best_epoch,
+        Ok(Finetuned {
+            tensors,
+            net: self.net,
+            head: self.head,
+            arch: self.arch,
+            pre: self.pre,
+            multi_label: self.multi_label,
+            classes: self.classes,
+            device: self.device,
         })
+    }
+
+    /// One pass over the shuffled training rows; answers the mean batch loss.
+    fn epoch(
+        &self,
+        pass: &Pass,
+        opts: [&mut AdamW; 2],
+        mut aug: SplitMix64,
+        observe: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<f64> {
+        let batch = pass.cfg.batch.max(1);
+        let total = pass.order.len().div_ceil(batch);
+        let (mut sum, mut batches) = (0.0, 0usize);
+        let [opt_head, opt_net] = opts;
+        for idx in pass.order.chunks(batch) {
+            let (loss, grads) =
+                self.step(pass.data, idx, pass.chunk, pass.cfg, pass.vars, &mut aug)?;
+            opt_head.step(&grads)?;
+            opt_net.step(&grads)?;
+            sum += loss;
+            batches += 1;
+            if !observe(Event::Batch {
+                done: batches,
+                total,
+                loss: sum / batches as f64,
+            }) {
+                return Err(MlError::Cancelled);
+            }
+        }
+        Ok(sum / batches.max(1) as f64)
     }
 
     /// One optimiser step's gradients over the batch `idx`, in chunks of `chunk` images
@@ -815,10 +850,15 @@ pub struct MemoryEstimate {
     pub per_image_bytes: u64,
 }
 
-/// Values a trained stage keeps per output value for its backward pass (convolution
-/// inputs, batch-norm intermediates, ReLU masks; measured on ResNet and DenseNet, see
-/// docs/PERFORMANCE.md).
-const KEPT_PER_OUTPUT: u64 = 24;
+/// Values kept for the backward pass per value a trained layer computes (its input, batch
+/// norm's intermediates, ReLU, concatenations), as measured with `pairlab bench finetune`
+/// at 224 px, batch 16 (docs/PERFORMANCE.md): ResNet-50 and DenseNet-121.
+fn kept_per_value(net: &Net) -> u64 {
+    match net {
+        Net::ResNet(_) => 7,
+        Net::DenseNet(_) => 6,
+    }
+}
 
 fn estimate(
     net: &Net,
@@ -838,36 +878,68 @@ fn estimate(
             }
         }
     }
-    // Stage outputs of one image, from a pass at a small size scaled by area.
-    let probe = 64.min(size);
-    let x = Tensor::zeros((1, channels, probe, probe), DType::F32, &Device::Cpu)?;
-    let area = (size * size) as f64 / (probe * probe) as f64;
-    let mut h = x;
-    let (mut kept, mut peak) = (0u64, (channels * size * size) as u64);
-    for k in 0..net.stages() {
-        h = net.stage(k, &h, false)?;
-        let out = (h.elem_count() as f64 * area) as u64;
-        let layers = stage_layers(net, k) as u64;
-        if k >= cut {
-            kept += out * layers * KEPT_PER_OUTPUT;
-        }
-        peak = peak.max(out * 4);
-    }
+    let values = computed_values(net, size);
+    let kept: u64 = values.iter().skip(cut).sum::<u64>() * kept_per_value(net);
+    // A frozen stage keeps nothing, but its largest stage is alive while it runs.
+    let peak = values.iter().copied().max().unwrap_or(0) * 2 + (channels * size * size) as u64;
     Ok(MemoryEstimate {
         fixed_bytes: 4 * (2 * all + 3 * trained),
         per_image_bytes: 4 * (kept + peak),
     })
 }
 
-/// Residual blocks or dense layers in a stage (1 for a stem).
-fn stage_layers(net: &Net, k: usize) -> usize {
+/// Values the layers of each stage compute for one image at `size` px (the output of every
+/// convolution, and for DenseNet each layer's concatenated input).
+fn computed_values(net: &Net, size: usize) -> Vec<u64> {
+    let conv = |s: usize, k: usize, stride: usize| (s + 2 * (k / 2) - k) / stride + 1;
+    let s1 = conv(size, 7, 2); // the stem's convolution
+    let s2 = (s1 - 1) / 2 + 1; // its max pool
+    let stem = match net {
+        Net::ResNet(_) => 64,
+        Net::DenseNet(d) => d.config().init_features,
+    };
+    let mut out = vec![(stem * s1 * s1 + stem * s2 * s2) as u64];
     match net {
-        Net::ResNet(r) if k > 0 => {
-            r.config().blocks[k - 1] * if r.config().bottleneck { 3 } else { 2 }
+        Net::ResNet(r) => {
+            let c = r.config();
+            let mut s = s2;
+            for (k, &blocks) in c.blocks.iter().enumerate() {
+                let w = 64usize << k;
+                let first = s;
+                if k > 0 {
+                    s = (s - 1) / 2 + 1;
+                }
+                // A bottleneck computes w (at the input size), w, 4w and the sum; a basic
+                // block w, w and the sum; the first block also its shortcut.
+                let per = if c.bottleneck {
+                    w * first * first + w * s * s + 4 * w * s * s * 2
+                } else {
+                    w * s * s * 3
+                };
+                let wide = if c.bottleneck { 4 * w } else { w };
+                out.push((blocks * per + wide * s * s) as u64);
+            }
         }
-        Net::DenseNet(d) if k > 0 => 2 * d.config().blocks[k - 1],
-        _ => 1,
+        Net::DenseNet(d) => {
+            let c = d.config();
+            let (mut ch, mut s) = (c.init_features, s2);
+            for (i, &layers) in c.blocks.iter().enumerate() {
+                let mut v = 0;
+                for l in 0..layers {
+                    let input = ch + l * c.growth;
+                    v += (input + c.bn_size * c.growth + c.growth + input) * s * s;
+                }
+                ch += layers * c.growth;
+                if i + 1 < c.blocks.len() {
+                    v += ch * s * s + ch / 2 * s * s;
+                    ch /= 2;
+                    s /= 2;
+                }
+                out.push(v as u64);
+            }
+        }
     }
+    out
 }
 
 /// MemAvailable from /proc/meminfo (8 GiB where it cannot be read).
@@ -1106,4 +1178,101 @@ pub fn throughput(
         estimated_mb: (est.fixed_bytes + est.per_image_bytes * batch as u64) as f64
             / (1u64 << 20) as f64,
     })
+}
+
+/// What a `finetune` run will need, told before it starts (the Train view shows it).
+#[derive(Clone, Debug, Serialize, TS)]
+pub struct RunEstimate {
+    pub arch: String,
+    pub size: usize,
+    pub unfreeze: String,
+    /// `cpu` or `cuda`.
+    pub device: String,
+    /// Memory the run needs at the chunk it will use (weights, optimiser state, activations).
+    pub memory_mb: f64,
+    /// Activations per image in a training pass.
+    pub per_image_mb: f64,
+    pub budget_mb: f64,
+    /// Images per forward/backward pass (the batch, or less when it is accumulated); 0 when
+    /// not even one image fits.
+    pub chunk: usize,
+    /// Seconds per epoch over `images` training images, from one timed forward pass scaled
+    /// to the run's size and a training step's cost (a rough figure: ±50 %).
+    pub seconds_per_epoch: f64,
+    pub images: usize,
+    /// Why the run cannot start, when it cannot.
+    pub refused: Option<String>,
+}
+
+/// Estimates a `finetune` run on `images` training images: memory from the network's
+/// shapes, time from one timed forward pass (random weights of the same shapes).
+pub fn estimate_run(settings: &Settings, images: usize) -> Result<RunEstimate> {
+    let cfg = config_of(settings)?;
+    let spec = spec(settings)?;
+    let device = settings.tune.device.device()?;
+    let (_, _, arch) = backbone::read(&spec.path, &Device::Cpu)?;
+    let arch = arch.with_classes(None);
+    let vars = VarMap::new();
+    let net = Net::load(
+        VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu),
+        &arch,
+    )?;
+    let stages = net.stages();
+    let cut = match cfg.unfreeze {
+        Unfreeze::Head => stages,
+        Unfreeze::All => 0,
+        Unfreeze::Last(n) => stages.saturating_sub(n),
+    };
+    let channels = spec.preprocess.channels;
+    let est = estimate(&net, &vars, channels, cfg.size, cut)?;
+    let budget = if cfg.memory_mb > 0 {
+        cfg.memory_mb as u64 * (1 << 20)
+    } else {
+        available_memory() / 4 * 3
+    };
+    let fits = (budget.saturating_sub(est.fixed_bytes) / est.per_image_bytes.max(1)) as usize;
+    let chunk = fits.min(cfg.batch);
+    // One forward pass of two images at up to 64 px, scaled by area; a trained stage costs
+    // about three forward passes (forward, and backward for inputs and weights).
+    let probe = 64.min(cfg.size);
+    let x = Tensor::zeros((2, channels, probe, probe), DType::F32, &Device::Cpu)?;
+    net.features(&x)?;
+    let t = Instant::now();
+    net.features(&x)?;
+    let fwd =
+        t.elapsed().as_secs_f64() / 2.0 * (cfg.size * cfg.size) as f64 / (probe * probe) as f64;
+    let trained = (stages - cut.min(stages)) as f64 / stages as f64;
+    let per_image = fwd * (1.0 + 2.0 * trained);
+    let mb = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let refused = (chunk == 0).then(|| {
+        format!(
+            "needs about {:.0} MiB even one image at a time, {:.0} MiB available: lower the image size or unfreeze fewer stages",
+            mb(est.fixed_bytes + est.per_image_bytes),
+            mb(budget)
+        )
+    });
+    Ok(RunEstimate {
+        arch: arch.name(),
+        size: cfg.size,
+        unfreeze: cfg.unfreeze.to_string(),
+        device: DeviceChoice::name_of(&device).into(),
+        memory_mb: mb(est.fixed_bytes + est.per_image_bytes * chunk.max(1) as u64),
+        per_image_mb: mb(est.per_image_bytes),
+        budget_mb: mb(budget),
+        chunk,
+        seconds_per_epoch: per_image * images as f64,
+        images,
+        refused,
+    })
+}
+
+#[cfg(test)]
+pub(super) fn estimate_for_tests(
+    net: &Net,
+    vars: &VarMap,
+    channels: usize,
+    size: usize,
+    cut: usize,
+) -> Result<MemoryEstimate> {
+    estimate(net, vars, channels, size, cut)
 }

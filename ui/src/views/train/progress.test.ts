@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addSample, defaultForm, estimateEta, formatDuration, parseTrainMessage, toTrainArgs, validate, withTrainer } from "./progress";
+import { addSample, defaultForm, estimateEta, formatDuration, modelsFor, parseTrainMessage, toTrainArgs, validate, withTrainer } from "./progress";
+import type { ModelRecord } from "../../bindings/ModelRecord";
 
 describe("estimateEta", () => {
   it("needs two samples and progress", () => {
@@ -78,6 +79,23 @@ describe("train form", () => {
     const h = toTrainArgs({ ...f, trainer: "head", model: "clip", hidden: 128 });
     expect(h.size).toBeUndefined();
     expect(h).toMatchObject({ trainer: "head", model: "clip", hidden: 128 });
+  });
+  it("sends a fine-tuning run's backbone, unfreezing, batch and device; size only when chosen", () => {
+    const f = withTrainer(defaultForm(["chexpert"], ["s"]), "finetune");
+    expect(f).toMatchObject({ trainer: "finetune", lr: 0.001, size: 0 });
+    expect(Object.keys(validate(f))).toEqual(["model"]);
+    const args = toTrainArgs({ ...f, model: "xrv", unfreeze: "2", batch: 8 });
+    expect(args).toMatchObject({ trainer: "finetune", model: "xrv", unfreeze: "2", batch: 8, device: "auto" });
+    expect(args.size).toBeUndefined();
+    expect(toTrainArgs({ ...f, model: "xrv", size: 128 }).size).toBe(128);
+    expect(Object.keys(validate({ ...f, model: "x", size: 16, batch: 0, unfreeze: "most" })).sort()).toEqual(["batch", "size", "unfreeze"]);
+    expect(withTrainer(f, "cnn").size).toBe(32);
+  });
+  it("offers image classifiers to fine-tune and image embedders to a head", () => {
+    const m = (name: string, family: string, images: boolean) => ({ name, family, images }) as ModelRecord;
+    const all = [m("clip", "clip", true), m("bert", "bert", false), m("r50", "resnet", true), m("xrv", "densenet", true)];
+    expect(modelsFor("finetune", all).map((x) => x.name)).toEqual(["r50", "xrv"]);
+    expect(modelsFor("head", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv"]);
   });
   it("moves a default learning rate to the new trainer's, keeps a chosen one", () => {
     const f = defaultForm(["chexpert"], ["s"]);

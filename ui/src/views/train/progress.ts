@@ -1,6 +1,8 @@
 // Pure helpers of the Train view: ETA from progress samples, the job's message line, the
 // form's defaults and the request built from it.
 import type { TrainArgs } from "../../bindings/TrainArgs";
+import type { DeviceChoice } from "../../bindings/DeviceChoice";
+import type { ModelRecord } from "../../bindings/ModelRecord";
 import type { Trainer } from "../../bindings/Trainer";
 
 export interface Sample {
@@ -79,23 +81,38 @@ export interface TrainForm {
   schema: string;
   split: string;
   trainer: Trainer;
+  /** head: the model whose embeddings it learns from; finetune: the backbone. */
   model: string;
   epochs: number;
   lr: number;
+  /** cnn: pixels; finetune: pixels, 0 = the backbone's input size. */
   size: number;
   hidden: number;
   uncertain: Uncertain;
   seed: number;
+  /** finetune: "head", a number of stages ("1", "2", …) or "all". */
+  unfreeze: string;
+  batch: number;
+  device: DeviceChoice;
 }
 
 /** Each trainer's own learning rate, as core's `runs::default_lr`. */
-export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, head: 0.01 };
+export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, head: 0.01, finetune: 0.001 };
+
+/** Models a trainer can use: image embeddings for `head`, image classifiers for `finetune`. */
+export function modelsFor(trainer: Trainer, models: ModelRecord[]): ModelRecord[] {
+  if (trainer === "finetune") return models.filter((m) => m.family === "resnet" || m.family === "densenet");
+  return models.filter((m) => m.images);
+}
 
 /** The form with another trainer; a learning rate left at the old trainer's default
- * follows to the new one's. */
+ * follows to the new one's, and so does the image size (the CNN's 32 px, the backbone's own). */
 export function withTrainer(f: TrainForm, trainer: TrainForm["trainer"]): TrainForm {
   const lr = f.lr === DEFAULT_LR[f.trainer] ? DEFAULT_LR[trainer] : f.lr;
-  return { ...f, trainer, lr };
+  let size = f.size;
+  if (trainer === "finetune" && f.trainer !== "finetune" && f.size === 32) size = 0;
+  if (trainer === "cnn" && f.size === 0) size = 32;
+  return { ...f, trainer, lr, size };
 }
 
 /** Defaults that train the demo library in seconds: a small CNN on 32 px images. */
@@ -111,6 +128,9 @@ export function defaultForm(schemas: string[], splits: string[]): TrainForm {
     hidden: 0,
     uncertain: "ignore",
     seed: 0,
+    unfreeze: "head",
+    batch: 16,
+    device: "auto",
   };
 }
 
@@ -120,6 +140,10 @@ export function validate(f: TrainForm): Partial<Record<keyof TrainForm, string>>
   if (!f.schema) e.schema = "Choose a schema";
   if (!f.split) e.split = "Choose a split (make one with `pairlab split`)";
   if (f.trainer === "head" && !f.model) e.model = "The head trainer needs a model with image embeddings";
+  if (f.trainer === "finetune" && !f.model) e.model = "Choose a backbone (a registered ResNet or DenseNet)";
+  if (f.trainer === "finetune" && f.size !== 0 && (!Number.isInteger(f.size) || f.size < 32 || f.size > 1024)) e.size = "0 (the backbone's) or 32 to 1024 px";
+  if (f.trainer === "finetune" && (!Number.isInteger(f.batch) || f.batch < 1 || f.batch > 1024)) e.batch = "1 to 1024";
+  if (f.trainer === "finetune" && !/^(head|all|[1-9][0-9]?)$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";
   if (!Number.isInteger(f.epochs) || f.epochs < 1 || f.epochs > 10000) e.epochs = "1 to 10000";
   if (!(f.lr > 0 && f.lr <= 10)) e.lr = "Greater than 0";
   if (f.trainer === "cnn" && (!Number.isInteger(f.size) || f.size < 8 || f.size > 1024)) e.size = "8 to 1024 px";
@@ -140,7 +164,13 @@ export function toTrainArgs(f: TrainForm): TrainArgs & { trainer: Trainer } {
     seed: f.seed,
   };
   if (f.trainer === "cnn") args.size = f.size;
-  else {
+  else if (f.trainer === "finetune") {
+    args.model = f.model;
+    if (f.size > 0) args.size = f.size;
+    args.unfreeze = f.unfreeze;
+    args.batch = f.batch;
+    args.device = f.device;
+  } else {
     args.model = f.model;
     args.hidden = f.hidden;
   }
