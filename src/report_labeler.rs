@@ -26,11 +26,21 @@ pub enum PrelabelCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Labels from a training run's predictions (source model:run-<id>, probability as
-    /// confidence; multi-label classes thresholded where F1 was best on the val part).
+    /// Labels from a training run's predictions (--run ID: source model:run-<id>,
+    /// probability as confidence; multi-label classes thresholded where F1 was best on the
+    /// val part), or from a registered image classifier's own outputs (--model NAME: a
+    /// torchxrayvision DenseNet's pathologies mapped onto the schema's classes by
+    /// assets/models/xrv_pathologies.toml or --map FILE; source model:<name>).
     Model {
+        #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+        run: Option<i64>,
         #[arg(long)]
-        run: i64,
+        model: Option<String>,
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        /// The output → class table (TOML, like assets/models/xrv_pathologies.toml).
+        #[arg(long)]
+        map: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -101,7 +111,19 @@ pub fn prelabel(lib: &mut Library, cmd: PrelabelCommand) -> Result<()> {
             schema,
             json,
         } => return crate::models::zero_shot(lib, &model, &schema, json),
-        PrelabelCommand::Model { run, json } => {
+        PrelabelCommand::Model {
+            model: Some(model),
+            schema,
+            map,
+            json,
+            ..
+        } => return classifier(lib, &model, &schema, map, json),
+        PrelabelCommand::Model { run: None, .. } => anyhow::bail!("give --run ID or --model NAME"),
+        PrelabelCommand::Model {
+            run: Some(run),
+            json,
+            ..
+        } => {
             let (source, pairs) = lib.prelabel_from_run(run)?;
             if json {
                 println!(
@@ -338,4 +360,44 @@ fn print_explained(class: &str, rows: &[ExplainedRow]) {
             );
         }
     }
+}
+
+fn classifier(
+    lib: &mut Library,
+    model: &str,
+    schema: &str,
+    map: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    use pairlab_core::embed::classifier::OutputMap;
+    let table = match map {
+        Some(f) => OutputMap::read(&f)?,
+        None => OutputMap::xrv(),
+    };
+    let bar = crate::bar::Bar::new(!json);
+    let s = lib.prelabel_classifier(model, schema, &table, &bar);
+    bar.finish();
+    let s = s?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{} pairs labelled from model {} under {} (source {}): {} labels, {} positive, in {:.1} s",
+        s.pairs, s.model, s.schema, s.source, s.labels, s.positives, s.seconds
+    );
+    for (class, outputs) in &s.classes {
+        println!("  {class:<28} <- {}", outputs.join(", "));
+    }
+    match &s.operating_points {
+        Some(o) => println!("operating points: {o}"),
+        None => println!("operating points: none (plain sigmoid probabilities)"),
+    }
+    if s.failed > 0 {
+        println!(
+            "{} images could not be decoded and were left unlabelled",
+            s.failed
+        );
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod dicom;
+mod finetune;
 mod formats;
 mod labels;
 mod layouts;

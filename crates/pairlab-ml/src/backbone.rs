@@ -490,13 +490,32 @@ pub struct Backbone {
     pub net: Net,
     pub info: BackboneInfo,
     pub arch: Arch,
+    /// torchxrayvision's per-output operating points, when the checkpoint stores them (or
+    /// they are set from a table): probabilities are rescaled so that each becomes 0.5.
+    pub op_threshs: Option<Vec<f32>>,
     device: Device,
+}
+
+/// torchxrayvision's `op_norm`: a probability p below its operating point t becomes
+/// p / (2t), one above 1 − (1 − p) / (2(1 − t)); a NaN point leaves 0.5.
+pub fn op_norm(p: f32, t: f32) -> f32 {
+    if t.is_nan() {
+        0.5
+    } else if p < t {
+        p / (t * 2.0)
+    } else {
+        1.0 - (1.0 - p) / ((1.0 - t) * 2.0)
+    }
 }
 
 impl Backbone {
     /// Loads a checkpoint, naming any weight that is missing or has the wrong shape.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let (weights, info, arch) = read(path, device)?;
+        let op_threshs = match weights.get("op_threshs") {
+            Some(t) => Some(t.flatten_all()?.to_vec1::<f32>()?),
+            None => None,
+        };
         check_complete(path, &weights, &arch, device)?;
         let vb = VarBuilder::from_tensors(weights, DType::F32, device);
         let net = Net::load(vb, &arch).map_err(|e| {
@@ -509,6 +528,7 @@ impl Backbone {
             net,
             info,
             arch,
+            op_threshs,
             device: device.clone(),
         })
     }
@@ -533,6 +553,29 @@ impl Backbone {
         let x = self.pixels(pixels, n)?;
         let f = self.net.features(&x)?;
         Ok(crate::normalize_rows(&f)?.to_vec2::<f32>()?)
+    }
+
+    /// The classifier's probabilities (sigmoid of each output, rescaled by the operating
+    /// points when there are any), when the checkpoint has a classifier.
+    pub fn probabilities(&self, pixels: Vec<f32>, n: usize) -> Result<Option<Vec<Vec<f32>>>> {
+        let Some(logits) = self.logits(pixels, n)? else {
+            return Ok(None);
+        };
+        let sig = |z: f32| 1.0 / (1.0 + (-z).exp());
+        Ok(Some(
+            logits
+                .into_iter()
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(i, &z)| match &self.op_threshs {
+                            Some(t) if t.len() == row.len() => op_norm(sig(z), t[i]),
+                            _ => sig(z),
+                        })
+                        .collect()
+                })
+                .collect(),
+        ))
     }
 
     /// The classifier's raw outputs, when the checkpoint has a classifier.

@@ -32,12 +32,34 @@ pub struct Encoding {
     pub kind: String,
     pub dim: usize,
     pub embedding: Vec<f32>,
+    /// An image classifier's raw outputs (logits), by name where the checkpoint names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<Output>>,
+}
+
+/// One classifier output.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub logit: f32,
 }
 
 impl Library {
     /// Registers a model folder or Hugging Face hub id.
     pub fn add_model(&self, spec: &str, name: Option<&str>) -> Result<(ModelRecord, ModelInfo)> {
         models::add(self.conn(), spec, name)
+    }
+
+    /// Pre-labels every pair of a multi-label schema from an image classifier's own outputs
+    /// (a torchxrayvision DenseNet), mapped onto the schema's classes by `table`.
+    pub fn prelabel_classifier(
+        &mut self,
+        model: &str,
+        schema: &str,
+        table: &crate::embed::classifier::OutputMap,
+        progress: &dyn Progress,
+    ) -> Result<crate::embed::classifier::ClassifierSummary> {
+        crate::embed::classifier::classifier_labels(self.conn_mut(), model, schema, table, progress)
     }
 
     /// Registers a finished `finetune` run's network as an image model.
@@ -59,10 +81,31 @@ impl Library {
             }
             Err(e) => return Err(e),
         };
+        let mut outputs = None;
         let (kind, v) = match input {
             EncodeInput::Image(path) => {
                 let img = decode_full(path, &Limits::default())
                     .map_err(|e| Error::Invalid(format!("{}: {}", path.display(), e.message)))?;
+                if let Some(b) = enc.backbone() {
+                    let px = b.info.preprocess.apply(&img);
+                    outputs = b
+                        .logits(px, 1)?
+                        .and_then(|l| l.into_iter().next())
+                        .map(|row| {
+                            row.into_iter()
+                                .enumerate()
+                                .map(|(i, logit)| Output {
+                                    name: b
+                                        .info
+                                        .labels
+                                        .get(i)
+                                        .cloned()
+                                        .unwrap_or_else(|| i.to_string()),
+                                    logit,
+                                })
+                                .collect()
+                        });
+                }
                 ("image", enc.embed_images(&[img])?)
             }
             EncodeInput::Text(t) => ("text", enc.embed_texts(&[t.as_str()])?),
@@ -73,6 +116,7 @@ impl Library {
             kind: kind.into(),
             dim: embedding.len(),
             embedding,
+            outputs,
         })
     }
 

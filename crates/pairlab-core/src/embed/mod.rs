@@ -2,6 +2,7 @@
 //! (batched, resumable, cancellable), storing them per (item, model), and reading them
 //! back as one matrix for search and analysis.
 
+pub mod classifier;
 pub mod duplicates;
 pub mod mismatch;
 pub mod similar;
