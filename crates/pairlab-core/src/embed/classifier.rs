@@ -18,6 +18,7 @@ use crate::ingest::media::{Limits, decode_full};
 use crate::labels::{self, SchemaKind, schema};
 use crate::models;
 use crate::progress::Progress;
+use pairlab_ml::backbone::Backbone;
 
 const XRV_TOML: &str = include_str!("../../../../assets/models/xrv_pathologies.toml");
 
@@ -86,6 +87,99 @@ pub struct ClassifierSummary {
     pub seconds: f64,
 }
 
+/// Schema class → indices of the outputs that map onto it (classes without any left out).
+fn feeds(classes: &[String], outputs: &[String], table: &OutputMap) -> Vec<(String, Vec<usize>)> {
+    classes
+        .iter()
+        .map(|class| {
+            let idx: Vec<usize> = outputs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| table.map.get(*o) == Some(class))
+                .map(|(i, _)| i)
+                .collect();
+            (class.clone(), idx)
+        })
+        .filter(|(_, idx)| !idx.is_empty())
+        .collect()
+}
+
+/// The checkpoint's own operating points, else the ones published for its file name; and
+/// where they come from.
+fn operating_points(
+    path: &str,
+    backbone: &Backbone,
+    table: &OutputMap,
+) -> (Option<Vec<f32>>, Option<String>) {
+    let file = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = backbone.info.labels.len();
+    let published = table
+        .operating_points
+        .iter()
+        .find(|o| o.file == file && o.values.len() == n);
+    match (&backbone.op_threshs, published) {
+        (Some(t), _) => (
+            Some(t.clone()),
+            Some("stored in the checkpoint".to_string()),
+        ),
+        (None, Some(o)) => (Some(o.values.clone()), Some(o.name.clone())),
+        (None, None) => (None, None),
+    }
+}
+
+/// Probabilities of the classifier's outputs for preprocessed images (sigmoid, then the
+/// operating points when there are any).
+fn probabilities(
+    backbone: &Backbone,
+    pixels: Vec<f32>,
+    n: usize,
+    ops: Option<&[f32]>,
+) -> Result<Vec<Vec<f32>>> {
+    let logits = backbone
+        .logits(pixels, n)?
+        .ok_or_else(|| Error::Invalid("the classifier has no outputs".into()))?;
+    Ok(logits
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, &z)| {
+                    let p = 1.0 / (1.0 + (-z).exp());
+                    match ops {
+                        Some(t) => pairlab_ml::backbone::op_norm(p, t[i]),
+                        None => p,
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// The encoder's image classifier, if it has named outputs.
+fn named_classifier<'a>(enc: &'a pairlab_ml::Encoder, model_name: &str) -> Result<&'a Backbone> {
+    let backbone = enc
+        .backbone()
+        .filter(|b| b.net.classifier().is_some())
+        .ok_or_else(|| {
+            Error::field(
+                "model",
+                format!("model {model_name} is not an image classifier with its own outputs"),
+            )
+        })?;
+    if backbone.info.labels.is_empty() {
+        return Err(Error::field(
+            "model",
+            format!(
+                "model {model_name}'s outputs have no names (a torchxrayvision checkpoint has its 18 pathologies); use `prelabel model --run` for a fine-tuned run"
+            ),
+        ));
+    }
+    Ok(backbone)
+}
+
 /// Labels every present pair of a multi-label schema from the classifier `model_name`.
 pub fn classifier_labels(
     conn: &mut Connection,
@@ -96,24 +190,8 @@ pub fn classifier_labels(
 ) -> Result<ClassifierSummary> {
     let started = Instant::now();
     let (model, enc) = models::load(conn, model_name)?;
-    let backbone = enc
-        .backbone()
-        .filter(|b| b.net.classifier().is_some())
-        .ok_or_else(|| {
-            Error::field(
-                "model",
-                format!("model {model_name} is not an image classifier with its own outputs"),
-            )
-        })?;
+    let backbone = named_classifier(&enc, model_name)?;
     let outputs = backbone.info.labels.clone();
-    if outputs.is_empty() {
-        return Err(Error::field(
-            "model",
-            format!(
-                "model {model_name}'s outputs have no names (a torchxrayvision checkpoint has its 18 pathologies); use `prelabel model --run` for a fine-tuned run"
-            ),
-        ));
-    }
     let schema = schema::get(conn, schema_name)?;
     if schema.kind != SchemaKind::MultiLabel {
         return Err(Error::field(
@@ -123,42 +201,14 @@ pub fn classifier_labels(
             ),
         ));
     }
-    // Schema class → indices of the outputs that map onto it.
-    let mut feeds: Vec<(String, Vec<usize>)> = Vec::new();
-    for class in &schema.classes {
-        let idx: Vec<usize> = outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| table.map.get(*o) == Some(class))
-            .map(|(i, _)| i)
-            .collect();
-        if !idx.is_empty() {
-            feeds.push((class.clone(), idx));
-        }
-    }
+    let feeds = feeds(&schema.classes, &outputs, table);
     if feeds.is_empty() {
         return Err(Error::Invalid(format!(
             "none of model {model_name}'s outputs ({}) maps onto a class of schema {schema_name}",
             outputs.join(", ")
         )));
     }
-    let file = Path::new(&model.path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // The checkpoint's own operating points, else the published ones for its file name.
-    let published = table
-        .operating_points
-        .iter()
-        .find(|o| o.file == file && o.values.len() == outputs.len());
-    let (ops, ops_name) = match (&backbone.op_threshs, published) {
-        (Some(t), _) => (
-            Some(t.clone()),
-            Some("stored in the checkpoint".to_string()),
-        ),
-        (None, Some(o)) => (Some(o.values.clone()), Some(o.name.clone())),
-        (None, None) => (None, None),
-    };
+    let (ops, ops_name) = operating_points(&model.path, backbone, table);
     let pairs: Vec<(i64, String)> = conn
         .prepare(
             "SELECT p.id, c.root || '/' || i.path FROM pairs p JOIN images i ON i.id = p.image_id
@@ -208,24 +258,7 @@ pub fn classifier_labels(
             .iter()
             .flat_map(|(_, p)| p.iter().flatten().copied())
             .collect();
-        let logits = backbone
-            .logits(pixels, ok.len())?
-            .ok_or_else(|| Error::Invalid("the classifier has no outputs".into()))?;
-        let probs: Vec<Vec<f32>> = logits
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .map(|(i, &z)| {
-                        let p = 1.0 / (1.0 + (-z).exp());
-                        match &ops {
-                            Some(t) => pairlab_ml::backbone::op_norm(p, t[i]),
-                            None => p,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let probs = probabilities(backbone, pixels, ok.len(), ops.as_deref())?;
         let tx = conn.transaction()?;
         for ((pair, _), row) in ok.iter().zip(&probs) {
             for (class, idx) in &feeds {
