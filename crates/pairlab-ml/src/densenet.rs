@@ -9,7 +9,9 @@
 //! it (the last with `norm5`).
 
 use candle_core::{Module, ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::{BatchNorm, VarBuilder};
+
+use crate::conv2d::{Conv2d, conv2d};
 
 use crate::checkpoint::Weights;
 use crate::resnet::{bn, max_pool_3s2};
@@ -115,12 +117,7 @@ fn conv(
     pad: usize,
     name: &str,
 ) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: pad,
-        stride,
-        ..Default::default()
-    };
-    candle_nn::conv2d_no_bias(cin, cout, k, cfg, vb.pp(name))
+    conv2d(vb, cin, cout, k, stride, pad, name)
 }
 
 struct Layer {

@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod clip_vision;
 pub mod consistency;
+pub mod conv2d;
 pub mod curves;
 pub mod dedup;
 pub mod densenet;

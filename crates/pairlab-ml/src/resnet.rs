@@ -8,7 +8,9 @@
 //! running statistics otherwise.
 
 use candle_core::{Module, ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::{BatchNorm, VarBuilder};
+
+use crate::conv2d::{Conv2d, conv2d};
 
 use crate::checkpoint::Weights;
 
@@ -106,12 +108,7 @@ fn conv(
     stride: usize,
     name: &str,
 ) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: k / 2,
-        stride,
-        ..Default::default()
-    };
-    candle_nn::conv2d_no_bias(cin, cout, k, cfg, vb.pp(name))
+    conv2d(vb, cin, cout, k, stride, k / 2, name)
 }
 
 pub(crate) fn bn(vb: &VarBuilder, c: usize, name: &str) -> Result<BatchNorm> {
