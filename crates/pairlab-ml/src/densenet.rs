@@ -8,8 +8,10 @@
 //! Five stages for fine-tuning: the stem, then each dense block with the transition after
 //! it (the last with `norm5`).
 
-use candle_core::{Module, ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, VarBuilder};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::batchnorm::BatchNorm;
 
 use crate::conv2d::{Conv2d, conv2d};
 

@@ -14,6 +14,7 @@
 )]
 
 pub mod backbone;
+pub mod batchnorm;
 pub mod bert;
 pub mod checkpoint;
 pub mod clip;

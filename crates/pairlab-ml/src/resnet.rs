@@ -7,8 +7,10 @@
 //! train the last N of them; batch norm runs on batch statistics in training and on its
 //! running statistics otherwise.
 
-use candle_core::{Module, ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, VarBuilder};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::batchnorm::BatchNorm;
 
 use crate::conv2d::{Conv2d, conv2d};
 
@@ -112,7 +114,7 @@ fn conv(
 }
 
 pub(crate) fn bn(vb: &VarBuilder, c: usize, name: &str) -> Result<BatchNorm> {
-    candle_nn::batch_norm(c, 1e-5, vb.pp(name))
+    crate::batchnorm::batch_norm(vb, c, name)
 }
 
 /// Max pooling 3×3, stride 2, padding 1, on values that are ≥ 0 (after a ReLU), where
