@@ -54,6 +54,17 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Writes random weights of a ResNet or DenseNet as a torchvision-style safetensors file
+    /// (a network to train from scratch, for `bench/transfer.sh`).
+    Weights {
+        /// resnet18, resnet34, resnet50 or densenet121.
+        #[arg(long, default_value = "resnet18")]
+        arch: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Fine-tuning throughput of a ResNet or DenseNet on random weights and images:
     /// forward, backward and AdamW steps (`bench/finetune.sh` runs PyTorch beside it).
     Finetune {
@@ -215,6 +226,14 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             unfreeze,
             json,
         } => return bench_finetune(&arch, size, batch, steps, &unfreeze, json),
+        BenchCommand::Weights { arch, seed, out } => {
+            pairlab_ml::random_weights::write_backbone(&out, &arch_of(&arch)?, Some(seed))?;
+            println!(
+                "wrote random {arch} weights (seed {seed}) to {}",
+                out.display()
+            );
+            return Ok(());
+        }
     };
     let kind = kind_of(kind_arg);
     let dir = dir
@@ -428,15 +447,7 @@ fn bench_finetune(
     unfreeze: &str,
     json: bool,
 ) -> Result<()> {
-    use pairlab_ml::backbone::Arch;
-    use pairlab_ml::{densenet, resnet};
-    let arch = match arch {
-        "resnet18" => Arch::ResNet(resnet::Config::resnet18()),
-        "resnet34" => Arch::ResNet(resnet::Config::resnet34()),
-        "resnet50" => Arch::ResNet(resnet::Config::resnet50()),
-        "densenet121" => Arch::DenseNet(densenet::Config::densenet121()),
-        other => bail!("--arch {other}: use resnet18, resnet34, resnet50 or densenet121"),
-    };
+    let arch = arch_of(arch)?;
     let t = pairlab_ml::train::finetune::throughput(&arch, size, batch, steps, unfreeze.parse()?)?;
     if json {
         println!("{}", serde_json::to_string(&t)?);
@@ -453,4 +464,16 @@ fn bench_finetune(
         );
     }
     Ok(())
+}
+
+fn arch_of(name: &str) -> Result<pairlab_ml::backbone::Arch> {
+    use pairlab_ml::backbone::Arch;
+    use pairlab_ml::{densenet, resnet};
+    Ok(match name {
+        "resnet18" => Arch::ResNet(resnet::Config::resnet18()),
+        "resnet34" => Arch::ResNet(resnet::Config::resnet34()),
+        "resnet50" => Arch::ResNet(resnet::Config::resnet50()),
+        "densenet121" => Arch::DenseNet(densenet::Config::densenet121()),
+        other => bail!("--arch {other}: use resnet18, resnet34, resnet50 or densenet121"),
+    })
 }

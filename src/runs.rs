@@ -31,8 +31,8 @@ pub struct TrainCommand {
     /// Hidden units of the head (0 = linear).
     #[arg(long, default_value_t = 0)]
     pub hidden: usize,
-    /// cnn and finetune: images are resized to SIZE × SIZE pixels [default: 64 for cnn,
-    /// the backbone's input size for finetune].
+    /// cnn and finetune: images are resized to SIZE × SIZE pixels [default: for cnn 64, or
+    /// the split's median image side when smaller; for finetune the backbone's input size].
     #[arg(long)]
     pub size: Option<usize>,
     /// finetune: train the head only (head), also the backbone's last N stages (N), or

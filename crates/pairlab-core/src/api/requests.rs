@@ -262,8 +262,9 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional, as = "Option<usize>")]
     pub hidden: usize,
-    /// `cnn` and `finetune`: images are resized to `size × size` pixels (by default 64 for
-    /// `cnn`, the backbone's input size for `finetune`).
+    /// `cnn` and `finetune`: images are resized to `size × size` pixels (by default for
+    /// `cnn` 64, or the split's median image side when smaller; for `finetune` the
+    /// backbone's input size).
     #[serde(default)]
     #[ts(optional, as = "Option<usize>")]
     pub size: usize,

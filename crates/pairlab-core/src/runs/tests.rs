@@ -75,5 +75,15 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         Err(Error::Invalid(m)) => assert!(m.contains("finetune-2030"), "{m}"),
         other => panic!("expected Invalid, got {:?}", other.map(|_| ())),
     }
+
+    // Without a size the cnn takes 64 px, or the split's median short side when smaller
+    // (these images are 48 px): it never upsamples for nothing.
+    let auto = TrainOptions {
+        size: 0,
+        epochs: 1,
+        ..opts.clone()
+    };
+    let run = train(lib.conn_mut(), &root, &auto, &Silent)?;
+    assert_eq!(run.size, Some(48));
     Ok(())
 }

@@ -855,8 +855,8 @@ pub struct MemoryEstimate {
 /// at 224 px, batch 16 (docs/PERFORMANCE.md): ResNet-50 and DenseNet-121.
 fn kept_per_value(net: &Net) -> u64 {
     match net {
-        Net::ResNet(_) => 7,
-        Net::DenseNet(_) => 6,
+        Net::ResNet(_) => 5,
+        Net::DenseNet(_) => 5,
     }
 }
 
