@@ -30,7 +30,11 @@ start=$(date +%s)
 pre_run=$(python3 -c 'import json; print(json.load(open("bench/out/transfer-pretrain.json"))["run_id"])')
 echo "pretraining on classes 0-4: run $pre_run, $(( $(date +%s) - start )) s"
 "${src[@]}" eval --run "$pre_run" --split test --json > bench/out/transfer-pretrain-eval.json
-python3 -c 'import json; e=json.load(open("bench/out/transfer-pretrain-eval.json")); print(f"  its accuracy on the official test images of classes 0-4: {e[\"accuracy\"]:.4f}")'
+python3 - <<'PY'
+import json
+e = json.load(open("bench/out/transfer-pretrain-eval.json"))
+print(f"  its accuracy on the official test images of classes 0-4: {e['accuracy']:.4f}")
+PY
 "${tgt[@]}" model add "$dir/source.library/runs/$pre_run" --name pretrained >/dev/null
 "${tgt[@]}" model add "$dir/resnet18-random.safetensors" --name random >/dev/null
 for init in pretrained random; do

@@ -218,21 +218,8 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             npy,
             json,
         } => return crate::bench_clip::run(model, &batches, seconds, npy, json),
-        BenchCommand::Finetune {
-            arch,
-            size,
-            batch,
-            steps,
-            unfreeze,
-            json,
-        } => return bench_finetune(&arch, size, batch, steps, &unfreeze, json),
-        BenchCommand::Weights { arch, seed, out } => {
-            pairlab_ml::random_weights::write_backbone(&out, &arch_of(&arch)?, Some(seed))?;
-            println!(
-                "wrote random {arch} weights (seed {seed}) to {}",
-                out.display()
-            );
-            return Ok(());
+        cmd @ (BenchCommand::Finetune { .. } | BenchCommand::Weights { .. }) => {
+            return model_bench(cmd);
         }
     };
     let kind = kind_of(kind_arg);
@@ -437,6 +424,29 @@ fn bench_labeler_real(
         );
     }
     Ok(())
+}
+
+/// `bench finetune` and `bench weights`.
+fn model_bench(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Finetune {
+            arch,
+            size,
+            batch,
+            steps,
+            unfreeze,
+            json,
+        } => bench_finetune(&arch, size, batch, steps, &unfreeze, json),
+        BenchCommand::Weights { arch, seed, out } => {
+            pairlab_ml::random_weights::write_backbone(&out, &arch_of(&arch)?, Some(seed))?;
+            println!(
+                "wrote random {arch} weights (seed {seed}) to {}",
+                out.display()
+            );
+            Ok(())
+        }
+        _ => bail!("not a model benchmark"),
+    }
 }
 
 fn bench_finetune(

@@ -85,8 +85,14 @@ pub fn fingerprint(dir: &Path) -> Result<String> {
     Ok(h.finalize().to_hex()[..16].to_string())
 }
 
-const HUB_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
-const HUB_OPTIONAL: [&str; 2] = ["preprocessor_config.json", "sentence_bert_config.json"];
+/// A hub model's files: what every layout has, and what some have (CLIP and BERT need their
+/// tokenizer, timm image classifiers have none).
+const HUB_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+const HUB_OPTIONAL: [&str; 3] = [
+    "tokenizer.json",
+    "preprocessor_config.json",
+    "sentence_bert_config.json",
+];
 
 fn hub_offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")

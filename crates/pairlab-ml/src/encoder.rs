@@ -123,9 +123,8 @@ fn backbone_info(b: &BackboneInfo) -> ModelInfo {
 /// What a model is: family, embedding size, what it can encode. A folder is read from its
 /// config only; an image classifier's checkpoint is read whole (its shape is in its weights).
 pub fn inspect(dir: &Path) -> Result<ModelInfo> {
-    if backbone::is_backbone(dir) {
-        let (_, info, _) = backbone::read(dir, &Device::Cpu)?;
-        return Ok(backbone_info(&info));
+    if backbone::is_backbone(dir) || open_clip_weights(dir).is_some() {
+        return Ok(Encoder::load(dir)?.info.clone());
     }
     Ok(match parse_config(dir)? {
         Parsed::Clip(c) => ModelInfo {
@@ -149,6 +148,88 @@ pub fn inspect(dir: &Path) -> Result<ModelInfo> {
             labels: Vec::new(),
         },
     })
+}
+
+/// The weights of an open_clip folder (`open_clip_config.json` beside them).
+fn open_clip_weights(dir: &Path) -> Option<PathBuf> {
+    if !dir.join("open_clip_config.json").is_file() {
+        return None;
+    }
+    ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+/// An OpenAI-format CLIP (a `.pt` like OpenAI's or CheXzero's, or an open_clip folder with
+/// OpenAI's architecture), or None when the file holds something else. A `tokenizer.json`
+/// beside it gives the text tower; without one the model encodes images only.
+fn load_openai_clip(path: &Path, device: &Device) -> Result<Option<Encoder>> {
+    let (file, folder) = match open_clip_weights(path) {
+        Some(f) => (f, path.to_path_buf()),
+        None if path.is_file() => (
+            path.to_path_buf(),
+            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        None => return Ok(None),
+    };
+    let weights = crate::checkpoint::load(&file, device)?;
+    if !crate::openai_clip::looks_like(&weights) {
+        if path.is_dir() {
+            return Err(MlError::bad(
+                path,
+                "an open_clip model whose towers are not OpenAI's CLIP architecture (BiomedCLIP's \
+                 timm ViT and PubMedBERT, say), which Pairlab does not load yet",
+            ));
+        }
+        return Ok(None);
+    }
+    let (cfg, hf) = crate::openai_clip::to_hf(&weights)
+        .map_err(|e| MlError::bad(&file, format!("not a complete OpenAI-format CLIP: {e}")))?;
+    let vb = VarBuilder::from_tensors(hf, DType::F32, device);
+    let model = clip::Clip::load(vb, &cfg)
+        .map_err(|e| MlError::bad(&file, format!("the weights do not fit a CLIP: {e}")))?;
+    let size = cfg.vision.image_size as u32;
+    let tokenizer = if folder.join("tokenizer.json").is_file() {
+        let max = cfg.text.max_position_embeddings;
+        let probe = TextTokenizer::load(&folder, max, 0, None)?;
+        let end = check_clip_tokenizer(&probe, cfg.text.vocab_size)?;
+        Some(TextTokenizer::load(&folder, max, 0, Some(end))?)
+    } else {
+        None
+    };
+    let kind = crate::checkpoint::sniff(&file)?.describe();
+    let info = ModelInfo {
+        family: Family::Clip,
+        dim: cfg.projection_dim,
+        images: true,
+        texts: tokenizer.is_some(),
+        image_size: cfg.vision.image_size,
+        format: if path.is_dir() {
+            format!("open_clip, OpenAI architecture ({kind})")
+        } else {
+            format!("OpenAI CLIP ({kind})")
+        },
+        arch: format!(
+            "ViT-{}/{}",
+            match cfg.vision.hidden_size {
+                768 => "B".to_string(),
+                1024 => "L".to_string(),
+                w => format!("{w}w"),
+            },
+            cfg.vision.patch_size
+        ),
+        labels: Vec::new(),
+    };
+    Ok(Some(Encoder {
+        model: Model::Clip {
+            model,
+            processor: ImageProcessor::clip(size),
+        },
+        tokenizer,
+        info,
+        device: device.clone(),
+    }))
 }
 
 /// The weight files of a folder: one `model.safetensors`, or the shards its index names.
@@ -225,6 +306,9 @@ impl Encoder {
     /// Loads a model on the CPU, checking that weights, config and tokenizer agree.
     pub fn load(dir: &Path) -> Result<Self> {
         let device = Device::Cpu;
+        if let Some(enc) = load_openai_clip(dir, &device)? {
+            return Ok(enc);
+        }
         if backbone::is_backbone(dir) {
             let b = Backbone::load(dir, &device)?;
             return Ok(Encoder {
@@ -312,6 +396,13 @@ impl Encoder {
     }
 
     fn no_texts(&self) -> MlError {
+        if self.info.family == Family::Clip {
+            return MlError::Unsupported(
+                "this CLIP checkpoint has no tokenizer.json beside it, so it encodes images only; \
+                 put CLIP's tokenizer.json next to it to encode texts"
+                    .into(),
+            );
+        }
         MlError::Unsupported(format!(
             "this {} model encodes images only; use a CLIP or BERT-family model for reports",
             self.info.family.as_str()

@@ -226,3 +226,91 @@ fn broken_checkpoints_say_what_is_wrong() {
         "{e}"
     );
 }
+
+/// An OpenAI-format CLIP (`torch.save` of a state dict, as OpenAI's and CheXzero's files
+/// are), made with open_clip (tests/reference/make_openai_clip.py): image and text
+/// features equal open_clip's; without a tokenizer.json beside it, images only; an
+/// open_clip folder loads the same way, one of another architecture is refused.
+#[test]
+fn openai_format_clip_matches_open_clip() {
+    use crate::Encoder;
+    let refs = reference("checkpoints/openai_clip_tiny.json");
+    let file = ckpt("openai_clip_tiny.pt");
+    let enc = Encoder::load(&file).expect("load");
+    let info = enc.info();
+    assert_eq!(
+        (info.dim, info.images, info.texts, info.image_size),
+        (32, true, false, 64)
+    );
+    assert!(info.format.starts_with("OpenAI CLIP"), "{}", info.format);
+    let img = enc.embed_pixels(pixels(2, 3, 64, 1.0), 2).expect("embed");
+    assert_close(
+        &img,
+        &matrix(&refs["image_features"]),
+        1e-4,
+        "image features",
+    );
+    let e = enc
+        .embed_texts(&["effusion"])
+        .expect_err("no tokenizer")
+        .to_string();
+    assert!(e.contains("images only"), "{e}");
+
+    // The text tower, with the reference's ids (no tokenizer needed).
+    let w = crate::checkpoint::load(&file, &Device::Cpu).expect("weights");
+    let (cfg, hf) = crate::openai_clip::to_hf(&w).expect("mapped");
+    assert_eq!(
+        (
+            cfg.text.vocab_size,
+            cfg.vision.num_hidden_layers,
+            cfg.vision.patch_size
+        ),
+        (300, 2, 16)
+    );
+    let vb = candle_nn::VarBuilder::from_tensors(hf, candle_core::DType::F32, &Device::Cpu);
+    let clip = crate::clip::Clip::load(vb, &cfg).expect("clip");
+    let rows: Vec<Vec<u32>> = refs["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .expect("row")
+                .iter()
+                .map(|v| v.as_u64().expect("id") as u32)
+                .collect()
+        })
+        .collect();
+    let ids = Tensor::new(rows, &Device::Cpu).expect("ids");
+    let txt = clip
+        .text_features(&ids)
+        .expect("text")
+        .to_vec2::<f32>()
+        .expect("vec");
+    assert_close(&txt, &matrix(&refs["text_features"]), 1e-4, "text features");
+
+    // The same weights as an open_clip folder.
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::copy(&file, tmp.path().join("open_clip_pytorch_model.bin")).expect("copy");
+    std::fs::write(tmp.path().join("open_clip_config.json"), "{}").expect("cfg");
+    let enc = Encoder::load(tmp.path()).expect("open_clip folder");
+    assert!(
+        enc.info().format.starts_with("open_clip"),
+        "{}",
+        enc.info().format
+    );
+    let again = enc.embed_pixels(pixels(2, 3, 64, 1.0), 2).expect("embed");
+    assert_eq!(again, img);
+    // An open_clip folder of another architecture (BiomedCLIP's keys, say).
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).expect("dir");
+    std::fs::write(other.join("open_clip_config.json"), "{}").expect("cfg");
+    let t = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).expect("t");
+    candle_core::safetensors::save(
+        &std::collections::HashMap::from([("visual.trunk.patch_embed.proj.weight".to_string(), t)]),
+        other.join("open_clip_model.safetensors"),
+    )
+    .expect("save");
+    let e = Encoder::load(&other).err().expect("refused").to_string();
+    assert!(e.contains("not OpenAI's CLIP architecture"), "{e}");
+}
