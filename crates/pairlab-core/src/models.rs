@@ -36,26 +36,21 @@ pub struct ModelRecord {
     pub from_run: Option<i64>,
 }
 
-/// What identifies a weight file's version: its name, size and first 64 KiB.
+/// What identifies a weight file's version: its name and its whole content (two fine-tuned
+/// runs can differ only deep inside their weights; blake3 reads about 1 GB/s).
 fn hash_file(h: &mut blake3::Hasher, p: &Path) -> Result<()> {
-    use std::io::Read;
-    let len = std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len();
     h.update(
         p.file_name()
             .map(|n| n.as_encoded_bytes())
             .unwrap_or_default(),
     );
-    h.update(&len.to_le_bytes());
-    let mut head = Vec::with_capacity(1 << 16);
-    std::fs::File::open(p)
-        .and_then(|f| f.take(1 << 16).read_to_end(&mut head))
-        .map_err(|e| Error::io(p, e))?;
-    h.update(&head);
+    let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    std::io::copy(&mut f, h).map_err(|e| Error::io(p, e))?;
     Ok(())
 }
 
-/// The files whose content identifies a model version (the weights' names, sizes and
-/// headers, the full config); a checkpoint file by itself.
+/// The files whose content identifies a model version (the weights, the full config); a
+/// checkpoint file by itself.
 pub fn fingerprint(dir: &Path) -> Result<String> {
     let mut h = blake3::Hasher::new();
     if dir.is_file() {
@@ -292,7 +287,21 @@ pub fn add_from_run(
             )));
         }
     };
-    let name = name.map_or_else(|| format!("run-{run_id}"), str::to_string);
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => {
+            // The default name never replaces another model.
+            let default = format!("run-{run_id}");
+            if let Ok(existing) = get(conn, &default)
+                && existing.from_run != Some(run_id)
+            {
+                return Err(Error::Conflict(format!(
+                    "a model named {default} exists and is not run {run_id}'s: give --name"
+                )));
+            }
+            default
+        }
+    };
     add_from(conn, &dir, Some(&name), Some(run_id))
 }
 

@@ -447,6 +447,14 @@ impl Net {
         })
     }
 
+    /// The network's shape.
+    pub fn arch(&self) -> Arch {
+        match self {
+            Net::ResNet(r) => Arch::ResNet(r.config().clone()),
+            Net::DenseNet(d) => Arch::DenseNet(d.config().clone()),
+        }
+    }
+
     pub fn stages(&self) -> usize {
         match self {
             Net::ResNet(_) => ResNet::STAGES,
@@ -468,13 +476,15 @@ impl Net {
         }
     }
 
-    /// Pooled features in evaluation mode: `[n, features]`.
+    /// Pooled features in evaluation mode: `[n, features]`. Each stage's output is
+    /// detached, so that no autograd graph outlives its stage (weights that are training
+    /// variables would otherwise keep every intermediate alive).
     pub fn features(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
+        let mut x = x.detach();
         for k in 0..self.stages() {
-            x = self.stage(k, &x, false)?;
+            x = self.stage(k, &x, false)?.detach();
         }
-        self.pool(&x)
+        Ok(self.pool(&x)?.detach())
     }
 
     pub fn classifier(&self) -> Option<&candle_nn::Linear> {

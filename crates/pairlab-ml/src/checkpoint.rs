@@ -73,8 +73,8 @@ pub fn load(path: &Path, device: &Device) -> Result<Weights> {
     let raw = match sniff(path)? {
         Format::Safetensors => candle_core::safetensors::load(path, device)
             .map_err(|e| MlError::bad(path, format!("cannot be read as safetensors: {e}")))?,
-        Format::TorchZip => read_torch(path, device)?,
-        Format::TorchLegacy => read_legacy(path, device)?,
+        Format::TorchZip => guarded(path, || read_torch(path, device))?,
+        Format::TorchLegacy => guarded(path, || read_legacy(path, device))?,
     };
     let mut out = HashMap::with_capacity(raw.len());
     for (name, t) in raw {
@@ -109,13 +109,7 @@ fn read_pickle(path: &Path) -> Result<(Object, String)> {
         .by_name(&name)
         .map_err(|e| MlError::bad(path, format!("{name}: {e}")))?;
     let mut reader = BufReader::new(entry);
-    let mut stack = Stack::empty();
-    stack
-        .read_loop(&mut reader)
-        .map_err(|e| MlError::bad(path, format!("{name} cannot be read as a pickle: {e}")))?;
-    let obj = stack
-        .finalize()
-        .map_err(|e| MlError::bad(path, format!("{name}: {e}")))?;
+    let obj = pickle_at(&mut reader, path, &name)?;
     Ok((obj, prefix))
 }
 
@@ -133,8 +127,10 @@ fn read_torch(path: &Path, device: &Device) -> Result<Weights> {
     let mut zip = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| MlError::bad(path, format!("not a readable zip archive: {e}")))?;
     let mut out = HashMap::with_capacity(found.len());
+    // Storages shared by several tensors (tied weights, views) are read once.
+    let mut storages: HashMap<String, Tensor> = HashMap::new();
     for info in found {
-        let t = read_tensor(&mut zip, &info, device)
+        let t = read_tensor(&mut zip, &info, &mut storages, device)
             .map_err(|e| MlError::bad(path, format!("tensor {}: {e}", info.name)))?;
         out.insert(strip_wrappers(&info.name), t);
     }
@@ -152,6 +148,17 @@ fn pickle_at<R: std::io::BufRead>(r: &mut R, path: &Path, what: &str) -> Result<
     stack
         .finalize()
         .map_err(|e| MlError::bad(path, format!("{what}: {e}")))
+}
+
+/// Runs `f`, turning a panic inside candle's pickle decoding (a malformed tensor record
+/// indexes past its arguments) into an error about the file.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(MlError::bad(
+            path,
+            "a malformed PyTorch checkpoint (a tensor record that does not decode)",
+        ))
+    })
 }
 
 /// The storage keys and element types that a pickled value's persistent ids name.
@@ -194,6 +201,7 @@ fn storage_types(obj: &Object, out: &mut HashMap<String, DType>) {
 /// storage keys, then each storage as its element count (u64 LE) and raw bytes.
 fn read_legacy(path: &Path, device: &Device) -> Result<Weights> {
     let file = std::fs::File::open(path).map_err(|e| MlError::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| MlError::io(path, e))?.len();
     let mut r = BufReader::new(file);
     let mut magic = [0u8; LEGACY_MAGIC.len()];
     r.read_exact(&mut magic).map_err(|e| MlError::io(path, e))?;
@@ -230,11 +238,22 @@ fn read_legacy(path: &Path, device: &Device) -> Result<Weights> {
         let bytes_len = usize::try_from(u64::from_le_bytes(len))
             .ok()
             .and_then(|n| n.checked_mul(dtype.size_in_bytes()))
-            .filter(|n| *n <= 1 << 36)
-            .ok_or_else(|| MlError::bad(path, format!("storage {key} has an impossible size")))?;
-        let mut bytes = vec![0u8; bytes_len];
-        r.read_exact(&mut bytes)
-            .map_err(|_| MlError::bad(path, format!("storage {key} is cut short")))?;
+            .filter(|n| *n as u64 <= file_len)
+            .ok_or_else(|| {
+                MlError::bad(
+                    path,
+                    format!("storage {key} declares more bytes than the file has"),
+                )
+            })?;
+        // Read what is there rather than allocating what is declared.
+        let mut bytes = Vec::new();
+        (&mut r)
+            .take(bytes_len as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| MlError::io(path, e))?;
+        if bytes.len() != bytes_len {
+            return Err(MlError::bad(path, format!("storage {key} is cut short")));
+        }
         let n = bytes_len / dtype.size_in_bytes();
         storages.insert(key, Tensor::from_raw_buffer(&bytes, dtype, &[n], device)?);
     }
@@ -396,18 +415,27 @@ fn class_name(obj: &Object) -> String {
 fn read_tensor<R: Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     info: &TensorInfo,
+    storages: &mut HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<Tensor> {
-    let mut entry = zip
-        .by_name(&info.path)
-        .map_err(|e| MlError::Unsupported(format!("storage {} is missing: {e}", info.path)))?;
-    let mut bytes = Vec::new();
-    entry
-        .read_to_end(&mut bytes)
-        .map_err(|e| MlError::io(&info.path, e))?;
-    let size = info.dtype.size_in_bytes();
-    let storage = Tensor::from_raw_buffer(&bytes, info.dtype, &[bytes.len() / size], device)?;
-    view(&storage, info, device)
+    let storage = match storages.get(&info.path) {
+        Some(s) if s.dtype() == info.dtype => s.clone(),
+        _ => {
+            let mut entry = zip.by_name(&info.path).map_err(|e| {
+                MlError::Unsupported(format!("storage {} is missing: {e}", info.path))
+            })?;
+            let mut bytes = Vec::new();
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|e| MlError::io(&info.path, e))?;
+            let size = info.dtype.size_in_bytes();
+            let s = Tensor::from_raw_buffer(&bytes, info.dtype, &[bytes.len() / size], device)?;
+            storages.insert(info.path.clone(), s.clone());
+            s
+        }
+    };
+    // A copy, so that a small view does not keep a large shared storage alive.
+    Ok(view(&storage, info, device)?.copy()?)
 }
 
 /// The tensor a storage's strided view names.
@@ -416,11 +444,27 @@ fn view(storage: &Tensor, info: &TensorInfo, device: &Device) -> Result<Tensor> 
     let layout = &info.layout;
     let offset = layout.start_offset() / size;
     let dims = layout.dims();
+    // The view must lie inside its storage: its last element's index is the offset plus
+    // (d − 1)·stride over the dimensions.
+    let available = storage.dim(0)?;
+    let last = dims
+        .iter()
+        .zip(layout.stride())
+        .try_fold(offset, |acc, (&d, &st)| {
+            d.checked_sub(1)
+                .and_then(|d1| d1.checked_mul(st))
+                .and_then(|x| acc.checked_add(x))
+        });
+    let numel: usize = dims.iter().product();
+    if numel > 0 && last.is_none_or(|l| l >= available) || numel > available.max(1) * 64 {
+        return Err(MlError::Unsupported(format!(
+            "a view of shape {dims:?} does not fit its storage of {available} values"
+        )));
+    }
     if dims.is_empty() {
         return Ok(storage.narrow(0, offset, 1)?.reshape(())?);
     }
     // Any strided view: gather the flat indices its strides name.
-    let numel: usize = dims.iter().product();
     if layout.is_contiguous() {
         return Ok(storage.narrow(0, offset, numel)?.reshape(dims)?);
     }

@@ -122,6 +122,16 @@ fn conv(
     conv2d(vb, cin, cout, k, stride, pad, name)
 }
 
+/// 2×2 average pooling, stride 2. PyTorch's drops an odd last row and column; cropping
+/// them first gives the same values and a gradient that goes to the right places (candle's
+/// pooling gradient is a nearest upsampling, shifted on odd sizes).
+fn avg_pool2(y: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = y.dims4()?;
+    y.narrow(2, 0, h / 2 * 2)?
+        .narrow(3, 0, w / 2 * 2)?
+        .avg_pool2d(2)
+}
+
 struct Layer {
     norm1: BatchNorm,
     conv1: Conv2d,
@@ -228,7 +238,7 @@ impl DenseNet {
         }
         if let Some((n, c)) = &s.transition {
             let y = c.forward(&n.forward_t(&feats, train)?.relu()?)?;
-            return y.avg_pool2d(2);
+            return avg_pool2(&y);
         }
         match &s.norm5 {
             Some(n) => n.forward_t(&feats, train),
@@ -243,5 +253,40 @@ impl DenseNet {
 
     pub fn classifier(&self) -> Option<&candle_nn::Linear> {
         self.classifier.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// On an odd size each kept input gets a quarter of its window's gradient and the
+    /// dropped last row and column get none.
+    #[test]
+    fn pooling_gradients_go_to_their_windows_on_odd_sizes() -> Result<()> {
+        let x =
+            Var::from_tensor(&Tensor::arange(0f32, 25.0, &Device::Cpu)?.reshape((1, 1, 5, 5))?)?;
+        let y = avg_pool2(x.as_tensor())?;
+        assert_eq!(y.dims(), [1, 1, 2, 2]);
+        assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [3.0, 5.0, 13.0, 15.0]);
+        let w = Tensor::new(&[[[[1f32, 2.0], [3.0, 4.0]]]], &Device::Cpu)?;
+        let g = (y * w)?.sum_all()?.backward()?;
+        let g = g
+            .get(x.as_tensor())
+            .expect("grad")
+            .reshape((5, 5))?
+            .to_vec2::<f32>()?;
+        for (r, row) in g.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                let want = if r < 4 && c < 4 {
+                    [1.0, 2.0, 3.0, 4.0][(r / 2) * 2 + c / 2] / 4.0
+                } else {
+                    0.0
+                };
+                assert_eq!(*v, want, "({r}, {c})");
+            }
+        }
+        Ok(())
     }
 }

@@ -40,21 +40,31 @@ fn blocks(w: &Weights, prefix: &str) -> usize {
 
 /// The Hugging Face configuration the weights describe.
 pub fn config(w: &Weights) -> Result<Config> {
-    let conv = dims(w, "visual.conv1.weight")?; // [width, 3, patch, patch]
-    let positions = dims(w, "visual.positional_embedding")?[0];
+    let shaped = |name: &str, rank: usize| -> Result<Vec<usize>> {
+        let d = dims(w, name)?;
+        if d.len() == rank {
+            Ok(d)
+        } else {
+            Err(MlError::Unsupported(format!(
+                "{name} is {d:?}, not of rank {rank}"
+            )))
+        }
+    };
+    let conv = shaped("visual.conv1.weight", 4)?; // [width, 3, patch, patch]
+    let positions = shaped("visual.positional_embedding", 2)?[0];
     let vision_width = conv[0];
     let patch = conv[2];
     let grid = ((positions.saturating_sub(1)) as f64).sqrt().round() as usize;
-    if grid * grid + 1 != positions || conv.len() != 4 || conv[1] != 3 {
+    if grid * grid + 1 != positions || conv[1] != 3 {
         return Err(MlError::Unsupported(format!(
             "visual.positional_embedding has {positions} rows, not a square grid plus a class token"
         )));
     }
-    let token = dims(w, "token_embedding.weight")?; // [vocab, width]
+    let token = shaped("token_embedding.weight", 2)?; // [vocab, width]
     let text_width = token[1];
-    let embed = dims(w, "text_projection")?[1];
-    let vision_mlp = dims(w, "visual.transformer.resblocks.0.mlp.c_fc.weight")?[0];
-    let text_mlp = dims(w, "transformer.resblocks.0.mlp.c_fc.weight")?[0];
+    let embed = shaped("text_projection", 2)?[1];
+    let vision_mlp = shaped("visual.transformer.resblocks.0.mlp.c_fc.weight", 2)?[0];
+    let text_mlp = shaped("transformer.resblocks.0.mlp.c_fc.weight", 2)?[0];
     let heads = |width: usize| (width / 64).max(1);
     Ok(Config {
         text: TextConfig {
@@ -63,7 +73,7 @@ pub fn config(w: &Weights) -> Result<Config> {
             intermediate_size: text_mlp,
             num_hidden_layers: blocks(w, "transformer.resblocks."),
             num_attention_heads: heads(text_width),
-            max_position_embeddings: dims(w, "positional_embedding")?[0],
+            max_position_embeddings: shaped("positional_embedding", 2)?[0],
         },
         vision: VisionConfig {
             hidden_size: vision_width,

@@ -19,8 +19,9 @@ lr?: number,
  */
 hidden?: number, 
 /**
- * `cnn` and `finetune`: images are resized to `size × size` pixels (by default 64 for
- * `cnn`, the backbone's input size for `finetune`).
+ * `cnn` and `finetune`: images are resized to `size × size` pixels (by default for
+ * `cnn` 64, or the split's median image side when smaller; for `finetune` the
+ * backbone's input size).
  */
 size?: number, 
 /**

@@ -99,7 +99,7 @@ macro_rules! for_each_endpoint {
                 } }
                 /// What a fine-tuning run would need before it starts: memory, images per
                 /// pass, time per epoch (or why it cannot run).
-                estimate_train { POST "/runs/estimate" any (cx, a: TrainArgs) -> RunEstimate {
+                estimate_train { POST "/runs/estimate" Admin (cx, a: TrainArgs) -> RunEstimate {
                     cx.library()?.estimate_train(&a.options()?)
                 } }
                 /// One run.

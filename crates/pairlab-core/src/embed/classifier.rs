@@ -104,6 +104,23 @@ fn feeds(classes: &[String], outputs: &[String], table: &OutputMap) -> Vec<(Stri
         .collect()
 }
 
+/// An output whose operating point is NaN was never trained on these weights: its
+/// probability means nothing, so it feeds no class.
+fn trained_only(
+    feeds: Vec<(String, Vec<usize>)>,
+    ops: Option<&[f32]>,
+) -> Vec<(String, Vec<usize>)> {
+    let Some(t) = ops else { return feeds };
+    feeds
+        .into_iter()
+        .map(|(c, idx)| {
+            let kept: Vec<usize> = idx.into_iter().filter(|&i| !t[i].is_nan()).collect();
+            (c, kept)
+        })
+        .filter(|(_, idx)| !idx.is_empty())
+        .collect()
+}
+
 /// The checkpoint's own operating points, else the ones published for its file name; and
 /// where they come from.
 fn operating_points(
@@ -125,8 +142,8 @@ fn operating_points(
             Some(t.clone()),
             Some("stored in the checkpoint".to_string()),
         ),
-        (None, Some(o)) => (Some(o.values.clone()), Some(o.name.clone())),
-        (None, None) => (None, None),
+        (_, Some(o)) => (Some(o.values.clone()), Some(o.name.clone())),
+        _ => (None, None),
     }
 }
 
@@ -209,6 +226,7 @@ pub fn classifier_labels(
         )));
     }
     let (ops, ops_name) = operating_points(&model.path, backbone, table);
+    let feeds = trained_only(feeds, ops.as_deref());
     let pairs: Vec<(i64, String)> = conn
         .prepare(
             "SELECT p.id, c.root || '/' || i.path FROM pairs p JOIN images i ON i.id = p.image_id

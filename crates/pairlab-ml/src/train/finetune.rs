@@ -574,7 +574,8 @@ impl Tuner {
         for k in 0..self.net.stages() {
             let trains = train && k >= self.cut;
             h = self.net.stage(k, &h, trains)?;
-            if k + 1 == self.cut {
+            // A stage that is not trained keeps no graph beyond itself.
+            if !trains {
                 h = h.detach();
             }
         }
@@ -722,10 +723,16 @@ impl Tuner {
         observe: &mut dyn FnMut(Event) -> bool,
     ) -> Result<f64> {
         let batch = pass.cfg.batch.max(1);
-        let total = pass.order.len().div_ceil(batch);
+        let skipped = usize::from(batch > 1 && pass.order.len() % batch == 1);
+        let total = pass.order.len().div_ceil(batch) - skipped;
         let (mut sum, mut batches) = (0.0, 0usize);
         let [opt_head, opt_net] = opts;
         for idx in pass.order.chunks(batch) {
+            // A trailing batch of one image (batch norm cannot train on it) waits for the
+            // next epoch's shuffle.
+            if idx.len() == 1 && batch > 1 {
+                continue;
+            }
             let (loss, grads) =
                 self.step(pass.data, idx, pass.chunk, pass.cfg, pass.vars, &mut aug)?;
             opt_head.step(&grads)?;
@@ -757,7 +764,14 @@ impl Tuner {
         let s = cfg.size;
         let mut total: Option<GradStore> = None;
         let mut loss_sum = 0.0;
-        for part in idx.chunks(chunk.max(1)) {
+        // Each chunk's mean loss weighs by its share of the batch's loss terms, so that the
+        // summed gradient is the batch's (masked BCE averages over labelled entries).
+        let terms = data.loss_terms(idx);
+        for part in even_chunks(idx, chunk) {
+            let share = data.loss_terms(part) / terms.max(1.0);
+            if share == 0.0 {
+                continue;
+            }
             let mut raw = data.gather(part, None);
             if let Some(a) = &cfg.augment {
                 let mut aug = Vec::with_capacity(raw.len());
@@ -768,7 +782,6 @@ impl Tuner {
             }
             let x = self.input(&raw, part.len())?;
             let z = self.logits(&x, true)?;
-            let share = part.len() as f64 / idx.len() as f64;
             let loss = (data.loss_of(&z, part)? * share)?;
             loss_sum += f64::from(loss.to_scalar::<f32>()?);
             let grads = loss.backward()?;
@@ -838,6 +851,20 @@ impl Tuner {
     }
 }
 
+/// `idx` in pieces of at most `chunk`, as even as possible (no piece of one image unless
+/// `chunk` is 1: batch norm in training needs two values per channel).
+fn even_chunks(idx: &[usize], chunk: usize) -> impl Iterator<Item = &[usize]> {
+    let pieces = idx.len().div_ceil(chunk.max(1)).max(1);
+    let (base, extra) = (idx.len() / pieces, idx.len() % pieces);
+    let mut at = 0;
+    (0..pieces).map(move |i| {
+        let len = base + usize::from(i < extra);
+        let piece = &idx[at..at + len];
+        at += len;
+        piece
+    })
+}
+
 fn gib(b: u64) -> f64 {
     b as f64 / (1u64 << 30) as f64
 }
@@ -873,7 +900,7 @@ fn estimate(
         for (n, v) in data.iter() {
             let e = v.elem_count() as u64;
             all += e;
-            if !n.contains("running_") && cut < net.stages() {
+            if !n.contains("running_") && stage_of(&net.arch(), n) >= cut {
                 trained += e;
             }
         }

@@ -162,6 +162,15 @@ impl Data<'_> {
         Ok((loss, right as f64 / total.max(1) as f64))
     }
 
+    /// How many terms the loss of the rows `idx` averages over: labelled entries (after the
+    /// uncertain-label policy) for multi-label, rows for multi-class.
+    pub(super) fn loss_terms(&self, idx: &[usize]) -> f64 {
+        match self.batch_targets(idx) {
+            BatchTargets::Masked(_, m) => m.iter().map(|v| f64::from(*v)).sum(),
+            BatchTargets::Classes(y) => y.len() as f64,
+        }
+    }
+
     /// Rows that carry a loss (multi-class rows without a class carry none).
     pub(super) fn useful(&self) -> Vec<usize> {
         match self.targets {

@@ -143,7 +143,7 @@ export function validate(f: TrainForm): Partial<Record<keyof TrainForm, string>>
   if (f.trainer === "finetune" && !f.model) e.model = "Choose a backbone (a registered ResNet or DenseNet)";
   if (f.trainer === "finetune" && f.size !== 0 && (!Number.isInteger(f.size) || f.size < 32 || f.size > 1024)) e.size = "0 (the backbone's) or 32 to 1024 px";
   if (f.trainer === "finetune" && (!Number.isInteger(f.batch) || f.batch < 1 || f.batch > 1024)) e.batch = "1 to 1024";
-  if (f.trainer === "finetune" && !/^(head|all|[1-9][0-9]?)$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";
+  if (f.trainer === "finetune" && !/^(head|all|[1-9]|[1-5][0-9]|6[0-4])$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";
   if (!Number.isInteger(f.epochs) || f.epochs < 1 || f.epochs > 10000) e.epochs = "1 to 10000";
   if (!(f.lr > 0 && f.lr <= 10)) e.lr = "Greater than 0";
   if (f.trainer === "cnn" && (!Number.isInteger(f.size) || f.size < 8 || f.size > 1024)) e.size = "8 to 1024 px";
