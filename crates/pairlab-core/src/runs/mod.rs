@@ -212,7 +212,7 @@ pub fn train(
         source.model_id = Some(*id);
     }
     let labels = crate::labels::best_values(conn, schema.id)?;
-    let data = parts::gather(&members, &source, &schema, &labels, &opts.split, opts.seed)?;
+    let mut data = parts::gather(&members, &source, &schema, &labels, &opts.split, opts.seed)?;
     let config = fitter.config(&settings)?;
     let run = record::start(
         conn,
@@ -242,6 +242,9 @@ pub fn train(
             return Err(e.into());
         }
     };
+    // The parts' copies of the inputs are done with; storing reads the source rows.
+    data.train.x = Vec::new();
+    data.val.x = Vec::new();
     // Storing: a failure here fails the run rather than leaving it `running`.
     let (sources, classes) = ((&data, &source), &schema.classes);
     let stored = record::store(conn, library, run.id, &fitted, sources, &labels, classes);

@@ -97,6 +97,9 @@ pub(super) fn end(conn: &Connection, run_id: i64, status: RunStatus, why: &str) 
     Ok(())
 }
 
+/// Pairs predicted at a time when a run is stored.
+const PREDICT_ROWS: usize = 256;
+
 /// Stores the fitted model (checkpoint under `runs/<id>`), the probabilities of every pair
 /// and the status `done`.
 pub(super) fn store(
@@ -111,11 +114,16 @@ pub(super) fn store(
     let dir = library.join("runs").join(run_id.to_string());
     fitted.model.save(&dir)?;
     let (rows, dim, c) = (&source.rows, source.rows.dim, classes.len());
-    let mut feats = Vec::with_capacity(data.all.len() * dim);
-    for (_, _, r) in &data.all {
-        feats.extend_from_slice(&rows.data[r * dim..(r + 1) * dim]);
+    // In pieces, so that predicting never holds a second copy of every pair's inputs
+    // (images at 224 px are 150 000 values each).
+    let mut probs = Vec::with_capacity(data.all.len() * c);
+    for piece in data.all.chunks(PREDICT_ROWS) {
+        let mut feats = Vec::with_capacity(piece.len() * dim);
+        for (_, _, r) in piece {
+            feats.extend_from_slice(&rows.data[r * dim..(r + 1) * dim]);
+        }
+        probs.extend(fitted.model.predict(&feats)?);
     }
-    let probs = fitted.model.predict(&feats)?;
     let tx = conn.transaction()?;
     {
         let mut put = tx.prepare(
