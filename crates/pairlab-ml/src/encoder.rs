@@ -18,6 +18,7 @@ use crate::error::{MlError, Result};
 use crate::preprocess::ImageProcessor;
 use crate::text::TextTokenizer;
 use crate::{bert, clip};
+use candle_transformers::models::siglip;
 
 /// The model families Pairlab runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,6 +28,8 @@ pub enum Family {
     Clip,
     /// A text-only sentence encoder.
     Bert,
+    /// SigLIP's image tower (its attention-pooled output).
+    Siglip,
     /// An image classifier's backbone (pooled features).
     Resnet,
     Densenet,
@@ -37,6 +40,7 @@ impl Family {
         match self {
             Family::Clip => "clip",
             Family::Bert => "bert",
+            Family::Siglip => "siglip",
             Family::Resnet => "resnet",
             Family::Densenet => "densenet",
         }
@@ -75,6 +79,7 @@ fn read_json(dir: &Path, name: &str) -> Result<Option<Value>> {
 enum Parsed {
     Clip(clip::Config),
     Bert(bert::Config),
+    Siglip(Box<siglip::Config>),
 }
 
 fn parse_config(dir: &Path) -> Result<Parsed> {
@@ -92,6 +97,9 @@ fn parse_config(dir: &Path) -> Result<Parsed> {
     match model_type.as_str() {
         "clip" => Ok(Parsed::Clip(clip::Config::from_json(&json).map_err(bad)?)),
         "bert" => Ok(Parsed::Bert(bert::config_from_json(&json).map_err(bad)?)),
+        "siglip" => serde_json::from_value::<siglip::Config>(json)
+            .map(|c| Parsed::Siglip(Box::new(c)))
+            .map_err(|e| MlError::bad(dir, format!("config.json: {e}"))),
         "" => Err(MlError::UnknownArchitecture {
             dir: dir.to_path_buf(),
             found: "(config.json has no model_type)".into(),
@@ -145,6 +153,16 @@ pub fn inspect(dir: &Path) -> Result<ModelInfo> {
             image_size: 0,
             format: "Hugging Face BERT (safetensors)".into(),
             arch: String::new(),
+            labels: Vec::new(),
+        },
+        Parsed::Siglip(c) => ModelInfo {
+            family: Family::Siglip,
+            dim: c.vision_config.hidden_size,
+            images: true,
+            texts: false,
+            image_size: c.vision_config.image_size,
+            format: "Hugging Face SigLIP (safetensors), image tower".into(),
+            arch: format!("SigLIP/{}", c.vision_config.patch_size),
             labels: Vec::new(),
         },
     })
@@ -291,6 +309,12 @@ enum Model {
     },
     Bert(bert::SentenceEncoder),
     Backbone(Box<Backbone>),
+    Siglip {
+        vision: Box<siglip::VisionModel>,
+        size: u32,
+        mean: [f32; 3],
+        std: [f32; 3],
+    },
 }
 
 /// A loaded model with its tokenizer (and image preprocessing for image models).
@@ -324,7 +348,34 @@ impl Encoder {
         let shape_err = |e: candle_core::Error| {
             MlError::bad(dir, format!("the weights do not fit config.json: {e}"))
         };
+        if let Parsed::Siglip(cfg) = &parsed {
+            let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+            let vision = siglip::VisionModel::new(&cfg.vision_config, true, vb.pp("vision_model"))
+                .map_err(shape_err)?;
+            // SigLIP's processor: the image squashed to the square input, mean and std 0.5.
+            let pre = read_json(dir, "preprocessor_config.json")?;
+            let triple = |k: &str| -> Option<[f32; 3]> {
+                let a = pre.as_ref()?.get(k)?.as_array()?;
+                Some([
+                    a.first()?.as_f64()? as f32,
+                    a.get(1)?.as_f64()? as f32,
+                    a.get(2)?.as_f64()? as f32,
+                ])
+            };
+            return Ok(Encoder {
+                model: Model::Siglip {
+                    vision: Box::new(vision),
+                    size: cfg.vision_config.image_size as u32,
+                    mean: triple("image_mean").unwrap_or([0.5; 3]),
+                    std: triple("image_std").unwrap_or([0.5; 3]),
+                },
+                tokenizer: None,
+                info,
+                device,
+            });
+        }
         let (model, tokenizer) = match parsed {
+            Parsed::Siglip(_) => unreachable!("handled above"),
             Parsed::Clip(cfg) => {
                 if let Some(missing) = clip::REQUIRED_KEYS
                     .iter()
@@ -384,6 +435,9 @@ impl Encoder {
         match &self.model {
             Model::Clip { processor, .. } => Ok(processor.apply(img)),
             Model::Backbone(b) => Ok(b.info.preprocess.apply(img)),
+            Model::Siglip {
+                size, mean, std, ..
+            } => Ok(crate::preprocess::squash(img, *size, *mean, *std)),
             Model::Bert(_) => Err(self.no_images()),
         }
     }
@@ -425,6 +479,12 @@ impl Encoder {
                 Ok(model.image_features(&t)?.to_vec2::<f32>()?)
             }
             Model::Backbone(b) => b.embed(pixels, n),
+            Model::Siglip { vision, size, .. } => {
+                let s = *size as usize;
+                let t = Tensor::from_vec(pixels, (n, 3, s, s), &self.device)?;
+                let f = candle_core::Module::forward(vision.as_ref(), &t)?;
+                Ok(crate::normalize_rows(&f)?.to_vec2::<f32>()?)
+            }
             Model::Bert(_) => Err(self.no_images()),
         }
     }
@@ -435,6 +495,16 @@ impl Encoder {
             Model::Clip { processor, .. } => {
                 let px = processor.apply_batch(images);
                 self.embed_pixels(px, images.len())
+            }
+            Model::Siglip {
+                size, mean, std, ..
+            } => {
+                use rayon::prelude::*;
+                let per: Vec<Vec<f32>> = images
+                    .par_iter()
+                    .map(|i| crate::preprocess::squash(i, *size, *mean, *std))
+                    .collect();
+                self.embed_pixels(per.concat(), images.len())
             }
             Model::Backbone(b) => {
                 use rayon::prelude::*;
@@ -462,7 +532,7 @@ impl Encoder {
                 let mask = Tensor::from_vec(b.mask, (b.rows, b.len), &self.device)?;
                 m.embed(&ids, &mask)?
             }
-            Model::Backbone(_) => return Err(self.no_texts()),
+            Model::Backbone(_) | Model::Siglip { .. } => return Err(self.no_texts()),
         };
         Ok(out.to_vec2::<f32>()?)
     }

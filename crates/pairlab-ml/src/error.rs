@@ -14,7 +14,7 @@ pub enum MlError {
     #[error("model {}: {message}", dir.display())]
     BadModel { dir: PathBuf, message: String },
     /// config.json describes an architecture Pairlab cannot run.
-    #[error("unknown model architecture {found:?} in {}; Pairlab runs CLIP (model_type \"clip\"), BERT-family sentence encoders (\"bert\") and ResNet/DenseNet classifiers (a timm config.json with \"architecture\", or a checkpoint file)", dir.display())]
+    #[error("unknown model architecture {found:?} in {}; Pairlab runs CLIP (model_type \"clip\"), BERT-family sentence encoders (\"bert\"), SigLIP image towers (\"siglip\") and ResNet/DenseNet classifiers (a timm config.json with \"architecture\", or a checkpoint file)", dir.display())]
     UnknownArchitecture { dir: PathBuf, found: String },
     /// tokenizer.json does not belong to the model's weights.
     #[error("tokenizer does not match the model: {0}")]

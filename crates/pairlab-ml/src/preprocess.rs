@@ -132,6 +132,21 @@ impl ImageProcessor {
     }
 }
 
+/// An image squashed to `size × size` (aspect not kept, bicubic), rescaled to 0..1 and
+/// normalised: SigLIP's processor.
+pub fn squash(img: &DynamicImage, size: u32, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+    let rgb = img.to_rgb8();
+    let small = image::imageops::resize(&rgb, size, size, FilterType::CatmullRom);
+    let plane = (size * size) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, px) in small.pixels().enumerate() {
+        for ch in 0..3 {
+            out[ch * plane + i] = (f32::from(px.0[ch]) / 255.0 - mean[ch]) / std[ch];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

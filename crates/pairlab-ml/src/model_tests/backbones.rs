@@ -314,3 +314,27 @@ fn openai_format_clip_matches_open_clip() {
     let e = Encoder::load(&other).err().expect("refused").to_string();
     assert!(e.contains("not OpenAI's CLIP architecture"), "{e}");
 }
+
+/// SigLIP's image tower in the Hugging Face layout (transformers' `save_pretrained`,
+/// tests/reference/make_siglip.py): its attention-pooled features equal transformers'
+/// `get_image_features`; it encodes images only.
+#[test]
+fn siglip_image_features_match_transformers() {
+    use crate::Encoder;
+    let refs = reference("siglip_tiny.json");
+    let dir = workspace().join("tests/data/reference/siglip_tiny");
+    let enc = Encoder::load(&dir).expect("load");
+    let info = enc.info();
+    assert_eq!(
+        (info.family.as_str(), info.dim, info.images, info.texts),
+        ("siglip", 64, true, false)
+    );
+    let img = enc.embed_pixels(pixels(2, 3, 64, 1.0), 2).expect("embed");
+    assert_close(
+        &img,
+        &matrix(&refs["image_features"]),
+        1e-4,
+        "image features",
+    );
+    assert!(enc.embed_texts(&["effusion"]).is_err());
+}
