@@ -164,10 +164,14 @@ fn broken_model_folders_give_clear_errors() {
     std::fs::write(empty.join("config.json"), "{ not json").expect("write");
     assert!(load_err(&empty).contains("config.json is not valid JSON"));
 
-    std::fs::write(empty.join("config.json"), r#"{"model_type": "siglip"}"#).expect("write");
+    std::fs::write(empty.join("config.json"), r#"{"model_type": "llama"}"#).expect("write");
     let e = Encoder::load(&empty).err().expect("error");
     assert!(matches!(e, MlError::UnknownArchitecture { .. }), "{e}");
-    assert!(e.to_string().contains("\"siglip\""));
+    assert!(e.to_string().contains("\"llama\""));
+
+    // A known family with an incomplete config says what is missing.
+    std::fs::write(empty.join("config.json"), r#"{"model_type": "siglip"}"#).expect("write");
+    assert!(load_err(&empty).contains("missing field `text_config`"));
 
     std::fs::write(
         empty.join("config.json"),
