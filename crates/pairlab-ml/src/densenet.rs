@@ -110,18 +110,6 @@ impl Config {
     }
 }
 
-fn conv(
-    vb: &VarBuilder,
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    name: &str,
-) -> Result<Conv2d> {
-    conv2d(vb, cin, cout, k, stride, pad, name)
-}
-
 /// 2×2 average pooling, stride 2. PyTorch's drops an odd last row and column; cropping
 /// them first gives the same values and a gradient that goes to the right places (candle's
 /// pooling gradient is a nearest upsampling, shifted on odd sizes).
@@ -168,7 +156,7 @@ impl DenseNet {
     pub fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
         let f = vb.pp("features");
         let stem = (
-            conv(&f, cfg.in_channels, cfg.init_features, 7, 2, 3, "conv0")?,
+            conv2d(&f, cfg.in_channels, cfg.init_features, 7, 2, 3, "conv0")?,
             bn(&f, cfg.init_features, "norm0")?,
         );
         let mut c = cfg.init_features;
@@ -182,9 +170,9 @@ impl DenseNet {
                 let mid = cfg.bn_size * cfg.growth;
                 layers.push(Layer {
                     norm1: bn(&lv, cin, "norm1")?,
-                    conv1: conv(&lv, cin, mid, 1, 1, 0, "conv1")?,
+                    conv1: conv2d(&lv, cin, mid, 1, 1, 0, "conv1")?,
                     norm2: bn(&lv, mid, "norm2")?,
-                    conv2: conv(&lv, mid, cfg.growth, 3, 1, 1, "conv2")?,
+                    conv2: conv2d(&lv, mid, cfg.growth, 3, 1, 1, "conv2")?,
                 });
             }
             c += n * cfg.growth;
@@ -193,7 +181,7 @@ impl DenseNet {
                 (None, Some(bn(&f, c, "norm5")?))
             } else {
                 let tv = f.pp(format!("transition{}", i + 1));
-                let t = (bn(&tv, c, "norm")?, conv(&tv, c, c / 2, 1, 1, 0, "conv")?);
+                let t = (bn(&tv, c, "norm")?, conv2d(&tv, c, c / 2, 1, 1, 0, "conv")?);
                 c /= 2;
                 (Some(t), None)
             };

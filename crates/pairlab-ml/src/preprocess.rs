@@ -1,9 +1,11 @@
-//! Image preprocessing exactly as CLIP's reference processor (Hugging Face
-//! `CLIPImageProcessor`): RGB, shortest side resized with bicubic filtering, centre crop,
-//! rescale to 0..1, normalise with the model's mean and std.
+//! Image preprocessing: CLIP's reference processor (Hugging Face `CLIPImageProcessor`:
+//! RGB, shortest side resized with bicubic filtering, centre crop, rescale to 0..1,
+//! normalise with the model's mean and std), the image classifiers' ([`Preprocess`]: timm's
+//! and torchvision's crop, torchxrayvision's grey ±1024 scaling) and SigLIP's ([`squash`]).
 
 use image::{DynamicImage, imageops::FilterType};
 use rayon::prelude::*;
+use serde::Serialize;
 use serde_json::Value;
 
 /// CLIP's default normalisation (OpenAI CLIP training statistics).
@@ -145,6 +147,130 @@ pub fn squash(img: &DynamicImage, size: u32, mean: [f32; 3], std: [f32; 3]) -> V
         }
     }
     out
+}
+
+/// ImageNet's mean and std, torchvision's and timm's default.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// How images become the network's input.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Preprocess {
+    /// Square input size.
+    pub size: u32,
+    /// The short side is resized to `size / crop_pct`, then the centre is cropped.
+    pub crop_pct: f32,
+    /// One grey channel, or RGB.
+    pub channels: usize,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    /// `bilinear` or `bicubic`.
+    pub interpolation: String,
+    /// torchxrayvision's scaling: grey values v in 0..=255 become (2v/255 − 1)·1024.
+    pub xrv: bool,
+}
+
+impl Preprocess {
+    pub fn imagenet(size: u32) -> Self {
+        Preprocess {
+            size,
+            crop_pct: 0.875,
+            channels: 3,
+            mean: IMAGENET_MEAN.to_vec(),
+            std: IMAGENET_STD.to_vec(),
+            interpolation: "bilinear".into(),
+            xrv: false,
+        }
+    }
+
+    pub fn xrv(size: u32) -> Self {
+        Preprocess {
+            size,
+            crop_pct: 1.0,
+            channels: 1,
+            mean: vec![0.0],
+            std: vec![1.0],
+            interpolation: "bilinear".into(),
+            xrv: true,
+        }
+    }
+
+    fn filter(&self) -> FilterType {
+        if self.interpolation == "bicubic" {
+            FilterType::CatmullRom
+        } else {
+            FilterType::Triangle
+        }
+    }
+
+    /// One image as `channels × size × size` values, normalised for the network.
+    pub fn apply(&self, img: &DynamicImage) -> Vec<f32> {
+        let raw = self.raw(img);
+        let mut out = vec![0f32; raw.len()];
+        self.normalise(&raw, &mut out);
+        out
+    }
+
+    /// The geometric part only: `channels × size × size` values 0–255, channel-first (the
+    /// short side resized to `size / crop_pct`, then the centre cropped; grey models take
+    /// the centre square first, as torchxrayvision does). Trainers cache and augment these.
+    pub fn raw(&self, img: &DynamicImage) -> Vec<u8> {
+        let s = self.size.max(1);
+        let edge = (((s as f32) / self.crop_pct.clamp(0.1, 1.0)).floor() as u32).max(s);
+        if self.channels == 3 {
+            let rgb = img.to_rgb8();
+            let (w, h) = rgb.dimensions();
+            let (nw, nh) = if w <= h {
+                (
+                    edge,
+                    ((u64::from(edge) * u64::from(h)) / u64::from(w.max(1))).max(1) as u32,
+                )
+            } else {
+                (
+                    ((u64::from(edge) * u64::from(w)) / u64::from(h.max(1))).max(1) as u32,
+                    edge,
+                )
+            };
+            let resized = image::imageops::resize(&rgb, nw, nh, self.filter());
+            let (left, top) = (nw.saturating_sub(s) / 2, nh.saturating_sub(s) / 2);
+            let plane = (s * s) as usize;
+            let mut out = vec![0u8; 3 * plane];
+            for y in 0..s.min(nh) {
+                for x in 0..s.min(nw) {
+                    let px = resized.get_pixel(left + x, top + y).0;
+                    for ch in 0..3 {
+                        out[ch * plane + (y * s + x) as usize] = px[ch];
+                    }
+                }
+            }
+            return out;
+        }
+        let grey = img.to_luma8();
+        let (w, h) = grey.dimensions();
+        let side = w.min(h).max(1);
+        let square =
+            image::imageops::crop_imm(&grey, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        let scaled = image::imageops::resize(&square, edge, edge, self.filter());
+        let off = (edge - s) / 2;
+        image::imageops::crop_imm(&scaled, off, off, s, s)
+            .to_image()
+            .into_raw()
+    }
+
+    /// Raw values (0–255, as [`Preprocess::raw`] gives them, possibly augmented) into the
+    /// network's input: torchxrayvision's [-1024, 1024], or (v/255 − mean)/std per channel.
+    pub fn normalise<T: Copy + Into<f32>>(&self, raw: &[T], out: &mut [f32]) {
+        let plane = (self.size * self.size) as usize;
+        for (i, (o, v)) in out.iter_mut().zip(raw).enumerate() {
+            let v: f32 = (*v).into();
+            *o = if self.xrv {
+                (2.0 * v / 255.0 - 1.0) * 1024.0
+            } else {
+                let c = (i / plane.max(1)).min(self.mean.len().saturating_sub(1));
+                (v / 255.0 - self.mean[c]) / self.std[c]
+            };
+        }
+    }
 }
 
 #[cfg(test)]
