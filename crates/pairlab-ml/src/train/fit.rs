@@ -210,6 +210,77 @@ fn autograd_step(
     Ok((f64::from(loss.to_scalar::<f32>()?), grads))
 }
 
+/// Early stopping on the validation loss, shared by the trainers' loops: keeps the
+/// history, says when an epoch is the best so far (its weights are to be kept) and when to
+/// stop, and reports every epoch to `observe` (false cancels).
+pub(super) struct EarlyStop {
+    best: f64,
+    pub best_epoch: usize,
+    wait: usize,
+    patience: usize,
+    pub history: Vec<EpochMetrics>,
+}
+
+/// What an epoch's figures decide.
+pub(super) struct Verdict {
+    /// The best validation loss so far: keep these weights.
+    pub improved: bool,
+    /// No better epoch for `patience` epochs.
+    pub stop: bool,
+}
+
+impl EarlyStop {
+    pub fn new(patience: usize) -> Self {
+        EarlyStop {
+            best: f64::INFINITY,
+            best_epoch: 0,
+            wait: 0,
+            patience: patience.max(1),
+            history: Vec::new(),
+        }
+    }
+
+    /// Records an epoch: its validation figures are `val` (loss, accuracy), or the training
+    /// loss when there is no validation part.
+    pub fn record(
+        &mut self,
+        (epoch, lr, started): (usize, f64, Instant),
+        train_loss: f64,
+        val: Option<(f64, f64)>,
+        observe: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<Verdict> {
+        let (val_loss, val_accuracy) = match val {
+            Some((l, a)) => (l, Some(a)),
+            None => (train_loss, None),
+        };
+        let m = EpochMetrics {
+            epoch,
+            train_loss,
+            val_loss,
+            val_accuracy,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let improved = val_loss < self.best - 1e-6;
+        if improved {
+            self.best = val_loss;
+            self.best_epoch = epoch;
+            self.wait = 0;
+        } else {
+            self.wait += 1;
+        }
+        let go_on = observe(Event::Epoch(&m));
+        self.history.push(m);
+        if !go_on {
+            return Err(MlError::Cancelled);
+        }
+        Ok(Verdict {
+            improved,
+            stop: self.wait >= self.patience,
+        })
+    }
+}
+
 /// What training produced.
 pub struct Trained {
     pub head: Head,
@@ -287,9 +358,8 @@ pub fn train(
     };
     let mut opt = AdamW::new(head.varmap.all_vars(), params)?;
     let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
-    let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
+    let mut stop = EarlyStop::new(cfg.patience);
     let mut snap = head.snapshot()?;
-    let mut history = Vec::new();
     for epoch in 1..=cfg.epochs.max(1) {
         let started = Instant::now();
         let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
@@ -302,41 +372,24 @@ pub fn train(
         let aug_rng = SplitMix64(rng.next_u64());
         let (sum, batches) = train_epoch(&head, &mut opt, &train, &order, cfg, aug_rng, observe)?;
         let train_loss = sum / batches.max(1) as f64;
-        let (val_loss, val_accuracy) = if val_rows.is_empty() {
-            (train_loss, None)
+        let v = if val_rows.is_empty() {
+            None
         } else {
-            let (l, a) = val.evaluate(&head, &val_rows)?;
-            (l, Some(a))
+            Some(val.evaluate(&head, &val_rows)?)
         };
-        let m = EpochMetrics {
-            epoch,
-            train_loss,
-            val_loss,
-            val_accuracy,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        history.push(m.clone());
-        if val_loss < best - 1e-6 {
-            best = val_loss;
-            best_epoch = epoch;
-            wait = 0;
+        let verdict = stop.record((epoch, lr, started), train_loss, v, observe)?;
+        if verdict.improved {
             snap = head.snapshot()?;
-        } else {
-            wait += 1;
         }
-        if !observe(Event::Epoch(&m)) {
-            return Err(MlError::Cancelled);
-        }
-        if wait >= cfg.patience.max(1) {
+        if verdict.stop {
             break;
         }
     }
     head.restore(&snap)?;
     Ok(Trained {
         head,
-        history,
-        best_epoch,
+        history: stop.history,
+        best_epoch: stop.best_epoch,
     })
 }
 

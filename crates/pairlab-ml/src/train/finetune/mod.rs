@@ -33,9 +33,9 @@ use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::fit::{Data, Event};
+use super::fit::{Data, EarlyStop, Event};
 use super::trainer::{Fit, Fitted, Input, Model, Part, Settings};
-use super::{EpochMetrics, Targets, Uncertain, cosine_lr};
+use super::{Targets, Uncertain, cosine_lr};
 use crate::backbone::{self, Arch, Net, Preprocess};
 use crate::error::{MlError, Result};
 use crate::rng::SplitMix64;

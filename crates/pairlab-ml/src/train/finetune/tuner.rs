@@ -204,9 +204,8 @@ impl Tuner {
         let val_rows = va.useful();
         let (mut opt_head, mut opt_net, all) = self.optimizers(cfg)?;
         let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
-        let (mut best, mut best_epoch, mut wait) = (f64::INFINITY, 0, 0);
+        let mut stop = EarlyStop::new(cfg.patience);
         let mut snap = self.snapshot()?;
-        let mut history = Vec::new();
         for epoch in 1..=cfg.epochs.max(1) {
             let started = Instant::now();
             let lr = cosine_lr(cfg.lr, epoch - 1, cfg.epochs);
@@ -224,33 +223,16 @@ impl Tuner {
                 vars: &all,
             };
             let train_loss = self.epoch(&pass, [&mut opt_head, &mut opt_net], aug, observe)?;
-            let (val_loss, val_accuracy) = if val_rows.is_empty() {
-                (train_loss, None)
+            let v = if val_rows.is_empty() {
+                None
             } else {
-                let (l, a) = self.evaluate(&va, &val_rows, chunk.max(8))?;
-                (l, Some(a))
+                Some(self.evaluate(&va, &val_rows, chunk.max(8))?)
             };
-            let m = EpochMetrics {
-                epoch,
-                train_loss,
-                val_loss,
-                val_accuracy,
-                lr,
-                seconds: started.elapsed().as_secs_f64(),
-            };
-            history.push(m.clone());
-            if val_loss < best - 1e-6 {
-                best = val_loss;
-                best_epoch = epoch;
-                wait = 0;
+            let verdict = stop.record((epoch, lr, started), train_loss, v, observe)?;
+            if verdict.improved {
                 snap = self.snapshot()?;
-            } else {
-                wait += 1;
             }
-            if !observe(Event::Epoch(&m)) {
-                return Err(MlError::Cancelled);
-            }
-            if wait >= cfg.patience.max(1) {
+            if verdict.stop {
                 break;
             }
         }
@@ -259,8 +241,8 @@ impl Tuner {
         }
         Ok(Fitted {
             model: Box::new(self.into_model()?),
-            history,
-            best_epoch,
+            history: stop.history,
+            best_epoch: stop.best_epoch,
         })
     }
 
