@@ -317,3 +317,41 @@ fn model_errors_and_the_hub_cache() {
         "its files changed since it was added",
     );
 }
+
+/// A BiomedCLIP-style open_clip folder (timm ViT + BERT, made by open_clip:
+/// tests/reference/make_biomedclip.py) through the CLI: `model add` says what it is, `encode`
+/// gives open_clip's text embedding, `embed` encodes a corpus's images and reports.
+#[test]
+fn biomedclip_folder_through_the_cli() {
+    let env = Env::new();
+    corpus(&env);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference");
+    let m = root.join("biomedclip_tiny").to_string_lossy().into_owned();
+    let added = env.json(&["model", "add", &m, "--name", "biomed", "--json"]);
+    assert_eq!(
+        (added["family"].as_str(), added["dim"].as_u64()),
+        (Some("clip"), Some(64)),
+        "{added}"
+    );
+    let text = std::fs::read_to_string(root.join("biomedclip_tiny.json")).expect("reference");
+    let refs: Value = serde_json::from_str(&text).expect("json");
+    let sentence = refs["texts"][0].as_str().expect("text");
+    let e = env.json(&["encode", "--model", "biomed", "--text", sentence, "--json"]);
+    let want = refs["text_features"][0].as_array().expect("row");
+    let got = e["embedding"].as_array().expect("embedding");
+    assert_eq!(got.len(), want.len());
+    for (a, b) in got.iter().zip(want) {
+        let (a, b) = (a.as_f64().expect("f"), b.as_f64().expect("f"));
+        assert!((a - b).abs() < 1e-4, "{a} vs open_clip's {b}");
+    }
+    let s = env.json(&["embed", "--model", "biomed", "--json"]);
+    assert_eq!(
+        (
+            s["images"].as_u64(),
+            s["reports"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(6), Some(6), Some(0)),
+        "{s}"
+    );
+}

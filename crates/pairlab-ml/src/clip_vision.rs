@@ -1,7 +1,12 @@
-//! CLIP's vision tower (Hugging Face `CLIPVisionModelWithProjection`, same weights and
-//! numbers as candle-transformers' version) arranged for CPU speed: q/k/v fused into one
-//! matrix product, weights stored pre-transposed, tokens of the whole batch multiplied as
-//! one 2-D matrix, and quick-GELU done in one parallel pass.
+//! Vision transformer towers arranged for CPU speed: q/k/v fused into one matrix product,
+//! weights stored pre-transposed, tokens of the whole batch multiplied as one 2-D matrix,
+//! and quick-GELU done in one parallel pass.
+//!
+//! Two layouts load into it: CLIP's (Hugging Face `CLIPVisionModelWithProjection`, same
+//! weights and numbers as candle-transformers' version: a layer norm before the blocks,
+//! quick-GELU, eps 1e-5) and timm's `VisionTransformer` as open_clip wraps it (BiomedCLIP:
+//! no norm before the blocks, GELU, eps 1e-6, the class token after the final norm, then
+//! open_clip's projection head).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Module, Shape, Tensor, bail};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
@@ -33,22 +38,45 @@ impl CustomOp1 for QuickGelu {
     }
 }
 
+/// The MLP's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// CLIP's `x · sigmoid(1.702 x)`.
+    QuickGelu,
+    /// The exact GELU (`nn.GELU()`), timm's.
+    Gelu,
+}
+
+impl Act {
+    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Act::QuickGelu => x.apply_op1_no_bwd(&QuickGelu),
+            Act::Gelu => x.gelu_erf(),
+        }
+    }
+}
+
 /// A linear layer with its weight stored as contiguous `[in, out]` (measured faster with
 /// gemm than reading `[out, in]` transposed for most of these shapes).
-struct Dense {
+pub(crate) struct Dense {
     w: Tensor,
     b: Option<Tensor>,
 }
 
 impl Dense {
-    fn from_weight(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
+    pub(crate) fn from_weight(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
         Ok(Dense {
             w: w.t()?.contiguous()?,
             b,
         })
     }
 
-    fn load(vb: &VarBuilder, inp: usize, out: usize, bias: bool) -> candle_core::Result<Self> {
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        bias: bool,
+    ) -> candle_core::Result<Self> {
         let b = if bias {
             Some(vb.get(out, "bias")?)
         } else {
@@ -58,7 +86,7 @@ impl Dense {
     }
 
     /// `x` is `[rows, in]`.
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = x.matmul(&self.w)?;
         match &self.b {
             Some(b) => y.broadcast_add(b),
@@ -76,17 +104,53 @@ struct Layer {
     fc2: Dense,
 }
 
+/// What maps the pooled class token to the embedding.
+pub(crate) enum Head {
+    /// One linear layer (CLIP's projection, open_clip's `head.proj`, a timm classifier).
+    Linear(Dense),
+    /// open_clip's `head.mlp`: linear, GELU, linear.
+    Mlp(Dense, Dense),
+    /// The pooled features themselves.
+    Identity,
+}
+
+impl Head {
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Head::Linear(d) => d.forward(x),
+            Head::Mlp(a, b) => b.forward(&a.forward(x)?.gelu_erf()?),
+            Head::Identity => Ok(x.clone()),
+        }
+    }
+}
+
+/// The shape of a timm `VisionTransformer` (read off its weights by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimmShape {
+    pub hidden: usize,
+    pub depth: usize,
+    pub heads: usize,
+    pub mlp: usize,
+    pub patch: usize,
+    pub channels: usize,
+    /// Patch tokens plus the class token.
+    pub tokens: usize,
+    /// A `norm_pre` layer before the blocks (CLIP-style timm ViTs have one).
+    pub norm_pre: bool,
+}
+
 /// The vision tower with its projection.
 pub struct VisionTower {
     patch: Conv2d,
     class: Tensor,
     positions: Tensor,
-    pre: LayerNorm,
+    pre: Option<LayerNorm>,
     layers: Vec<Layer>,
     post: LayerNorm,
-    proj: Dense,
+    proj: Head,
     heads: usize,
     hidden: usize,
+    act: Act,
 }
 
 impl VisionTower {
@@ -141,12 +205,65 @@ impl VisionTower {
             patch,
             class,
             positions,
-            pre: ln(v.pp("pre_layrnorm"))?,
+            pre: Some(ln(v.pp("pre_layrnorm"))?),
             layers,
             post: ln(v.pp("post_layernorm"))?,
-            proj: Dense::load(&vb.pp("visual_projection"), d, cfg.projection_dim, false)?,
+            proj: Head::Linear(Dense::load(
+                &vb.pp("visual_projection"),
+                d,
+                cfg.projection_dim,
+                false,
+            )?),
             heads: c.num_attention_heads,
             hidden: d,
+            act: Act::QuickGelu,
+        })
+    }
+
+    /// A timm `VisionTransformer` (`vb` at its root: `patch_embed`, `cls_token`,
+    /// `pos_embed`, `blocks.N`, `norm`) pooled at the class token, then `head`.
+    pub(crate) fn load_timm(
+        vb: &VarBuilder,
+        s: &TimmShape,
+        head: Head,
+    ) -> candle_core::Result<Self> {
+        let d = s.hidden;
+        let conv = Conv2dConfig {
+            stride: s.patch,
+            ..Default::default()
+        };
+        let patch = candle_nn::conv2d(s.channels, d, s.patch, conv, vb.pp("patch_embed.proj"))?;
+        let ln = |p: VarBuilder| candle_nn::layer_norm(d, 1e-6, p);
+        let mut layers = Vec::with_capacity(s.depth);
+        for i in 0..s.depth {
+            let l = vb.pp(format!("blocks.{i}"));
+            let a = l.pp("attn");
+            layers.push(Layer {
+                ln1: ln(l.pp("norm1"))?,
+                qkv: Dense::load(&a.pp("qkv"), d, 3 * d, true)?,
+                out: Dense::load(&a.pp("proj"), d, d, true)?,
+                ln2: ln(l.pp("norm2"))?,
+                fc1: Dense::load(&l.pp("mlp.fc1"), d, s.mlp, true)?,
+                fc2: Dense::load(&l.pp("mlp.fc2"), s.mlp, d, true)?,
+            });
+        }
+        Ok(VisionTower {
+            patch,
+            class: vb.get((1, 1, d), "cls_token")?.reshape(d)?,
+            positions: vb
+                .get((1, s.tokens, d), "pos_embed")?
+                .reshape((s.tokens, d))?,
+            pre: if s.norm_pre {
+                Some(ln(vb.pp("norm_pre"))?)
+            } else {
+                None
+            },
+            layers,
+            post: ln(vb.pp("norm"))?,
+            proj: head,
+            heads: s.heads,
+            hidden: d,
+            act: Act::Gelu,
         })
     }
 
@@ -161,7 +278,9 @@ impl VisionTower {
             .transpose(1, 2)?;
         let class = self.class.reshape((1, 1, d))?.broadcast_as((n, 1, d))?;
         let mut x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.positions)?;
-        x = self.pre.forward(&x)?;
+        if let Some(pre) = &self.pre {
+            x = pre.forward(&x)?;
+        }
         let t = x.dim(1)?;
         let (h, hd) = (self.heads, d / self.heads);
         let scale = (hd as f64).powf(-0.5);
@@ -180,10 +299,7 @@ impl VisionTower {
                 .transpose(1, 2)?
                 .reshape((n * t, d))?;
             x = (x + l.out.forward(&att)?)?;
-            let m = l
-                .fc1
-                .forward(&l.ln2.forward(&x)?)?
-                .apply_op1_no_bwd(&QuickGelu)?;
+            let m = self.act.apply(&l.fc1.forward(&l.ln2.forward(&x)?)?)?;
             x = (x + l.fc2.forward(&m)?)?;
         }
         x.reshape((n, t, d))

@@ -193,14 +193,17 @@ fn load_openai_clip(path: &Path, device: &Device) -> Result<Option<Encoder>> {
     };
     let weights = crate::checkpoint::load(&file, device)?;
     if !crate::openai_clip::looks_like(&weights) {
-        if path.is_dir() {
-            return Err(MlError::bad(
-                path,
-                "an open_clip model whose towers are not OpenAI's CLIP architecture (BiomedCLIP's \
-                 timm ViT and PubMedBERT, say), which Pairlab does not load yet",
-            ));
+        if !path.is_dir() {
+            return Ok(None);
         }
-        return Ok(None);
+        if crate::open_clip::looks_like(&weights) {
+            return load_open_clip(path, &file, &weights, device).map(Some);
+        }
+        return Err(MlError::bad(
+            path,
+            "an open_clip model whose towers are neither OpenAI's CLIP architecture nor a timm \
+             ViT with a BERT (BiomedCLIP's), which Pairlab does not load",
+        ));
     }
     let (cfg, hf) = crate::openai_clip::to_hf(&weights)
         .map_err(|e| MlError::bad(&file, format!("not a complete OpenAI-format CLIP: {e}")))?;
@@ -248,6 +251,33 @@ fn load_openai_clip(path: &Path, device: &Device) -> Result<Option<Encoder>> {
         info,
         device: device.clone(),
     }))
+}
+
+/// An open_clip folder with a timm ViT image tower and a BERT text tower (BiomedCLIP).
+fn load_open_clip(
+    dir: &Path,
+    file: &Path,
+    weights: &crate::checkpoint::Weights,
+    device: &Device,
+) -> Result<Encoder> {
+    let (model, tokenizer) = crate::open_clip::OpenClip::load(dir, weights, device)?;
+    let kind = crate::checkpoint::sniff(file)?.describe();
+    let info = ModelInfo {
+        family: Family::Clip,
+        dim: model.dim,
+        images: true,
+        texts: tokenizer.is_some(),
+        image_size: model.image_size,
+        format: format!("open_clip, timm ViT + Hugging Face BERT ({kind})"),
+        arch: model.arch.clone(),
+        labels: Vec::new(),
+    };
+    Ok(Encoder {
+        model: Model::OpenClip(Box::new(model)),
+        tokenizer,
+        info,
+        device: device.clone(),
+    })
 }
 
 /// The weight files of a folder: one `model.safetensors`, or the shards its index names.
@@ -307,6 +337,8 @@ enum Model {
         model: clip::Clip,
         processor: ImageProcessor,
     },
+    /// BiomedCLIP-style open_clip: timm ViT + BERT.
+    OpenClip(Box<crate::open_clip::OpenClip>),
     Bert(bert::SentenceEncoder),
     Backbone(Box<Backbone>),
     Siglip {
@@ -434,6 +466,7 @@ impl Encoder {
     pub fn preprocess(&self, img: &DynamicImage) -> Result<Vec<f32>> {
         match &self.model {
             Model::Clip { processor, .. } => Ok(processor.apply(img)),
+            Model::OpenClip(m) => Ok(m.processor.apply(img)),
             Model::Backbone(b) => Ok(b.info.preprocess.apply(img)),
             Model::Siglip {
                 size, mean, std, ..
@@ -478,6 +511,11 @@ impl Encoder {
                 let t = model.pixels(pixels, n, &self.device)?;
                 Ok(model.image_features(&t)?.to_vec2::<f32>()?)
             }
+            Model::OpenClip(m) => {
+                let s = m.image_size;
+                let t = Tensor::from_vec(pixels, (n, 3, s, s), &self.device)?;
+                Ok(m.image_features(&t)?.to_vec2::<f32>()?)
+            }
             Model::Backbone(b) => b.embed(pixels, n),
             Model::Siglip { vision, size, .. } => {
                 let s = *size as usize;
@@ -494,6 +532,10 @@ impl Encoder {
         match &self.model {
             Model::Clip { processor, .. } => {
                 let px = processor.apply_batch(images);
+                self.embed_pixels(px, images.len())
+            }
+            Model::OpenClip(m) => {
+                let px = m.processor.apply_batch(images);
                 self.embed_pixels(px, images.len())
             }
             Model::Siglip {
@@ -528,6 +570,11 @@ impl Encoder {
         let ids = Tensor::from_vec(b.ids, (b.rows, b.len), &self.device)?;
         let out = match &self.model {
             Model::Clip { model, .. } => model.text_features(&ids)?,
+            Model::OpenClip(m) => {
+                let mask = Tensor::from_vec(b.mask, (b.rows, b.len), &self.device)?;
+                m.text_features(&ids, &mask)?
+                    .ok_or_else(|| self.no_texts())?
+            }
             Model::Bert(m) => {
                 let mask = Tensor::from_vec(b.mask, (b.rows, b.len), &self.device)?;
                 m.embed(&ids, &mask)?
@@ -565,7 +612,7 @@ fn check_clip_tokenizer(tok: &TextTokenizer, model_vocab: usize) -> Result<u32> 
     Ok(end)
 }
 
-fn check_bert_tokenizer(tok: &TextTokenizer, model_vocab: usize) -> Result<()> {
+pub(crate) fn check_bert_tokenizer(tok: &TextTokenizer, model_vocab: usize) -> Result<()> {
     if tok.vocab_size() > model_vocab {
         return Err(MlError::TokenizerMismatch(format!(
             "it has {} tokens, the model's embedding table {model_vocab}",

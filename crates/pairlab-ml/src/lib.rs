@@ -27,6 +27,7 @@ pub mod densenet;
 pub mod encoder;
 pub mod error;
 pub mod metrics;
+pub mod open_clip;
 pub mod openai_clip;
 pub mod preprocess;
 pub mod random_weights;

@@ -11,7 +11,7 @@ use crate::backbone::{Arch, Backbone};
 use crate::random_weights::write_backbone;
 use crate::{densenet, resnet};
 
-fn pixels(b: usize, c: usize, s: usize, scale: f32) -> Vec<f32> {
+pub(super) fn pixels(b: usize, c: usize, s: usize, scale: f32) -> Vec<f32> {
     let mut out = Vec::with_capacity(b * c * s * s);
     for i in 0..b {
         for ch in 0..c {
@@ -301,18 +301,18 @@ fn openai_format_clip_matches_open_clip() {
     );
     let again = enc.embed_pixels(pixels(2, 3, 64, 1.0), 2).expect("embed");
     assert_eq!(again, img);
-    // An open_clip folder of another architecture (BiomedCLIP's keys, say).
+    // An open_clip folder whose towers are neither OpenAI's nor a timm trunk.
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).expect("dir");
     std::fs::write(other.join("open_clip_config.json"), "{}").expect("cfg");
     let t = Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).expect("t");
     candle_core::safetensors::save(
-        &std::collections::HashMap::from([("visual.trunk.patch_embed.proj.weight".to_string(), t)]),
+        &std::collections::HashMap::from([("visual.conv.weight".to_string(), t)]),
         other.join("open_clip_model.safetensors"),
     )
     .expect("save");
     let e = Encoder::load(&other).err().expect("refused").to_string();
-    assert!(e.contains("not OpenAI's CLIP architecture"), "{e}");
+    assert!(e.contains("neither OpenAI's CLIP architecture"), "{e}");
 }
 
 /// SigLIP's image tower in the Hugging Face layout (transformers' `save_pretrained`,

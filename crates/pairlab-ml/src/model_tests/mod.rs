@@ -4,6 +4,7 @@
 
 mod backbones;
 mod loading;
+mod open_clip;
 mod parity;
 
 use std::path::{Path, PathBuf};
