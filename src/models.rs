@@ -18,7 +18,8 @@ pub enum ModelCommand {
     /// Register a model: a folder in Hugging Face layout (CLIP or BERT: config.json,
     /// model.safetensors, tokenizer.json), an image classifier (a timm folder with
     /// config.json and model.safetensors; a torchvision or torchxrayvision .pt/.pth/
-    /// .safetensors file: ResNet or DenseNet), or a hub id (owner/name; from the local
+    /// .safetensors file: ResNet, DenseNet or timm ViT; CLIP in OpenAI's format; an
+    /// open_clip folder, BiomedCLIP's included), or a hub id (owner/name; from the local
     /// Hugging Face cache, downloaded first when online). The format is detected and said.
     Add {
         /// The model's folder, checkpoint file or hub id.

@@ -19,7 +19,7 @@ pub struct TrainCommand {
     #[arg(long, default_value = "head")]
     pub trainer: pairlab_core::runs::Trainer,
     /// head: the model whose embeddings it learns from; finetune: the registered image
-    /// classifier (ResNet or DenseNet) to fine-tune.
+    /// classifier (ResNet, DenseNet, ViT) or CLIP model (its image tower) to fine-tune.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long, default_value_t = 100)]

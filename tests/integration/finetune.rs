@@ -170,3 +170,69 @@ fn a_torchxrayvision_checkpoint_fine_tunes_registers_and_prelabels() {
     let none = env.query("SELECT COUNT(*) FROM labels WHERE source = 'model:xrv' AND class IN ('No Finding', 'Support Devices')");
     assert_eq!(none[0][0], "0", "classes no output maps onto stay blank");
 }
+
+/// A BiomedCLIP-style open_clip model fine-tunes its image tower (a timm ViT): `--size`
+/// other than its own is refused with the field, a run finishes and evaluates, and the run
+/// registers as a ViT image model.
+#[test]
+fn a_clip_image_tower_fine_tunes_and_registers_as_a_vit() {
+    let env = demo();
+    let biomed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/reference/biomedclip_tiny")
+        .to_string_lossy()
+        .into_owned();
+    env.json(&["model", "add", &biomed, "--name", "biomed", "--json"]);
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--trainer",
+            "finetune",
+            "--model",
+            "biomed",
+            "--split",
+            "demo-by-patient",
+            "--epochs",
+            "1",
+            "--unfreeze",
+            "1",
+            "--batch",
+            "8",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let args = train(&["--size", "64"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = env.command(&refs).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("its own input size, 32 px"),
+        "{err}"
+    );
+
+    let args = train(&[]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = env.json(&refs);
+    assert_eq!(run["status"], "done", "{run}");
+    assert_eq!(run["size"].as_u64(), Some(32), "{run}");
+    let id = run["run_id"].as_i64().expect("id").to_string();
+    let eval = env.json(&["eval", "--run", &id, "--split", "test", "--json"]);
+    assert!(eval["samples"].as_u64().is_some_and(|n| n > 0), "{eval}");
+    let tuned = env.json(&[
+        "model",
+        "add",
+        "--from-run",
+        &id,
+        "--name",
+        "tuned",
+        "--json",
+    ]);
+    assert_eq!(
+        (tuned["family"].as_str(), tuned["dim"].as_u64()),
+        (Some("vit"), Some(128)),
+        "{tuned}"
+    );
+    let e = env.json(&["embed", "--model", "tuned", "--json"]);
+    assert_eq!(e["images"].as_u64(), Some(350), "{e}");
+}

@@ -25,6 +25,7 @@ use crate::densenet::{self, DenseNet};
 use crate::error::{MlError, Result};
 pub use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 use crate::resnet::{self, ResNet};
+use crate::vit::{self, Vit};
 
 /// torchxrayvision's 18 outputs, in order (`xrv.datasets.default_pathologies`).
 pub const XRV_PATHOLOGIES: [&str; 18] = [
@@ -53,6 +54,7 @@ pub const XRV_PATHOLOGIES: [&str; 18] = [
 pub enum Arch {
     ResNet(resnet::Config),
     DenseNet(densenet::Config),
+    Vit(vit::Config),
 }
 
 impl Arch {
@@ -61,6 +63,7 @@ impl Arch {
         match self {
             Arch::ResNet(c) => c.name(),
             Arch::DenseNet(c) => c.name(),
+            Arch::Vit(c) => c.name(),
         }
     }
 
@@ -68,6 +71,7 @@ impl Arch {
         match self {
             Arch::ResNet(_) => "resnet",
             Arch::DenseNet(_) => "densenet",
+            Arch::Vit(_) => "vit",
         }
     }
 
@@ -76,6 +80,7 @@ impl Arch {
         match self {
             Arch::ResNet(c) => c.features(),
             Arch::DenseNet(c) => c.features(),
+            Arch::Vit(c) => c.features(),
         }
     }
 
@@ -83,6 +88,7 @@ impl Arch {
         match self {
             Arch::ResNet(c) => c.in_channels,
             Arch::DenseNet(c) => c.in_channels,
+            Arch::Vit(c) => c.in_channels,
         }
     }
 
@@ -90,6 +96,7 @@ impl Arch {
         match self {
             Arch::ResNet(c) => c.classes,
             Arch::DenseNet(c) => c.classes,
+            Arch::Vit(c) => c.classes,
         }
     }
 
@@ -104,6 +111,10 @@ impl Arch {
                 classes: n,
                 ..c.clone()
             }),
+            Arch::Vit(c) => Arch::Vit(vit::Config {
+                classes: n,
+                ..c.clone()
+            }),
         }
     }
 
@@ -112,6 +123,7 @@ impl Arch {
         resnet::Config::from_weights(w)
             .map(Arch::ResNet)
             .or_else(|| densenet::Config::from_weights(w).map(Arch::DenseNet))
+            .or_else(|| vit::Config::from_weights(w).map(Arch::Vit))
     }
 
     /// The weight name prefix of the classifier.
@@ -119,6 +131,7 @@ impl Arch {
         match self {
             Arch::ResNet(_) => "fc",
             Arch::DenseNet(_) => "classifier",
+            Arch::Vit(_) => "head",
         }
     }
 }
@@ -137,7 +150,7 @@ pub struct Source {
 pub struct BackboneInfo {
     /// `resnet50`, `densenet121`, …
     pub arch: String,
-    /// `resnet` or `densenet`.
+    /// `resnet`, `densenet` or `vit`.
     pub family: String,
     pub format: String,
     pub features: usize,
@@ -222,8 +235,44 @@ fn timm_preprocess(cfg: &Value, channels: usize) -> Preprocess {
     pre
 }
 
-/// Reads a checkpoint (file or timm folder): its weights, network and preprocessing.
+fn tower(t: crate::vit_sources::Tower) -> (Weights, BackboneInfo, Arch) {
+    let arch = Arch::Vit(t.config);
+    let info = BackboneInfo {
+        arch: arch.name(),
+        family: arch.family().into(),
+        format: t.format,
+        features: arch.features(),
+        labels: Vec::new(),
+        preprocess: t.preprocess,
+    };
+    (t.weights, info, arch)
+}
+
+/// The error for weights that are no network Pairlab knows, with their first names.
+fn unknown(file: &Path, weights: &Weights) -> MlError {
+    let mut names: Vec<&String> = weights.keys().collect();
+    names.sort();
+    let some: Vec<&str> = names.iter().take(4).map(|s| s.as_str()).collect();
+    MlError::bad(
+        file,
+        format!(
+            "its {} tensors are not a ResNet's (conv1, layer1.0.…), a DenseNet's \
+             (features.conv0, features.denseblock1.…) or a timm ViT's (cls_token, \
+             blocks.0.…); the first names are {}",
+            weights.len(),
+            some.join(", ")
+        ),
+    )
+}
+
+/// Reads a checkpoint (file or timm folder, or a CLIP model's image tower): its weights,
+/// network and preprocessing.
 pub fn read(path: &Path, device: &Device) -> Result<(Weights, BackboneInfo, Arch)> {
+    if path.is_dir()
+        && let Some(t) = crate::vit_sources::read_folder(path, device)?
+    {
+        return Ok(tower(t));
+    }
     let (file, config) = if path.is_dir() {
         let text = std::fs::read_to_string(path.join("config.json"))
             .map_err(|e| MlError::io(path.join("config.json"), e))?;
@@ -235,20 +284,12 @@ pub fn read(path: &Path, device: &Device) -> Result<(Weights, BackboneInfo, Arch
     };
     let format = checkpoint::sniff(&file)?;
     let weights = checkpoint::load(&file, device)?;
-    let arch = Arch::from_weights(&weights).ok_or_else(|| {
-        let mut names: Vec<&String> = weights.keys().collect();
-        names.sort();
-        let some: Vec<&str> = names.iter().take(4).map(|s| s.as_str()).collect();
-        MlError::bad(
-            &file,
-            format!(
-                "its {} tensors are not a ResNet's (conv1, layer1.0.…) or a DenseNet's \
-                 (features.conv0, features.denseblock1.…); the first names are {}",
-                weights.len(),
-                some.join(", ")
-            ),
-        )
-    })?;
+    if config.is_none()
+        && let Some(t) = crate::vit_sources::from_openai_file(&file, &weights)?
+    {
+        return Ok(tower(t));
+    }
+    let arch = Arch::from_weights(&weights).ok_or_else(|| unknown(&file, &weights))?;
     if let Some(cfg) = &config
         && let Some(named) = cfg.get("architecture").and_then(Value::as_str)
     {
@@ -260,6 +301,16 @@ pub fn read(path: &Path, device: &Device) -> Result<(Weights, BackboneInfo, Arch
             ));
         }
     }
+    let arch = match (arch, &config) {
+        (Arch::Vit(c), Some(cfg)) => {
+            let named = cfg
+                .get("architecture")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            Arch::Vit(c.named(named).with_model_args(cfg))
+        }
+        (a, _) => a,
+    };
     let xrv = config.is_none() && arch.in_channels() == 1 && arch.classes() == Some(18);
     let (preprocess, kind, labels) = match (&config, xrv) {
         (Some(cfg), _) => {
@@ -308,10 +359,17 @@ pub fn read(path: &Path, device: &Device) -> Result<(Weights, BackboneInfo, Arch
     Ok((weights, info, arch))
 }
 
-/// A ResNet or DenseNet with its weights.
+/// What a checkpoint is as a backbone to fine-tune (read on the CPU): an image classifier,
+/// or a CLIP model's image tower.
+pub fn info(path: &Path) -> Result<BackboneInfo> {
+    Ok(read(path, &Device::Cpu)?.1)
+}
+
+/// A ResNet, DenseNet or ViT with its weights.
 pub enum Net {
     ResNet(ResNet),
     DenseNet(DenseNet),
+    Vit(Box<Vit>),
 }
 
 impl Net {
@@ -320,6 +378,7 @@ impl Net {
         Ok(match arch {
             Arch::ResNet(c) => Net::ResNet(ResNet::load(vb, c)?),
             Arch::DenseNet(c) => Net::DenseNet(DenseNet::load(vb, c)?),
+            Arch::Vit(c) => Net::Vit(Box::new(Vit::load(vb, c)?)),
         })
     }
 
@@ -328,6 +387,7 @@ impl Net {
         match self {
             Net::ResNet(r) => Arch::ResNet(r.config().clone()),
             Net::DenseNet(d) => Arch::DenseNet(d.config().clone()),
+            Net::Vit(v) => Arch::Vit(v.config().clone()),
         }
     }
 
@@ -335,6 +395,7 @@ impl Net {
         match self {
             Net::ResNet(_) => ResNet::STAGES,
             Net::DenseNet(d) => d.stages(),
+            Net::Vit(v) => v.stages(),
         }
     }
 
@@ -342,6 +403,7 @@ impl Net {
         match self {
             Net::ResNet(r) => r.stage(k, x, train),
             Net::DenseNet(d) => d.stage(k, x, train),
+            Net::Vit(v) => v.stage(k, x, train),
         }
     }
 
@@ -349,6 +411,7 @@ impl Net {
         match self {
             Net::ResNet(r) => r.pool(x),
             Net::DenseNet(d) => d.pool(x),
+            Net::Vit(v) => v.pool(x),
         }
     }
 
@@ -367,6 +430,7 @@ impl Net {
         match self {
             Net::ResNet(r) => r.classifier(),
             Net::DenseNet(d) => d.classifier(),
+            Net::Vit(v) => v.classifier(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum Family {
     /// An image classifier's backbone (pooled features).
     Resnet,
     Densenet,
+    /// A Vision Transformer image classifier or fine-tuned tower (timm layout).
+    Vit,
 }
 
 impl Family {
@@ -43,6 +45,7 @@ impl Family {
             Family::Siglip => "siglip",
             Family::Resnet => "resnet",
             Family::Densenet => "densenet",
+            Family::Vit => "vit",
         }
     }
 }
@@ -113,10 +116,10 @@ fn parse_config(dir: &Path) -> Result<Parsed> {
 
 fn backbone_info(b: &BackboneInfo) -> ModelInfo {
     ModelInfo {
-        family: if b.family == "resnet" {
-            Family::Resnet
-        } else {
-            Family::Densenet
+        family: match b.family.as_str() {
+            "resnet" => Family::Resnet,
+            "vit" => Family::Vit,
+            _ => Family::Densenet,
         },
         dim: b.features,
         images: true,

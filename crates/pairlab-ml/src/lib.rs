@@ -36,6 +36,8 @@ pub mod rng;
 pub mod similarity;
 pub mod text;
 pub mod train;
+pub mod vit;
+pub mod vit_sources;
 
 pub use encoder::{Encoder, Family, ModelInfo, inspect};
 pub use error::MlError;

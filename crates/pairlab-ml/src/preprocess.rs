@@ -259,6 +259,7 @@ impl Preprocess {
 
     /// Raw values (0–255, as [`Preprocess::raw`] gives them, possibly augmented) into the
     /// network's input: torchxrayvision's [-1024, 1024], or (v/255 − mean)/std per channel.
+    /// `raw` holds one or more images' `channels × size × size` values, image after image.
     pub fn normalise<T: Copy + Into<f32>>(&self, raw: &[T], out: &mut [f32]) {
         let plane = (self.size * self.size) as usize;
         for (i, (o, v)) in out.iter_mut().zip(raw).enumerate() {
@@ -266,7 +267,8 @@ impl Preprocess {
             *o = if self.xrv {
                 (2.0 * v / 255.0 - 1.0) * 1024.0
             } else {
-                let c = (i / plane.max(1)).min(self.mean.len().saturating_sub(1));
+                // Rows of several images follow each other: the channel repeats per image.
+                let c = (i / plane.max(1)) % self.mean.len().max(1);
                 (v / 255.0 - self.mean[c]) / self.std[c]
             };
         }
@@ -277,6 +279,22 @@ impl Preprocess {
 mod tests {
     use super::*;
     use image::{GrayImage, Luma, Rgb, RgbImage};
+
+    /// Every image of a batch is normalised with its own channel's mean and std (the
+    /// second RGB image's red plane is red, not blue).
+    #[test]
+    fn normalise_repeats_channels_per_image() {
+        let mut p = Preprocess::imagenet(2);
+        p.size = 2;
+        let raw = vec![255f32; 2 * 3 * 4];
+        let mut out = vec![0f32; raw.len()];
+        p.normalise(&raw, &mut out);
+        for (k, chunk) in out.chunks(4).enumerate() {
+            let c = k % 3;
+            let want = (1.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            assert!(chunk.iter().all(|v| (v - want).abs() < 1e-6), "plane {k}");
+        }
+    }
 
     #[test]
     fn shortest_side_then_centre_crop() {

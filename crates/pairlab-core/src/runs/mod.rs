@@ -297,25 +297,31 @@ fn backbone(conn: &Connection, opts: &TrainOptions) -> Result<(i64, BackboneSpec
     let name = opts.model.as_deref().ok_or_else(|| {
         Error::field(
             "model",
-            "the finetune trainer needs --model: a registered ResNet or DenseNet (pairlab model add PATH)",
+            "the finetune trainer needs --model: a registered ResNet, DenseNet, ViT or CLIP model (pairlab model add PATH)",
         )
     })?;
     let (rec, enc) = crate::models::load(conn, name)?;
-    let b = enc.backbone().ok_or_else(|| {
-        Error::field(
-            "model",
-            format!(
-                "model {name} is a {} model; finetune needs an image classifier (ResNet or DenseNet)",
-                rec.family
-            ),
-        )
-    })?;
+    let info = match enc.backbone() {
+        Some(b) => b.info.clone(),
+        // A CLIP model fine-tunes its image tower.
+        None if rec.family == "clip" => pairlab_ml::backbone::info(Path::new(&rec.path))?,
+        None => {
+            return Err(Error::field(
+                "model",
+                format!(
+                    "model {name} is a {} model; finetune needs an image classifier (ResNet, \
+                     DenseNet, ViT) or a CLIP model's image tower",
+                    rec.family
+                ),
+            ));
+        }
+    };
     Ok((
         rec.id,
         BackboneSpec {
             path: std::path::PathBuf::from(&rec.path),
-            arch: b.info.arch.clone(),
-            preprocess: b.info.preprocess.clone(),
+            arch: info.arch,
+            preprocess: info.preprocess,
         },
     ))
 }

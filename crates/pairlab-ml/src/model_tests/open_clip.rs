@@ -166,3 +166,99 @@ fn open_clip_variants_refused_by_name() {
     let e = refused(&broken);
     assert!(e.contains("not a timm ViT with a class token"), "{e}");
 }
+
+/// `x · Wᵀ`, each row then L2-normalised.
+fn project(rows: &[Vec<f32>], w: &candle_core::Tensor) -> Vec<Vec<f32>> {
+    let x = candle_core::Tensor::new(rows.to_vec(), &Device::Cpu).expect("rows");
+    let y = x.matmul(&w.t().expect("t")).expect("matmul");
+    crate::normalize_rows(&y)
+        .expect("norm")
+        .to_vec2::<f32>()
+        .expect("vec")
+}
+
+/// CLIP image towers as fine-tunable ViT backbones (`vit_sources` + `vit`): their pooled
+/// features, through the tower's own projection, are open_clip's image features — for
+/// BiomedCLIP's timm trunk and for an OpenAI-format checkpoint — and a Hugging Face CLIP
+/// folder's are the encoder's.
+#[test]
+fn clip_towers_as_vit_backbones_match_open_clip() {
+    use crate::backbone::Backbone;
+    // BiomedCLIP: the trunk's pooled class token, then `visual.head.proj`.
+    let refs = reference("biomedclip_tiny.json");
+    let b = Backbone::load(&folder(), &Device::Cpu).expect("tower");
+    assert_eq!(
+        (b.info.family.as_str(), b.info.arch.as_str()),
+        ("vit", "vit_128w_patch8_32")
+    );
+    assert!(b.info.format.contains("image tower"), "{}", b.info.format);
+    let x = b.pixels(pixels(2, 3, 32, 1.0), 2).expect("pixels");
+    let f = b
+        .net
+        .features(&x)
+        .expect("features")
+        .to_vec2::<f32>()
+        .expect("vec");
+    let w = crate::checkpoint::load(&folder().join("open_clip_pytorch_model.bin"), &Device::Cpu)
+        .expect("weights");
+    let got = project(&f, &w["visual.head.proj.weight"]);
+    assert_close(
+        &got,
+        &matrix(&refs["image_features"]),
+        1e-4,
+        "BiomedCLIP tower",
+    );
+
+    // OpenAI's format: ln_pre, quick-GELU, eps 1e-5; `visual.proj` is applied as x·P.
+    let refs = reference("checkpoints/openai_clip_tiny.json");
+    let file = workspace().join("tests/data/reference/checkpoints/openai_clip_tiny.pt");
+    let b = Backbone::load(&file, &Device::Cpu).expect("tower");
+    assert!(b.info.arch.contains("_clip_quickgelu"), "{}", b.info.arch);
+    let x = b.pixels(pixels(2, 3, 64, 1.0), 2).expect("pixels");
+    let f = b
+        .net
+        .features(&x)
+        .expect("features")
+        .to_vec2::<f32>()
+        .expect("vec");
+    let w = crate::checkpoint::load(&file, &Device::Cpu).expect("weights");
+    let p = w["visual.proj"].t().expect("t");
+    let got = project(&f, &p);
+    assert_close(&got, &matrix(&refs["image_features"]), 1e-4, "OpenAI tower");
+
+    // A Hugging Face CLIP folder: the same as the encoder, which is parity-tested.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = serde_json::json!({
+        "model_type": "clip", "projection_dim": 24,
+        "text_config": {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16},
+        "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
+    });
+    crate::random_weights::write_model(
+        tmp.path(),
+        &cfg,
+        crate::random_weights::Init::Random { seed: 3 },
+    )
+    .expect("clip");
+    let b = Backbone::load(tmp.path(), &Device::Cpu).expect("tower");
+    let x = b.pixels(pixels(2, 3, 32, 1.0), 2).expect("pixels");
+    let f = b
+        .net
+        .features(&x)
+        .expect("features")
+        .to_vec2::<f32>()
+        .expect("vec");
+    let hf = candle_core::safetensors::load(tmp.path().join("model.safetensors"), &Device::Cpu)
+        .expect("weights");
+    let got = project(&f, &hf["visual_projection.weight"]);
+    let vb = candle_nn::VarBuilder::from_tensors(hf, candle_core::DType::F32, &Device::Cpu);
+    let clip_cfg = crate::clip::Config::from_json(&cfg).expect("cfg");
+    let clip = crate::clip::Clip::load(vb, &clip_cfg).expect("clip");
+    let want = clip
+        .image_features(&x)
+        .expect("features")
+        .to_vec2::<f32>()
+        .expect("vec");
+    assert_close(&got, &want, 1e-5, "Hugging Face CLIP tower");
+}

@@ -323,32 +323,26 @@ fn augmentation_is_an_identity_at_zero_and_stays_in_range() {
     assert_ne!(moved, x);
 }
 
-/// 20 steps from the same weights and batches give PyTorch's losses
-/// (tests/reference/make_finetune_steps.py) to 1e-3 relative.
-#[test]
-fn twenty_steps_follow_pytorchs_loss_trajectory() {
-    let refs = crate::model_tests::reference("finetune_steps.json");
-    let want: Vec<f64> = refs["losses"]
-        .as_array()
-        .expect("losses")
-        .iter()
-        .map(|v| v.as_f64().expect("loss"))
-        .collect();
+/// The reference's 160 images (tests/reference/make_finetune_steps.py) on `channels`
+/// channels, and their two classes.
+fn trajectory_images(channels: usize) -> (Vec<f32>, Targets) {
     let (n, size) = (160, 32);
-    let mut x = Vec::with_capacity(n * size * size);
+    let mut x = Vec::with_capacity(n * channels * size * size);
     for i in 0..n {
-        for y in 0..size {
-            for xx in 0..size {
-                let mut v = 127.5
-                    + 100.0
-                        * (0.37 * i as f64
-                            + 0.21 * y as f64 * (1 + i % 3) as f64
-                            + 0.13 * xx as f64)
-                            .sin();
-                if i % 2 == 1 && xx < size / 2 {
-                    v += 40.0;
+        for _ in 0..channels {
+            for y in 0..size {
+                for xx in 0..size {
+                    let mut v = 127.5
+                        + 100.0
+                            * (0.37 * i as f64
+                                + 0.21 * y as f64 * (1 + i % 3) as f64
+                                + 0.13 * xx as f64)
+                                .sin();
+                    if i % 2 == 1 && xx < size / 2 {
+                        v += 40.0;
+                    }
+                    x.push(v.clamp(0.0, 255.0) as f32);
                 }
-                x.push(v.clamp(0.0, 255.0) as f32);
             }
         }
     }
@@ -356,11 +350,24 @@ fn twenty_steps_follow_pytorchs_loss_trajectory() {
         values: (0..n).map(|i| Some(i % 2)).collect(),
         classes: 2,
     };
+    (x, t)
+}
+
+/// The loss of each of the reference's 20 steps, through the trainer itself, against
+/// PyTorch's `key` in finetune_steps.json: the largest relative difference.
+fn follows_pytorch(mut s: Settings, channels: usize, key: &str) -> f64 {
+    let refs = crate::model_tests::reference("finetune_steps.json");
+    let want: Vec<f64> = refs[key]
+        .as_array()
+        .expect("losses")
+        .iter()
+        .map(|v| v.as_f64().expect("loss"))
+        .collect();
+    let (x, t) = trajectory_images(channels);
     let none = Targets::MultiClass {
         values: Vec::new(),
         classes: 2,
     };
-    let mut s = settings(Unfreeze::All, 1, 0);
     s.lr = refs["lr"].as_f64().expect("lr");
     s.seed = refs["seed"].as_u64().expect("seed");
     s.tune.batch = refs["batch"].as_u64().expect("batch") as usize;
@@ -374,7 +381,7 @@ fn twenty_steps_follow_pytorchs_loss_trajectory() {
                 x: &[],
                 targets: &none,
             },
-            size * size,
+            channels * 32 * 32,
             &s,
             &mut |e| {
                 if let super::Event::Batch { loss, .. } = e {
@@ -392,15 +399,44 @@ fn twenty_steps_follow_pytorchs_loss_trajectory() {
         })
         .collect();
     assert_eq!(got.len(), want.len());
-    let worst = got
-        .iter()
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            ((g - w) / w).abs() < 1e-3,
+            "{key} step {k}: {g} vs PyTorch {w}"
+        );
+    }
+    got.iter()
         .zip(&want)
         .map(|(g, w)| ((g - w) / w).abs())
-        .fold(0f64, f64::max);
+        .fold(0f64, f64::max)
+}
+
+/// 20 steps from the same weights and batches give PyTorch's losses
+/// (tests/reference/make_finetune_steps.py) to 1e-3 relative.
+#[test]
+fn twenty_steps_follow_pytorchs_loss_trajectory() {
+    let worst = follows_pytorch(settings(Unfreeze::All, 1, 0), 1, "losses");
     eprintln!("20 steps: largest relative difference from PyTorch's loss {worst:.2e}");
-    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!(((g - w) / w).abs() < 1e-3, "step {k}: {g} vs PyTorch {w}");
-    }
+}
+
+/// The same for a ViT: the timm trunk of the BiomedCLIP-style open_clip fixture, every
+/// block trained (layer norms and attention through autograd).
+#[test]
+fn a_vit_follows_pytorchs_loss_trajectory() {
+    let dir = crate::model_tests::workspace().join("tests/data/reference/biomedclip_tiny");
+    let info = crate::backbone::info(&dir).expect("a CLIP tower as a backbone");
+    assert_eq!(
+        (info.family.as_str(), info.arch.as_str(), info.features),
+        ("vit", "vit_128w_patch8_32", 128)
+    );
+    let mut s = settings(Unfreeze::All, 1, 0);
+    s.tune.backbone = Some(BackboneSpec {
+        path: dir,
+        arch: info.arch,
+        preprocess: info.preprocess,
+    });
+    let worst = follows_pytorch(s, 3, "vit_losses");
+    eprintln!("ViT, 20 steps: largest relative difference from PyTorch's loss {worst:.2e}");
 }
 
 /// The memory estimate against peaks measured with `pairlab bench finetune` (ResNet-50:
@@ -435,4 +471,90 @@ fn the_memory_estimate_is_near_measured_peaks() {
             arch.name()
         );
     }
+}
+
+/// A CLIP image tower (the BiomedCLIP-style fixture's timm ViT) fine-tunes with its last
+/// block unfrozen: it learns, the frozen blocks stay as they were, and the checkpoint loads
+/// back as the same ViT (heads, norms, activation) for predictions and embeddings.
+#[test]
+fn a_clip_tower_fine_tunes_and_saves_as_a_vit() {
+    let dir = crate::model_tests::workspace().join("tests/data/reference/biomedclip_tiny");
+    let info = crate::backbone::info(&dir).expect("tower");
+    let d = data();
+    let rgb = |x: &[f32]| -> Vec<f32> {
+        x.chunks(32 * 32)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied())
+            .collect()
+    };
+    let d = Data {
+        x: rgb(&d.x),
+        t: d.t,
+        xv: rgb(&d.xv),
+        tv: d.tv,
+    };
+    let mut s = settings(Unfreeze::Last(1), 20, 0);
+    s.lr = 1e-3;
+    s.tune.augment = false;
+    s.tune.backbone = Some(BackboneSpec {
+        path: dir.clone(),
+        arch: info.arch.clone(),
+        preprocess: info.preprocess.clone(),
+    });
+    let a = fit(&d, &s);
+    let first = a.history.first().expect("epochs").train_loss;
+    let last = a.history.last().expect("epochs").train_loss;
+    assert!(last < first, "train loss {first} -> {last}");
+    let pa = a.model.predict(&d.xv).expect("predict");
+    let acc = accuracy(&pa, &d.tv);
+    let h: Vec<(f64, f64)> = a
+        .history
+        .iter()
+        .map(|e| (e.train_loss, e.val_loss))
+        .collect();
+    assert!(acc >= 0.75, "validation accuracy {acc} {h:?}");
+
+    let out = tempfile::tempdir().expect("tmp");
+    a.model.save(out.path()).expect("save");
+    let saved = crate::checkpoint::load(
+        &out.path().join("model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .expect("saved");
+    let start = crate::checkpoint::load(
+        &dir.join("open_clip_pytorch_model.bin"),
+        &candle_core::Device::Cpu,
+    )
+    .expect("start");
+    let same = |k: &str| {
+        let a = saved[k]
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("a");
+        let b = start[&format!("visual.trunk.{k}")]
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("b");
+        a == b
+    };
+    assert!(
+        same("blocks.0.attn.qkv.weight") && same("pos_embed"),
+        "frozen stages moved"
+    );
+    assert!(
+        !same("blocks.1.mlp.fc2.weight") && !same("norm.weight"),
+        "the last block did not train"
+    );
+
+    let loaded = Trainer::Finetune.fitter().load(out.path()).expect("load");
+    let pl = loaded.predict(&d.xv).expect("predict");
+    for (x, y) in pl.iter().zip(&pa) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+    let bb = Backbone::load(out.path(), &candle_core::Device::Cpu).expect("as backbone");
+    assert_eq!(bb.info.arch, info.arch);
+    assert_eq!(bb.info.preprocess, info.preprocess);
+    let crate::backbone::Arch::Vit(c) = &bb.arch else {
+        panic!("not a ViT: {}", bb.info.arch)
+    };
+    assert_eq!((c.heads, c.clip, c.quick_gelu), (2, false, false));
 }

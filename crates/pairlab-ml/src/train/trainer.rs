@@ -29,7 +29,7 @@ pub enum Trainer {
     Head,
     /// A small convolutional network trained from scratch on grey images.
     Cnn,
-    /// A pretrained ResNet or DenseNet fine-tuned with a new head.
+    /// A pretrained ResNet, DenseNet or ViT / CLIP image tower fine-tuned with a new head.
     Finetune,
 }
 

@@ -93,9 +93,16 @@ describe("train form", () => {
   });
   it("offers image classifiers to fine-tune and image embedders to a head", () => {
     const m = (name: string, family: string, images: boolean) => ({ name, family, images }) as ModelRecord;
-    const all = [m("clip", "clip", true), m("bert", "bert", false), m("r50", "resnet", true), m("xrv", "densenet", true)];
-    expect(modelsFor("finetune", all).map((x) => x.name)).toEqual(["r50", "xrv"]);
-    expect(modelsFor("head", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv"]);
+    const all = [
+      m("clip", "clip", true),
+      m("bert", "bert", false),
+      m("r50", "resnet", true),
+      m("xrv", "densenet", true),
+      m("vit", "vit", true),
+      m("siglip", "siglip", true),
+    ];
+    expect(modelsFor("finetune", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv", "vit"]);
+    expect(modelsFor("head", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv", "vit", "siglip"]);
   });
   it("moves a default learning rate to the new trainer's, keeps a chosen one", () => {
     const f = defaultForm(["chexpert"], ["s"]);

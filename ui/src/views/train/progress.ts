@@ -101,7 +101,7 @@ export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, he
 
 /** Models a trainer can use: image embeddings for `head`, image classifiers for `finetune`. */
 export function modelsFor(trainer: Trainer, models: ModelRecord[]): ModelRecord[] {
-  if (trainer === "finetune") return models.filter((m) => m.family === "resnet" || m.family === "densenet");
+  if (trainer === "finetune") return models.filter((m) => ["resnet", "densenet", "vit", "clip"].includes(m.family));
   return models.filter((m) => m.images);
 }
 
@@ -140,7 +140,7 @@ export function validate(f: TrainForm): Partial<Record<keyof TrainForm, string>>
   if (!f.schema) e.schema = "Choose a schema";
   if (!f.split) e.split = "Choose a split (make one with `pairlab split`)";
   if (f.trainer === "head" && !f.model) e.model = "The head trainer needs a model with image embeddings";
-  if (f.trainer === "finetune" && !f.model) e.model = "Choose a backbone (a registered ResNet or DenseNet)";
+  if (f.trainer === "finetune" && !f.model) e.model = "Choose a backbone (a registered ResNet, DenseNet, ViT or CLIP model)";
   if (f.trainer === "finetune" && f.size !== 0 && (!Number.isInteger(f.size) || f.size < 32 || f.size > 1024)) e.size = "0 (the backbone's) or 32 to 1024 px";
   if (f.trainer === "finetune" && (!Number.isInteger(f.batch) || f.batch < 1 || f.batch > 1024)) e.batch = "1 to 1024";
   if (f.trainer === "finetune" && !/^(head|all|[1-9]|[1-5][0-9]|6[0-4])$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";

@@ -21,6 +21,8 @@ fn kept_per_value(net: &Net) -> u64 {
     match net {
         Net::ResNet(_) => 5,
         Net::DenseNet(_) => 5,
+        // A ViT's values below already count the intermediates its ops keep.
+        Net::Vit(_) => 1,
     }
 }
 
@@ -55,12 +57,24 @@ pub(super) fn estimate(
 /// Values the layers of each stage compute for one image at `size` px (the output of every
 /// convolution, and for DenseNet each layer's concatenated input).
 fn computed_values(net: &Net, size: usize) -> Vec<u64> {
+    if let Net::Vit(v) = net {
+        let c = v.config();
+        let t = ((size / c.patch).pow(2) + 1) as u64;
+        let (d, m, h) = (c.hidden as u64, c.mlp as u64, c.heads as u64);
+        // Per block: the two norms' intermediates, q/k/v and their copies, the attention
+        // scores through the softmax, the projections, the MLP and the residual sums.
+        let block = 20 * t * d + 3 * t * m + 5 * h * t * t;
+        let mut out = vec![3 * t * d];
+        out.extend(std::iter::repeat_n(block, c.depth));
+        return out;
+    }
     let conv = |s: usize, k: usize, stride: usize| (s + 2 * (k / 2) - k) / stride + 1;
     let s1 = conv(size, 7, 2); // the stem's convolution
     let s2 = (s1 - 1) / 2 + 1; // its max pool
     let stem = match net {
         Net::ResNet(_) => 64,
         Net::DenseNet(d) => d.config().init_features,
+        Net::Vit(_) => unreachable!("handled above"),
     };
     let mut out = vec![(stem * s1 * s1 + stem * s2 * s2) as u64];
     match net {
@@ -102,6 +116,7 @@ fn computed_values(net: &Net, size: usize) -> Vec<u64> {
                 out.push(v as u64);
             }
         }
+        Net::Vit(_) => {}
     }
     out
 }
@@ -175,7 +190,12 @@ pub fn estimate_run(settings: &Settings, images: usize) -> Result<RunEstimate> {
     let chunk = fits.min(cfg.batch);
     // One forward pass of two images at up to 64 px, scaled by area; a trained stage costs
     // about three forward passes (forward, and backward for inputs and weights).
-    let probe = 64.min(cfg.size);
+    // (A ViT runs at its own size only.)
+    let probe = if matches!(net, Net::Vit(_)) {
+        cfg.size
+    } else {
+        64.min(cfg.size)
+    };
     let x = Tensor::zeros((2, channels, probe, probe), DType::F32, &Device::Cpu)?;
     net.features(&x)?;
     let t = Instant::now();

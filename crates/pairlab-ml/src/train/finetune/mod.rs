@@ -1,6 +1,9 @@
-//! `finetune`: a pretrained ResNet or DenseNet (a registered image model) with a new
-//! classification head, trained on the images.
+//! `finetune`: a pretrained ResNet, DenseNet or ViT (a registered image classifier, or a
+//! CLIP model's image tower) with a new classification head, trained on the images.
 //!
+//! - **ViTs** (timm's layout; CLIP towers mapped onto it by `vit_sources`): stage 0 is the
+//!   patch and position embedding, each block a stage, the final norm trains with the last
+//!   block; they train at their own input size only.
 //! - **Unfreezing** from the head down: `head` trains the head alone on the frozen
 //!   backbone, `N` also the backbone's last N stages, `all` everything. Frozen stages run
 //!   in evaluation mode (batch norm on its stored statistics, which stay as they are) and
@@ -243,8 +246,8 @@ fn spec(settings: &Settings) -> Result<&BackboneSpec> {
     settings.tune.backbone.as_ref().ok_or_else(|| {
         MlError::setting(
             "model",
-            "the finetune trainer needs --model: a registered ResNet or DenseNet (pairlab \
-             model add PATH)"
+            "the finetune trainer needs --model: a registered ResNet, DenseNet, ViT or CLIP \
+             image tower (pairlab model add PATH)"
                 .into(),
         )
     })
@@ -261,6 +264,17 @@ fn size_of(settings: &Settings, spec: &BackboneSpec) -> usize {
 
 fn config_of(settings: &Settings) -> Result<FinetuneConfig> {
     let spec = spec(settings)?;
+    let native = spec.preprocess.size as usize;
+    if spec.arch.starts_with("vit_") && settings.size != 0 && settings.size != native {
+        return Err(MlError::setting(
+            "size",
+            format!(
+                "a {} is fine-tuned at its own input size, {native} px (its position \
+                 embeddings are for that grid); leave --size out",
+                spec.arch
+            ),
+        ));
+    }
     let batch = if settings.tune.batch == 0 {
         DEFAULT_BATCH
     } else {
@@ -290,7 +304,7 @@ fn config_of(settings: &Settings) -> Result<FinetuneConfig> {
 
 impl Fit for FinetuneTrainer {
     fn about(&self) -> &'static str {
-        "a pretrained ResNet or DenseNet (--model) fine-tuned with a new head"
+        "a pretrained ResNet, DenseNet or ViT / CLIP image tower (--model) fine-tuned with a new head"
     }
 
     fn default_lr(&self) -> f64 {
@@ -369,6 +383,16 @@ impl Fit for FinetuneTrainer {
 /// The stage a backbone weight belongs to (0 = the stem).
 fn stage_of(arch: &Arch, name: &str) -> usize {
     match arch {
+        // The embedding is stage 0, block i stage i + 1, the final norm the last block's.
+        Arch::Vit(c) => {
+            if name.starts_with("norm.") {
+                return c.depth;
+            }
+            name.strip_prefix("blocks.")
+                .and_then(|r| r.split('.').next())
+                .and_then(|k| k.parse::<usize>().ok())
+                .map_or(0, |i| i + 1)
+        }
         Arch::ResNet(_) => name
             .strip_prefix("layer")
             .and_then(|r| r.split('.').next())

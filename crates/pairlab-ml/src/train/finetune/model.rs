@@ -74,7 +74,7 @@ impl Model for Finetuned {
         }
         candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
         let p = &self.pre;
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "architecture": self.arch.name(),
             "num_classes": self.classes,
             "num_features": self.arch.features(),
@@ -88,6 +88,10 @@ impl Model for Finetuned {
             },
             "pairlab": { "trainer": "finetune", "multi_label": self.multi_label },
         });
+        // What a ViT's weights do not say (its norms and activation are in its name).
+        if let Arch::Vit(c) = &self.arch {
+            config["model_args"] = serde_json::json!({ "num_heads": c.heads });
+        }
         let text = serde_json::to_string_pretty(&config)
             .map_err(|e| MlError::Unsupported(e.to_string()))?;
         let path = dir.join("config.json");
