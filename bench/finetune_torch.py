@@ -1,5 +1,5 @@
 """PyTorch's fine-tuning throughput, the recipe of `pairlab bench finetune`: a torchvision
-ResNet/DenseNet (random weights) with a new 2-class head, everything trained, batch norm in
+ResNet/DenseNet or a timm ViT (random weights) with a new 2-class head, everything trained, batch norm in
 training mode, random images, cross-entropy, AdamW (backbone at lr/10), on N threads; one
 warm-up step, then the timed steps. Prints one JSON line.
 
@@ -22,8 +22,17 @@ p.add_argument("--threads", type=int, default=2)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-m = getattr(torchvision.models, a.arch)(weights=None)
-if a.arch.startswith("resnet"):
+if a.arch.startswith("vit"):
+    import timm
+
+    m = timm.create_model(a.arch, num_classes=2)
+    head = list(m.head.parameters())
+    body = [p for n, p in m.named_parameters() if not n.startswith("head.")]
+else:
+    m = getattr(torchvision.models, a.arch)(weights=None)
+if a.arch.startswith("vit"):
+    pass
+elif a.arch.startswith("resnet"):
     m.fc = torch.nn.Linear(m.fc.in_features, 2)
     head = list(m.fc.parameters())
     body = [p for n, p in m.named_parameters() if not n.startswith("fc.")]

@@ -4,7 +4,8 @@
 # fine-tuned on 500 images of classes 5-9; against the same network and recipe from random
 # weights on those 500. Both are scored on the official test images of classes 5-9.
 #
-#   bash bench/transfer.sh      # PER_CLASS=2000, PRE_EPOCHS=6, EPOCHS=15, SIZE=32
+#   bash bench/transfer.sh      # PER_CLASS=2000, PRE_EPOCHS=6, EPOCHS=15, SIZE=32,
+#                               # LRS="0.01 0.001" (fine-tuning), SEEDS="1 2 3"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dpkg-query -W dataset-fashion-mnist >/dev/null 2>&1 || {
@@ -37,17 +38,31 @@ print(f"  its accuracy on the official test images of classes 0-4: {e['accuracy'
 PY
 "${tgt[@]}" model add "$dir/source.library/runs/$pre_run" --name pretrained >/dev/null
 "${tgt[@]}" model add "$dir/resnet18-random.safetensors" --name random >/dev/null
-for init in pretrained random; do
-    "${tgt[@]}" train --trainer finetune --model "$init" --unfreeze all --size "$size" --batch 32 \
-        --lr 0.01 --epochs "$epochs" --schema class --split imported --json > "bench/out/transfer-$init.json"
-    run=$(python3 -c "import json; print(json.load(open('bench/out/transfer-$init.json'))['run_id'])")
-    "${tgt[@]}" eval --run "$run" --split test --json > "bench/out/transfer-$init-eval.json"
+# Every fine-tuning learning rate in LRS, every seed in SEEDS (the head's initialisation, the
+# shuffling and the augmentation), both starts.
+lrs="${LRS:-0.01 0.001}"; seeds="${SEEDS:-1 2 3}"
+for lr in $lrs; do
+    for seed in $seeds; do
+        for init in pretrained random; do
+            out="bench/out/transfer-$init-lr$lr-s$seed"
+            "${tgt[@]}" train --trainer finetune --model "$init" --unfreeze all --size "$size" --batch 32 \
+                --lr "$lr" --seed "$seed" --epochs "$epochs" --schema class --split imported --json > "$out.json"
+            run=$(python3 -c "import json; print(json.load(open('$out.json'))['run_id'])")
+            "${tgt[@]}" eval --run "$run" --split test --json > "$out-eval.json"
+        done
+    done
 done
-python3 - <<'PY'
-import json
-r = {k: json.load(open(f"bench/out/transfer-{k}-eval.json")) for k in ["pretrained", "random"]}
-for k, e in r.items():
-    print(f"{k:>10} init, fine-tuned on 500 images of classes 5-9: accuracy {e['accuracy']:.4f} on {e['samples']} test images (macro F1 {e['macro_f1']:.4f})")
-d = r["pretrained"]["accuracy"] - r["random"]["accuracy"]
-print(f"pretrained - random: {d:+.4f} -> {'pretrained wins' if d > 0 else 'pretrained does NOT win'}")
+python3 - "$lrs" "$seeds" <<'PY'
+import json, statistics, sys
+lrs, seeds = sys.argv[1].split(), sys.argv[2].split()
+for lr in lrs:
+    acc = {k: [json.load(open(f"bench/out/transfer-{k}-lr{lr}-s{s}-eval.json"))["accuracy"] for s in seeds]
+           for k in ["pretrained", "random"]}
+    for k, a in acc.items():
+        print(f"lr {lr:>6} {k:>10} init, fine-tuned on 500 images of classes 5-9: accuracy "
+              + " ".join(f"{x:.4f}" for x in a) + f" (seeds {' '.join(seeds)}), mean {statistics.mean(a):.4f}")
+    wins = sum(p > r for p, r in zip(acc["pretrained"], acc["random"]))
+    d = statistics.mean(acc["pretrained"]) - statistics.mean(acc["random"])
+    print(f"lr {lr:>6} pretrained - random: mean {d:+.4f}, pretrained ahead on {wins} of {len(seeds)} seeds"
+          f" -> {'pretrained wins' if d > 0 else 'pretrained does NOT win'}")
 PY

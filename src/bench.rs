@@ -65,10 +65,10 @@ pub enum BenchCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Fine-tuning throughput of a ResNet or DenseNet on random weights and images:
+    /// Fine-tuning throughput of a ResNet, DenseNet or ViT on random weights and images:
     /// forward, backward and AdamW steps (`bench/finetune.sh` runs PyTorch beside it).
     Finetune {
-        /// resnet18, resnet34, resnet50 or densenet121.
+        /// resnet18, resnet34, resnet50, densenet121 or vit_base_patch16_224.
         #[arg(long, default_value = "resnet50")]
         arch: String,
         #[arg(long, default_value_t = 224)]
@@ -478,12 +478,15 @@ fn bench_finetune(
 
 fn arch_of(name: &str) -> Result<pairlab_ml::backbone::Arch> {
     use pairlab_ml::backbone::Arch;
-    use pairlab_ml::{densenet, resnet};
+    use pairlab_ml::{densenet, resnet, vit};
     Ok(match name {
+        "vit_base_patch16_224" => Arch::Vit(vit::Config::vit_base_patch16_224()),
         "resnet18" => Arch::ResNet(resnet::Config::resnet18()),
         "resnet34" => Arch::ResNet(resnet::Config::resnet34()),
         "resnet50" => Arch::ResNet(resnet::Config::resnet50()),
         "densenet121" => Arch::DenseNet(densenet::Config::densenet121()),
-        other => bail!("--arch {other}: use resnet18, resnet34, resnet50 or densenet121"),
+        other => bail!(
+            "--arch {other}: use resnet18, resnet34, resnet50, densenet121 or vit_base_patch16_224"
+        ),
     })
 }

@@ -40,6 +40,24 @@ pub struct Config {
 }
 
 impl Config {
+    /// timm's `vit_base_patch16_224` (ViT-B/16; BiomedCLIP's image tower), without a head.
+    pub fn vit_base_patch16_224() -> Self {
+        Config {
+            hidden: 768,
+            depth: 12,
+            heads: 12,
+            mlp: 3072,
+            patch: 16,
+            image_size: 224,
+            in_channels: 3,
+            classes: None,
+            norm_pre: false,
+            patch_bias: true,
+            clip: false,
+            quick_gelu: false,
+        }
+    }
+
     /// timm's name for the network: `vit_base_patch16_224`, `vit_base_patch32_clip_quickgelu_224`.
     pub fn name(&self) -> String {
         let size = match self.hidden {
