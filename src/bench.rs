@@ -100,6 +100,12 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The linear layers' matrix products of a ViT-B/32 at batch 1 and 32 through candle (the
+    /// gemm crate); `bench/gemm.sh` times NumPy's OpenBLAS on the same shapes beside it.
+    Gemm {
+        #[arg(long)]
+        json: bool,
+    },
     /// The browse grid's query on a synthetic library of N pairs: pages of 100 with two
     /// filters at random depths (p50/p95/max in ms).
     Browse {
@@ -218,6 +224,7 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             npy,
             json,
         } => return crate::bench_clip::run(model, &batches, seconds, npy, json),
+        BenchCommand::Gemm { json } => return crate::bench_clip::gemm(json),
         cmd @ (BenchCommand::Finetune { .. } | BenchCommand::Weights { .. }) => {
             return model_bench(cmd);
         }

@@ -95,3 +95,39 @@ pub fn run(
     }
     Ok(())
 }
+
+/// The products of a ViT-B/32's linear layers (qkv, out, fc1, fc2) at 50 rows (batch 1) and
+/// 1,600 rows (batch 32): milliseconds per product (median of timed repeats) and GFLOP/s.
+pub fn gemm(json: bool) -> Result<()> {
+    let shapes = [
+        (50usize, 768usize, 2304usize),
+        (50, 3072, 768),
+        (1600, 768, 3072),
+        (1600, 3072, 768),
+        (1600, 768, 2304),
+    ];
+    let mut out = Vec::new();
+    for (m, k, n) in shapes {
+        let a = Tensor::randn(0f32, 1., (m, k), &Device::Cpu)?;
+        let b = Tensor::randn(0f32, 1., (k, n), &Device::Cpu)?;
+        a.matmul(&b)?;
+        let reps = if m < 100 { 400 } else { 20 };
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            a.matmul(&b)?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let s = times[reps / 2];
+        let gflops = 2.0 * (m * k * n) as f64 / s / 1e9;
+        if !json {
+            println!("candle (gemm crate) {m}x{k}x{n}: {:.3} ms, {gflops:.1} GFLOP/s", s * 1e3);
+        }
+        out.push(serde_json::json!({"m": m, "k": k, "n": n, "ms": s * 1e3, "gflops": gflops}));
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(out));
+    }
+    Ok(())
+}

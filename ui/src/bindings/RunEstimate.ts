@@ -9,9 +9,15 @@ export type RunEstimate = { arch: string, size: number, unfreeze: string,
  */
 device: string, 
 /**
- * Memory the run needs at the chunk it will use (weights, optimiser state, activations).
+ * Memory the run needs at the chunk it will use (weights, optimiser state, activations,
+ * and the split's pixels).
  */
 memory_mb: number, 
+/**
+ * The split's decoded pixels as the trainer holds them (all its images, plus the
+ * training part's copy).
+ */
+inputs_mb: number, 
 /**
  * Activations per image in a training pass.
  */

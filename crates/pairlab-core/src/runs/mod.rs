@@ -289,7 +289,11 @@ pub fn estimate(conn: &Connection, opts: &TrainOptions) -> Result<RunEstimate> {
     let train = members.iter().filter(|m| m.1 == "train").count();
     let mut settings = opts.settings();
     settings.tune.backbone = Some(spec);
-    Ok(pairlab_ml::train::finetune::estimate_run(&settings, train)?)
+    Ok(pairlab_ml::train::finetune::estimate_run(
+        &settings,
+        train,
+        members.len(),
+    )?)
 }
 
 /// The registered image classifier a `finetune` run starts from (its id and checkpoint).

@@ -174,7 +174,12 @@ fn a_frozen_backbone_stays_as_it_was_and_chunks_add_up_to_the_batch() {
     let whole = fit(&d, &sized(0));
     // The same steps, summed over chunks.
     let small = sized(1);
-    let plan = super::finetune::estimate_run(&small, 48).expect("estimate");
+    let plan = super::finetune::estimate_run(&small, 48, 72).expect("estimate");
+    let pixels = (48 + 72) * 96 * 96 * 4;
+    assert!(
+        (plan.inputs_mb - pixels as f64 / (1 << 20) as f64).abs() < 1e-9,
+        "{plan:?}"
+    );
     assert!(plan.chunk >= 1 && plan.chunk < 8, "{plan:?}");
     let chunked = fit(&d, &small);
     assert_eq!(whole.history.len(), 2);

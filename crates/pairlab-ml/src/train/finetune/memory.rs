@@ -124,10 +124,15 @@ fn computed_values(net: &Net, size: usize) -> Vec<u64> {
 
 /// The memory a run may use: `--memory-mb`, else three quarters of what is available.
 pub(super) fn budget(cfg: &FinetuneConfig) -> u64 {
+    budget_after(cfg, 0)
+}
+
+/// The budget once `loading` more bytes (the split's pixels) are taken.
+fn budget_after(cfg: &FinetuneConfig, loading: u64) -> u64 {
     if cfg.memory_mb > 0 {
         cfg.memory_mb as u64 * (1 << 20)
     } else {
-        available_memory() / 4 * 3
+        available_memory().saturating_sub(loading) / 4 * 3
     }
 }
 
@@ -153,8 +158,12 @@ pub struct RunEstimate {
     pub unfreeze: String,
     /// `cpu` or `cuda`.
     pub device: String,
-    /// Memory the run needs at the chunk it will use (weights, optimiser state, activations).
+    /// Memory the run needs at the chunk it will use (weights, optimiser state, activations,
+    /// and the split's pixels).
     pub memory_mb: f64,
+    /// The split's decoded pixels as the trainer holds them (all its images, plus the
+    /// training part's copy).
+    pub inputs_mb: f64,
     /// Activations per image in a training pass.
     pub per_image_mb: f64,
     pub budget_mb: f64,
@@ -169,9 +178,10 @@ pub struct RunEstimate {
     pub refused: Option<String>,
 }
 
-/// Estimates a `finetune` run on `images` training images: memory from the network's
-/// shapes, time from one timed forward pass (random weights of the same shapes).
-pub fn estimate_run(settings: &Settings, images: usize) -> Result<RunEstimate> {
+/// Estimates a `finetune` run on `images` training images of a split of `loaded` images:
+/// memory from the network's shapes and the pixels held, time from one timed forward pass
+/// (random weights of the same shapes).
+pub fn estimate_run(settings: &Settings, images: usize, loaded: usize) -> Result<RunEstimate> {
     let cfg = config_of(settings)?;
     let spec = spec(settings)?;
     let device = settings.tune.device.device()?;
@@ -186,7 +196,8 @@ pub fn estimate_run(settings: &Settings, images: usize) -> Result<RunEstimate> {
     let cut = cfg.unfreeze.cut(stages);
     let channels = spec.preprocess.channels;
     let est = estimate(&net, &vars, channels, cfg.size, cut)?;
-    let budget = budget(&cfg);
+    let inputs = 4 * (channels * cfg.size * cfg.size) as u64 * (loaded + images) as u64;
+    let budget = budget_after(&cfg, inputs);
     let fits = (budget.saturating_sub(est.fixed_bytes) / est.per_image_bytes.max(1)) as usize;
     let chunk = fits.min(cfg.batch);
     // One forward pass of two images at up to 64 px, scaled by area; a trained stage costs
@@ -206,19 +217,30 @@ pub fn estimate_run(settings: &Settings, images: usize) -> Result<RunEstimate> {
     let trained = (stages - cut.min(stages)) as f64 / stages as f64;
     let per_image = fwd * (1.0 + 2.0 * trained);
     let mb = |b: u64| b as f64 / (1u64 << 20) as f64;
-    let refused = (chunk == 0).then(|| {
-        format!(
-            "needs about {:.0} MiB even one image at a time, {:.0} MiB available: lower the image size or unfreeze fewer stages",
-            mb(est.fixed_bytes + est.per_image_bytes),
-            mb(budget)
-        )
-    });
+    let refused = if cfg.memory_mb == 0 && inputs >= available_memory() {
+        Some(format!(
+            "the split's {loaded} images take about {:.0} MiB decoded at {} px, {:.0} MiB \
+             available: lower the image size or train on a smaller split",
+            mb(inputs),
+            cfg.size,
+            mb(available_memory())
+        ))
+    } else {
+        (chunk == 0).then(|| {
+            format!(
+                "needs about {:.0} MiB even one image at a time, {:.0} MiB available: lower the image size or unfreeze fewer stages",
+                mb(est.fixed_bytes + est.per_image_bytes),
+                mb(budget)
+            )
+        })
+    };
     Ok(RunEstimate {
         arch: arch.name(),
         size: cfg.size,
         unfreeze: cfg.unfreeze.to_string(),
         device: DeviceChoice::name_of(&device).into(),
-        memory_mb: mb(est.fixed_bytes + est.per_image_bytes * chunk.max(1) as u64),
+        memory_mb: mb(est.fixed_bytes + est.per_image_bytes * chunk.max(1) as u64 + inputs),
+        inputs_mb: mb(inputs),
         per_image_mb: mb(est.per_image_bytes),
         budget_mb: mb(budget),
         chunk,
