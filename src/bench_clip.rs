@@ -122,7 +122,10 @@ pub fn gemm(json: bool) -> Result<()> {
         let s = times[reps / 2];
         let gflops = 2.0 * (m * k * n) as f64 / s / 1e9;
         if !json {
-            println!("candle (gemm crate) {m}x{k}x{n}: {:.3} ms, {gflops:.1} GFLOP/s", s * 1e3);
+            println!(
+                "candle (gemm crate) {m}x{k}x{n}: {:.3} ms, {gflops:.1} GFLOP/s",
+                s * 1e3
+            );
         }
         out.push(serde_json::json!({"m": m, "k": k, "n": n, "ms": s * 1e3, "gflops": gflops}));
     }
