@@ -26,6 +26,7 @@ pub mod dedup;
 pub mod densenet;
 pub mod encoder;
 pub mod error;
+pub mod lastdim;
 pub mod metrics;
 pub mod open_clip;
 pub mod openai_clip;

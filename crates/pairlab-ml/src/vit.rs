@@ -11,10 +11,10 @@
 //! quick-GELU (otherwise the exact GELU). The pooled features are the class token after the
 //! final norm (timm's `global_pool="token"`).
 //!
-//! Training runs composable ops (a layer norm and softmax that autograd differentiates);
-//! evaluation runs candle's fused ones.
+//! Training runs layer norm and softmax with their gradients (`lastdim`); evaluation runs
+//! candle's fused ones, which have none.
 
-use candle_core::{D, Module, Tensor};
+use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::checkpoint::Weights;
@@ -180,7 +180,7 @@ impl Norm {
 
     fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         if train {
-            candle_nn::ops::layer_norm_slow(x, &self.w, &self.b, self.eps as f32)
+            crate::lastdim::layer_norm(x, &self.w, &self.b, self.eps)
         } else {
             candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps as f32)
         }
@@ -328,7 +328,7 @@ impl Vit {
         let v = qkv.get(2)?.contiguous()?;
         let att = q.matmul(&k.t()?.contiguous()?)?;
         let att = if train {
-            candle_nn::ops::softmax(&att, D::Minus1)?
+            crate::lastdim::softmax(&att)?
         } else {
             candle_nn::ops::softmax_last_dim(&att)?
         };
