@@ -348,6 +348,11 @@ pub fn read(path: &Path, device: &Device) -> Result<(Weights, BackboneInfo, Arch
             (p, "torchvision", Vec::new())
         }
     };
+    // A ViT runs at the size of its position embeddings, whatever a config says.
+    let mut preprocess = preprocess;
+    if let Arch::Vit(c) = &arch {
+        preprocess.size = c.image_size as u32;
+    }
     let info = BackboneInfo {
         arch: arch.name(),
         family: arch.family().into(),

@@ -137,6 +137,10 @@ pub struct TimmShape {
     pub tokens: usize,
     /// A `norm_pre` layer before the blocks (CLIP-style timm ViTs have one).
     pub norm_pre: bool,
+    pub patch_bias: bool,
+    /// Layer-norm eps: timm's 1e-6, its `_clip` models' 1e-5.
+    pub eps: f64,
+    pub act: Act,
 }
 
 /// The vision tower with its projection.
@@ -232,8 +236,13 @@ impl VisionTower {
             stride: s.patch,
             ..Default::default()
         };
-        let patch = candle_nn::conv2d(s.channels, d, s.patch, conv, vb.pp("patch_embed.proj"))?;
-        let ln = |p: VarBuilder| candle_nn::layer_norm(d, 1e-6, p);
+        let pe = vb.pp("patch_embed.proj");
+        let patch = if s.patch_bias {
+            candle_nn::conv2d(s.channels, d, s.patch, conv, pe)?
+        } else {
+            candle_nn::conv2d_no_bias(s.channels, d, s.patch, conv, pe)?
+        };
+        let ln = |p: VarBuilder| candle_nn::layer_norm(d, s.eps, p);
         let mut layers = Vec::with_capacity(s.depth);
         for i in 0..s.depth {
             let l = vb.pp(format!("blocks.{i}"));
@@ -263,7 +272,7 @@ impl VisionTower {
             proj: head,
             heads: s.heads,
             hidden: d,
-            act: Act::Gelu,
+            act: s.act,
         })
     }
 

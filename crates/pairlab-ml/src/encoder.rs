@@ -284,7 +284,7 @@ fn load_open_clip(
 }
 
 /// The weight files of a folder: one `model.safetensors`, or the shards its index names.
-fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let single = dir.join("model.safetensors");
     if single.is_file() {
         return Ok(vec![single]);

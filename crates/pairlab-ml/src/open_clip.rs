@@ -81,12 +81,12 @@ fn count(w: &Weights, prefix: &str, suffix: &str) -> usize {
 }
 
 fn heads_of(width: usize, what: &str) -> Result<usize> {
-    if width == 0 || !width.is_multiple_of(64) {
-        return Err(MlError::Unsupported(format!(
-            "the {what} is {width} wide, not a multiple of 64, so its heads cannot be derived"
-        )));
+    match crate::vit::heads_for(width) {
+        0 => Err(MlError::Unsupported(format!(
+            "the {what} is {width} wide, not a published width, so its heads cannot be derived"
+        ))),
+        h => Ok(h),
     }
-    Ok(width / 64)
 }
 
 fn text_of<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -125,7 +125,7 @@ fn trunk_shape(w: &Weights) -> Result<TimmShape> {
     let conv = shape(w, &format!("{p}patch_embed.proj.weight"), 4)?;
     let tokens = shape(w, &format!("{p}pos_embed"), 3)?[1];
     let grid = ((tokens.saturating_sub(1)) as f64).sqrt().round() as usize;
-    if grid * grid + 1 != tokens || conv[0] != hidden || conv[2] != conv[3] {
+    if grid * grid + 1 != tokens || conv[0] != hidden || conv[2] == 0 || conv[2] != conv[3] {
         return Err(MlError::Unsupported(format!(
             "{p}pos_embed has {tokens} positions and the patch embedding is {conv:?}: not a \
              square grid of patches plus a class token"
@@ -144,6 +144,9 @@ fn trunk_shape(w: &Weights) -> Result<TimmShape> {
         channels: conv[1],
         tokens,
         norm_pre: w.contains_key(&format!("{p}norm_pre.weight")),
+        patch_bias: w.contains_key(&format!("{p}patch_embed.proj.bias")),
+        eps: 1e-6,
+        act: crate::clip_vision::Act::Gelu,
     })
 }
 
@@ -352,7 +355,15 @@ impl OpenClip {
             }
         }
         let bad = |e: MlError| MlError::bad(dir, format!("not a loadable open_clip model: {e}"));
-        let shape = trunk_shape(w).map_err(bad)?;
+        let mut shape = trunk_shape(w).map_err(bad)?;
+        // What the weights cannot say, as timm's name does (`_clip`: eps 1e-5; `quickgelu`).
+        let trunk = text_of(&cfg, &["model_cfg", "vision_cfg", "timm_model_name"]).unwrap_or("");
+        if trunk.contains("_clip") {
+            shape.eps = 1e-5;
+        }
+        if trunk.contains("quickgelu") {
+            shape.act = crate::clip_vision::Act::QuickGelu;
+        }
         let (proj, dim) = head(
             w,
             &["visual.head.proj", "visual.trunk.head"],

@@ -65,7 +65,8 @@ pub fn config(w: &Weights) -> Result<Config> {
     let embed = shaped("text_projection", 2)?[1];
     let vision_mlp = shaped("visual.transformer.resblocks.0.mlp.c_fc.weight", 2)?[0];
     let text_mlp = shaped("transformer.resblocks.0.mlp.c_fc.weight", 2)?[0];
-    let heads = |width: usize| (width / 64).max(1);
+    // OpenAI's build_model: width / 64; open_clip's huge towers have wider heads.
+    let heads = |width: usize| crate::vit::heads_for(width).max(1);
     Ok(Config {
         text: TextConfig {
             vocab_size: token[0],

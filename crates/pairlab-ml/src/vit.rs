@@ -5,19 +5,32 @@
 //! trunk) are mapped onto this layout by [`crate::backbone`] so that one network fine-tunes
 //! them all.
 //!
-//! The shape comes from the weights (heads are width / 64, as in every published ViT);
+//! The shape comes from the weights (heads as published ViTs of that width have them,
+//! [`heads_for`], unless a config's `model_args.num_heads` says);
 //! what weights cannot tell comes from the architecture name, as timm names them:
 //! `_clip` models use layer-norm eps 1e-5 (otherwise 1e-6), `_quickgelu` ones CLIP's
 //! quick-GELU (otherwise the exact GELU). The pooled features are the class token after the
 //! final norm (timm's `global_pool="token"`).
 //!
 //! Training runs layer norm and softmax with their gradients (`lastdim`); evaluation runs
-//! candle's fused ones, which have none.
+//! candle's fused ones, which have none (the pooled class token's final norm always runs
+//! `lastdim`'s, so that a trained last block trains it).
 
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::checkpoint::Weights;
+
+/// The heads of a published ViT of this width: 64 wide, except the huge ones (ViT-H/14:
+/// 1280 = 16 × 80; ViT-g/14: 1408 = 16 × 88; ViT-bigG/14: 1664 = 16 × 104); 0 when unknown
+/// (a config must say).
+pub fn heads_for(width: usize) -> usize {
+    match width {
+        1280 | 1408 | 1664 => 16,
+        w if w > 0 && w.is_multiple_of(64) => w / 64,
+        _ => 0,
+    }
+}
 
 /// The network's shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +130,7 @@ impl Config {
             "reg_token",
             "fc_norm.weight",
             "attn_pool.latent",
+            "blocks.0.attn.q_norm.weight",
         ]
         .iter()
         .any(|k| w.contains_key(*k))
@@ -129,14 +143,14 @@ impl Config {
             return None;
         };
         let grid = ((tokens.saturating_sub(1)) as f64).sqrt().round() as usize;
-        if h2 != hidden || h3 != hidden || patch != p2 || grid * grid + 1 != tokens {
+        if h2 != hidden || h3 != hidden || patch == 0 || patch != p2 || grid * grid + 1 != tokens {
             return None;
         }
         let mut depth = 0;
         while w.contains_key(&format!("blocks.{depth}.attn.qkv.weight")) {
             depth += 1;
         }
-        let mlp = dims("blocks.0.mlp.fc1.weight")?;
+        let mlp = dims("blocks.0.mlp.fc1.weight").filter(|d| d.len() == 2 && d[1] == hidden)?;
         let classes = match dims("head.weight") {
             Some(d) if d.len() == 2 && d[1] == hidden => Some(d[0]),
             _ => None,
@@ -144,12 +158,7 @@ impl Config {
         (depth > 0).then_some(Config {
             hidden,
             depth,
-            // Every published ViT has heads of 64; others say theirs in their config.
-            heads: if hidden.is_multiple_of(64) {
-                hidden / 64
-            } else {
-                0
-            },
+            heads: heads_for(hidden),
             mlp: mlp[0],
             patch,
             image_size: grid * patch,

@@ -77,6 +77,22 @@ pub fn read_folder(path: &Path, device: &Device) -> Result<Option<Tower>> {
             }));
         }
         if crate::open_clip::looks_like(&w) {
+            match cfg
+                .pointer("/model_cfg/vision_cfg/timm_pool")
+                .and_then(Value::as_str)
+            {
+                Some("" | "token") => {}
+                other => {
+                    return Err(MlError::bad(
+                        path,
+                        format!(
+                            "vision_cfg.timm_pool is {}; Pairlab pools a timm ViT at its class \
+                             token (timm_pool \"\" or \"token\")",
+                            other.unwrap_or("not set (open_clip's default, avg)")
+                        ),
+                    ));
+                }
+            }
             let weights: Weights = w
                 .into_iter()
                 .filter_map(|(k, t)| k.strip_prefix("visual.trunk.").map(|s| (s.to_string(), t)))
@@ -106,9 +122,16 @@ pub fn read_folder(path: &Path, device: &Device) -> Result<Option<Tower>> {
         if cfg.get("model_type").and_then(Value::as_str) != Some("clip") {
             return Ok(None);
         }
-        let file = path.join("model.safetensors");
-        let hf = candle_core::safetensors::load(&file, device)
-            .map_err(|e| MlError::bad(path, format!("model.safetensors cannot be read: {e}")))?;
+        let mut hf = HashMap::new();
+        for file in crate::encoder::weight_files(path)? {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            hf.extend(candle_core::safetensors::load(&file, device).map_err(|e| {
+                MlError::bad(
+                    path,
+                    format!("{} cannot be read: {e}", name.unwrap_or_default()),
+                )
+            })?);
+        }
         let heads = crate::clip::Config::from_json(&cfg)
             .map_err(|e| MlError::bad(path, format!("config.json: {e}")))?
             .vision

@@ -204,6 +204,8 @@ pub fn train(
     };
     if let Some((_, spec)) = &backbone {
         settings.tune.backbone = Some(spec.clone());
+        // Settings that need the backbone (a ViT's fixed size) are refused before decoding.
+        fitter.config(&settings)?;
     }
     let schema = schema::get(conn, &opts.schema)?;
     let input = fitter.input(&settings);
@@ -289,10 +291,14 @@ pub fn estimate(conn: &Connection, opts: &TrainOptions) -> Result<RunEstimate> {
     let train = members.iter().filter(|m| m.1 == "train").count();
     let mut settings = opts.settings();
     settings.tune.backbone = Some(spec);
+    // The parts copy the training rows and the validation ones (a val part, or the tenth
+    // of train held out when there is none).
+    let val = members.iter().filter(|m| parts::is_val(&m.1)).count();
     Ok(pairlab_ml::train::finetune::estimate_run(
         &settings,
         train,
         members.len(),
+        train + val,
     )?)
 }
 

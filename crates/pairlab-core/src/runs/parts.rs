@@ -34,7 +34,7 @@ pub(super) fn members(conn: &Connection, split: &str) -> Result<(i64, Vec<Member
     Ok((id, rows))
 }
 
-fn is_val(part: &str) -> bool {
+pub(super) fn is_val(part: &str) -> bool {
     matches!(part, "val" | "valid" | "validation")
 }
 

@@ -174,8 +174,8 @@ fn a_frozen_backbone_stays_as_it_was_and_chunks_add_up_to_the_batch() {
     let whole = fit(&d, &sized(0));
     // The same steps, summed over chunks.
     let small = sized(1);
-    let plan = super::finetune::estimate_run(&small, 48, 72).expect("estimate");
-    let pixels = (48 + 72) * 96 * 96 * 4;
+    let plan = super::finetune::estimate_run(&small, 48, 72, 60).expect("estimate");
+    let pixels = (72 + 60) * 96 * 96 * 4;
     assert!(
         (plan.inputs_mb - pixels as f64 / (1 << 20) as f64).abs() < 1e-9,
         "{plan:?}"
@@ -566,4 +566,71 @@ fn a_clip_tower_fine_tunes_and_saves_as_a_vit() {
         panic!("not a ViT: {}", bb.info.arch)
     };
     assert_eq!((c.heads, c.clip, c.quick_gelu), (2, false, false));
+}
+
+/// A Hugging Face CLIP's tower (4 heads of 16, quick-GELU, CLIP's norms: nothing the
+/// weights alone say) fine-tunes, saves and loads back as the same network: heads from
+/// `model_args`, norms and activation from the architecture name, the same probabilities.
+#[test]
+fn a_hugging_face_clip_tower_round_trips_its_heads_and_activation() {
+    assert_eq!(
+        (
+            crate::vit::heads_for(768),
+            crate::vit::heads_for(1280),
+            crate::vit::heads_for(100)
+        ),
+        (12, 16, 0)
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("clip");
+    let cfg = serde_json::json!({
+        "model_type": "clip", "projection_dim": 24,
+        "text_config": {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16},
+        "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
+    });
+    crate::random_weights::write_model(&src, &cfg, crate::random_weights::Init::Random { seed: 5 })
+        .expect("clip");
+    let info = crate::backbone::info(&src).expect("tower");
+    assert_eq!(info.arch, "vit_64w_patch8_clip_quickgelu_32");
+    let d = data();
+    let rgb = |x: &[f32]| -> Vec<f32> {
+        x.chunks(32 * 32)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied())
+            .collect()
+    };
+    let d = Data {
+        x: rgb(&d.x),
+        t: d.t,
+        xv: rgb(&d.xv),
+        tv: d.tv,
+    };
+    let mut s = settings(Unfreeze::Last(1), 1, 0);
+    s.tune.backbone = Some(BackboneSpec {
+        path: src,
+        arch: info.arch.clone(),
+        preprocess: info.preprocess.clone(),
+    });
+    let a = fit(&d, &s);
+    let pa = a.model.predict(&d.xv).expect("predict");
+    let out = tmp.path().join("tuned");
+    a.model.save(&out).expect("save");
+    let bb = Backbone::load(&out, &candle_core::Device::Cpu).expect("as backbone");
+    let crate::backbone::Arch::Vit(c) = &bb.arch else {
+        panic!("not a ViT: {}", bb.info.arch)
+    };
+    assert_eq!(
+        (c.heads, c.clip, c.quick_gelu, c.norm_pre),
+        (4, true, true, true)
+    );
+    let pl = Trainer::Finetune
+        .fitter()
+        .load(&out)
+        .expect("load")
+        .predict(&d.xv)
+        .expect("predict");
+    for (x, y) in pl.iter().zip(&pa) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
 }

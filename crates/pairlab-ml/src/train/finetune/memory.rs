@@ -122,6 +122,15 @@ fn computed_values(net: &Net, size: usize) -> Vec<u64> {
     out
 }
 
+/// What a run that does not fit can lower (a ViT runs at its own size only).
+pub(super) fn what_to_lower(net: &Net) -> &'static str {
+    if matches!(net, Net::Vit(_)) {
+        "unfreeze fewer stages (--unfreeze), or free memory (a ViT trains at its own input size)"
+    } else {
+        "lower --size, or unfreeze fewer stages (--unfreeze)"
+    }
+}
+
 /// The memory a run may use: `--memory-mb`, else three quarters of what is available.
 pub(super) fn budget(cfg: &FinetuneConfig) -> u64 {
     budget_after(cfg, 0)
@@ -178,10 +187,16 @@ pub struct RunEstimate {
     pub refused: Option<String>,
 }
 
-/// Estimates a `finetune` run on `images` training images of a split of `loaded` images:
+/// Estimates a `finetune` run on `images` training images of a split of `loaded` images,
+/// `copied` of which (training and validation) the parts hold a second copy of:
 /// memory from the network's shapes and the pixels held, time from one timed forward pass
 /// (random weights of the same shapes).
-pub fn estimate_run(settings: &Settings, images: usize, loaded: usize) -> Result<RunEstimate> {
+pub fn estimate_run(
+    settings: &Settings,
+    images: usize,
+    loaded: usize,
+    copied: usize,
+) -> Result<RunEstimate> {
     let cfg = config_of(settings)?;
     let spec = spec(settings)?;
     let device = settings.tune.device.device()?;
@@ -196,7 +211,7 @@ pub fn estimate_run(settings: &Settings, images: usize, loaded: usize) -> Result
     let cut = cfg.unfreeze.cut(stages);
     let channels = spec.preprocess.channels;
     let est = estimate(&net, &vars, channels, cfg.size, cut)?;
-    let inputs = 4 * (channels * cfg.size * cfg.size) as u64 * (loaded + images) as u64;
+    let inputs = 4 * (channels * cfg.size * cfg.size) as u64 * (loaded + copied) as u64;
     let budget = budget_after(&cfg, inputs);
     let fits = (budget.saturating_sub(est.fixed_bytes) / est.per_image_bytes.max(1)) as usize;
     let chunk = fits.min(cfg.batch);
@@ -220,17 +235,23 @@ pub fn estimate_run(settings: &Settings, images: usize, loaded: usize) -> Result
     let refused = if cfg.memory_mb == 0 && inputs >= available_memory() {
         Some(format!(
             "the split's {loaded} images take about {:.0} MiB decoded at {} px, {:.0} MiB \
-             available: lower the image size or train on a smaller split",
+             available: train on a smaller split{}",
             mb(inputs),
             cfg.size,
-            mb(available_memory())
+            mb(available_memory()),
+            if matches!(net, Net::Vit(_)) {
+                ""
+            } else {
+                " or lower --size"
+            }
         ))
     } else {
         (chunk == 0).then(|| {
             format!(
-                "needs about {:.0} MiB even one image at a time, {:.0} MiB available: lower the image size or unfreeze fewer stages",
+                "needs about {:.0} MiB even one image at a time, {:.0} MiB available: {}",
                 mb(est.fixed_bytes + est.per_image_bytes),
-                mb(budget)
+                mb(budget),
+                what_to_lower(&net)
             )
         })
     };

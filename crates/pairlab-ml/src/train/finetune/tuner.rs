@@ -387,11 +387,12 @@ impl Tuner {
                 format!(
                     "this run needs about {:.1} GiB even one image at a time ({:.1} GiB of \
                      weights and optimiser state, {:.2} GiB per image) but {:.1} GiB are \
-                     available: lower --size, or unfreeze fewer stages (--unfreeze)",
+                     available: {}",
                     gib(fixed + per),
                     gib(fixed),
                     gib(per),
-                    gib(budget)
+                    gib(budget),
+                    super::memory::what_to_lower(&self.net)
                 ),
             ));
         }
