@@ -208,6 +208,21 @@ fn load_openai_clip(path: &Path, device: &Device) -> Result<Option<Encoder>> {
              ViT with a BERT (BiomedCLIP's), which Pairlab does not load",
         ));
     }
+    // open_clip builds OpenAI's architecture with exact GELU unless its config says
+    // quick_gelu (OpenAI's own weights); Pairlab's CLIP towers run quick-GELU only.
+    if path.is_dir() {
+        let cfg = read_json(path, "open_clip_config.json")?.unwrap_or(Value::Null);
+        if let Some(m) = cfg.get("model_cfg")
+            && m.get("quick_gelu").and_then(Value::as_bool) != Some(true)
+        {
+            return Err(MlError::bad(
+                path,
+                "an open_clip model of OpenAI's architecture with GELU (model_cfg.quick_gelu \
+                 is not true, as in LAION's models); Pairlab's CLIP runs quick-GELU towers \
+                 (OpenAI's weights, CheXzero) only",
+            ));
+        }
+    }
     let (cfg, hf) = crate::openai_clip::to_hf(&weights)
         .map_err(|e| MlError::bad(&file, format!("not a complete OpenAI-format CLIP: {e}")))?;
     let vb = VarBuilder::from_tensors(hf, DType::F32, device);

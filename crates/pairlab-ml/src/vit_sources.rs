@@ -69,7 +69,12 @@ pub fn read_folder(path: &Path, device: &Device) -> Result<Option<Tower>> {
         if crate::openai_clip::looks_like(&w) {
             let (c, hf) =
                 crate::openai_clip::to_hf(&w).map_err(|e| MlError::bad(path, e.to_string()))?;
-            let t = from_hf(path, &hf, c.vision.num_attention_heads, true)?;
+            // open_clip's default is the exact GELU; OpenAI's weights say quick_gelu.
+            let quick = match cfg.get("model_cfg") {
+                Some(m) => m.get("quick_gelu").and_then(Value::as_bool) == Some(true),
+                None => true,
+            };
+            let t = from_hf(path, &hf, c.vision.num_attention_heads, quick)?;
             return Ok(Some(Tower {
                 preprocess: clip_preprocess(c.vision.image_size, mean, std),
                 format: format!("open_clip, OpenAI architecture ({kind}), image tower"),

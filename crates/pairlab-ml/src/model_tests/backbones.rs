@@ -301,6 +301,14 @@ fn openai_format_clip_matches_open_clip() {
     );
     let again = enc.embed_pixels(pixels(2, 3, 64, 1.0), 2).expect("embed");
     assert_eq!(again, img);
+    // open_clip's config says which GELU: quick-GELU loads, exact GELU (LAION's) is refused.
+    let cfg = tmp.path().join("open_clip_config.json");
+    std::fs::write(&cfg, r#"{"model_cfg": {"quick_gelu": true}}"#).expect("cfg");
+    assert!(Encoder::load(tmp.path()).is_ok());
+    std::fs::write(&cfg, r#"{"model_cfg": {"embed_dim": 32}}"#).expect("cfg");
+    let e = Encoder::load(tmp.path()).err().expect("GELU").to_string();
+    assert!(e.contains("quick_gelu is not true"), "{e}");
+    std::fs::write(&cfg, "{}").expect("cfg");
     // An open_clip folder whose towers are neither OpenAI's nor a timm trunk.
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).expect("dir");
