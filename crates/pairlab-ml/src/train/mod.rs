@@ -11,6 +11,8 @@ mod conv_graph;
 pub mod finetune;
 #[cfg(test)]
 mod finetune_tests;
+#[cfg(test)]
+mod finetune_vit_tests;
 mod fit;
 pub mod head;
 pub mod loss;
