@@ -10,11 +10,11 @@
 //! (dx = γ·istd/N·(N·dy − Σdy − x̂·Σ(dy·x̂))), keeping only its input. Other devices use the
 //! same formulas as tensor ops.
 
-use candle_core::{
-    CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, Var, bail,
-};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var, bail};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
+
+use crate::cpu_values::{read, values};
 
 /// A batch norm layer over the channels (dim 1) of `[n, c, h, w]` values.
 #[derive(Clone, Debug)]
@@ -97,15 +97,6 @@ impl BatchNorm {
     }
 }
 
-/// A contiguous f32 CPU tensor's values.
-fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
-        _ => bail!("batch norm runs on contiguous f32 CPU values"),
-    }
-}
-
 /// Per channel mean and (biased) variance of `[n, c, h, w]`, in f64 then f32.
 fn stats(x: &Tensor) -> Result<(Vec<f32>, Vec<f32>)> {
     let (n, c, h, w) = x.dims4()?;
@@ -137,13 +128,6 @@ struct Normalise {
     istd: Vec<f32>,
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => bail!("batch norm runs on contiguous f32 values"),
-    }
-}
-
 impl CustomOp3 for Normalise {
     fn name(&self) -> &'static str {
         "batch-norm"
@@ -158,7 +142,7 @@ impl CustomOp3 for Normalise {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, g, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (x, g, b) = (values(s1, l1)?, values(s2, l2)?, values(s3, l3)?);
         let (_, c, h, w) = l1.shape().dims4()?;
         let plane = h * w;
         let mut out = vec![0f32; x.len()];

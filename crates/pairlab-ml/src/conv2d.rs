@@ -12,6 +12,8 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, 
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
+use crate::cpu_values::values;
+
 /// The geometry of a convolution's input patches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Patches {
@@ -77,16 +79,6 @@ impl Module for Conv2d {
         cols.matmul(&wm.t()?)?
             .reshape((n, ho, wo, o))?
             .permute((0, 3, 1, 2))
-    }
-}
-
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("the convolution runs in f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("im2col needs a contiguous input"),
     }
 }
 

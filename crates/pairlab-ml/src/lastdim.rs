@@ -10,26 +10,10 @@
 //!
 //! Other devices (CUDA) use the composed ops.
 
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor, bail,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, D, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => bail!("last-dimension ops run on contiguous f32 values"),
-    }
-}
-
-/// A contiguous f32 CPU tensor's values.
-fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
-        _ => bail!("last-dimension ops run on contiguous f32 CPU values"),
-    }
-}
+use crate::cpu_values::{read, values};
 
 /// Mean and 1/std of one row (in f64 for the sums).
 fn row_stats(x: &[f32], eps: f64) -> (f32, f32) {
@@ -61,7 +45,7 @@ impl CustomOp3 for LayerNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, g, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (x, g, b) = (values(s1, l1)?, values(s2, l2)?, values(s3, l3)?);
         let d = g.len();
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d)
@@ -154,7 +138,7 @@ impl CustomOp1 for Softmax {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = slice(s, l)?;
+        let x = values(s, l)?;
         let d = l.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d)

@@ -21,6 +21,7 @@ pub mod clip;
 pub mod clip_vision;
 pub mod consistency;
 pub mod conv2d;
+mod cpu_values;
 pub mod curves;
 pub mod dedup;
 pub mod densenet;

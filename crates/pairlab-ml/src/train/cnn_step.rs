@@ -11,23 +11,13 @@
 //! against autograd in the tests.
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::Linear;
 
 use super::conv::{col2im, im2col, pool_relu, unpool, weight_matrix, weight_matrix_parts};
 use super::head::Head;
+use crate::cpu_values::read;
 use crate::error::{MlError, Result};
-
-/// Runs `f` on the values of a contiguous f32 CPU tensor, without copying them.
-fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
-        _ => Err(MlError::Unsupported(
-            "the cnn trains on contiguous f32 CPU tensors".into(),
-        )),
-    }
-}
 
 fn tensor(v: Vec<f32>, shape: (usize, usize)) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)

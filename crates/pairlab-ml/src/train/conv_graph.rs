@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::conv::{argmax_windows, col2im, im2col, weight_matrix};
 use super::head::Head;
+use crate::cpu_values::values;
 
 /// The logits of an image head as a candle graph: convolutions, pooling, ReLU, then the
 /// classifier ([`Head::logits`]).
@@ -33,17 +34,6 @@ pub(super) fn logits(head: &Head, x: &Tensor) -> Result<Tensor> {
         x.mean((1, 2))? // global average pool → [n, 4w]
     };
     head.logits(&features)
-}
-
-/// The f32 values of a contiguous tensor's storage.
-fn values<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("the cnn layers run in f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("the cnn layers need contiguous inputs"),
-    }
 }
 
 /// [`im2col`] as a tensor op whose gradient is [`col2im`].
