@@ -1,12 +1,8 @@
-//! Vision transformer towers arranged for CPU speed: q/k/v fused into one matrix product,
-//! weights stored pre-transposed, tokens of the whole batch multiplied as one 2-D matrix,
-//! and quick-GELU done in one parallel pass.
-//!
-//! Two layouts load into it: CLIP's (Hugging Face `CLIPVisionModelWithProjection`, same
-//! weights and numbers as candle-transformers' version: a layer norm before the blocks,
-//! quick-GELU, eps 1e-5) and timm's `VisionTransformer` as open_clip wraps it (BiomedCLIP:
-//! no norm before the blocks, GELU, eps 1e-6, the class token after the final norm, then
-//! open_clip's projection head).
+//! CLIP's vision tower (Hugging Face `CLIPVisionModelWithProjection`, same weights and
+//! numbers as candle-transformers' version) arranged for CPU speed: q/k/v fused into one
+//! matrix product, weights stored pre-transposed, tokens of the whole batch multiplied as
+//! one 2-D matrix, and quick-GELU done in one parallel pass. Its projection heads
+//! ([`Head`]) also serve open_clip's towers (`open_clip`, whose timm trunk is `vit`).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Module, Shape, Tensor, bail};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
@@ -35,24 +31,6 @@ impl CustomOp1 for QuickGelu {
             .map(|&x| x / (1.0 + (-1.702 * x).exp()))
             .collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-}
-
-/// The MLP's activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    /// CLIP's `x · sigmoid(1.702 x)`.
-    QuickGelu,
-    /// The exact GELU (`nn.GELU()`), timm's.
-    Gelu,
-}
-
-impl Act {
-    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Act::QuickGelu => x.apply_op1_no_bwd(&QuickGelu),
-            Act::Gelu => x.gelu_erf(),
-        }
     }
 }
 
@@ -124,37 +102,17 @@ impl Head {
     }
 }
 
-/// The shape of a timm `VisionTransformer` (read off its weights by the caller).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimmShape {
-    pub hidden: usize,
-    pub depth: usize,
-    pub heads: usize,
-    pub mlp: usize,
-    pub patch: usize,
-    pub channels: usize,
-    /// Patch tokens plus the class token.
-    pub tokens: usize,
-    /// A `norm_pre` layer before the blocks (CLIP-style timm ViTs have one).
-    pub norm_pre: bool,
-    pub patch_bias: bool,
-    /// Layer-norm eps: timm's 1e-6, its `_clip` models' 1e-5.
-    pub eps: f64,
-    pub act: Act,
-}
-
 /// The vision tower with its projection.
 pub struct VisionTower {
     patch: Conv2d,
     class: Tensor,
     positions: Tensor,
-    pre: Option<LayerNorm>,
+    pre: LayerNorm,
     layers: Vec<Layer>,
     post: LayerNorm,
     proj: Head,
     heads: usize,
     hidden: usize,
-    act: Act,
 }
 
 impl VisionTower {
@@ -209,7 +167,7 @@ impl VisionTower {
             patch,
             class,
             positions,
-            pre: Some(ln(v.pp("pre_layrnorm"))?),
+            pre: ln(v.pp("pre_layrnorm"))?,
             layers,
             post: ln(v.pp("post_layernorm"))?,
             proj: Head::Linear(Dense::load(
@@ -220,59 +178,6 @@ impl VisionTower {
             )?),
             heads: c.num_attention_heads,
             hidden: d,
-            act: Act::QuickGelu,
-        })
-    }
-
-    /// A timm `VisionTransformer` (`vb` at its root: `patch_embed`, `cls_token`,
-    /// `pos_embed`, `blocks.N`, `norm`) pooled at the class token, then `head`.
-    pub(crate) fn load_timm(
-        vb: &VarBuilder,
-        s: &TimmShape,
-        head: Head,
-    ) -> candle_core::Result<Self> {
-        let d = s.hidden;
-        let conv = Conv2dConfig {
-            stride: s.patch,
-            ..Default::default()
-        };
-        let pe = vb.pp("patch_embed.proj");
-        let patch = if s.patch_bias {
-            candle_nn::conv2d(s.channels, d, s.patch, conv, pe)?
-        } else {
-            candle_nn::conv2d_no_bias(s.channels, d, s.patch, conv, pe)?
-        };
-        let ln = |p: VarBuilder| candle_nn::layer_norm(d, s.eps, p);
-        let mut layers = Vec::with_capacity(s.depth);
-        for i in 0..s.depth {
-            let l = vb.pp(format!("blocks.{i}"));
-            let a = l.pp("attn");
-            layers.push(Layer {
-                ln1: ln(l.pp("norm1"))?,
-                qkv: Dense::load(&a.pp("qkv"), d, 3 * d, true)?,
-                out: Dense::load(&a.pp("proj"), d, d, true)?,
-                ln2: ln(l.pp("norm2"))?,
-                fc1: Dense::load(&l.pp("mlp.fc1"), d, s.mlp, true)?,
-                fc2: Dense::load(&l.pp("mlp.fc2"), s.mlp, d, true)?,
-            });
-        }
-        Ok(VisionTower {
-            patch,
-            class: vb.get((1, 1, d), "cls_token")?.reshape(d)?,
-            positions: vb
-                .get((1, s.tokens, d), "pos_embed")?
-                .reshape((s.tokens, d))?,
-            pre: if s.norm_pre {
-                Some(ln(vb.pp("norm_pre"))?)
-            } else {
-                None
-            },
-            layers,
-            post: ln(vb.pp("norm"))?,
-            proj: head,
-            heads: s.heads,
-            hidden: d,
-            act: s.act,
         })
     }
 
@@ -287,9 +192,7 @@ impl VisionTower {
             .transpose(1, 2)?;
         let class = self.class.reshape((1, 1, d))?.broadcast_as((n, 1, d))?;
         let mut x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.positions)?;
-        if let Some(pre) = &self.pre {
-            x = pre.forward(&x)?;
-        }
+        x = self.pre.forward(&x)?;
         let t = x.dim(1)?;
         let (h, hd) = (self.heads, d / self.heads);
         let scale = (hd as f64).powf(-0.5);
@@ -308,7 +211,10 @@ impl VisionTower {
                 .transpose(1, 2)?
                 .reshape((n * t, d))?;
             x = (x + l.out.forward(&att)?)?;
-            let m = self.act.apply(&l.fc1.forward(&l.ln2.forward(&x)?)?)?;
+            let m = l
+                .fc1
+                .forward(&l.ln2.forward(&x)?)?
+                .apply_op1_no_bwd(&QuickGelu)?;
             x = (x + l.fc2.forward(&m)?)?;
         }
         x.reshape((n, t, d))

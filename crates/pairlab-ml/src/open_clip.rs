@@ -17,13 +17,15 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde_json::Value;
 
+use crate::backbone::Net;
 use crate::bert::{self, SentenceEncoder};
 use crate::checkpoint::Weights;
-use crate::clip_vision::{Dense, Head, TimmShape, VisionTower};
+use crate::clip_vision::{Dense, Head};
 use crate::error::{MlError, Result};
 use crate::normalize_rows;
 use crate::preprocess::ImageProcessor;
 use crate::text::TextTokenizer;
+use crate::vit::{self, Vit};
 
 /// True when the weights are an open_clip model with a timm trunk.
 pub fn looks_like(w: &Weights) -> bool {
@@ -47,7 +49,9 @@ struct TextTower {
 
 /// Both towers of a BiomedCLIP-style model, with its image preprocessing.
 pub struct OpenClip {
-    vision: VisionTower,
+    /// The timm trunk (pooled class token) and open_clip's projection after it.
+    vision: Net,
+    proj: Head,
     text: Option<TextTower>,
     pub processor: ImageProcessor,
     /// Length of the embeddings.
@@ -93,8 +97,9 @@ fn text_of<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// The trunk's shape, refusing the timm ViT variants this tower does not compute.
-fn trunk_shape(w: &Weights) -> Result<TimmShape> {
+/// The trunk's network (timm's layout under `visual.trunk.`), refusing by name the timm
+/// ViT variants [`crate::vit`] does not compute; `name` is `timm_model_name`.
+fn trunk_config(w: &Weights, name: &str) -> Result<vit::Config> {
     let p = "visual.trunk.";
     for (key, what) in [
         ("blocks.0.ls1.gamma", "LayerScale"),
@@ -121,32 +126,21 @@ fn trunk_shape(w: &Weights) -> Result<TimmShape> {
              the weights start with {first}); Pairlab loads ViT trunks only"
         )));
     }
-    let hidden = shape(w, &format!("{p}cls_token"), 3)?[2];
-    let conv = shape(w, &format!("{p}patch_embed.proj.weight"), 4)?;
-    let tokens = shape(w, &format!("{p}pos_embed"), 3)?[1];
-    let grid = ((tokens.saturating_sub(1)) as f64).sqrt().round() as usize;
-    if grid * grid + 1 != tokens || conv[0] != hidden || conv[2] == 0 || conv[2] != conv[3] {
-        return Err(MlError::Unsupported(format!(
-            "{p}pos_embed has {tokens} positions and the patch embedding is {conv:?}: not a \
-             square grid of patches plus a class token"
-        )));
-    }
-    let depth = count(w, &format!("{p}blocks."), ".attn.qkv.weight");
-    if depth == 0 {
-        return Err(missing(&format!("{p}blocks.0.attn.qkv.weight")));
-    }
-    Ok(TimmShape {
-        hidden,
-        depth,
-        heads: heads_of(hidden, "image tower")?,
-        mlp: shape(w, &format!("{p}blocks.0.mlp.fc1.weight"), 2)?[0],
-        patch: conv[2],
-        channels: conv[1],
-        tokens,
-        norm_pre: w.contains_key(&format!("{p}norm_pre.weight")),
-        patch_bias: w.contains_key(&format!("{p}patch_embed.proj.bias")),
-        eps: 1e-6,
-        act: crate::clip_vision::Act::Gelu,
+    let trunk: Weights = w
+        .iter()
+        .filter_map(|(k, t)| k.strip_prefix(p).map(|s| (s.to_string(), t.clone())))
+        .collect();
+    let cfg = vit::Config::from_weights(&trunk).ok_or_else(|| {
+        MlError::Unsupported(format!(
+            "{p}cls_token, pos_embed, patch_embed.proj and blocks.N do not make a ViT (a \
+             square grid of patches plus a class token)"
+        ))
+    })?;
+    heads_of(cfg.hidden, "image tower")?;
+    // The trunk's own classifier, if any, is the projection (`head` below).
+    Ok(vit::Config {
+        classes: None,
+        ..cfg.named(name)
     })
 }
 
@@ -355,15 +349,8 @@ impl OpenClip {
             }
         }
         let bad = |e: MlError| MlError::bad(dir, format!("not a loadable open_clip model: {e}"));
-        let mut shape = trunk_shape(w).map_err(bad)?;
-        // What the weights cannot say, as timm's name does (`_clip`: eps 1e-5; `quickgelu`).
         let trunk = text_of(&cfg, &["model_cfg", "vision_cfg", "timm_model_name"]).unwrap_or("");
-        if trunk.contains("_clip") {
-            shape.eps = 1e-5;
-        }
-        if trunk.contains("quickgelu") {
-            shape.act = crate::clip_vision::Act::QuickGelu;
-        }
+        let shape = trunk_config(w, trunk).map_err(bad)?;
         let (proj, dim) = head(
             w,
             &["visual.head.proj", "visual.trunk.head"],
@@ -372,9 +359,10 @@ impl OpenClip {
         )
         .map_err(bad)?;
         let vb = VarBuilder::from_tensors(w.clone(), DType::F32, device);
-        let vision = VisionTower::load_timm(&vb.pp("visual.trunk"), &shape, proj)
-            .map_err(|e| bad(e.into()))?;
-        let image_size = ((shape.tokens - 1) as f64).sqrt().round() as usize * shape.patch;
+        let vision = Net::Vit(Box::new(
+            Vit::load(vb.pp("visual.trunk"), &shape).map_err(|e| bad(e.into()))?,
+        ));
+        let image_size = shape.image_size;
         let processor = processor(&cfg, image_size).map_err(bad)?;
         let tower = text_tower(w, &cfg, dir, device).map_err(bad)?;
         let mut arch = format!("ViT-{}/{}", size_name(shape.hidden), shape.patch);
@@ -404,6 +392,7 @@ impl OpenClip {
         Ok((
             OpenClip {
                 vision,
+                proj,
                 text,
                 processor,
                 dim,
@@ -416,7 +405,7 @@ impl OpenClip {
 
     /// L2-normalised image embeddings of `[n, 3, size, size]` preprocessed pixels.
     pub fn image_features(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        normalize_rows(&self.vision.forward(pixels)?)
+        normalize_rows(&self.proj.forward(&self.vision.features(pixels)?)?)
     }
 
     /// L2-normalised text embeddings of `[n, len]` ids with their 0/1 mask, or None when
