@@ -338,6 +338,13 @@ pub fn get(conn: &Connection, name: &str) -> Result<ModelRecord> {
 /// Loads a registered model, refusing when its files changed since it was added (its
 /// stored embeddings would no longer match).
 pub fn load(conn: &Connection, name: &str) -> Result<(ModelRecord, Encoder)> {
+    let rec = checked(conn, name)?;
+    let enc = Encoder::load(Path::new(&rec.path))?;
+    Ok((rec, enc))
+}
+
+/// A registered model whose files are still there and unchanged since it was added.
+pub fn checked(conn: &Connection, name: &str) -> Result<ModelRecord> {
     let rec = get(conn, name)?;
     let dir = PathBuf::from(&rec.path);
     if !dir.exists() {
@@ -353,6 +360,5 @@ pub fn load(conn: &Connection, name: &str) -> Result<(ModelRecord, Encoder)> {
             rec.path
         )));
     }
-    let enc = Encoder::load(&dir)?;
-    Ok((rec, enc))
+    Ok(rec)
 }

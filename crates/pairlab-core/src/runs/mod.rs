@@ -310,22 +310,20 @@ fn backbone(conn: &Connection, opts: &TrainOptions) -> Result<(i64, BackboneSpec
             "the finetune trainer needs --model: a registered ResNet, DenseNet, ViT or CLIP model (pairlab model add PATH)",
         )
     })?;
-    let (rec, enc) = crate::models::load(conn, name)?;
-    let info = match enc.backbone() {
-        Some(b) => b.info.clone(),
-        // A CLIP model fine-tunes its image tower.
-        None if rec.family == "clip" => pairlab_ml::backbone::info(Path::new(&rec.path))?,
-        None => {
-            return Err(Error::field(
-                "model",
-                format!(
-                    "model {name} is a {} model; finetune needs an image classifier (ResNet, \
-                     DenseNet, ViT) or a CLIP model's image tower",
-                    rec.family
-                ),
-            ));
-        }
-    };
+    let rec = crate::models::checked(conn, name)?;
+    // Image classifiers, and CLIP models through their image tower, read as backbones
+    // (their weights only; no encoder is built).
+    if !["resnet", "densenet", "vit", "clip"].contains(&rec.family.as_str()) {
+        return Err(Error::field(
+            "model",
+            format!(
+                "model {name} is a {} model; finetune needs an image classifier (ResNet, \
+                 DenseNet, ViT) or a CLIP model's image tower",
+                rec.family
+            ),
+        ));
+    }
+    let info = pairlab_ml::backbone::info(Path::new(&rec.path))?;
     Ok((
         rec.id,
         BackboneSpec {
