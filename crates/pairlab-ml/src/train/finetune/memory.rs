@@ -57,29 +57,27 @@ pub(super) fn estimate(
 /// Values the layers of each stage compute for one image at `size` px (the output of every
 /// convolution, and for DenseNet each layer's concatenated input).
 fn computed_values(net: &Net, size: usize) -> Vec<u64> {
-    if let Net::Vit(v) = net {
-        let c = v.config();
-        let t = ((size / c.patch).pow(2) + 1) as u64;
-        let (d, m, h) = (c.hidden as u64, c.mlp as u64, c.heads as u64);
-        // Per block: the norms' outputs, q/k/v and their copies, the attention scores and
-        // their softmax, the projections, the MLP and the residual sums.
-        // (Calibrated on ViT-B/16 at 224 px, batch 16: 7,252 MiB measured.)
-        let block = 16 * t * d + 4 * t * m + 4 * h * t * t;
-        let mut out = vec![3 * t * d];
-        out.extend(std::iter::repeat_n(block, c.depth));
-        return out;
-    }
+    // A convolutional network's stem: a 7×7 stride-2 convolution, then a 3×3 stride-2 max
+    // pool (`s2` the side after it).
     let conv = |s: usize, k: usize, stride: usize| (s + 2 * (k / 2) - k) / stride + 1;
-    let s1 = conv(size, 7, 2); // the stem's convolution
-    let s2 = (s1 - 1) / 2 + 1; // its max pool
-    let stem = match net {
-        Net::ResNet(_) => 64,
-        Net::DenseNet(d) => d.config().init_features,
-        Net::Vit(_) => unreachable!("handled above"),
-    };
-    let mut out = vec![(stem * s1 * s1 + stem * s2 * s2) as u64];
+    let s1 = conv(size, 7, 2);
+    let s2 = (s1 - 1) / 2 + 1;
+    let stem = |ch: usize| (ch * s1 * s1 + ch * s2 * s2) as u64;
     match net {
+        Net::Vit(v) => {
+            let c = v.config();
+            let t = ((size / c.patch).pow(2) + 1) as u64;
+            let (d, m, h) = (c.hidden as u64, c.mlp as u64, c.heads as u64);
+            // Per block: the norms' outputs, q/k/v and their copies, the attention scores
+            // and their softmax, the projections, the MLP and the residual sums.
+            // (Calibrated on ViT-B/16 at 224 px, batch 16: 7,252 MiB measured.)
+            let block = 16 * t * d + 4 * t * m + 4 * h * t * t;
+            let mut out = vec![3 * t * d];
+            out.extend(std::iter::repeat_n(block, c.depth));
+            out
+        }
         Net::ResNet(r) => {
+            let mut out = vec![stem(64)];
             let c = r.config();
             let mut s = s2;
             for (k, &blocks) in c.blocks.iter().enumerate() {
@@ -98,8 +96,10 @@ fn computed_values(net: &Net, size: usize) -> Vec<u64> {
                 let wide = if c.bottleneck { 4 * w } else { w };
                 out.push((blocks * per + wide * s * s) as u64);
             }
+            out
         }
         Net::DenseNet(d) => {
+            let mut out = vec![stem(d.config().init_features)];
             let c = d.config();
             let (mut ch, mut s) = (c.init_features, s2);
             for (i, &layers) in c.blocks.iter().enumerate() {
@@ -116,10 +116,9 @@ fn computed_values(net: &Net, size: usize) -> Vec<u64> {
                 }
                 out.push(v as u64);
             }
+            out
         }
-        Net::Vit(_) => {}
     }
-    out
 }
 
 /// What a run that does not fit can lower (a ViT runs at its own size only).
