@@ -34,6 +34,21 @@ pub fn fixture(name: &str) -> PathBuf {
     dir
 }
 
+/// A small random Hugging Face CLIP in `dir` whose vision tower has 4 heads of 16 (not the
+/// 64-wide heads of published ViTs) at 32 px; returns its config.json.
+pub fn tiny_vit_clip(dir: &Path, seed: u64) -> Value {
+    let cfg = serde_json::json!({
+        "model_type": "clip", "projection_dim": 24,
+        "text_config": {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16},
+        "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
+    });
+    crate::random_weights::write_model(dir, &cfg, crate::random_weights::Init::Random { seed })
+        .expect("tiny CLIP");
+    cfg
+}
+
 pub fn matrix(v: &Value) -> Vec<Vec<f32>> {
     v.as_array()
         .expect("rows")

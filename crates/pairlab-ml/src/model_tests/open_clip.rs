@@ -167,6 +167,13 @@ fn open_clip_variants_refused_by_name() {
     assert!(e.contains("not a timm ViT with a class token"), "{e}");
 }
 
+/// Two test images through a backbone: its input tensor and pooled features.
+fn pooled(b: &crate::backbone::Backbone, size: usize) -> (candle_core::Tensor, Vec<Vec<f32>>) {
+    let x = b.pixels(pixels(2, 3, size, 1.0), 2).expect("pixels");
+    let f = b.net.features(&x).expect("features");
+    (x, f.to_vec2::<f32>().expect("vec"))
+}
+
 /// `x · Wᵀ`, each row then L2-normalised.
 fn project(rows: &[Vec<f32>], w: &candle_core::Tensor) -> Vec<Vec<f32>> {
     let x = candle_core::Tensor::new(rows.to_vec(), &Device::Cpu).expect("rows");
@@ -192,13 +199,7 @@ fn clip_towers_as_vit_backbones_match_open_clip() {
         ("vit", "vit_128w_patch8_32")
     );
     assert!(b.info.format.contains("image tower"), "{}", b.info.format);
-    let x = b.pixels(pixels(2, 3, 32, 1.0), 2).expect("pixels");
-    let f = b
-        .net
-        .features(&x)
-        .expect("features")
-        .to_vec2::<f32>()
-        .expect("vec");
+    let (_, f) = pooled(&b, 32);
     let w = crate::checkpoint::load(&folder().join("open_clip_pytorch_model.bin"), &Device::Cpu)
         .expect("weights");
     let got = project(&f, &w["visual.head.proj.weight"]);
@@ -214,13 +215,7 @@ fn clip_towers_as_vit_backbones_match_open_clip() {
     let file = workspace().join("tests/data/reference/checkpoints/openai_clip_tiny.pt");
     let b = Backbone::load(&file, &Device::Cpu).expect("tower");
     assert!(b.info.arch.contains("_clip_quickgelu"), "{}", b.info.arch);
-    let x = b.pixels(pixels(2, 3, 64, 1.0), 2).expect("pixels");
-    let f = b
-        .net
-        .features(&x)
-        .expect("features")
-        .to_vec2::<f32>()
-        .expect("vec");
+    let (_, f) = pooled(&b, 64);
     let w = crate::checkpoint::load(&file, &Device::Cpu).expect("weights");
     let p = w["visual.proj"].t().expect("t");
     let got = project(&f, &p);
@@ -228,27 +223,9 @@ fn clip_towers_as_vit_backbones_match_open_clip() {
 
     // A Hugging Face CLIP folder: the same as the encoder, which is parity-tested.
     let tmp = tempfile::tempdir().expect("tmp");
-    let cfg = serde_json::json!({
-        "model_type": "clip", "projection_dim": 24,
-        "text_config": {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16},
-        "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
-    });
-    crate::random_weights::write_model(
-        tmp.path(),
-        &cfg,
-        crate::random_weights::Init::Random { seed: 3 },
-    )
-    .expect("clip");
+    let cfg = super::tiny_vit_clip(tmp.path(), 3);
     let b = Backbone::load(tmp.path(), &Device::Cpu).expect("tower");
-    let x = b.pixels(pixels(2, 3, 32, 1.0), 2).expect("pixels");
-    let f = b
-        .net
-        .features(&x)
-        .expect("features")
-        .to_vec2::<f32>()
-        .expect("vec");
+    let (x, f) = pooled(&b, 32);
     let hf = candle_core::safetensors::load(tmp.path().join("model.safetensors"), &Device::Cpu)
         .expect("weights");
     let got = project(&f, &hf["visual_projection.weight"]);

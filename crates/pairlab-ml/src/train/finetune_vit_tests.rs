@@ -7,6 +7,22 @@ use super::finetune_tests::{Data, accuracy, data, fit, follows_pytorch, settings
 use super::trainer::Trainer;
 use crate::backbone::Backbone;
 
+/// The grey 32-px training and validation images on three channels (a CLIP tower's input).
+fn rgb_data() -> Data {
+    let d = data();
+    let rgb = |x: &[f32]| -> Vec<f32> {
+        x.chunks(32 * 32)
+            .flat_map(|p| p.iter().chain(p).chain(p).copied())
+            .collect()
+    };
+    Data {
+        x: rgb(&d.x),
+        t: d.t,
+        xv: rgb(&d.xv),
+        tv: d.tv,
+    }
+}
+
 /// The same for a ViT: the timm trunk of the BiomedCLIP-style open_clip fixture, every
 /// block trained (layer norms and attention through autograd).
 #[test]
@@ -34,18 +50,7 @@ fn a_vit_follows_pytorchs_loss_trajectory() {
 fn a_clip_tower_fine_tunes_and_saves_as_a_vit() {
     let dir = crate::model_tests::workspace().join("tests/data/reference/biomedclip_tiny");
     let info = crate::backbone::info(&dir).expect("tower");
-    let d = data();
-    let rgb = |x: &[f32]| -> Vec<f32> {
-        x.chunks(32 * 32)
-            .flat_map(|p| p.iter().chain(p).chain(p).copied())
-            .collect()
-    };
-    let d = Data {
-        x: rgb(&d.x),
-        t: d.t,
-        xv: rgb(&d.xv),
-        tv: d.tv,
-    };
+    let d = rgb_data();
     let mut s = settings(Unfreeze::Last(1), 20, 0);
     s.lr = 1e-3;
     s.tune.augment = false;
@@ -128,29 +133,10 @@ fn a_hugging_face_clip_tower_round_trips_its_heads_and_activation() {
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let src = tmp.path().join("clip");
-    let cfg = serde_json::json!({
-        "model_type": "clip", "projection_dim": 24,
-        "text_config": {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16},
-        "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}
-    });
-    crate::random_weights::write_model(&src, &cfg, crate::random_weights::Init::Random { seed: 5 })
-        .expect("clip");
+    crate::model_tests::tiny_vit_clip(&src, 5);
     let info = crate::backbone::info(&src).expect("tower");
     assert_eq!(info.arch, "vit_64w_patch8_clip_quickgelu_32");
-    let d = data();
-    let rgb = |x: &[f32]| -> Vec<f32> {
-        x.chunks(32 * 32)
-            .flat_map(|p| p.iter().chain(p).chain(p).copied())
-            .collect()
-    };
-    let d = Data {
-        x: rgb(&d.x),
-        t: d.t,
-        xv: rgb(&d.xv),
-        tv: d.tv,
-    };
+    let d = rgb_data();
     let mut s = settings(Unfreeze::Last(1), 1, 0);
     s.tune.backbone = Some(BackboneSpec {
         path: src,
