@@ -205,10 +205,12 @@ fn index_at_normal_sync(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| root_str.clone());
-    let corpus = write::upsert_corpus(conn, &root_str, &name, plan.layout.name())?;
-    {
-        // `running` becomes visible only with this process's lock held.
+    let corpus = {
+        // A new corpus and its `running` state commit together (a kill in between would
+        // leave a corpus with no state), and `running` becomes visible only with this
+        // process's lock held.
         let tx = conn.transaction()?;
+        let corpus = write::upsert_corpus(&tx, &root_str, &name, plan.layout.name())?;
         tx.execute(
             "UPDATE corpora SET index_state = 'running',
                index_state_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
@@ -217,7 +219,8 @@ fn index_at_normal_sync(
         let lock = RunLock::take_index(&library_dir, corpus)?;
         tx.commit()?;
         *running = Some((corpus, lock));
-    }
+        corpus
+    };
     progress.subject("corpus", corpus);
     let mut run = CorpusRun {
         corpus,
