@@ -15,13 +15,21 @@ pub struct TrainCommand {
     pub split: String,
     /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
     /// convolutional network trained from scratch on the images; finetune: a pretrained
-    /// ResNet/DenseNet (--model) with a new head.
+    /// ResNet/DenseNet/ViT (--model) with a new head; text: a BERT-family encoder
+    /// (--text-model) with a classification head on the reports.
     #[arg(long, default_value = "head")]
     pub trainer: pairlab_core::runs::Trainer,
     /// head: the model whose embeddings it learns from; finetune: the registered image
     /// classifier (ResNet, DenseNet, ViT) or CLIP model (its image tower) to fine-tune.
     #[arg(long)]
     pub model: Option<String>,
+    /// text: the registered BERT-family text model (e.g. MiniLM) that reads the reports.
+    #[arg(long)]
+    pub text_model: Option<String>,
+    /// text: the part of each report it reads: impression, findings or both (a report
+    /// without headings is read whole).
+    #[arg(long, default_value = "both")]
+    pub text_section: runs::Section,
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
     /// The learning rate [default: 0.01 for head, 0.001 for cnn and finetune (the backbone
@@ -35,14 +43,14 @@ pub struct TrainCommand {
     /// the split's median image side when smaller; for finetune the backbone's input size].
     #[arg(long)]
     pub size: Option<usize>,
-    /// finetune: train the head only (head), also the backbone's last N stages (N), or
-    /// everything (all).
+    /// finetune and text: train the head only (head), also the backbone's or encoder's
+    /// last N stages or layers (N), or everything (all).
     #[arg(long, default_value = "head")]
     pub unfreeze: String,
-    /// finetune: images per optimiser step.
+    /// finetune and text: images or reports per optimiser step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// finetune: cpu, cuda or auto (a GPU when this build has one).
+    /// finetune and text: cpu, cuda or auto (a GPU when this build has one).
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// finetune: no augmentation (rotation, scale, shift, brightness, contrast).
@@ -69,6 +77,8 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         split,
         trainer,
         model,
+        text_model,
+        text_section,
         epochs,
         lr,
         hidden,
@@ -103,6 +113,10 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
             hflip,
             memory_mb: memory_mb.unwrap_or(0),
             backbone: None,
+        },
+        text: runs::TextOptions {
+            model: text_model,
+            section: text_section,
         },
     };
     let bar = Bar::new(!json);
@@ -183,7 +197,7 @@ pub fn eval(lib: &Library, run: i64, part: &str, json: bool) -> Result<()> {
 /// An evaluation report as a table: the headline figures, then one row per class.
 pub fn print_eval(r: &pairlab_core::runs::eval::EvalReport) {
     println!(
-        "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · ECE {:.3}",
+        "run {} on {} ({} samples, {}): accuracy {:.3} · macro F1 {:.3} · micro F1 {:.3} · mAP {} · ECE {:.3}",
         r.run_id,
         r.part,
         r.samples,
@@ -191,6 +205,7 @@ pub fn print_eval(r: &pairlab_core::runs::eval::EvalReport) {
         r.accuracy,
         r.macro_f1,
         r.micro_f1,
+        r.map.map_or("-".to_string(), |m| format!("{m:.3}")),
         r.ece
     );
     if let Some(n @ 1..) = r.relabelled_since_training {

@@ -16,6 +16,7 @@
 pub mod backbone;
 pub mod batchnorm;
 pub mod bert;
+pub mod bert_net;
 pub mod checkpoint;
 pub mod clip;
 pub mod clip_vision;

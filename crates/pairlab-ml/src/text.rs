@@ -75,6 +75,20 @@ impl TextTokenizer {
         Ok(ids)
     }
 
+    /// Token ids of one text without special tokens and without the length limit.
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| MlError::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The longest row [`TextTokenizer::encode`] gives.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// A padded batch of texts.
     pub fn encode_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Batch> {
         let rows: Vec<Vec<u32>> = texts

@@ -7,7 +7,9 @@ use ts_rs::TS;
 
 use crate::browse::{BrowseFilter, BrowseSort};
 use crate::error::Result;
-use crate::runs::{DeviceChoice, TrainOptions, Trainer, Tune, Unfreeze, parse_uncertain};
+use crate::runs::{
+    DeviceChoice, Section, TextOptions, TrainOptions, Trainer, Tune, Unfreeze, parse_uncertain,
+};
 
 /// The most rows one page may ask for.
 pub const MAX_LIMIT: u32 = 1000;
@@ -299,6 +301,14 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional)]
     pub memory_mb: Option<usize>,
+    /// `text`: the registered BERT-family text model that reads the reports.
+    #[serde(default)]
+    #[ts(optional)]
+    pub text_model: Option<String>,
+    /// `text`: the report section it reads (`both` unless told).
+    #[serde(default)]
+    #[ts(optional)]
+    pub text_section: Option<Section>,
 }
 
 impl TrainArgs {
@@ -326,6 +336,10 @@ impl TrainArgs {
                 hflip: self.hflip.unwrap_or(false),
                 memory_mb: self.memory_mb.unwrap_or(0),
                 backbone: None,
+            },
+            text: TextOptions {
+                model: self.text_model,
+                section: self.text_section.unwrap_or_default(),
             },
         };
         opts.check()?;

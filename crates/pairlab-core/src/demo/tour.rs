@@ -125,6 +125,7 @@ pub fn run(
             uncertain: Uncertain::Ignore,
             seed: 0,
             tune: Default::default(),
+            text: Default::default(),
         },
         progress,
     )?;

@@ -65,6 +65,10 @@ pub struct EvalReport {
     pub macro_f1: f64,
     pub micro_f1: f64,
     pub ece: f64,
+    /// Mean average precision: the mean over classes of each class's average precision
+    /// (scikit-learn's `average_precision_score`), classes without a positive in this part
+    /// left out; None when no class has one.
+    pub map: Option<f64>,
     pub per_class: Vec<ClassEval>,
     /// Multi-class only.
     pub confusion_matrix: Option<ConfusionMatrix>,
@@ -119,6 +123,12 @@ fn schema_of(conn: &Connection, run: i64) -> Result<(i64, SchemaKind)> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok((id, SchemaKind::parse(&kind)?))
+}
+
+/// The mean of the classes' average precisions that are defined (a class needs a positive).
+pub(crate) fn mean_ap(aps: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let defined: Vec<f64> = aps.into_iter().flatten().collect();
+    (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -329,6 +339,11 @@ impl Scored<'_> {
             })
             .collect();
         let present: Vec<_> = reports.iter().filter(|r| r.support > 0).cloned().collect();
+        let map = mean_ap((0..classes.len()).map(|c| {
+            let scores: Vec<f32> = rows.iter().map(|p| p.probs[c]).collect();
+            let is: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+            metrics::average_precision(&scores, &is)
+        }));
         Ok(EvalReport {
             run_id: run,
             part: part.into(),
@@ -338,6 +353,7 @@ impl Scored<'_> {
             macro_f1: metrics::macro_f1(&present),
             micro_f1: metrics::micro_f1(&cm),
             ece: metrics::expected_calibration_error(&conf, &correct, 10),
+            map,
             per_class,
             confusion_matrix: Some(cm),
             relabelled_since_training: relabelled(preds, labels, classes),
@@ -355,6 +371,7 @@ impl Scored<'_> {
         let mut evaluated = std::collections::HashSet::new();
         let mut all_probs = Vec::new();
         let mut all_truth = Vec::new();
+        let mut aps = Vec::new();
         for (c, class) in classes.iter().enumerate() {
             let labelled = |ps: &[Pred]| -> (Vec<f32>, Vec<bool>, Vec<i64>) {
                 let mut out = (Vec::new(), Vec::new(), Vec::new());
@@ -383,6 +400,7 @@ impl Scored<'_> {
             evaluated.extend(pairs);
             all_probs.extend_from_slice(&scores);
             all_truth.extend_from_slice(&truth);
+            aps.push(metrics::average_precision(&scores, &truth));
             let (auroc, auprc) = intervals(&scores, &truth, 2 * c as u64);
             per_class.push(ClassEval {
                 class: class.clone(),
@@ -422,6 +440,7 @@ impl Scored<'_> {
             },
             micro_f1: metrics::binary_f1(&total),
             ece: metrics::expected_calibration_error(&all_probs, &all_truth, 10),
+            map: mean_ap(aps),
             per_class,
             confusion_matrix: None,
             relabelled_since_training: relabelled(preds, labels, classes),

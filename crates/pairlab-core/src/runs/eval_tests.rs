@@ -73,6 +73,9 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
     assert!((r.accuracy - 4.0 / 6.0).abs() < 1e-12);
     assert!((r.macro_f1 - 0.75).abs() < 1e-12);
     assert!((r.micro_f1 - 2.0 / 3.0).abs() < 1e-12);
+    // mAP: A ranks 0.9 (pos), 0.7, 0.55 (pos), 0.1 → AP = ½·1 + ½·⅔ = ⅚; B's AP is 1.
+    let map = r.map.expect("mAP");
+    assert!((map - (5.0 / 6.0 + 1.0) / 2.0).abs() < 1e-12, "{map}");
 
     // Pre-labels from the run: thresholded at the val thresholds, human labels stay current.
     let (source, n) = super::prelabel(lib.conn_mut(), run)?;

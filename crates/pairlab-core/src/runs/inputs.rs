@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use pairlab_ml::train::Input;
-use rusqlite::Connection;
+use pairlab_ml::train::text::{Reader, ReportText};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::TrainOptions;
 use crate::embed::{Vectors, What, embed_with, vectors};
@@ -60,6 +61,16 @@ pub(super) fn load(
             rows: pixels::raw_pixels(conn, library, images, &pre, progress)?,
             model_id: None,
         }),
+        Input::ReportTokens { model, section } => {
+            let reader = pairlab_ml::train::text::Reader::load(&model, section)?;
+            let name = opts.text.model.as_deref().unwrap_or_default();
+            let rec = models::checked(conn, name)?;
+            Ok(Source {
+                rows: report_rows(conn, images, &reader, progress)?,
+                model_id: Some(rec.id),
+                fingerprint: format!("text-{}-{section}-{}", rec.fingerprint, reader.max_len()),
+            })
+        }
         Input::Grey { size } => Ok(Source {
             rows: pixels::pixels(conn, library, images, size as u32, progress)?,
             model_id: None,
@@ -68,4 +79,43 @@ pub(super) fn load(
             fingerprint: format!("cnn-{size}"),
         }),
     }
+}
+
+/// The token rows of the reports paired with `images` (by image id); pairs without a
+/// report, or without the section asked for, have no row.
+pub(super) fn report_rows(
+    conn: &Connection,
+    images: &[i64],
+    reader: &Reader,
+    progress: &dyn Progress,
+) -> Result<Vectors> {
+    progress.stage("reading reports", images.len() as u64);
+    let mut stmt = conn.prepare(
+        "SELECT r.text, r.findings, r.impression FROM pairs p JOIN reports r ON r.id = p.report_id
+         WHERE p.image_id = ?1 AND r.missing = 0",
+    )?;
+    let dim = reader.dim();
+    let (mut ids, mut data) = (Vec::new(), Vec::new());
+    for &image in images {
+        progress.advance(1);
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let found: Option<(String, Option<String>, Option<String>)> = stmt
+            .query_row([image], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((text, findings, impression)) = found else {
+            continue;
+        };
+        let report = ReportText {
+            text: &text,
+            findings: findings.as_deref(),
+            impression: impression.as_deref(),
+        };
+        if let Some(row) = reader.row(report)? {
+            ids.push(image);
+            data.extend(row);
+        }
+    }
+    Ok(Vectors { ids, data, dim })
 }

@@ -19,6 +19,8 @@ pub use confidence::fill_missing as fill_confidence;
 pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::finetune::BackboneSpec;
 pub use pairlab_ml::train::finetune::{DeviceChoice, RunEstimate, Tune, Unfreeze};
+pub use pairlab_ml::train::text::Section;
+use pairlab_ml::train::text::TextSettings;
 use pairlab_ml::train::{Model, Settings};
 pub use pairlab_ml::train::{Trainer, Uncertain};
 use rusqlite::{Connection, OptionalExtension};
@@ -47,8 +49,19 @@ pub struct TrainOptions {
     pub uncertain: Uncertain,
     pub seed: u64,
     /// `finetune`: unfreezing, batch, device, flips and memory budget (the backbone is
-    /// `model`, resolved when the run starts).
+    /// `model`, resolved when the run starts); `text` reads its unfreezing, batch and
+    /// device from here too.
     pub tune: Tune,
+    /// `text`: the text model and the report section it reads.
+    pub text: TextOptions,
+}
+
+/// The text side of a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextOptions {
+    /// A registered BERT-family text model, by name.
+    pub model: Option<String>,
+    pub section: Section,
 }
 
 /// Where a run stands: `running` while it trains, then `done`, `failed`, `cancelled`, or
@@ -156,6 +169,10 @@ impl TrainOptions {
             uncertain: self.uncertain,
             seed: self.seed,
             tune: self.tune.clone(),
+            text: TextSettings {
+                model: None,
+                section: self.text.section,
+            },
         }
     }
 
@@ -207,11 +224,23 @@ pub fn train(
         // Settings that need the backbone (a ViT's fixed size) are refused before decoding.
         fitter.config(&settings)?;
     }
+    let text_model = match opts.trainer {
+        Trainer::Text => Some(text_model(conn, opts)?),
+        _ => None,
+    };
+    if let Some(rec) = &text_model {
+        settings.text.model = Some(std::path::PathBuf::from(&rec.path));
+        // A folder that is not a BERT, or whose tokenizer does not fit, is refused here.
+        fitter.config(&settings)?;
+    }
     let schema = schema::get(conn, &opts.schema)?;
     let input = fitter.input(&settings);
     let mut source = inputs::load(conn, library, opts, input, &images, progress)?;
     if let Some((id, _)) = &backbone {
         source.model_id = Some(*id);
+    }
+    if let Some(rec) = &text_model {
+        source.model_id = Some(rec.id);
     }
     let labels = crate::labels::best_values(conn, schema.id)?;
     let mut data = parts::gather(&members, &source, &schema, &labels, &opts.split, opts.seed)?;
@@ -332,6 +361,32 @@ fn backbone(conn: &Connection, opts: &TrainOptions) -> Result<(i64, BackboneSpec
             preprocess: info.preprocess,
         },
     ))
+}
+
+/// The registered BERT-family text model a `text` run reads the reports with.
+fn text_model(conn: &Connection, opts: &TrainOptions) -> Result<crate::models::ModelRecord> {
+    let name = opts.text.model.as_deref().ok_or_else(|| {
+        Error::field(
+            "text_model",
+            format!(
+                "the {} trainer needs --text-model: a registered BERT-family text model \
+                 (pairlab model add PATH)",
+                opts.trainer
+            ),
+        )
+    })?;
+    let rec = crate::models::checked(conn, name)?;
+    if rec.family != "bert" {
+        return Err(Error::field(
+            "text_model",
+            format!(
+                "model {name} is a {} model; --text-model needs a BERT-family text encoder \
+                 (Hugging Face layout, e.g. all-MiniLM-L6-v2)",
+                rec.family
+            ),
+        ));
+    }
+    Ok(rec)
 }
 
 /// The model a finished run saved, through its trainer; refused for a run whose trainer

@@ -212,7 +212,7 @@ pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     ))
 }
 
-fn load_weights(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+pub(crate) fn load_weights(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     let mut all = HashMap::new();
     for f in weight_files(dir)? {
         let name = f

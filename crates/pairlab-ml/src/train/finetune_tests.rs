@@ -65,6 +65,7 @@ pub(super) fn settings(unfreeze: Unfreeze, epochs: usize, memory_mb: usize) -> S
                 preprocess: pre,
             }),
         },
+        text: crate::train::text::TextSettings::default(),
     }
 }
 

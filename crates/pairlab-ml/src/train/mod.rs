@@ -1,7 +1,8 @@
 //! Training: classifiers trained with candle-nn (AdamW, cosine learning-rate schedule,
 //! early stopping on validation loss), seeded and reproducible, behind one interface
 //! ([`Trainer`], [`Fit`]): `head` trains a linear or small MLP classifier on stored
-//! embeddings, `cnn` a small convolutional network on the images.
+//! embeddings, `cnn` a small convolutional network on the images, `finetune` a pretrained
+//! image backbone, `text` a BERT-family encoder on the reports.
 
 pub mod cnn;
 mod cnn_step;
@@ -16,6 +17,7 @@ mod finetune_vit_tests;
 mod fit;
 pub mod head;
 pub mod loss;
+pub mod text;
 mod trainer;
 
 pub use fit::Event;

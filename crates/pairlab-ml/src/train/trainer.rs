@@ -17,11 +17,12 @@ use ts_rs::TS;
 
 use super::finetune::{FinetuneTrainer, Tune};
 use super::fit::Event;
+use super::text::{Section, TextSettings, TextTrainer};
 use super::{EpochMetrics, Targets, Uncertain, cnn, head};
 use crate::backbone::Preprocess;
 use crate::error::Result;
 
-/// A trainer, by name: `head`, `cnn` or `finetune`.
+/// A trainer, by name: `head`, `cnn`, `finetune` or `text`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Trainer {
@@ -31,11 +32,18 @@ pub enum Trainer {
     Cnn,
     /// A pretrained ResNet, DenseNet or ViT / CLIP image tower fine-tuned with a new head.
     Finetune,
+    /// A BERT-family encoder with a classification head on the reports.
+    Text,
 }
 
 impl Trainer {
     /// Every trainer, in the order they are offered.
-    pub const ALL: [Trainer; 3] = [Trainer::Head, Trainer::Cnn, Trainer::Finetune];
+    pub const ALL: [Trainer; 4] = [
+        Trainer::Head,
+        Trainer::Cnn,
+        Trainer::Finetune,
+        Trainer::Text,
+    ];
 
     /// The name as typed, sent and stored (`runs.trainer`).
     pub fn name(self) -> &'static str {
@@ -43,6 +51,7 @@ impl Trainer {
             Trainer::Head => "head",
             Trainer::Cnn => "cnn",
             Trainer::Finetune => "finetune",
+            Trainer::Text => "text",
         }
     }
 
@@ -52,6 +61,7 @@ impl Trainer {
             Trainer::Head => &head::HeadTrainer,
             Trainer::Cnn => &cnn::CnnTrainer,
             Trainer::Finetune => &FinetuneTrainer,
+            Trainer::Text => &TextTrainer,
         }
     }
 
@@ -99,8 +109,11 @@ pub struct Settings {
     pub size: usize,
     pub uncertain: Uncertain,
     pub seed: u64,
-    /// `finetune`: unfreezing, batch, device, flips, memory budget and the backbone.
+    /// `finetune` and `text`: unfreezing, batch, device, flips, memory budget and the
+    /// backbone.
     pub tune: Tune,
+    /// `text`: the text model and the report section it reads.
+    pub text: TextSettings,
 }
 
 /// The rows a trainer learns from, one per sample, each `dim` values; core loads them.
@@ -112,6 +125,12 @@ pub enum Input {
     Grey { size: usize },
     /// Images as [`Preprocess::raw`] gives them: values 0–255, not normalised.
     Pixels(Preprocess),
+    /// Each pair's report as token rows of the text model in `model` (a folder), made by
+    /// [`super::text::Reader`]; pairs without the section have no row.
+    ReportTokens {
+        model: std::path::PathBuf,
+        section: Section,
+    },
 }
 
 /// One part (train or validation) of the prepared data: `targets.len()` rows of `dim`
@@ -208,6 +227,7 @@ mod tests {
             uncertain: Uncertain::Ignore,
             seed: 4,
             tune: Tune::default(),
+            text: TextSettings::default(),
         }
     }
 
