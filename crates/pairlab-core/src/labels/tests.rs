@@ -138,6 +138,63 @@ fn multi_class_schemas_take_one_class() -> Result<()> {
     Ok(())
 }
 
+/// In a multi-class schema the values that count come from one source per pair: another
+/// run's pre-label of a different class never joins an imported (or human) label, which
+/// would give the pair two classes.
+#[test]
+fn multi_class_truth_comes_from_one_source_per_pair() -> Result<()> {
+    let (_d, conn) = setup()?;
+    let def = SchemaDef::from_toml(
+        "name = \"tb\"\nkind = \"multi-class\"\nclasses = [\"normal\", \"tb\"]",
+    )?;
+    let tb = schema::upsert(&conn, &def)?;
+    let with = |confidence| Provenance {
+        confidence,
+        ..Provenance::default()
+    };
+    set_machine(
+        &conn,
+        LabelKey::new(1, &tb, "tb", "import"),
+        Some(1),
+        with(None),
+    )?;
+    set_machine(
+        &conn,
+        LabelKey::new(1, &tb, "normal", "model:run-1"),
+        Some(1),
+        with(Some(0.9)),
+    )?;
+    let best = best_values(&conn, tb.id)?;
+    assert_eq!(best.get(&(1, "tb".to_string())), Some(&1));
+    assert_eq!(best.get(&(1, "normal".to_string())), None, "{best:?}");
+    // Leaving the import out (as when it is the source scored), the run's label counts.
+    let rest = best_values_without(&conn, tb.id, Some("import"))?;
+    assert_eq!(rest.get(&(1, "normal".to_string())), Some(&1));
+    // A multi-label schema still takes the best value per class, from any source.
+    let chexpert = schema::get(&conn, "chexpert")?;
+    set_machine(
+        &conn,
+        LabelKey::new(1, &chexpert, "Edema", "report-rules"),
+        Some(1),
+        with(Some(0.6)),
+    )?;
+    set_machine(
+        &conn,
+        LabelKey::new(1, &chexpert, "Atelectasis", "model:run-1"),
+        Some(0),
+        with(Some(0.9)),
+    )?;
+    let best = best_values(&conn, chexpert.id)?;
+    assert_eq!(
+        (
+            best.get(&(1, "Edema".into())),
+            best.get(&(1, "Atelectasis".into()))
+        ),
+        (Some(&1), Some(&0))
+    );
+    Ok(())
+}
+
 /// Several writers, each on its own connection (as the server's requests and the CLI's
 /// processes are), labelling, undoing and redoing different pairs at once: every call
 /// waits its turn and none fails with "database is locked".
