@@ -16,20 +16,27 @@ pub struct TrainCommand {
     /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
     /// convolutional network trained from scratch on the images; finetune: a pretrained
     /// ResNet/DenseNet/ViT (--model) with a new head; text: a BERT-family encoder
-    /// (--text-model) with a classification head on the reports.
+    /// (--text-model) with a classification head on the reports; fusion: image embeddings
+    /// (--model) and reports (--text-model) through a joint module.
     #[arg(long, default_value = "head")]
     pub trainer: pairlab_core::runs::Trainer,
-    /// head: the model whose embeddings it learns from; finetune: the registered image
-    /// classifier (ResNet, DenseNet, ViT) or CLIP model (its image tower) to fine-tune.
+    /// head and fusion: the model whose image embeddings it learns from; finetune: the
+    /// registered image classifier (ResNet, DenseNet, ViT) or CLIP model (its image tower)
+    /// to fine-tune.
     #[arg(long)]
     pub model: Option<String>,
-    /// text: the registered BERT-family text model (e.g. MiniLM) that reads the reports.
+    /// text and fusion: the registered BERT-family text model (e.g. MiniLM) that reads the
+    /// reports.
     #[arg(long)]
     pub text_model: Option<String>,
     /// text: the part of each report it reads: impression, findings or both (a report
     /// without headings is read whole).
     #[arg(long, default_value = "both")]
     pub text_section: runs::Section,
+    /// fusion: the joint module: concat (late fusion into an MLP) or attention (the image
+    /// vector attends over the report's tokens).
+    #[arg(long, default_value = "concat")]
+    pub fusion: runs::Fusion,
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
     /// The learning rate [default: 0.01 for head, 0.001 for cnn and finetune (the backbone
@@ -79,6 +86,7 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         model,
         text_model,
         text_section,
+        fusion,
         epochs,
         lr,
         hidden,
@@ -117,6 +125,7 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
         text: runs::TextOptions {
             model: text_model,
             section: text_section,
+            fusion,
         },
     };
     let bar = Bar::new(!json);
@@ -249,6 +258,49 @@ pub fn print_eval(r: &pairlab_core::runs::eval::EvalReport) {
         println!(
             "the samples behind a cell: pairlab misclassified --run {} --true A --pred B",
             r.run_id
+        );
+    }
+    if let Some(a) = &r.ablation {
+        print_ablation(a);
+    }
+}
+
+/// The modality ablation: macro F1 and mAP per view, then AUROC per class and view.
+fn print_ablation(a: &pairlab_core::runs::ablation::Ablation) {
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
+    let views = [&a.image, &a.report, &a.both];
+    println!("ablation (the missing side masked as in training):");
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "", "image only", "report only", "both"
+    );
+    println!(
+        "{:<28} {:>10} {:>11} {:>10}",
+        "macro F1",
+        f(Some(views[0].macro_f1)),
+        f(Some(views[1].macro_f1)),
+        f(Some(views[2].macro_f1))
+    );
+    println!(
+        "{:<28} {:>10} {:>11} {:>10}",
+        "mAP",
+        f(views[0].map),
+        f(views[1].map),
+        f(views[2].map)
+    );
+    for c in &a.both.per_class {
+        let auroc = |v: &pairlab_core::runs::ablation::ViewEval| {
+            f(v.per_class
+                .iter()
+                .find(|x| x.class == c.class)
+                .and_then(|x| x.auroc))
+        };
+        println!(
+            "{:<28} {:>10} {:>11} {:>10}",
+            format!("AUROC {}", c.class),
+            auroc(&a.image),
+            auroc(&a.report),
+            auroc(&a.both)
         );
     }
 }

@@ -12,6 +12,7 @@ mod crash;
 mod dicom;
 mod finetune;
 mod formats;
+mod joint;
 mod labels;
 mod layouts;
 mod models;

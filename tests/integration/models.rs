@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::util::Env;
 
-fn fixture(name: &str) -> PathBuf {
+pub fn fixture(name: &str) -> PathBuf {
     let dir = pairlab_ml::random_weights::fixtures_root().join(name);
     assert!(
         dir.is_dir(),

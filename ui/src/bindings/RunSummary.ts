@@ -22,4 +22,14 @@ device: string | null,
 /**
  * `cnn` and `finetune`: the image size in pixels.
  */
-size: number | null, };
+size: number | null, 
+/**
+ * A finished run: the split's pairs it had no inputs for (an image that cannot be
+ * decoded; for `text`, a pair without a report or without the section it reads), so
+ * neither trained on nor predicted.
+ */
+pairs_without_inputs: number | null, 
+/**
+ * `text` and `fusion`: the text model that read the reports (`text`: also `model`).
+ */
+text_model: string | null, };

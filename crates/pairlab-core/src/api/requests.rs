@@ -8,7 +8,8 @@ use ts_rs::TS;
 use crate::browse::{BrowseFilter, BrowseSort};
 use crate::error::Result;
 use crate::runs::{
-    DeviceChoice, Section, TextOptions, TrainOptions, Trainer, Tune, Unfreeze, parse_uncertain,
+    DeviceChoice, Fusion, Section, TextOptions, TrainOptions, Trainer, Tune, Unfreeze,
+    parse_uncertain,
 };
 
 /// The most rows one page may ask for.
@@ -309,6 +310,10 @@ pub struct TrainArgs {
     #[serde(default)]
     #[ts(optional)]
     pub text_section: Option<Section>,
+    /// `fusion`: the joint module (`concat` unless told).
+    #[serde(default)]
+    #[ts(optional)]
+    pub fusion: Option<Fusion>,
 }
 
 impl TrainArgs {
@@ -340,6 +345,7 @@ impl TrainArgs {
             text: TextOptions {
                 model: self.text_model,
                 section: self.text_section.unwrap_or_default(),
+                fusion: self.fusion.unwrap_or_default(),
             },
         };
         opts.check()?;

@@ -19,11 +19,11 @@ use crate::error::{Error, Result};
 use crate::labels::{LabelKey, Provenance, SchemaKind};
 
 /// Label values by (pair, class).
-type Labels = HashMap<(i64, String), i8>;
+pub(super) type Labels = HashMap<(i64, String), i8>;
 
 /// The truth a run is scored against: each class's best label, leaving out the run's own
 /// pre-labels (`pairlab prelabel model --run`).
-fn label_values(conn: &Connection, schema_id: i64, run: i64) -> Result<Labels> {
+pub(super) fn label_values(conn: &Connection, schema_id: i64, run: i64) -> Result<Labels> {
     let own = crate::labels::LabelSource::run(run);
     crate::labels::best_values_without(conn, schema_id, Some(own.as_str()))
 }
@@ -76,13 +76,15 @@ pub struct EvalReport {
     /// trained (the metrics use the current ones). None for runs stored before Pairlab
     /// kept the labels a run was trained with.
     pub relabelled_since_training: Option<u64>,
+    /// A fusion run: the same run scored with the image only, the report only and both.
+    pub ablation: Option<super::ablation::Ablation>,
 }
 
-struct Pred {
-    pair: i64,
-    probs: Vec<f32>,
+pub(super) struct Pred {
+    pub pair: i64,
+    pub probs: Vec<f32>,
     /// The pair's labels when the run was trained ([`truth_json`]).
-    truth: Option<String>,
+    pub truth: Option<String>,
 }
 
 fn predictions(conn: &Connection, run: i64, part: &str) -> Result<Vec<Pred>> {
@@ -116,7 +118,7 @@ fn relabelled(preds: &[Pred], labels: &Labels, classes: &[String]) -> Option<u64
 }
 
 /// The id and kind of a run's schema.
-fn schema_of(conn: &Connection, run: i64) -> Result<(i64, SchemaKind)> {
+pub(super) fn schema_of(conn: &Connection, run: i64) -> Result<(i64, SchemaKind)> {
     let (id, kind): (i64, String) = conn.query_row(
         "SELECT s.id, s.kind FROM runs r JOIN schemas s ON s.id = r.schema_id WHERE r.id = ?1",
         [run],
@@ -159,13 +161,18 @@ pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
     let (schema_id, _) = schema_of(conn, run)?;
     let labels = label_values(conn, schema_id, run)?;
     let val = predictions(conn, run, "val").unwrap_or_default();
-    Ok(summary
-        .classes
+    Ok(thresholds_of(&summary.classes, &val, &labels))
+}
+
+/// Per class, the best-F1 threshold of the val predictions `val` (0.5 without labelled
+/// positives).
+pub(super) fn thresholds_of(classes: &[String], val: &[Pred], labels: &Labels) -> Vec<f32> {
+    classes
         .iter()
         .enumerate()
         .map(|(c, class)| {
             let (mut s, mut t) = (Vec::new(), Vec::new());
-            for p in &val {
+            for p in val {
                 if let Some(v @ (0 | 1)) = labels.get(&(p.pair, class.clone())).copied() {
                     s.push(p.probs[c]);
                     t.push(v == 1);
@@ -178,7 +185,7 @@ pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
             };
             if th.is_finite() { th } else { 0.5 }
         })
-        .collect())
+        .collect()
 }
 
 /// Writes a run's predictions for every pair of its split as labels with source
@@ -266,19 +273,21 @@ pub fn evaluate(conn: &Connection, run: i64, part: &str) -> Result<EvalReport> {
         preds: &preds,
         labels: &labels,
     };
-    match kind {
+    let mut report = match kind {
         SchemaKind::MultiClass => scored.multi_class(),
         SchemaKind::MultiLabel => scored.multi_label(&val_thresholds(conn, run)?),
-    }
+    }?;
+    report.ablation = super::ablation::ablation(conn, run, part, &report, (&classes, &labels))?;
+    Ok(report)
 }
 
 /// A run's predictions on one part with the labels they are scored against.
-struct Scored<'a> {
-    run: i64,
-    part: &'a str,
-    classes: &'a [String],
-    preds: &'a [Pred],
-    labels: &'a Labels,
+pub(super) struct Scored<'a> {
+    pub run: i64,
+    pub part: &'a str,
+    pub classes: &'a [String],
+    pub preds: &'a [Pred],
+    pub labels: &'a Labels,
 }
 
 impl Scored<'_> {
@@ -288,7 +297,7 @@ impl Scored<'_> {
     }
 
     /// Multi-class: each pair's labelled class against its most probable one.
-    fn multi_class(&self) -> Result<EvalReport> {
+    pub(super) fn multi_class(&self) -> Result<EvalReport> {
         let (run, part, classes, preds, labels) =
             (self.run, self.part, self.classes, self.preds, self.labels);
         let (mut truth, mut pred, mut conf, mut correct) =
@@ -357,12 +366,13 @@ impl Scored<'_> {
             per_class,
             confusion_matrix: Some(cm),
             relabelled_since_training: relabelled(preds, labels, classes),
+            ablation: None,
         })
     }
 
     /// Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left
     /// out), decided at the class's val threshold.
-    fn multi_label(&self, thresholds: &[f32]) -> Result<EvalReport> {
+    pub(super) fn multi_label(&self, thresholds: &[f32]) -> Result<EvalReport> {
         let (run, part, classes, preds, labels) =
             (self.run, self.part, self.classes, self.preds, self.labels);
         // Multi-label: per class, the pairs with a 1 or 0 label (uncertain and blank left out).
@@ -444,6 +454,7 @@ impl Scored<'_> {
             per_class,
             confusion_matrix: None,
             relabelled_since_training: relabelled(preds, labels, classes),
+            ablation: None,
         })
     }
 }

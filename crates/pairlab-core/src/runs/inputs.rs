@@ -36,24 +36,27 @@ pub(super) fn load(
 ) -> Result<Source> {
     match input {
         Input::ImageEmbeddings => {
-            let name = opts.model.as_deref().ok_or_else(|| {
-                Error::Invalid(format!(
-                    "the {} trainer needs --model (whose image embeddings it learns from)",
-                    opts.trainer
-                ))
-            })?;
-            let (model, enc) = models::load(conn, name)?;
-            if !model.images {
-                return Err(Error::Invalid(format!(
-                    "model {} does not encode images",
-                    model.name
-                )));
-            }
-            embed_with(conn, &model, &enc, What::Images, progress)?;
+            let (model, rows) = image_embeddings(conn, opts, progress)?;
             Ok(Source {
-                rows: vectors(conn, &model, "image")?,
+                rows,
                 model_id: Some(model.id),
                 fingerprint: model.fingerprint.clone(),
+            })
+        }
+        Input::ImageAndReport { model, section } => {
+            let (image_model, vectors) = image_embeddings(conn, opts, progress)?;
+            let reader = pairlab_ml::train::text::Reader::load(&model, section)?;
+            let text = models::checked(conn, opts.text.model.as_deref().unwrap_or_default())?;
+            let reports = report_rows(conn, images, &reader, progress)?;
+            Ok(Source {
+                rows: fused(images, &vectors, &reports, reader.max_len()),
+                model_id: Some(image_model.id),
+                fingerprint: format!(
+                    "fusion-{}-{}-{section}-{}",
+                    image_model.fingerprint,
+                    text.fingerprint,
+                    reader.max_len()
+                ),
             })
         }
         Input::Pixels(pre) => Ok(Source {
@@ -79,6 +82,62 @@ pub(super) fn load(
             fingerprint: format!("cnn-{size}"),
         }),
     }
+}
+
+/// The registered image model of `--model` and its image embeddings (computed first
+/// where missing).
+fn image_embeddings(
+    conn: &mut Connection,
+    opts: &TrainOptions,
+    progress: &dyn Progress,
+) -> Result<(models::ModelRecord, Vectors)> {
+    let name = opts.model.as_deref().ok_or_else(|| {
+        Error::field(
+            "model",
+            format!(
+                "the {} trainer needs --model (whose image embeddings it learns from)",
+                opts.trainer
+            ),
+        )
+    })?;
+    let (model, enc) = models::load(conn, name)?;
+    if !model.images {
+        return Err(Error::Invalid(format!(
+            "model {} does not encode images",
+            model.name
+        )));
+    }
+    embed_with(conn, &model, &enc, What::Images, progress)?;
+    let rows = vectors(conn, &model, "image")?;
+    Ok((model, rows))
+}
+
+/// Image embeddings and report token rows side by side (by image id): a pair with either
+/// has a row, the missing side flagged as missing.
+fn fused(images: &[i64], vectors: &Vectors, reports: &Vectors, max_len: usize) -> Vectors {
+    let index = |v: &Vectors| -> std::collections::HashMap<i64, usize> {
+        v.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect()
+    };
+    let (iv, ir) = (index(vectors), index(reports));
+    let image_dim = vectors.dim;
+    let dim = image_dim + 2 + max_len;
+    let (mut ids, mut data) = (Vec::new(), Vec::new());
+    for &image in images {
+        let img = iv
+            .get(&image)
+            .map(|&r| &vectors.data[r * image_dim..(r + 1) * image_dim]);
+        let tokens = ir
+            .get(&image)
+            .map(|&r| &reports.data[r * reports.dim..(r + 1) * reports.dim]);
+        if img.is_none() && tokens.is_none() {
+            continue;
+        }
+        ids.push(image);
+        data.extend(pairlab_ml::train::fusion::row(
+            img, image_dim, tokens, max_len,
+        ));
+    }
+    Vectors { ids, data, dim }
 }
 
 /// The token rows of the reports paired with `images` (by image id); pairs without a

@@ -2,6 +2,7 @@
 //! part), stored with its config, seed, data fingerprint, per-epoch figures, checkpoint
 //! and the probabilities of every pair of the split.
 
+pub mod ablation;
 mod confidence;
 pub mod eval;
 mod inputs;
@@ -19,6 +20,7 @@ pub use confidence::fill_missing as fill_confidence;
 pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::finetune::BackboneSpec;
 pub use pairlab_ml::train::finetune::{DeviceChoice, RunEstimate, Tune, Unfreeze};
+pub use pairlab_ml::train::fusion::Fusion;
 pub use pairlab_ml::train::text::Section;
 use pairlab_ml::train::text::TextSettings;
 use pairlab_ml::train::{Model, Settings};
@@ -62,6 +64,8 @@ pub struct TextOptions {
     /// A registered BERT-family text model, by name.
     pub model: Option<String>,
     pub section: Section,
+    /// `fusion`: the joint module.
+    pub fusion: Fusion,
 }
 
 /// Where a run stands: `running` while it trains, then `done`, `failed`, `cancelled`, or
@@ -141,6 +145,12 @@ pub struct RunSummary {
     pub device: Option<String>,
     /// `cnn` and `finetune`: the image size in pixels.
     pub size: Option<usize>,
+    /// A finished run: the split's pairs it had no inputs for (an image that cannot be
+    /// decoded; for `text`, a pair without a report or without the section it reads), so
+    /// neither trained on nor predicted.
+    pub pairs_without_inputs: Option<u64>,
+    /// `text` and `fusion`: the text model that read the reports (`text`: also `model`).
+    pub text_model: Option<String>,
 }
 
 pub fn parse_uncertain(s: &str) -> Result<Uncertain> {
@@ -172,6 +182,7 @@ impl TrainOptions {
             text: TextSettings {
                 model: None,
                 section: self.text.section,
+                fusion: self.text.fusion,
             },
         }
     }
@@ -225,7 +236,7 @@ pub fn train(
         fitter.config(&settings)?;
     }
     let text_model = match opts.trainer {
-        Trainer::Text => Some(text_model(conn, opts)?),
+        Trainer::Text | Trainer::Fusion => Some(text_model(conn, opts)?),
         _ => None,
     };
     if let Some(rec) = &text_model {
@@ -239,7 +250,7 @@ pub fn train(
     if let Some((id, _)) = &backbone {
         source.model_id = Some(*id);
     }
-    if let Some(rec) = &text_model {
+    if let (Some(rec), Trainer::Text) = (&text_model, opts.trainer) {
         source.model_id = Some(rec.id);
     }
     let labels = crate::labels::best_values(conn, schema.id)?;
@@ -414,7 +425,12 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
                 COALESCE((julianday(r.finished_at) - julianday(r.created_at)) * 86400.0,
                          (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0),
-                r.message, r.config
+                r.message, r.config,
+                CASE WHEN r.status = 'done' THEN
+                  (SELECT COUNT(*) FROM split_members m JOIN pairs p ON p.id = m.pair_id
+                     JOIN images i ON i.id = p.image_id WHERE m.split_id = r.split_id AND i.missing = 0)
+                  - (SELECT COUNT(*) FROM run_predictions q WHERE q.run_id = r.id) END,
+                (SELECT name FROM models t WHERE t.path = json_extract(r.config, '$.text_model'))
          FROM runs r JOIN schemas s ON s.id = r.schema_id JOIN splits sp ON sp.id = r.split_id
          LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?1",
         [run_id],
@@ -446,6 +462,8 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
                 unfreeze: text("unfreeze"),
                 device: text("device"),
                 size,
+                pairs_without_inputs: r.get::<_, Option<i64>>(15)?.map(|n| n.max(0) as u64),
+                text_model: r.get(16)?,
             })
         },
     )

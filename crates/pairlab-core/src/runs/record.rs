@@ -117,12 +117,19 @@ pub(super) fn store(
     // In pieces, so that predicting never holds a second copy of every pair's inputs
     // (images at 224 px are 150 000 values each).
     let mut probs = Vec::with_capacity(data.all.len() * c);
+    // A model of both modalities also predicts from each side alone (the ablation).
+    let mut views: Option<(Vec<f32>, Vec<f32>)> = None;
     for piece in data.all.chunks(PREDICT_ROWS) {
         let mut feats = Vec::with_capacity(piece.len() * dim);
         for (_, _, r) in piece {
             feats.extend_from_slice(&rows.data[r * dim..(r + 1) * dim]);
         }
         probs.extend(fitted.model.predict(&feats)?);
+        if let Some(v) = fitted.model.predict_views(&feats)? {
+            let (image, report) = views.get_or_insert_with(Default::default);
+            image.extend(v.image);
+            report.extend(v.report);
+        }
     }
     let tx = conn.transaction()?;
     {
@@ -137,6 +144,22 @@ pub(super) fn store(
                 to_blob(&probs[k * c..(k + 1) * c]),
                 eval::truth_json(labels, *pair, classes),
             ])?;
+        }
+    }
+    if let Some((image, report)) = &views {
+        let mut put = tx.prepare(
+            "INSERT INTO run_view_predictions (run_id, view, pair_id, part, probs) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (view, p) in [("image", image), ("report", report)] {
+            for (k, (pair, part, _)) in data.all.iter().enumerate() {
+                put.execute(params![
+                    run_id,
+                    view,
+                    pair,
+                    part,
+                    to_blob(&p[k * c..(k + 1) * c])
+                ])?;
+            }
         }
     }
     confidence::fill(&tx, run_id)?;

@@ -15,13 +15,14 @@ mod finetune_tests;
 #[cfg(test)]
 mod finetune_vit_tests;
 mod fit;
+pub mod fusion;
 pub mod head;
 pub mod loss;
 pub mod text;
 mod trainer;
 
 pub use fit::Event;
-pub use trainer::{Fit, Fitted, Input, Model, Part, Settings, Trainer};
+pub use trainer::{Fit, Fitted, Input, Model, Part, Settings, Trainer, Views};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -17,12 +17,13 @@ use ts_rs::TS;
 
 use super::finetune::{FinetuneTrainer, Tune};
 use super::fit::Event;
+use super::fusion::FusionTrainer;
 use super::text::{Section, TextSettings, TextTrainer};
 use super::{EpochMetrics, Targets, Uncertain, cnn, head};
 use crate::backbone::Preprocess;
 use crate::error::Result;
 
-/// A trainer, by name: `head`, `cnn`, `finetune` or `text`.
+/// A trainer, by name: `head`, `cnn`, `finetune`, `text` or `fusion`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Trainer {
@@ -34,15 +35,18 @@ pub enum Trainer {
     Finetune,
     /// A BERT-family encoder with a classification head on the reports.
     Text,
+    /// Image embeddings and reports through a joint module.
+    Fusion,
 }
 
 impl Trainer {
     /// Every trainer, in the order they are offered.
-    pub const ALL: [Trainer; 4] = [
+    pub const ALL: [Trainer; 5] = [
         Trainer::Head,
         Trainer::Cnn,
         Trainer::Finetune,
         Trainer::Text,
+        Trainer::Fusion,
     ];
 
     /// The name as typed, sent and stored (`runs.trainer`).
@@ -52,6 +56,7 @@ impl Trainer {
             Trainer::Cnn => "cnn",
             Trainer::Finetune => "finetune",
             Trainer::Text => "text",
+            Trainer::Fusion => "fusion",
         }
     }
 
@@ -62,6 +67,7 @@ impl Trainer {
             Trainer::Cnn => &cnn::CnnTrainer,
             Trainer::Finetune => &FinetuneTrainer,
             Trainer::Text => &TextTrainer,
+            Trainer::Fusion => &FusionTrainer,
         }
     }
 
@@ -131,6 +137,13 @@ pub enum Input {
         model: std::path::PathBuf,
         section: Section,
     },
+    /// A model's image embeddings (the run's `--model`) and the report's token rows of the
+    /// text model in `model`, side by side as [`super::fusion::row`] lays them out; a pair
+    /// with either side has a row.
+    ImageAndReport {
+        model: std::path::PathBuf,
+        section: Section,
+    },
 }
 
 /// One part (train or validation) of the prepared data: `targets.len()` rows of `dim`
@@ -156,6 +169,21 @@ pub trait Model {
 
     /// Probabilities of the rows `x`, `n × classes` row-major.
     fn predict(&self, x: &[f32]) -> Result<Vec<f32>>;
+
+    /// A model of both modalities: the probabilities of the rows `x` with the report
+    /// masked and with the image masked (for the ablation); None for others.
+    fn predict_views(&self, _x: &[f32]) -> Result<Option<Views>> {
+        Ok(None)
+    }
+}
+
+/// Probabilities of one side alone (see [`Model::predict_views`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Views {
+    /// The image alone (the report masked).
+    pub image: Vec<f32>,
+    /// The report alone (the image masked).
+    pub report: Vec<f32>,
 }
 
 /// What a trainer does; one implementation per module.

@@ -37,6 +37,7 @@ mod model;
 mod tuner;
 
 pub use model::TextModel;
+pub(crate) use tuner::batch_of as tuner_batch_of;
 
 /// Which part of a report a text model reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -81,6 +82,8 @@ impl FromStr for Section {
 pub struct TextSettings {
     pub model: Option<PathBuf>,
     pub section: Section,
+    /// `fusion`: the joint module.
+    pub fusion: super::fusion::Fusion,
 }
 
 /// A report's texts as the library stores them.
@@ -335,4 +338,4 @@ impl Fit for TextTrainer {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

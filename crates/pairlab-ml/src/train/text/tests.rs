@@ -174,6 +174,7 @@ fn settings(dir: &Path, unfreeze: Unfreeze, epochs: usize, lr: f64) -> Settings 
         text: TextSettings {
             model: Some(dir.to_path_buf()),
             section: Section::Both,
+            ..Default::default()
         },
     }
 }

@@ -215,6 +215,38 @@ impl TextTuner {
         Ok(out)
     }
 
+    /// One pass over the shuffled training rows in batches; answers the mean batch loss.
+    fn epoch(
+        &self,
+        tr: &Data,
+        cache: Option<&Tensor>,
+        (order, batch): (&[usize], usize),
+        [opt_head, opt_net]: [&mut AdamW; 2],
+        observe: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<f64> {
+        let total = order.len().div_ceil(batch);
+        let (mut sum, mut done) = (0.0, 0usize);
+        for idx in order.chunks(batch) {
+            let z = self.logits(tr, cache, idx, true)?;
+            let loss = tr.loss_of(&z, idx)?;
+            let grads = loss.backward()?;
+            opt_head.step(&grads)?;
+            if self.cut < self.net.stages() {
+                opt_net.step(&grads)?;
+            }
+            sum += f64::from(loss.to_scalar::<f32>()?);
+            done += 1;
+            if !observe(Event::Batch {
+                done,
+                total,
+                loss: sum / done as f64,
+            }) {
+                return Err(MlError::Cancelled);
+            }
+        }
+        Ok(sum / done.max(1) as f64)
+    }
+
     pub(super) fn fit(
         self,
         train: Part,
@@ -267,26 +299,8 @@ impl TextTuner {
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i + 1));
             }
-            let total = order.len().div_ceil(batch);
-            let (mut sum, mut done) = (0.0, 0usize);
-            for idx in order.chunks(batch) {
-                let z = self.logits(&tr, tr_cache.as_ref(), idx, true)?;
-                let loss = tr.loss_of(&z, idx)?;
-                let grads = loss.backward()?;
-                opt_head.step(&grads)?;
-                if !net_vars.is_empty() {
-                    opt_net.step(&grads)?;
-                }
-                sum += f64::from(loss.to_scalar::<f32>()?);
-                done += 1;
-                if !observe(Event::Batch {
-                    done,
-                    total,
-                    loss: sum / done as f64,
-                }) {
-                    return Err(MlError::Cancelled);
-                }
-            }
+            let opts = [&mut opt_head, &mut opt_net];
+            let train_loss = self.epoch(&tr, tr_cache.as_ref(), (&order, batch), opts, observe)?;
             let v = if val_rows.is_empty() {
                 None
             } else {
@@ -296,8 +310,7 @@ impl TextTuner {
                 }
                 Some(va.score(&Tensor::cat(&zs, 0)?, &val_rows)?)
             };
-            let verdict =
-                stop.record((epoch, lr, started), sum / done.max(1) as f64, v, observe)?;
+            let verdict = stop.record((epoch, lr, started), train_loss, v, observe)?;
             if verdict.improved {
                 snap = self.snapshot()?;
             }
