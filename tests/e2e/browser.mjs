@@ -214,6 +214,45 @@ try {
     await shot("evaluate-finetune");
   });
 
+  await steps.step("train_a_fusion_run_and_see_its_ablation", async () => {
+    // Image embeddings of the model registered from the fine-tuning run, the demo's reports
+    // read by MiniLM, joined by attention.
+    const image = (await api("/api/models")).find((m) => m.from_run != null && m.images);
+    assert(image, "the fine-tuned model is registered");
+    assert((await api("/api/models")).some((m) => m.name === "minilm"), "the demo registers MiniLM");
+    const before = new Set((await api("/api/runs")).map((r) => r.run_id));
+    await page.goto(`${server.url}#/train`);
+    await page.reload();
+    await page.waitForSelector('[data-testid="train-form"]');
+    await page.click('[data-testid="train-inputs"] [data-value="both"]');
+    assertEq(await page.locator('[data-testid="train-trainer"]').count(), 0, "no image trainers for both inputs");
+    await page.selectOption('[data-testid="train-model"]', image.name);
+    await page.selectOption('[data-testid="train-text-model"]', "minilm");
+    await page.selectOption('[data-testid="train-fusion"]', "attention");
+    await page.fill('[data-testid="train-epochs"]', "8");
+    await shot("train-fusion-form");
+    await page.click('[data-testid="train-start"]');
+    await page.waitForSelector('[data-testid="train-status"][data-status="done"]', { timeout: 300000 });
+    const fresh = (await api("/api/runs")).filter((r) => !before.has(r.run_id));
+    assertEq(fresh.length, 1, "one new run");
+    const run = fresh[0];
+    assertEq([run.trainer, run.model, run.text_model, run.status], ["fusion", image.name, "minilm", "done"], "the fusion run");
+    await page.goto(`${server.url}#/evaluate/${run.run_id}`);
+    const table = page.locator('[data-testid="eval-ablation"] [data-testid="ablation-table"]');
+    await table.waitFor({ timeout: 60000 });
+    const heads = await table.locator("thead th").allTextContents();
+    for (const h of ["Image only", "Report only", "Both"]) assert(heads.includes(h), `${h} in ${heads}`);
+    // The table shows what the API computes for the test part.
+    const report = await api(`/api/runs/${run.run_id}/eval?part=test`);
+    assert(report.ablation, "the fusion run's evaluation has an ablation");
+    const cells = await table.locator('tr[data-metric="macro_f1"] td').allTextContents();
+    const want = ["image", "report", "both"].map((v) => report.ablation[v].macro_f1.toFixed(3));
+    assertEq(cells.slice(1, 4), want, "macro F1 per view");
+    const classes = await table.locator("tr.cls").count();
+    assert(classes > 0, "a row per class");
+    await shot("evaluate-fusion-ablation");
+  });
+
   await steps.step("library_view_lists_the_corpus_and_split_leakage", async () => {
     await page.goto(`${server.url}#/library`);
     await page.waitForSelector('[data-testid="corpus-row"]');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSample, defaultForm, estimateEta, formatDuration, modelsFor, parseTrainMessage, toTrainArgs, validate, withTrainer } from "./progress";
+import { addSample, defaultForm, estimateEta, formatDuration, inputsOf, modelsFor, parseTrainMessage, textModels, toTrainArgs, trainerFor, validate, withTrainer } from "./progress";
 import type { ModelRecord } from "../../bindings/ModelRecord";
 
 describe("estimateEta", () => {
@@ -103,6 +103,32 @@ describe("train form", () => {
     ];
     expect(modelsFor("finetune", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv", "vit"]);
     expect(modelsFor("head", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv", "vit", "siglip"]);
+    expect(modelsFor("fusion", all).map((x) => x.name)).toEqual(["clip", "r50", "xrv", "vit", "siglip"]);
+    expect(modelsFor("text", all)).toEqual([]);
+    expect(textModels(all).map((x) => x.name)).toEqual(["bert"]);
+  });
+  it("maps inputs to trainers: report → text, both → fusion, image keeps an image trainer", () => {
+    expect(trainerFor("report", "head")).toBe("text");
+    expect(trainerFor("both", "cnn")).toBe("fusion");
+    expect(trainerFor("image", "finetune")).toBe("finetune");
+    expect(trainerFor("image", "fusion")).toBe("cnn");
+    expect(inputsOf("text")).toBe("report");
+    expect(inputsOf("fusion")).toBe("both");
+    expect(inputsOf("head")).toBe("image");
+  });
+  it("sends a text run's text model, section, unfreezing and batch; a fusion run's two models", () => {
+    const f = withTrainer(defaultForm(["chexpert"], ["s"]), "text");
+    expect(Object.keys(validate(f))).toEqual(["textModel"]);
+    const t = toTrainArgs({ ...f, textModel: "minilm", unfreeze: "2", textSection: "impression" });
+    expect(t).toEqual({
+      schema: "chexpert", split: "s", trainer: "text", epochs: 15, lr: 0.001, uncertain: "ignore", seed: 0,
+      text_model: "minilm", text_section: "impression", unfreeze: "2", batch: 16, device: "auto",
+    });
+    const g = withTrainer(f, "fusion");
+    expect(Object.keys(validate(g)).sort()).toEqual(["model", "textModel"]);
+    const u = toTrainArgs({ ...g, model: "clip", textModel: "minilm", fusion: "attention", hidden: 64 });
+    expect(u).toMatchObject({ trainer: "fusion", model: "clip", text_model: "minilm", fusion: "attention", hidden: 64, text_section: "both" });
+    expect(u.unfreeze).toBeUndefined();
   });
   it("moves a default learning rate to the new trainer's, keeps a chosen one", () => {
     const f = defaultForm(["chexpert"], ["s"]);

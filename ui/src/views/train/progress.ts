@@ -2,7 +2,9 @@
 // form's defaults and the request built from it.
 import type { TrainArgs } from "../../bindings/TrainArgs";
 import type { DeviceChoice } from "../../bindings/DeviceChoice";
+import type { Fusion } from "../../bindings/Fusion";
 import type { ModelRecord } from "../../bindings/ModelRecord";
+import type { Section } from "../../bindings/Section";
 import type { Trainer } from "../../bindings/Trainer";
 
 export interface Sample {
@@ -90,18 +92,43 @@ export interface TrainForm {
   hidden: number;
   uncertain: Uncertain;
   seed: number;
-  /** finetune: "head", a number of stages ("1", "2", …) or "all". */
+  /** finetune and text: "head", a number of stages or layers ("1", "2", …) or "all". */
   unfreeze: string;
   batch: number;
   device: DeviceChoice;
+  /** text and fusion: the BERT-family text model that reads the reports. */
+  textModel: string;
+  textSection: Section;
+  fusion: Fusion;
+}
+
+/** What a run learns from: the image, the report, or both (the trainers of each). */
+export type Inputs = "image" | "report" | "both";
+
+export function inputsOf(trainer: Trainer): Inputs {
+  return trainer === "text" ? "report" : trainer === "fusion" ? "both" : "image";
+}
+
+/** The trainer a choice of inputs starts with. */
+export function trainerFor(inputs: Inputs, current: Trainer): Trainer {
+  if (inputs === "report") return "text";
+  if (inputs === "both") return "fusion";
+  return inputsOf(current) === "image" ? current : "cnn";
+}
+
+/** Text models: BERT-family encoders (a CLIP's text tower is not offered). */
+export function textModels(models: ModelRecord[]): ModelRecord[] {
+  return models.filter((m) => m.family === "bert");
 }
 
 /** Each trainer's own learning rate, as core's `runs::default_lr`. */
-export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, head: 0.01, finetune: 0.001 };
+export const DEFAULT_LR: Record<TrainForm["trainer"], number> = { cnn: 0.001, head: 0.01, finetune: 0.001, text: 0.001, fusion: 0.001 };
 
-/** Models a trainer can use: image embeddings for `head`, image classifiers for `finetune`. */
+/** Image models a trainer can use: image embeddings for `head` and `fusion`, image
+ * classifiers for `finetune`; none for `text`. */
 export function modelsFor(trainer: Trainer, models: ModelRecord[]): ModelRecord[] {
   if (trainer === "finetune") return models.filter((m) => ["resnet", "densenet", "vit", "clip"].includes(m.family));
+  if (trainer === "text") return [];
   return models.filter((m) => m.images);
 }
 
@@ -131,6 +158,9 @@ export function defaultForm(schemas: string[], splits: string[]): TrainForm {
     unfreeze: "head",
     batch: 16,
     device: "auto",
+    textModel: "",
+    textSection: "both",
+    fusion: "concat",
   };
 }
 
@@ -143,11 +173,14 @@ export function validate(f: TrainForm): Partial<Record<keyof TrainForm, string>>
   if (f.trainer === "finetune" && !f.model) e.model = "Choose a backbone (a registered ResNet, DenseNet, ViT or CLIP model)";
   if (f.trainer === "finetune" && f.size !== 0 && (!Number.isInteger(f.size) || f.size < 32 || f.size > 1024)) e.size = "0 (the backbone's) or 32 to 1024 px";
   if (f.trainer === "finetune" && (!Number.isInteger(f.batch) || f.batch < 1 || f.batch > 1024)) e.batch = "1 to 1024";
-  if (f.trainer === "finetune" && !/^(head|all|[1-9]|[1-5][0-9]|6[0-4])$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";
+  if ((f.trainer === "finetune" || f.trainer === "text") && !/^(head|all|[1-9]|[1-5][0-9]|6[0-4])$/.test(f.unfreeze)) e.unfreeze = "head, a number of stages, or all";
+  if (f.trainer === "fusion" && !f.model) e.model = "The fusion trainer needs a model with image embeddings";
+  if ((f.trainer === "text" || f.trainer === "fusion") && !f.textModel) e.textModel = "Choose a text model (a registered BERT-family encoder)";
+  if (f.trainer === "text" && (!Number.isInteger(f.batch) || f.batch < 1 || f.batch > 1024)) e.batch = "1 to 1024";
   if (!Number.isInteger(f.epochs) || f.epochs < 1 || f.epochs > 10000) e.epochs = "1 to 10000";
   if (!(f.lr > 0 && f.lr <= 10)) e.lr = "Greater than 0";
   if (f.trainer === "cnn" && (!Number.isInteger(f.size) || f.size < 8 || f.size > 1024)) e.size = "8 to 1024 px";
-  if (f.trainer === "head" && (!Number.isInteger(f.hidden) || f.hidden < 0 || f.hidden > 65536)) e.hidden = "0 (linear) or more";
+  if ((f.trainer === "head" || f.trainer === "fusion") && (!Number.isInteger(f.hidden) || f.hidden < 0 || f.hidden > 65536)) e.hidden = "0 (linear) or more";
   if (!Number.isInteger(f.seed) || f.seed < 0) e.seed = "A whole number ≥ 0";
   return e;
 }
@@ -164,7 +197,19 @@ export function toTrainArgs(f: TrainForm): TrainArgs & { trainer: Trainer } {
     seed: f.seed,
   };
   if (f.trainer === "cnn") args.size = f.size;
-  else if (f.trainer === "finetune") {
+  else if (f.trainer === "text") {
+    args.text_model = f.textModel;
+    args.text_section = f.textSection;
+    args.unfreeze = f.unfreeze;
+    args.batch = f.batch;
+    args.device = f.device;
+  } else if (f.trainer === "fusion") {
+    args.model = f.model;
+    args.text_model = f.textModel;
+    args.text_section = f.textSection;
+    args.fusion = f.fusion;
+    args.hidden = f.hidden;
+  } else if (f.trainer === "finetune") {
     args.model = f.model;
     if (f.size > 0) args.size = f.size;
     args.unfreeze = f.unfreeze;

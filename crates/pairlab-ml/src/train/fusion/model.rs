@@ -288,8 +288,8 @@ impl FusionModel {
         })
     }
 
-    /// The features of fusion rows, one side masked as asked.
-    pub(super) fn feats(&self, rows: &[f32], mask: Mask) -> Result<Feats> {
+    /// The features of fusion rows (the reports through the frozen encoder).
+    pub(super) fn feats(&self, rows: &[f32]) -> Result<Feats> {
         let m = &self.meta;
         let dim = m.image_dim + 2 + m.max_len;
         let n = rows.len() / dim;
@@ -303,18 +303,10 @@ impl FusionModel {
         let mut tokens = Vec::with_capacity(n * (m.max_len + 1));
         for (i, r) in rows.chunks(dim).enumerate() {
             img.extend_from_slice(&r[..image_dim]);
-            pi[i] = if mask == Mask::Image {
-                0.0
-            } else {
-                r[image_dim]
-            };
+            pi[i] = r[image_dim];
             let t = &r[tok..];
-            if mask == Mask::Report {
-                tokens.extend(std::iter::repeat_n(0.0, t.len()));
-            } else {
-                pt[i] = f32::from(t[0] >= 1.0);
-                tokens.extend_from_slice(t);
-            }
+            pt[i] = f32::from(t[0] >= 1.0);
+            tokens.extend_from_slice(t);
         }
         let attention = m.fusion == Fusion::Attention;
         let (txt, states) = self.text.encode(&tokens, attention)?;
@@ -332,17 +324,37 @@ impl FusionModel {
         })
     }
 
-    fn probs(&self, x: &[f32], mask: Mask) -> Result<Vec<f32>> {
+    /// Probabilities of the rows `x` for each of `masks` (the reports encoded once).
+    fn probs(&self, x: &[f32], masks: &[Mask]) -> Result<Vec<Vec<f32>>> {
         let dim = self.meta.image_dim + 2 + self.meta.max_len;
-        let mut out = Vec::with_capacity(x.len() / dim * self.meta.classes);
+        let mut out = vec![Vec::with_capacity(x.len() / dim * self.meta.classes); masks.len()];
         for rows in x.chunks(64 * dim) {
-            let z = self.joint.forward(&self.feats(rows, mask)?)?;
-            let p = if self.meta.multi_label {
-                candle_nn::ops::sigmoid(&z)?
-            } else {
-                candle_nn::ops::softmax_last_dim(&z)?
-            };
-            out.extend(p.flatten_all()?.to_vec1::<f32>()?);
+            let f = self.feats(rows)?;
+            for (mask, out) in masks.iter().zip(&mut out) {
+                let zero = |t: &Tensor| t.zeros_like();
+                let masked = Feats {
+                    img: f.img.clone(),
+                    pi: if *mask == Mask::Image {
+                        zero(&f.pi)?
+                    } else {
+                        f.pi.clone()
+                    },
+                    txt: f.txt.clone(),
+                    pt: if *mask == Mask::Report {
+                        zero(&f.pt)?
+                    } else {
+                        f.pt.clone()
+                    },
+                    tokens: f.tokens.clone(),
+                };
+                let z = self.joint.forward(&masked)?;
+                let p = if self.meta.multi_label {
+                    candle_nn::ops::sigmoid(&z)?
+                } else {
+                    candle_nn::ops::softmax_last_dim(&z)?
+                };
+                out.extend(p.flatten_all()?.to_vec1::<f32>()?);
+            }
         }
         Ok(out)
     }
@@ -350,7 +362,7 @@ impl FusionModel {
     /// `attention`: each row's weights over its report's tokens (the count of the row's
     /// tokens each); None for `concat`.
     pub fn token_weights(&self, row: &[f32]) -> Result<Option<Vec<f32>>> {
-        let f = self.feats(row, Mask::None)?;
+        let f = self.feats(row)?;
         let Some(w) = self.joint.attention(&f)? else {
             return Ok(None);
         };
@@ -393,13 +405,15 @@ impl Model for FusionModel {
     }
 
     fn predict(&self, x: &[f32]) -> Result<Vec<f32>> {
-        self.probs(x, Mask::None)
+        Ok(self.probs(x, &[Mask::None])?.remove(0))
     }
 
     fn predict_views(&self, x: &[f32]) -> Result<Option<Views>> {
+        let mut p = self.probs(x, &[Mask::Report, Mask::Image])?;
+        let report = p.remove(1);
         Ok(Some(Views {
-            image: self.probs(x, Mask::Report)?,
-            report: self.probs(x, Mask::Image)?,
+            image: p.remove(0),
+            report,
         }))
     }
 }
