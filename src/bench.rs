@@ -24,6 +24,11 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The `text` trainer on the real IU X-ray reports: trained on the development half,
+    /// scored on the held-out half beside the rule labeler; `bench/text_real.sh`.
+    TextReal(crate::bench_text::TextRealArgs),
+    /// Fine-tuning speed of a BERT text model (tokens/s, peak memory); `bench/text_speed.sh`.
+    TextSpeed(crate::bench_text::TextSpeedArgs),
     /// Report labeler throughput on one thread over generated reports.
     Labeler {
         /// Number of reports.
@@ -204,6 +209,8 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         }
         BenchCommand::Ingest { kind, n, dir, json } => (kind, n, dir, json),
         BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
+        BenchCommand::TextReal(a) => return crate::bench_text::text_real(a),
+        BenchCommand::TextSpeed(a) => return crate::bench_text::text_speed(a),
         BenchCommand::LabelerReal {
             reports,
             rules,
@@ -326,10 +333,10 @@ fn bench_labeler(n: u32, json: bool) -> Result<()> {
     Ok(())
 }
 
-const GOLD_MAP: &str = include_str!("../bench/labeler_real_gold.toml");
+pub(crate) const GOLD_MAP: &str = include_str!("../bench/labeler_real_gold.toml");
 
 /// Where scripts/fetch-fixtures.sh puts the IU X-ray reports.
-fn default_iu_reports() -> PathBuf {
+pub(crate) fn default_iu_reports() -> PathBuf {
     let root = match std::env::var_os("PAIRLAB_FIXTURES") {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())

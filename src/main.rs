@@ -12,7 +12,9 @@ mod bar;
 mod bench;
 mod bench_browse;
 mod bench_clip;
+mod bench_text;
 mod index;
+mod labeler_learn;
 mod labels;
 mod models;
 mod print;
@@ -309,7 +311,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
             sections,
         } => report_labeler::label_reports(input, output, sections)?,
-        Command::Labeler(cmd) => report_labeler::labeler(cmd)?,
+        Command::Labeler(cmd) => report_labeler::labeler(cmd, cli.library)?,
         Command::Bench(cmd) => bench::run(cmd, cli.library)?,
         Command::Split(cmd) => splits::split(&mut open_library(cli.library)?, cmd)?,
         Command::Splits { freeze, json } => {

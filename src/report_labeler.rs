@@ -64,8 +64,14 @@ pub enum LabelerCommand {
     Eval {
         #[arg(long)]
         gold: PathBuf,
+        /// The labeler's output (CheXpert layout) to score.
+        #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+        pred: Option<PathBuf>,
+        /// Instead of --pred: label the gold file's reports with the learned labeler of
+        /// this run (`labeler learn`) and with the rules (--rules, else the built-in ones),
+        /// and score both (binary, --count strict unless told).
         #[arg(long)]
-        pred: PathBuf,
+        run: Option<i64>,
         /// Binary scores: gold 1 against gold 0 (blank gold cells are not scored), the
         /// predictions' uncertain (-1) read as negative (strict) or positive (lenient).
         #[arg(long, value_enum)]
@@ -88,6 +94,9 @@ pub enum LabelerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Train the learned report labeler: a BERT-family text model fine-tuned on human
+    /// labels where they exist and the report rules' elsewhere.
+    Learn(crate::labeler_learn::LearnCommand),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -185,17 +194,25 @@ pub fn label_reports(input: PathBuf, output: PathBuf, sections: Vec<String>) -> 
     Ok(())
 }
 
-pub fn labeler(cmd: LabelerCommand) -> Result<()> {
-    let LabelerCommand::Eval {
-        gold,
-        pred,
-        count,
-        explain,
-        rules,
-        sections,
-        limit,
-        json,
-    } = cmd;
+pub fn labeler(cmd: LabelerCommand, library: Option<PathBuf>) -> Result<()> {
+    let (gold, pred, run, count, explain, rules, sections, limit, json) = match cmd {
+        LabelerCommand::Learn(c) => {
+            return crate::labeler_learn::learn(&mut crate::open_library(library)?, c);
+        }
+        LabelerCommand::Eval {
+            gold,
+            pred,
+            run,
+            count,
+            explain,
+            rules,
+            sections,
+            limit,
+            json,
+        } => (
+            gold, pred, run, count, explain, rules, sections, limit, json,
+        ),
+    };
     let open = |p: &PathBuf| -> Result<BufReader<File>> {
         Ok(BufReader::new(
             File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
@@ -205,6 +222,15 @@ pub fn labeler(cmd: LabelerCommand) -> Result<()> {
         CountArg::Strict => Counting::Strict,
         CountArg::Lenient => Counting::Lenient,
     });
+    if let Some(run) = run {
+        let labeler = rules_or_builtin(rules.as_deref())?.with_sections(lower(sections));
+        let lib = crate::open_library(library)?;
+        let count = counting.unwrap_or(Counting::Strict);
+        return crate::labeler_learn::eval_run(&lib, &gold, run, labeler, count, json);
+    }
+    let Some(pred) = pred else {
+        anyhow::bail!("give --pred FILE or --run ID");
+    };
     let (binary, three_way) = match counting {
         Some(c) => (
             Some(chexpert_csv::evaluate_binary(

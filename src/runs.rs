@@ -127,6 +127,7 @@ pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
             section: text_section,
             fusion,
         },
+        labels: runs::LabelPolicy::Best,
     };
     let bar = Bar::new(!json);
     let s = lib.train(&opts, &bar);

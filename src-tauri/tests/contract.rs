@@ -288,6 +288,9 @@ fn calls() -> Vec<(&'static str, Value)> {
         ("browse_count", json!({"filter": {"text": "effusion"}})),
         ("browse_count", json!({"sort": {"by": "loudness"}})),
         ("me", json!({})),
+        ("model_evidence", json!({"id": 1, "schema": "chexpert"})),
+        ("labeler_status", json!({"schema": "chexpert"})),
+        ("labeler_status", json!({"schema": "no-such-schema"})),
     ]
 }
 
@@ -386,6 +389,10 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
             .expect("call")
     };
     assert_eq!(ok(k("run", 0))["status"], json!("done"));
+    // No text or fusion run pre-labelled the pair: no model evidence.
+    assert_eq!(ok(k("model_evidence", 0)), json!([]));
+    assert_eq!(ok(k("labeler_status", 0))["last_run"], Value::Null);
+    assert_eq!(a[k("labeler_status", 1)], Err(Refused("not_found".into())));
     assert_eq!(ok(k("run_epochs", 0)).as_array().map(Vec::len), Some(2));
     let eval = ok(k("evaluate", 0));
     assert_eq!(

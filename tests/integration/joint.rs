@@ -201,3 +201,107 @@ fn text_and_fusion_runs_through_the_cli() {
     let runs = env.query("SELECT COUNT(*) FROM runs");
     assert_eq!(runs[0][0], "3", "refused runs leave no trace");
 }
+
+#[test]
+fn the_learned_report_labeler_through_the_cli() {
+    let env = Env::new();
+    let effusion = "FINDINGS: Large left pleural effusion.\nIMPRESSION: Left pleural effusion.";
+    let clear = "FINDINGS: The lungs are clear.\nIMPRESSION: No acute disease.";
+    for i in 0..30u32 {
+        env.write(
+            &format!("p{i:02}.png"),
+            crate::util::png_bytes(24, 24, i as u8),
+        );
+        env.write(
+            &format!("p{i:02}.txt"),
+            if i % 2 == 0 { effusion } else { clear },
+        );
+    }
+    env.index(&[]);
+    // Without a text model it says what to add.
+    let out = env.command(&["labeler", "learn"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no BERT-family text model"),
+        "{err}"
+    );
+    let minilm = crate::models::fixture("minilm");
+    env.run(&[
+        "model",
+        "add",
+        &minilm.to_string_lossy(),
+        "--name",
+        "minilm",
+    ]);
+    let run = env.json(&[
+        "labeler",
+        "learn",
+        "--unfreeze",
+        "head",
+        "--epochs",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(
+        (
+            run["trainer"].as_str(),
+            run["split"].as_str(),
+            run["status"].as_str()
+        ),
+        (Some("text"), Some("labeler-chexpert"), Some("done")),
+        "{run}"
+    );
+    let id = run["run_id"].as_i64().expect("id").to_string();
+    // Scored beside the rules on a gold file in the CheXpert layout.
+    let gold = env.write(
+        "gold.csv",
+        format!(
+            "Reports,Pleural Effusion,No Finding\n\"{effusion}\",1.0,0.0\n\"{clear}\",0.0,1.0\n\"Small right effusion.\",1.0,0.0\n"
+        ),
+    );
+    let e = env.json(&[
+        "labeler",
+        "eval",
+        "--gold",
+        &gold.to_string_lossy(),
+        "--run",
+        &id,
+        "--json",
+    ]);
+    assert_eq!(e["reports"], 3, "{e}");
+    let f1 = |side: &serde_json::Value| {
+        side.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["class"] == "Pleural Effusion")
+            .and_then(|r| r["f1"].as_f64())
+            .expect("f1")
+    };
+    assert_eq!(f1(&e["rules"]), 1.0, "{e}");
+    assert!(f1(&e["run"]["classes"]) > 0.5, "{e}");
+    let text = env.run(&[
+        "labeler",
+        "eval",
+        "--gold",
+        &gold.to_string_lossy(),
+        "--run",
+        &id,
+    ]);
+    assert!(
+        text.contains("rules P/R/F1") && text.contains("learned P/R/F1"),
+        "{text}"
+    );
+    // An image run cannot label texts.
+    let out = env
+        .command(&[
+            "labeler",
+            "eval",
+            "--gold",
+            &gold.to_string_lossy(),
+            "--run",
+            "999",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "run 999 does not exist");
+}

@@ -248,6 +248,14 @@ impl Jobs {
         self.start("train", move |lib, job| to_value(lib.train(&opts, job)?))
     }
 
+    /// Trains the learned report labeler (see `Library::learn_labeler`); the result is the
+    /// run summary.
+    pub fn start_learn_labeler(&self, opts: crate::runs::LearnOptions) -> Result<JobStarted> {
+        self.start("learn-labeler", move |lib, job| {
+            to_value(lib.learn_labeler(&opts, job)?)
+        })
+    }
+
     /// Indexes a corpus folder (see `Library::index`); the result is the index summary.
     pub fn start_index(&self, args: IndexArgs) -> Result<JobStarted> {
         let (root, opts) = args.options()?;

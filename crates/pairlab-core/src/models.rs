@@ -335,6 +335,17 @@ pub fn get(conn: &Connection, name: &str) -> Result<ModelRecord> {
     })
 }
 
+/// A registered model by its id.
+pub fn get_by_id(conn: &Connection, id: i64) -> Result<ModelRecord> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM models WHERE id = ?1"),
+        [id],
+        row,
+    )
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("model {id}")))
+}
+
 /// Loads a registered model, refusing when its files changed since it was added (its
 /// stored embeddings would no longer match).
 pub fn load(conn: &Connection, name: &str) -> Result<(ModelRecord, Encoder)> {

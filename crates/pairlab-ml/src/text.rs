@@ -4,6 +4,9 @@ use std::path::Path;
 
 use crate::error::{MlError, Result};
 
+/// A byte range `(start, end)` of a text.
+pub type Span = (usize, usize);
+
 /// Token ids of a batch, padded to the longest row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -82,6 +85,15 @@ impl TextTokenizer {
             .encode(text, false)
             .map_err(|e| MlError::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
+    }
+
+    /// [`TextTokenizer::encode_plain`] with each token's byte span in `text`.
+    pub fn encode_plain_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<Span>)> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| MlError::Tokenizer(e.to_string()))?;
+        Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
     }
 
     /// The longest row [`TextTokenizer::encode`] gives.

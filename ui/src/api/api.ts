@@ -22,6 +22,7 @@ export const api = {
   history: (id: number) => call("history", { id }),
   labels: (id: number, schema?: string) => call("labels", { id, schema }),
   evidence: (id: number, schema?: string) => call("evidence", { id, schema }),
+  modelEvidence: (id: number, schema?: string) => call("model_evidence", { id, schema }),
   setLabel: (pair: number, cls: string, value: LabelValue | null, annotator: string, schema?: string) =>
     call("set_label", { pair, schema, class: cls, value, annotator }),
   undo: (annotator: string) => call("undo", { annotator }),
@@ -43,6 +44,8 @@ export const api = {
   registerRunModel: (id: number, name?: string) => call("register_run_model", { id, name }),
   evaluate: (id: number, part?: string) => call("evaluate", { id, part }),
   misclassified: (id: number, cell: CellArgs) => call("misclassified", { id, ...cell }),
+  labelerStatus: (schema: string) => call("labeler_status", { schema }),
+  learnLabeler: (schema: string, textModel?: string) => call("start_learn_labeler", { schema, text_model: textModel }),
 
   // Jobs (follow one with `followJob` in jobs.ts)
   jobs: () => call("jobs"),

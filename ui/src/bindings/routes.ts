@@ -15,8 +15,10 @@ import type { IndexArgs } from "./IndexArgs";
 import type { JobStarted } from "./JobStarted";
 import type { JobState } from "./JobState";
 import type { LabelEvent } from "./LabelEvent";
+import type { LabelerStatus } from "./LabelerStatus";
 import type { LeakageArgs } from "./LeakageArgs";
 import type { LeakageReport } from "./LeakageReport";
+import type { LearnOptions } from "./LearnOptions";
 import type { Me } from "./Me";
 import type { Misclassified } from "./Misclassified";
 import type { ModelRecord } from "./ModelRecord";
@@ -51,6 +53,7 @@ export const ROUTES = {
   history: { method: "GET", path: "/api/pairs/{id}/history", kind: "json" },
   labels: { method: "GET", path: "/api/pairs/{id}/labels", kind: "json" },
   evidence: { method: "GET", path: "/api/pairs/{id}/evidence", kind: "json" },
+  model_evidence: { method: "GET", path: "/api/pairs/{id}/model-evidence", kind: "json" },
   review_status: { method: "GET", path: "/api/pairs/{id}/review", kind: "json" },
   schemas: { method: "GET", path: "/api/schemas", kind: "json" },
   splits: { method: "GET", path: "/api/splits", kind: "json" },
@@ -58,6 +61,8 @@ export const ROUTES = {
   runs: { method: "GET", path: "/api/runs", kind: "json" },
   start_train: { method: "POST", path: "/api/runs", kind: "json" },
   estimate_train: { method: "POST", path: "/api/runs/estimate", kind: "json" },
+  labeler_status: { method: "GET", path: "/api/labeler/status", kind: "json" },
+  start_learn_labeler: { method: "POST", path: "/api/labeler/learn", kind: "json" },
   run: { method: "GET", path: "/api/runs/{id}", kind: "json" },
   run_epochs: { method: "GET", path: "/api/runs/{id}/epochs", kind: "json" },
   evaluate: { method: "GET", path: "/api/runs/{id}/eval", kind: "json" },
@@ -93,6 +98,7 @@ export interface Calls {
   history: { args: { id: number }; answer: Array<LabelEvent> };
   labels: { args: SchemaArgs & { id: number }; answer: Array<CurrentLabel> };
   evidence: { args: SchemaArgs & { id: number }; answer: Array<Evidence> };
+  model_evidence: { args: SchemaArgs & { id: number }; answer: Array<Evidence> };
   review_status: { args: SchemaArgs & { id: number }; answer: ReviewStatus };
   schemas: { args: Record<string, never>; answer: Array<Schema> };
   splits: { args: Record<string, never>; answer: Array<SplitSummary> };
@@ -100,6 +106,8 @@ export interface Calls {
   runs: { args: Record<string, never>; answer: Array<RunSummary> };
   start_train: { args: TrainArgs; answer: JobStarted };
   estimate_train: { args: TrainArgs; answer: RunEstimate };
+  labeler_status: { args: SchemaArgs; answer: LabelerStatus };
+  start_learn_labeler: { args: LearnOptions; answer: JobStarted };
   run: { args: { id: number }; answer: RunSummary };
   run_epochs: { args: { id: number }; answer: Array<EpochMetrics> };
   evaluate: { args: PartArgs & { id: number }; answer: EvalReport };

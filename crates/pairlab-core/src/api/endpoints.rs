@@ -20,9 +20,9 @@ use crate::jobs::JobState;
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
 use crate::report_labeler::Evidence;
-use crate::runs::RunEstimate;
 use crate::runs::eval::{EvalReport, Misclassified};
 use crate::runs::{EpochMetrics, RunSummary};
+use crate::runs::{LabelerStatus, LearnOptions, RunEstimate};
 use crate::splits::{LeakageReport, SplitSummary};
 use crate::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
 use crate::users::Role;
@@ -79,6 +79,11 @@ macro_rules! for_each_endpoint {
                 evidence { GET "/pairs/{id}/evidence" any (cx, a: SchemaArgs, id) -> Vec<Evidence> {
                     cx.library()?.evidence(id, &a.schema)
                 } }
+                /// The report tokens that weighed most in the positive labels of the `text`
+                /// and `fusion` runs that pre-labelled the pair.
+                model_evidence { GET "/pairs/{id}/model-evidence" any (cx, a: SchemaArgs, id) -> Vec<Evidence> {
+                    cx.library()?.model_evidence(id, &a.schema)
+                } }
                 /// A pair's review status under a schema.
                 review_status { GET "/pairs/{id}/review" any (cx, a: SchemaArgs, id) -> ReviewStatus {
                     cx.library()?.review(id, &a.schema)
@@ -101,6 +106,16 @@ macro_rules! for_each_endpoint {
                 /// pass, time per epoch (or why it cannot run).
                 estimate_train { POST "/runs/estimate" Admin (cx, a: TrainArgs) -> RunEstimate {
                     cx.library()?.estimate_train(&a.options()?)
+                } }
+                /// Where a schema's learned report labeler stands (its last run, the human
+                /// labels since), for offering to retrain it.
+                labeler_status { GET "/labeler/status" any (cx, a: SchemaArgs) -> LabelerStatus {
+                    cx.library()?.labeler_status(&a.schema)
+                } }
+                /// Trains the learned report labeler (a text run on human labels, else the
+                /// report rules'); follow it with `job` / `job_events`.
+                start_learn_labeler { POST "/labeler/learn" Admin (cx, a: LearnOptions) -> JobStarted {
+                    cx.jobs().start_learn_labeler(a)
                 } }
                 /// One run.
                 run { GET "/runs/{id}" any (cx, _a: NoArgs, id) -> RunSummary { cx.library()?.run(id) } }

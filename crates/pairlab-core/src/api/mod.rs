@@ -134,6 +134,12 @@ impl Library {
         })
     }
 
+    /// Why `text` and `fusion` runs labelled a pair's classes positive: the report tokens
+    /// that weighed most, as evidence spans (byte offsets into the report text).
+    pub fn model_evidence(&self, pair: i64, schema: &str) -> Result<Vec<Evidence>> {
+        crate::runs::model_evidence(self.conn(), pair, schema)
+    }
+
     /// A pair's review status under a schema.
     pub fn review_status(&self, pair: i64, schema: &str) -> Result<String> {
         labels::review_status(self.conn(), pair, schema)
@@ -142,12 +148,17 @@ impl Library {
     /// The report labeler for a schema: the rules stored with it, else the built-in
     /// CheXpert rules for the `chexpert` schema.
     pub fn labeler_for(&self, schema: &str) -> Result<Labeler> {
+        Self::labeler_for_conn(self.conn(), schema)
+    }
+
+    /// [`Library::labeler_for`] on a connection.
+    pub(crate) fn labeler_for_conn(conn: &rusqlite::Connection, schema: &str) -> Result<Labeler> {
         let invalid = |e: crate::report_labeler::LabelerError| crate::Error::Invalid(e.to_string());
-        match labels::schema::labeler_rules(self.conn(), schema)? {
+        match labels::schema::labeler_rules(conn, schema)? {
             Some(rules) => Labeler::from_toml(&rules).map_err(invalid),
             None if schema == "chexpert" => Labeler::chexpert().map_err(invalid),
             None => {
-                labels::schema::get(self.conn(), schema)?;
+                labels::schema::get(conn, schema)?;
                 Err(crate::Error::Invalid(format!(
                     "schema {schema} has no report rules: add a [labeler] table to its TOML file or pass --rules FILE"
                 )))

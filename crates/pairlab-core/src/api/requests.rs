@@ -8,7 +8,7 @@ use ts_rs::TS;
 use crate::browse::{BrowseFilter, BrowseSort};
 use crate::error::Result;
 use crate::runs::{
-    DeviceChoice, Fusion, Section, TextOptions, TrainOptions, Trainer, Tune, Unfreeze,
+    DeviceChoice, Fusion, LabelPolicy, Section, TextOptions, TrainOptions, Trainer, Tune, Unfreeze,
     parse_uncertain,
 };
 
@@ -347,6 +347,7 @@ impl TrainArgs {
                 section: self.text_section.unwrap_or_default(),
                 fusion: self.fusion.unwrap_or_default(),
             },
+            labels: LabelPolicy::Best,
         };
         opts.check()?;
         Ok(opts)

@@ -14,6 +14,27 @@ impl Library {
         runs::train(self.conn_mut(), &root, opts, progress)
     }
 
+    /// Trains the learned report labeler of a schema (see `runs::learn_labeler`).
+    pub fn learn_labeler(
+        &mut self,
+        opts: &runs::LearnOptions,
+        progress: &dyn Progress,
+    ) -> Result<RunSummary> {
+        let root = self.root().to_path_buf();
+        runs::learn_labeler(self.conn_mut(), &root, opts, progress)
+    }
+
+    /// Where a schema's learned labeler stands.
+    pub fn labeler_status(&self, schema: &str) -> Result<runs::LabelerStatus> {
+        runs::labeler_status(self.conn(), schema)
+    }
+
+    /// A `text` run's labels of report texts (1 or 0 per class at its val thresholds;
+    /// None for an empty text), as the learned labeler gives them.
+    pub fn label_texts_with_run(&self, run: i64, texts: &[String]) -> Result<Vec<Vec<Option<i8>>>> {
+        runs::label_texts(self.conn(), run, texts)
+    }
+
     /// What a `finetune` run would need (memory, chunking, time per epoch).
     pub fn estimate_train(&self, opts: &TrainOptions) -> Result<runs::RunEstimate> {
         runs::estimate(self.conn(), opts)

@@ -126,6 +126,7 @@ pub fn run(
             seed: 0,
             tune: Default::default(),
             text: Default::default(),
+            labels: Default::default(),
         },
         progress,
     )?;

@@ -5,7 +5,11 @@
 pub mod ablation;
 mod confidence;
 pub mod eval;
+mod evidence;
 mod inputs;
+mod learn;
+#[cfg(test)]
+mod learn_tests;
 pub mod liveness;
 mod parts;
 mod pixels;
@@ -17,6 +21,11 @@ use ts_rs::TS;
 
 /// One epoch's figures, as stored in `run_epochs`.
 pub use confidence::fill_missing as fill_confidence;
+pub use evidence::model_evidence;
+pub use learn::{
+    LabelerStatus, LearnOptions, label_texts, labeler_status, learn_labeler,
+    split_name as labeler_split,
+};
 pub use pairlab_ml::train::EpochMetrics;
 use pairlab_ml::train::finetune::BackboneSpec;
 pub use pairlab_ml::train::finetune::{DeviceChoice, RunEstimate, Tune, Unfreeze};
@@ -56,6 +65,20 @@ pub struct TrainOptions {
     pub tune: Tune,
     /// `text`: the text model and the report section it reads.
     pub text: TextOptions,
+    /// Which labels are the targets.
+    pub labels: LabelPolicy,
+}
+
+/// Which labels a run learns from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabelPolicy {
+    /// The human label, else the most confident machine label (what counts everywhere).
+    #[default]
+    Best,
+    /// The learned report labeler's: human labels where they exist, the report rules'
+    /// elsewhere (no other model's); pairs with a human label count `human_weight` times
+    /// (their rows repeat in the training part).
+    HumanThenRules { human_weight: usize },
 }
 
 /// The text side of a run.
@@ -253,9 +276,19 @@ pub fn train(
     if let (Some(rec), Trainer::Text) = (&text_model, opts.trainer) {
         source.model_id = Some(rec.id);
     }
-    let labels = crate::labels::best_values(conn, schema.id)?;
+    let (labels, humans) = match opts.labels {
+        LabelPolicy::Best => (crate::labels::best_values(conn, schema.id)?, None),
+        LabelPolicy::HumanThenRules { human_weight } => {
+            let (labels, humans) = learn::human_then_rules(conn, schema.id)?;
+            (labels, Some((humans, human_weight)))
+        }
+    };
     let mut data = parts::gather(&members, &source, &schema, &labels, &opts.split, opts.seed)?;
-    let config = fitter.config(&settings)?;
+    let mut config = fitter.config(&settings)?;
+    if let Some((humans, weight)) = &humans {
+        learn::weigh(&mut data, humans, *weight, source.rows.dim);
+        config = learn::with_policy(&config, *weight)?;
+    }
     let run = record::start(
         conn,
         library,

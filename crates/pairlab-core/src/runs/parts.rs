@@ -42,6 +42,8 @@ pub(super) fn is_val(part: &str) -> bool {
 pub(super) struct PartData {
     pub x: Vec<f32>,
     pub targets: Targets,
+    /// The pair of each row.
+    pub pairs: Vec<i64>,
 }
 
 impl PartData {
@@ -61,6 +63,7 @@ struct Gathering {
     values: Vec<f32>,
     /// Multi-class index per pair.
     class: Vec<Option<usize>>,
+    pairs: Vec<i64>,
 }
 
 impl Gathering {
@@ -76,7 +79,11 @@ impl Gathering {
                 classes,
             }
         };
-        PartData { x: self.x, targets }
+        PartData {
+            x: self.x,
+            targets,
+            pairs: self.pairs,
+        }
     }
 }
 
@@ -140,6 +147,7 @@ pub(super) fn gather(
         e.values
             .extend(vals.iter().map(|v| v.map_or(f32::NAN, f32::from)));
         e.class.push(vals.iter().position(|v| *v == Some(1)));
+        e.pairs.push(*pair);
         fp.update(&pair.to_le_bytes());
         fp.update(key.as_bytes());
         for v in &vals {

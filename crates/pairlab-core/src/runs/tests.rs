@@ -45,6 +45,7 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         seed: 1,
         tune: Default::default(),
         text: Default::default(),
+        labels: Default::default(),
     };
     let root = lib.root().to_path_buf();
     let run = train(lib.conn_mut(), &root, &opts, &Silent)?;

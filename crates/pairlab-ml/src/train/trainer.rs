@@ -175,6 +175,14 @@ pub trait Model {
     fn predict_views(&self, _x: &[f32]) -> Result<Option<Views>> {
         Ok(None)
     }
+
+    /// A model that reads reports: for one row, how much each of its report's tokens moved
+    /// class `class`'s logit (gradient × input at the token embeddings, summed over the
+    /// hidden units; one value per token of the row, special tokens included); None for a
+    /// model without a report side, or a row without a report.
+    fn token_weights(&self, _row: &[f32], _class: usize) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
 }
 
 /// Probabilities of one side alone (see [`Model::predict_views`]).

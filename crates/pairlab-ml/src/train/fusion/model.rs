@@ -408,6 +408,42 @@ impl Model for FusionModel {
         Ok(self.probs(x, &[Mask::None])?.remove(0))
     }
 
+    fn token_weights(&self, row: &[f32], class: usize) -> Result<Option<Vec<f32>>> {
+        let m = &self.meta;
+        let tok = m.image_dim + 1;
+        if row.len() != tok + 1 + m.max_len || row[tok] < 1.0 || class >= m.classes {
+            return Ok(None);
+        }
+        let (ids, mask) =
+            crate::train::text::tuner_batch_of(&row[tok..], m.max_len + 1, &self.device)?;
+        let img = Tensor::from_vec(row[..m.image_dim].to_vec(), (1, m.image_dim), &self.device)?;
+        let pi = Tensor::new(&[[row[m.image_dim]]], &self.device)?;
+        let pt = Tensor::new(&[[1f32]], &self.device)?;
+        let attention = m.fusion == Fusion::Attention;
+        let w = crate::train::text::gradient_times_input_states(
+            &self.text.net,
+            &ids,
+            &mask,
+            |states| {
+                let txt = crate::normalize_rows(&BertNet::mean_pool(states, &mask)?)?;
+                let tokens = if attention {
+                    Some((crate::normalize_rows(states)?, mask.clone()))
+                } else {
+                    None
+                };
+                let f = Feats {
+                    img: img.clone(),
+                    pi: pi.clone(),
+                    txt,
+                    pt: pt.clone(),
+                    tokens,
+                };
+                Ok(self.joint.forward(&f)?.get(0)?.get(class)?)
+            },
+        )?;
+        Ok(Some(w))
+    }
+
     fn predict_views(&self, x: &[f32]) -> Result<Option<Views>> {
         let mut p = self.probs(x, &[Mask::Report, Mask::Image])?;
         let report = p.remove(1);

@@ -31,12 +31,19 @@ use super::finetune::{DeviceChoice, Unfreeze};
 use super::fit::Event;
 use super::trainer::{Fit, Fitted, Input, Model, Part, Settings};
 use crate::error::{MlError, Result};
-use crate::text::TextTokenizer;
+use crate::text::{Span, TextTokenizer};
+
+/// A report's ids with the spans of the tokens kept from each of its two parts.
+type Composed = (Vec<u32>, (Vec<Span>, Vec<Span>));
+
+/// A report's ids, and per id the token's span in the report text where it is found.
+pub type TokenSpans = (Vec<u32>, Vec<Option<Span>>);
 
 mod model;
 mod tuner;
 
 pub use model::TextModel;
+pub(crate) use model::gradient_times_input_states;
 pub(crate) use tuner::batch_of as tuner_batch_of;
 
 /// Which part of a report a text model reads.
@@ -187,32 +194,95 @@ impl Reader {
 
     /// `[CLS] findings impression [SEP]`, cut from the end of the findings first.
     pub fn ids(&self, r: ReportText) -> Result<Option<Vec<u32>>> {
+        Ok(self.compose_spans(r)?.map(|(ids, _)| ids))
+    }
+
+    /// The two texts a report is read as (the part cut first, the part kept), or None.
+    fn parts<'a>(&self, r: ReportText<'a>) -> Option<(&'a str, &'a str)> {
         fn some(s: Option<&str>) -> Option<&str> {
             s.map(str::trim).filter(|s| !s.is_empty())
         }
         let (f, i) = (some(r.findings), some(r.impression));
-        let (first, keep) = match (f, i, self.section) {
+        match (f, i, self.section) {
             // No headings: the whole report, whatever the section asked for.
-            (None, None, _) => match some(Some(r.text)) {
-                Some(t) => (t, ""),
-                None => return Ok(None),
-            },
-            (_, Some(i), Section::Impression) => ("", i),
-            (Some(f), _, Section::Findings) => (f, ""),
-            (f, i, Section::Both) => (f.unwrap_or(""), i.unwrap_or("")),
-            _ => return Ok(None),
+            (None, None, _) => some(Some(r.text)).map(|t| (t, "")),
+            (_, Some(i), Section::Impression) => Some(("", i)),
+            (Some(f), _, Section::Findings) => Some((f, "")),
+            (f, i, Section::Both) => Some((f.unwrap_or(""), i.unwrap_or(""))),
+            _ => None,
+        }
+    }
+
+    /// The ids of [`Reader::ids`] with, per id, the token's byte span in the report's
+    /// `text` where it can be found there (special tokens have none). Sections are found
+    /// by indexing with their whitespace normalised, so a token is looked up in the text
+    /// in order, from its section's heading on.
+    pub fn tokens_with_spans(&self, r: ReportText) -> Result<Option<TokenSpans>> {
+        let Some((ids, (first_spans, kept_spans))) = self.compose_spans(r)? else {
+            return Ok(None);
+        };
+        let Some((first, keep)) = self.parts(r) else {
+            return Ok(None);
+        };
+        let lower = r.text.to_lowercase();
+        let headed = r.findings.is_some() || r.impression.is_some();
+        // Where a section's words start in the text: after its heading when there is one.
+        let anchor = |section: &str, heading: &[&str]| -> usize {
+            if !headed || section.is_empty() {
+                return 0;
+            }
+            heading
+                .iter()
+                .filter_map(|h| lower.find(h).map(|k| k + h.len()))
+                .min()
+                .unwrap_or(0)
+        };
+        let locate =
+            |section: &str, spans: &[(usize, usize)], from: usize| -> Vec<Option<(usize, usize)>> {
+                let mut cursor = from;
+                spans
+                    .iter()
+                    .map(|&(s, e)| {
+                        let word = section.get(s..e)?.to_lowercase();
+                        if word.is_empty() || lower.len() != r.text.len() {
+                            return None;
+                        }
+                        let k = lower.get(cursor..)?.find(&word)? + cursor;
+                        cursor = k + word.len();
+                        Some((k, k + word.len()))
+                    })
+                    .collect()
+            };
+        let mut spans = vec![None];
+        spans.extend(locate(first, &first_spans, anchor(first, &["findings"])));
+        spans.extend(locate(
+            keep,
+            &kept_spans,
+            anchor(keep, &["impression", "conclusion"]),
+        ));
+        spans.push(None);
+        debug_assert_eq!(spans.len(), ids.len());
+        Ok(Some((ids, spans)))
+    }
+
+    /// The ids, and the byte spans (in each part) of the part tokens kept.
+    fn compose_spans(&self, r: ReportText) -> Result<Option<Composed>> {
+        let Some((first, keep)) = self.parts(r) else {
+            return Ok(None);
         };
         let budget = self.max_len.saturating_sub(2);
-        let mut kept = self.tok.encode_plain(keep)?;
+        let (mut kept, mut kept_spans) = self.tok.encode_plain_with_offsets(keep)?;
         kept.truncate(budget);
-        let mut front = self.tok.encode_plain(first)?;
+        kept_spans.truncate(budget);
+        let (mut front, mut front_spans) = self.tok.encode_plain_with_offsets(first)?;
         front.truncate(budget - kept.len());
+        front_spans.truncate(budget - kept.len());
         let mut ids = Vec::with_capacity(front.len() + kept.len() + 2);
         ids.push(self.cls);
         ids.extend(front);
         ids.extend(kept);
         ids.push(self.sep);
-        Ok(Some(ids))
+        Ok(Some((ids, (front_spans, kept_spans))))
     }
 }
 

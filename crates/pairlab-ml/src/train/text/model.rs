@@ -101,6 +101,43 @@ impl TextModel {
     }
 }
 
+/// Gradient × input at the token embeddings of one report (`ids`, `mask`: `[1, len]`)
+/// for the scalar `score` of its encoded tokens (`[1, len, hidden]`, through the layers
+/// with gradients), summed over the hidden units: one value per token.
+pub(crate) fn gradient_times_input(
+    net: &BertNet,
+    ids: &Tensor,
+    mask: &Tensor,
+    score: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<f32>> {
+    gradient_times_input_states(net, ids, mask, |states| {
+        score(&BertNet::mean_pool(states, mask)?)
+    })
+}
+
+/// [`gradient_times_input`] with the score given the token states themselves.
+pub(crate) fn gradient_times_input_states(
+    net: &BertNet,
+    ids: &Tensor,
+    mask: &Tensor,
+    score: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<f32>> {
+    let bias = BertNet::attention_bias(mask)?;
+    let embedded = candle_core::Var::from_tensor(&net.stage(0, ids, &bias, false)?.detach())?;
+    let mut h = embedded.as_tensor().clone();
+    for k in 1..net.stages() {
+        h = net.stage(k, &h, &bias, true)?;
+    }
+    let grads = score(&h)?.backward()?;
+    let g = grads
+        .get(embedded.as_tensor())
+        .ok_or_else(|| MlError::Unsupported("no gradient reached the token embeddings".into()))?;
+    Ok((g * embedded.as_tensor())?
+        .sum(2)?
+        .get(0)?
+        .to_vec1::<f32>()?)
+}
+
 impl Model for TextModel {
     fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
@@ -130,6 +167,19 @@ impl Model for TextModel {
             serde_json::to_string_pretty(&meta).map_err(|e| MlError::Unsupported(e.to_string()))?;
         let path = dir.join("pairlab.json");
         std::fs::write(&path, text).map_err(|e| MlError::io(path, e))
+    }
+
+    fn token_weights(&self, row: &[f32], class: usize) -> Result<Option<Vec<f32>>> {
+        if row.first().is_none_or(|&n| n < 1.0) || class >= self.classes {
+            return Ok(None);
+        }
+        let (ids, mask) = batch_of(row, self.max_len + 1, &self.device)?;
+        Ok(Some(gradient_times_input(
+            &self.net,
+            &ids,
+            &mask,
+            |pooled| Ok(self.head.forward(pooled)?.get(0)?.get(class)?),
+        )?))
     }
 
     fn predict(&self, x: &[f32]) -> Result<Vec<f32>> {
