@@ -251,6 +251,22 @@ try {
     const classes = await table.locator("tr.cls").count();
     assert(classes > 0, "a row per class");
     await shot("evaluate-fusion-ablation");
+    // Pre-label from the run in the runs table; the Sample view then shows the report
+    // tokens that weighed most in its positive labels.
+    await page.goto(`${server.url}#/train`);
+    const row = page.locator(`[data-testid="run-row"][data-run="${run.run_id}"]`);
+    await row.locator('[data-testid="run-prelabel"]').click();
+    let explained = null;
+    for (let id = 1; id <= 60 && explained === null; id++) {
+      const ev = await api(`/api/pairs/${id}/model-evidence?schema=chexpert`);
+      if (ev.length) explained = { id, ev };
+    }
+    assert(explained, "some pre-labelled pair has token evidence");
+    await page.goto(`${server.url}#/sample/${explained.id}`);
+    assert(explained.ev.every((e) => e.rule.includes(`run ${run.run_id}`) && e.end > e.start), "evidence of this run");
+    await page.waitForFunction((id) => [...document.querySelectorAll('[data-testid="evidence"]')]
+      .some((m) => (m.getAttribute("title") || "").includes(`run ${id}`)), run.run_id, { timeout: 30000 });
+    await shot("sample-fusion-evidence");
   });
 
   await steps.step("library_view_lists_the_corpus_and_split_leakage", async () => {

@@ -42,6 +42,7 @@ export const api = {
   startTrain: (args: TrainArgs) => call("start_train", { ...args }),
   estimateTrain: (args: TrainArgs) => call("estimate_train", { ...args }),
   registerRunModel: (id: number, name?: string) => call("register_run_model", { id, name }),
+  prelabelRun: (id: number) => call("prelabel_run", { id }),
   evaluate: (id: number, part?: string) => call("evaluate", { id, part }),
   misclassified: (id: number, cell: CellArgs) => call("misclassified", { id, ...cell }),
   labelerStatus: (schema: string) => call("labeler_status", { schema }),

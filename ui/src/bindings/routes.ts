@@ -29,6 +29,7 @@ import type { PartArgs } from "./PartArgs";
 import type { ReviewStatus } from "./ReviewStatus";
 import type { RunEstimate } from "./RunEstimate";
 import type { RunModelArgs } from "./RunModelArgs";
+import type { RunPrelabel } from "./RunPrelabel";
 import type { RunSummary } from "./RunSummary";
 import type { Schema } from "./Schema";
 import type { SchemaArgs } from "./SchemaArgs";
@@ -69,6 +70,7 @@ export const ROUTES = {
   misclassified: { method: "GET", path: "/api/runs/{id}/misclassified", kind: "json" },
   models: { method: "GET", path: "/api/models", kind: "json" },
   register_run_model: { method: "POST", path: "/api/runs/{id}/model", kind: "json" },
+  prelabel_run: { method: "POST", path: "/api/runs/{id}/prelabel", kind: "json" },
   set_label: { method: "POST", path: "/api/labels", kind: "json" },
   undo: { method: "POST", path: "/api/undo", kind: "json" },
   redo: { method: "POST", path: "/api/redo", kind: "json" },
@@ -114,6 +116,7 @@ export interface Calls {
   misclassified: { args: CellArgs & { id: number }; answer: Array<Misclassified> };
   models: { args: Record<string, never>; answer: Array<ModelRecord> };
   register_run_model: { args: RunModelArgs & { id: number }; answer: ModelRecord };
+  prelabel_run: { args: { id: number }; answer: RunPrelabel };
   set_label: { args: SetLabelArgs; answer: LabelEvent | null };
   undo: { args: AnnotatorArgs; answer: LabelEvent | null };
   redo: { args: AnnotatorArgs; answer: LabelEvent | null };

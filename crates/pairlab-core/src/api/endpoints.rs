@@ -138,6 +138,12 @@ macro_rules! for_each_endpoint {
                 register_run_model { POST "/runs/{id}/model" Admin (cx, a: RunModelArgs, id) -> ModelRecord {
                     cx.library()?.add_model_from_run(id, a.name.as_deref())
                 } }
+                /// Pre-labels every pair of a finished run's split from its predictions
+                /// (source `model:run-<id>`; human labels stay current).
+                prelabel_run { POST "/runs/{id}/prelabel" Admin (cx, _a: NoArgs, id) -> RunPrelabel {
+                    let (source, pairs) = cx.library()?.prelabel_from_run(id)?;
+                    Ok(RunPrelabel { run: id, source, pairs })
+                } }
                 /// Sets or blanks one class of a pair: the event written, or `null` when the
                 /// value did not change.
                 set_label { POST "/labels" Annotator (cx, a: SetLabelArgs) -> Option<LabelEvent> {

@@ -118,6 +118,16 @@ pub struct LeakageArgs {
     pub near: Option<u32>,
 }
 
+/// What pre-labelling from a run wrote.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct RunPrelabel {
+    pub run: i64,
+    /// `model:run-<id>`.
+    pub source: String,
+    /// Pairs labelled.
+    pub pairs: u64,
+}
+
 /// Registers a finished `finetune` run's network as an image model.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
 #[serde(deny_unknown_fields)]
