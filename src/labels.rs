@@ -49,6 +49,10 @@ pub enum LabelCommand {
         pair: i64,
         #[arg(long, default_value = "chexpert")]
         schema: String,
+        /// Also the report tokens that weighed most in the positive labels of the text and
+        /// fusion runs that pre-labelled the pair.
+        #[arg(long)]
+        evidence: bool,
         #[arg(long)]
         json: bool,
     },
@@ -139,17 +143,35 @@ pub fn label(lib: &mut Library, cmd: LabelCommand) -> Result<()> {
                 }
             }
         }
-        LabelCommand::Show { pair, schema, json } => {
-            lib.pair(pair)?;
+        LabelCommand::Show {
+            pair,
+            schema,
+            evidence,
+            json,
+        } => {
+            let detail = lib.pair(pair)?;
             let labels = lib.current_labels(pair, &schema)?;
             let status = lib.review_status(pair, &schema)?;
+            let tokens = if evidence {
+                lib.model_evidence(pair, &schema)?
+            } else {
+                Vec::new()
+            };
             if json {
-                let v = serde_json::json!({"pair": pair, "schema": schema, "status": status, "labels": labels});
+                let mut v = serde_json::json!({"pair": pair, "schema": schema, "status": status, "labels": labels});
+                if evidence {
+                    v["model_evidence"] = serde_json::to_value(&tokens)?;
+                }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("pair {pair} · {schema} · {status}");
                 for l in &labels {
                     println!("  {:<28} {:>2}  ({})", l.class, l.value, l.source);
+                }
+                let text = detail.report.map(|r| r.text).unwrap_or_default();
+                for e in &tokens {
+                    let word = text.get(e.start..e.end).unwrap_or("?");
+                    println!("  {:<28} {word:?}: {}", e.class, e.rule);
                 }
             }
         }

@@ -153,6 +153,25 @@ fn text_and_fusion_runs_through_the_cli() {
              WHERE l.source = 'model:run-{id}' AND p.report_id IS NULL AND l.value = 1"
         ));
         assert_eq!(none[0][0], "4");
+        // A pair with a report shows the tokens that weighed in its positive label.
+        let with_report = env.query("SELECT MIN(id) FROM pairs WHERE report_id IS NOT NULL");
+        let pair = &with_report[0][0];
+        let shown = env.json(&[
+            "label",
+            "show",
+            pair,
+            "--schema",
+            "class",
+            "--evidence",
+            "--json",
+        ]);
+        let tokens = shown["model_evidence"].as_array().expect("evidence");
+        assert!(
+            tokens.iter().any(|t| t["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains(&format!("run {id} (fusion)")))),
+            "{shown}"
+        );
     }
 
     // Bad settings are refused before anything trains.
