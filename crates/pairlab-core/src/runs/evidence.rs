@@ -114,7 +114,7 @@ pub fn model_evidence(conn: &Connection, pair: i64, schema: &str) -> Result<Vec<
             let Some(weights) = model.token_weights(&row, c)? else {
                 continue;
             };
-            let mut ranked: Vec<(f32, (usize, usize))> = words(&weights, &spans)
+            let mut ranked: Vec<(f32, (usize, usize))> = words(&text, &weights, &spans)
                 .into_iter()
                 .filter(|(w, _)| *w > 0.0)
                 .collect();
@@ -134,13 +134,23 @@ pub fn model_evidence(conn: &Connection, pair: i64, schema: &str) -> Result<Vec<
 }
 
 /// Word pieces joined into words: adjacent spans (one ending where the next starts) are
-/// one word whose weight is the sum of its pieces'.
-fn words(weights: &[f32], spans: &[Option<(usize, usize)>]) -> Vec<(f32, (usize, usize))> {
+/// one word whose weight is the sum of its pieces'; punctuation is left out.
+fn words(
+    text: &str,
+    weights: &[f32],
+    spans: &[Option<(usize, usize)>],
+) -> Vec<(f32, (usize, usize))> {
     let mut out: Vec<(f32, (usize, usize))> = Vec::new();
     for (&w, span) in weights.iter().zip(spans) {
         let Some((s, e)) = *span else {
             continue;
         };
+        if !text
+            .get(s..e)
+            .is_some_and(|t| t.chars().any(char::is_alphanumeric))
+        {
+            continue;
+        }
         match out.last_mut() {
             Some((total, (_, end))) if *end == s => {
                 *total += w;
@@ -156,15 +166,22 @@ fn words(weights: &[f32], spans: &[Option<(usize, usize)>]) -> Vec<(f32, (usize,
 mod tests {
     #[test]
     fn word_pieces_join_into_words() {
+        // "effusion pleural." read as e + ##ff + ##usion, pleural, "."
+        let text = "effusion pleural.";
         let spans = [
             None,
             Some((0, 1)),
             Some((1, 3)),
             Some((3, 8)),
             Some((9, 16)),
+            Some((16, 17)),
             None,
         ];
-        let w = super::words(&[9.0, 0.5, 0.25, 0.25, -1.0, 9.0], &spans);
-        assert_eq!(w, [(1.0, (0, 8)), (-1.0, (9, 16))]);
+        let w = super::words(text, &[9.0, 0.5, 0.25, 0.25, -1.0, 5.0, 9.0], &spans);
+        assert_eq!(
+            w,
+            [(1.0, (0, 8)), (-1.0, (9, 16))],
+            "the full stop is not part of a word"
+        );
     }
 }
