@@ -15,30 +15,7 @@ use candle_core::{DType, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
 use crate::bert::Config;
-
-struct Norm {
-    w: Tensor,
-    b: Tensor,
-    eps: f64,
-}
-
-impl Norm {
-    fn load(vb: VarBuilder, d: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(Norm {
-            w: vb.get(d, "weight")?,
-            b: vb.get(d, "bias")?,
-            eps,
-        })
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        if train {
-            crate::lastdim::layer_norm(x, &self.w, &self.b, self.eps)
-        } else {
-            candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps as f32)
-        }
-    }
-}
+use crate::lastdim::Norm;
 
 struct Layer {
     query: Linear,
@@ -241,6 +218,12 @@ mod tests {
         vm
     }
 
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
+            .expect("difference")
+    }
+
     /// The same numbers as candle-transformers' BERT (the sentence encoder's network) on
     /// the same weights, padding included; and the training path gives the evaluation
     /// path's numbers.
@@ -268,32 +251,14 @@ mod tests {
             Tensor::new(&[[1u32, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], &Device::Cpu).expect("m");
         let ours = net.forward(&ids, &mask).expect("ours");
         let theirs = reference.hidden_states(&ids, &mask).expect("theirs");
-        let diff = (&ours - &theirs)
-            .expect("d")
-            .abs()
-            .expect("a")
-            .flatten_all()
-            .expect("f")
-            .max(0)
-            .expect("m")
-            .to_scalar::<f32>()
-            .expect("s");
+        let diff = max_diff(&ours, &theirs);
         assert!(diff < 1e-4, "{diff}");
         let bias = BertNet::attention_bias(&mask).expect("bias");
         let mut h = ids.clone();
         for k in 0..net.stages() {
             h = net.stage(k, &h, &bias, true).expect("stage");
         }
-        let diff = (&h - &ours)
-            .expect("d")
-            .abs()
-            .expect("a")
-            .flatten_all()
-            .expect("f")
-            .max(0)
-            .expect("m")
-            .to_scalar::<f32>()
-            .expect("s");
+        let diff = max_diff(&h, &ours);
         assert!(diff < 1e-4, "{diff}");
         // Gradients reach the embeddings through every layer.
         let loss = BertNet::mean_pool(&h, &mask)

@@ -188,6 +188,33 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Softmax)
 }
 
+/// A layer norm's weights that runs through [`layer_norm`] (with gradients) when training
+/// and candle's fused kernel (without) otherwise; the ViT and BERT networks share it.
+pub struct Norm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl Norm {
+    /// `weight` and `bias` of width `d` under `vb`.
+    pub fn load(vb: candle_nn::VarBuilder, d: usize, eps: f64) -> Result<Self> {
+        Ok(Norm {
+            w: vb.get(d, "weight")?,
+            b: vb.get(d, "bias")?,
+            eps,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if train {
+            layer_norm(x, &self.w, &self.b, self.eps)
+        } else {
+            candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps as f32)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

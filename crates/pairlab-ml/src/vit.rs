@@ -20,6 +20,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::checkpoint::Weights;
+use crate::lastdim::Norm;
 
 /// The heads of a published ViT of this width: 64 wide, except the huge ones (ViT-H/14:
 /// 1280 = 16 × 80; ViT-g/14: 1408 = 16 × 88; ViT-bigG/14: 1664 = 16 × 104); 0 when unknown
@@ -169,30 +170,6 @@ impl Config {
             clip: false,
             quick_gelu: false,
         })
-    }
-}
-
-struct Norm {
-    w: Tensor,
-    b: Tensor,
-    eps: f64,
-}
-
-impl Norm {
-    fn load(vb: VarBuilder, d: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(Norm {
-            w: vb.get(d, "weight")?,
-            b: vb.get(d, "bias")?,
-            eps,
-        })
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        if train {
-            crate::lastdim::layer_norm(x, &self.w, &self.b, self.eps)
-        } else {
-            candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps as f32)
-        }
     }
 }
 

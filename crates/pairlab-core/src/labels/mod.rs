@@ -543,61 +543,8 @@ pub fn set_review(
     Ok(())
 }
 
-/// The value that counts for training, splitting and evaluation, per (pair, class) of a
-/// schema: the human label first, then the most confident machine label. In a multi-class
-/// schema a pair has one class, so its values come from one source: the human's when there
-/// are any, else the most confident source's (another run's pre-label of a different class
-/// never joins an imported or human label).
-pub fn best_values(
-    conn: &Connection,
-    schema_id: i64,
-) -> Result<std::collections::HashMap<(i64, String), i8>> {
-    best_values_without(conn, schema_id, None)
-}
-
-/// [`best_values`] leaving out the labels of one source (a run's own pre-labels, which
-/// must never be the truth it is scored against).
-pub fn best_values_without(
-    conn: &Connection,
-    schema_id: i64,
-    source: Option<&str>,
-) -> Result<std::collections::HashMap<(i64, String), i8>> {
-    let kind: String =
-        conn.query_row("SELECT kind FROM schemas WHERE id = ?1", [schema_id], |r| {
-            r.get(0)
-        })?;
-    let per_pair = SchemaKind::parse(&kind)? == SchemaKind::MultiClass;
-    let mut stmt = conn.prepare(
-        "SELECT pair_id, class, value, source FROM labels WHERE schema_id = ?1 AND source IS NOT ?2
-         ORDER BY pair_id, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC, source, class",
-    )?;
-    let mut out = std::collections::HashMap::new();
-    let rows = stmt.query_map(rusqlite::params![schema_id, source], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i8>(2)?,
-            r.get::<_, String>(3)?,
-        ))
-    })?;
-    // Multi-class: the source of each pair's first (best) row.
-    let mut chosen: Option<(i64, String)> = None;
-    for row in rows {
-        let (pair, class, value, src) = row?;
-        if per_pair {
-            match &chosen {
-                Some((p, s)) if *p == pair => {
-                    if *s != src {
-                        continue;
-                    }
-                }
-                _ => chosen = Some((pair, src)),
-            }
-        }
-        out.entry((pair, class)).or_insert(value);
-    }
-    Ok(out)
-}
+mod best;
+pub use best::{best_values, best_values_without};
 
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,25 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
+/// The error of a poisoned weights lock (a thread panicked while holding a `VarMap`).
+pub(crate) fn lock_err<T>(_: T) -> crate::MlError {
+    crate::MlError::Unsupported("a weights lock was poisoned".into())
+}
+
+/// A copy of every variable of `maps` (the best epoch's weights, set back at the end).
+pub(crate) fn snapshot(
+    maps: &[&candle_nn::VarMap],
+) -> crate::error::Result<Vec<(candle_core::Var, candle_core::Tensor)>> {
+    let mut out = Vec::new();
+    for vm in maps {
+        let data = vm.data().lock().map_err(lock_err)?;
+        for v in data.values() {
+            out.push((v.clone(), v.as_tensor().copy()?));
+        }
+    }
+    Ok(out)
+}
+
 /// Cosine decay from `lr` to `lr / 100` over `total` epochs.
 pub fn cosine_lr(lr: f64, epoch: usize, total: usize) -> f64 {
     let t = epoch as f64 / total.max(1) as f64;

@@ -57,9 +57,7 @@ pub use memory::{MemoryEstimate, RunEstimate, estimate_run};
 pub use model::Finetuned;
 use tuner::Tuner;
 
-fn lock_err<T>(_: T) -> MlError {
-    MlError::Unsupported("a weights lock was poisoned".into())
-}
+use crate::train::lock_err;
 
 /// How much of the backbone trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

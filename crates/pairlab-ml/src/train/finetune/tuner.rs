@@ -166,14 +166,7 @@ impl Tuner {
     }
 
     pub(super) fn snapshot(&self) -> Result<Vec<(Var, Tensor)>> {
-        let mut out = Vec::new();
-        for vm in [&self.net_vars, &self.head_vars] {
-            let data = vm.data().lock().map_err(lock_err)?;
-            for v in data.values() {
-                out.push((v.clone(), v.as_tensor().copy()?));
-            }
-        }
-        Ok(out)
+        crate::train::snapshot(&[&self.net_vars, &self.head_vars])
     }
 
     pub(super) fn fit(

@@ -1,7 +1,6 @@
 //! Training a joint module: the features of every pair computed once (the encoders are
 //! frozen), then AdamW with a cosine schedule, modality dropout and early stopping.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -99,10 +98,7 @@ fn cache(
 /// uniform in ±1/√fan-in, biases zero.
 fn seed_vars(vars: &VarMap, seed: u64) -> Result<()> {
     let mut rng = SplitMix64(seed ^ 0xF0_5E);
-    let data = vars
-        .data()
-        .lock()
-        .map_err(|_| MlError::Unsupported("a weights lock was poisoned".into()))?;
+    let data = vars.data().lock().map_err(crate::train::lock_err)?;
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
     for name in names {
@@ -220,16 +216,7 @@ pub(super) fn fit(
             ..Default::default()
         },
     )?;
-    let snapshot = || -> Result<HashMap<String, Tensor>> {
-        let data = vars
-            .data()
-            .lock()
-            .map_err(|_| MlError::Unsupported("a weights lock was poisoned".into()))?;
-        data.iter()
-            .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
-            .collect()
-    };
-    let mut best = snapshot()?;
+    let mut best = crate::train::snapshot(&[&vars])?;
     let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
     let mut stop = EarlyStop::new(cfg.patience);
     let val_rows = va.useful();
@@ -263,20 +250,27 @@ pub(super) fn fit(
         };
         let verdict = stop.record((epoch, lr, started), train_loss, v, observe)?;
         if verdict.improved {
-            best = snapshot()?;
+            best = crate::train::snapshot(&[&vars])?;
         }
         if verdict.stop {
             break;
         }
     }
-    let joint = Joint::load(
-        VarBuilder::from_tensors(best.clone(), DType::F32, device),
-        &meta,
-    )?;
+    // The best epoch's weights back in the variables the joint module reads.
+    for (v, t) in &best {
+        v.set(t)?;
+    }
+    let joint_tensors = vars
+        .data()
+        .lock()
+        .map_err(crate::train::lock_err)?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
     let model = FusionModel {
         meta,
         joint,
-        joint_tensors: best,
+        joint_tensors,
         text,
         text_dir: cfg.text_model.clone(),
         device: device.clone(),

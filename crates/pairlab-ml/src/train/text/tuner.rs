@@ -15,9 +15,7 @@ use crate::train::fit::{Data, EarlyStop, Event};
 use crate::train::trainer::{Fitted, Part};
 use crate::train::{Targets, cosine_lr};
 
-fn lock_err<T>(_: T) -> MlError {
-    MlError::Unsupported("a weights lock was poisoned".into())
-}
+use crate::train::lock_err;
 
 /// Token rows (`[count, ids…]`) into an id tensor and its mask, padded to the longest.
 pub(crate) fn batch_of(rows: &[f32], dim: usize, device: &Device) -> Result<(Tensor, Tensor)> {
@@ -205,14 +203,7 @@ impl TextTuner {
     }
 
     fn snapshot(&self) -> Result<Vec<(Var, Tensor)>> {
-        let mut out = Vec::new();
-        for vm in [&self.net_vars, &self.head_vars] {
-            let data = vm.data().lock().map_err(lock_err)?;
-            for v in data.values() {
-                out.push((v.clone(), v.as_tensor().copy()?));
-            }
-        }
-        Ok(out)
+        crate::train::snapshot(&[&self.net_vars, &self.head_vars])
     }
 
     /// One pass over the shuffled training rows in batches; answers the mean batch loss.
