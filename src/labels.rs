@@ -7,7 +7,7 @@ use clap::Subcommand;
 use pairlab_core::Library;
 use pairlab_core::labels::{LabelEvent, parse_value};
 
-fn default_annotator() -> String {
+pub fn default_annotator() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())

@@ -13,6 +13,7 @@ mod bench;
 mod bench_browse;
 mod bench_clip;
 mod bench_text;
+mod export;
 mod index;
 mod labeler_learn;
 mod labels;
@@ -54,6 +55,11 @@ struct Cli {
 enum Command {
     /// Index (or re-index) a corpus folder into the library.
     Index(index::IndexCommand),
+    /// Export pairs with images, reports and labels: Hugging Face Parquet, ImageFolder,
+    /// CheXpert CSV, JSONL or CSV.
+    Export(export::ExportCommand),
+    /// Import a label file (CheXpert CSV, MIMIC-CXR CheXpert/NegBio CSV, CSV, JSONL).
+    ImportLabels(export::ImportLabelsCommand),
     /// Counts for the library and each corpus.
     Stats {
         #[arg(long)]
@@ -287,6 +293,8 @@ fn errors(lib: &Library, limit: Option<u64>, json: bool) -> Result<()> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Index(cmd) => index::index(&mut open_library(cli.library)?, cmd)?,
+        Command::Export(cmd) => export::export(&open_library(cli.library)?, cmd)?,
+        Command::ImportLabels(cmd) => export::import_labels(&mut open_library(cli.library)?, cmd)?,
         Command::Stats { json } => show(json, &open_library(cli.library)?.stats()?, print::stats)?,
         Command::Search { text, limit, json } => show(
             json,

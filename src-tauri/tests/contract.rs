@@ -291,6 +291,21 @@ fn calls() -> Vec<(&'static str, Value)> {
         ("model_evidence", json!({"id": 1, "schema": "chexpert"})),
         ("labeler_status", json!({"schema": "chexpert"})),
         ("labeler_status", json!({"schema": "no-such-schema"})),
+        ("label_imports", json!({})),
+        ("undo_import", json!({"id": 99, "annotator": "dr-a"})),
+        (
+            "start_import_labels",
+            json!({"file": "relative/labels.csv"}),
+        ),
+        ("start_import_labels", json!({"format": "xlsx"})),
+        (
+            "start_export",
+            json!({"format": "jsonl", "out": "relative/folder"}),
+        ),
+        (
+            "start_export",
+            json!({"format": "parquet", "out": "/tmp/x"}),
+        ),
     ]
 }
 

@@ -256,6 +256,36 @@ impl Jobs {
         })
     }
 
+    /// Exports pairs (see `Library::export`); the result is the export summary.
+    pub fn start_export(&self, opts: crate::export::ExportOptions) -> Result<JobStarted> {
+        if !std::path::Path::new(&opts.out).is_absolute() {
+            return Err(Error::field(
+                "out",
+                format!("{} is not an absolute path", opts.out),
+            ));
+        }
+        self.start("export", move |lib, job| to_value(lib.export(&opts, job)?))
+    }
+
+    /// Imports a label file (see `Library::import_labels`); the result is the import
+    /// summary.
+    pub fn start_import_labels(
+        &self,
+        opts: crate::labels::import::ImportOptions,
+    ) -> Result<JobStarted> {
+        if let Some(file) = &opts.file
+            && !std::path::Path::new(file).is_absolute()
+        {
+            return Err(Error::field(
+                "file",
+                format!("{file} is not an absolute path"),
+            ));
+        }
+        self.start("import-labels", move |lib, job| {
+            to_value(lib.import_labels(&opts, job)?)
+        })
+    }
+
     /// Indexes a corpus folder (see `Library::index`); the result is the index summary.
     pub fn start_index(&self, args: IndexArgs) -> Result<JobStarted> {
         let (root, opts) = args.options()?;

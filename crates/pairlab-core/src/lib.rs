@@ -14,6 +14,7 @@ pub mod browse;
 pub mod demo;
 pub mod embed;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod jobs;
 pub mod labels;

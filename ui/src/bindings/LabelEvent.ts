@@ -11,4 +11,8 @@ kind: string,
 /**
  * The event an undo undoes, or the undo a redo redoes.
  */
-ref_event: number | null, time: string, };
+ref_event: number | null, time: string, 
+/**
+ * The label import the change belongs to (undone and redone as one step).
+ */
+import_id: number | null, };

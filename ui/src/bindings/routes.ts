@@ -10,7 +10,11 @@ import type { EpochMetrics } from "./EpochMetrics";
 import type { ErrorRow } from "./ErrorRow";
 import type { EvalReport } from "./EvalReport";
 import type { Evidence } from "./Evidence";
+import type { ExportOptions } from "./ExportOptions";
 import type { Health } from "./Health";
+import type { ImportOptions } from "./ImportOptions";
+import type { ImportRecord } from "./ImportRecord";
+import type { ImportUndone } from "./ImportUndone";
 import type { IndexArgs } from "./IndexArgs";
 import type { JobStarted } from "./JobStarted";
 import type { JobState } from "./JobState";
@@ -75,6 +79,10 @@ export const ROUTES = {
   undo: { method: "POST", path: "/api/undo", kind: "json" },
   redo: { method: "POST", path: "/api/redo", kind: "json" },
   set_review: { method: "POST", path: "/api/review", kind: "json" },
+  start_export: { method: "POST", path: "/api/exports", kind: "json" },
+  start_import_labels: { method: "POST", path: "/api/labels/imports", kind: "json" },
+  label_imports: { method: "GET", path: "/api/labels/imports", kind: "json" },
+  undo_import: { method: "POST", path: "/api/labels/imports/{id}/undo", kind: "json" },
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
   jobs: { method: "GET", path: "/api/jobs", kind: "json" },
   job: { method: "GET", path: "/api/jobs/{id}", kind: "json" },
@@ -121,6 +129,10 @@ export interface Calls {
   undo: { args: AnnotatorArgs; answer: LabelEvent | null };
   redo: { args: AnnotatorArgs; answer: LabelEvent | null };
   set_review: { args: SetReviewArgs; answer: ReviewStatus };
+  start_export: { args: ExportOptions; answer: JobStarted };
+  start_import_labels: { args: ImportOptions; answer: JobStarted };
+  label_imports: { args: Record<string, never>; answer: Array<ImportRecord> };
+  undo_import: { args: AnnotatorArgs & { id: number }; answer: ImportUndone };
   start_index: { args: IndexArgs; answer: JobStarted };
   jobs: { args: Record<string, never>; answer: Array<JobState> };
   job: { args: { id: number }; answer: JobState };

@@ -32,6 +32,8 @@ fn export_into(dir: &Path) -> Result<()> {
     let mut export = Export { dir, failed: None };
     super::endpoints::visit(&mut export);
     ts_rs::TypeVisitor::visit::<crate::ingest::IndexSummary>(&mut export);
+    ts_rs::TypeVisitor::visit::<crate::export::ExportSummary>(&mut export);
+    ts_rs::TypeVisitor::visit::<crate::labels::import::ImportSummary>(&mut export);
     ts_rs::TypeVisitor::visit::<crate::error::ErrorKind>(&mut export);
     match export.failed {
         Some(e) => Err(Error::Invalid(format!("ts-rs: {e}"))),

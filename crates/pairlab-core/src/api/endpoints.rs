@@ -16,7 +16,9 @@ use super::requests::*;
 use super::routes::{Kind, Route};
 use crate::browse::BrowsePage;
 use crate::error::{Error, Result};
+use crate::export::ExportOptions;
 use crate::jobs::JobState;
+use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
 use crate::report_labeler::Evidence;
@@ -165,6 +167,31 @@ macro_rules! for_each_endpoint {
                     }
                     let a = SetReviewArgs { annotator: cx.annotator(a.annotator.clone()), ..a };
                     cx.library()?.set_review_status(&a)
+                } }
+                /// Starts an export (Hugging Face Parquet, ImageFolder, CheXpert CSV, JSONL,
+                /// CSV) into a folder on the library's machine; follow it with `job`.
+                start_export { POST "/exports" Admin (cx, a: ExportOptions) -> JobStarted {
+                    cx.jobs().start_export(a)
+                } }
+                /// Starts importing a label file (a path on the library's machine, or its
+                /// uploaded content); follow it with `job`.
+                start_import_labels { POST "/labels/imports" Admin (cx, a: ImportOptions) -> JobStarted {
+                    let a = match a.source {
+                        ImportSource::Human => ImportOptions {
+                            annotator: Some(cx.annotator(a.annotator.clone().unwrap_or_default())),
+                            ..a
+                        },
+                        ImportSource::Import => a,
+                    };
+                    cx.jobs().start_import_labels(a)
+                } }
+                /// Every label import, newest first.
+                label_imports { GET "/labels/imports" any (cx, _a: NoArgs) -> Vec<ImportRecord> {
+                    cx.library()?.label_imports()
+                } }
+                /// Undoes a whole label import (refused when one of its labels changed since).
+                undo_import { POST "/labels/imports/{id}/undo" Admin (cx, a: AnnotatorArgs, id) -> ImportUndone {
+                    cx.library()?.undo_import(id, &cx.annotator(a.annotator))
                 } }
                 /// Starts indexing a corpus folder; follow it with `job` / `job_events`.
                 start_index { POST "/corpora" Admin (cx, a: IndexArgs) -> JobStarted {

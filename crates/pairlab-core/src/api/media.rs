@@ -87,18 +87,9 @@ impl Library {
                 img.format
             )));
         }
-        if !abs.is_file() {
-            return Err(Error::NotFound("the image file is missing".into()));
-        }
-        let decoded = decode_full(abs, &Limits::default())
-            .map_err(|e| Error::Invalid(format!("cannot render {}: {}", img.format, e.message)))?;
-        let mut out = Cursor::new(Vec::new());
-        decoded
-            .write_to(&mut out, image::ImageFormat::Png)
-            .map_err(|e| Error::io(abs, std::io::Error::other(e)))?;
         Ok(MediaFile {
             content_type: "image/png",
-            bytes: out.into_inner(),
+            bytes: render_png(abs, &img.format)?,
             etag,
         })
     }
@@ -130,4 +121,19 @@ impl Library {
             etag,
         })
     }
+}
+
+/// An image file (DICOM, TIFF, …) decoded and written as a PNG: what web views and
+/// exports show of formats they cannot read.
+pub(crate) fn render_png(abs: &Path, format: &str) -> Result<Vec<u8>> {
+    if !abs.is_file() {
+        return Err(Error::NotFound("the image file is missing".into()));
+    }
+    let decoded = decode_full(abs, &Limits::default())
+        .map_err(|e| Error::Invalid(format!("cannot render {format}: {}", e.message)))?;
+    let mut out = Cursor::new(Vec::new());
+    decoded
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| Error::io(abs, std::io::Error::other(e)))?;
+    Ok(out.into_inner())
 }

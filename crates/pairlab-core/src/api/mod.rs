@@ -18,6 +18,7 @@ use requests::{ReviewStatus, SetReviewArgs};
 pub mod bindings;
 pub mod endpoint;
 pub mod endpoints;
+mod interop;
 mod media;
 mod models;
 pub mod requests;
@@ -26,6 +27,7 @@ mod runs;
 mod splits;
 mod users;
 pub use endpoint::{Call, Endpoint, Visit};
+pub(crate) use media::render_png;
 pub use media::{MediaFile, etag_matches, is_plain_relative};
 pub use models::{EncodeInput, Encoding};
 

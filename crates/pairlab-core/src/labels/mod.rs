@@ -4,6 +4,7 @@
 //! value of a class is the human one if any, else the most confident machine one. Every
 //! change is appended to `label_events`, which also drives per-annotator undo and redo.
 
+pub mod import;
 pub mod schema;
 mod values;
 
@@ -38,6 +39,8 @@ pub struct LabelEvent {
     /// The event an undo undoes, or the undo a redo redoes.
     pub ref_event: Option<i64>,
     pub time: String,
+    /// The label import the change belongs to (undone and redone as one step).
+    pub import_id: Option<i64>,
 }
 
 /// The value a class has now, and where it comes from.
@@ -83,17 +86,19 @@ pub struct Provenance<'a> {
 }
 
 /// One change as the audit trail records it.
-struct Change<'a> {
-    annotator: Option<&'a str>,
-    old: Option<i8>,
-    new: Option<i8>,
+pub(crate) struct Change<'a> {
+    pub(crate) annotator: Option<&'a str>,
+    pub(crate) old: Option<i8>,
+    pub(crate) new: Option<i8>,
     /// `set`, `undo` or `redo`.
-    kind: &'a str,
+    pub(crate) kind: &'a str,
     /// The event an undo or redo reverses.
-    ref_event: Option<i64>,
+    pub(crate) ref_event: Option<i64>,
+    /// The label import it belongs to.
+    pub(crate) batch: Option<i64>,
 }
 
-fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
+pub(crate) fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
     Ok(conn
         .prepare_cached(
             "SELECT value FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND class = ?3 AND source = ?4",
@@ -103,7 +108,12 @@ fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
 }
 
 /// Writes (or, for a blank, removes) one label row without recording an event.
-fn write_row(conn: &Connection, key: LabelKey, value: Option<i8>, with: Provenance) -> Result<()> {
+pub(crate) fn write_row(
+    conn: &Connection,
+    key: LabelKey,
+    value: Option<i8>,
+    with: Provenance,
+) -> Result<()> {
     let Provenance {
         annotator,
         confidence,
@@ -130,21 +140,22 @@ fn write_row(conn: &Connection, key: LabelKey, value: Option<i8>, with: Provenan
 }
 
 /// Records one change in the audit trail; answers the event's id.
-fn record(conn: &Connection, key: LabelKey, change: Change) -> Result<i64> {
+pub(crate) fn record(conn: &Connection, key: LabelKey, change: Change) -> Result<i64> {
     let Change {
         annotator,
         old,
         new,
         kind,
         ref_event,
+        batch,
     } = change;
     Ok(conn
         .prepare_cached(
-            "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+            "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event, import_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         )?
         .query_row(
-            params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event],
+            params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event, batch],
             |r| r.get(0),
         )?)
 }
@@ -211,6 +222,7 @@ pub fn set_human(
         new: value,
         kind: "set",
         ref_event: None,
+        batch: None,
     };
     let id = record(&tx, key, change)?;
     let ev = event(&tx, id)?;
@@ -317,6 +329,7 @@ pub fn set_machine(
             new: value,
             kind: "set",
             ref_event: None,
+            batch: None,
         };
         record(conn, key, change)?;
     }
@@ -366,16 +379,30 @@ fn reverse_latest(
         return Ok(None);
     };
     let ev = event(&tx, target)?;
-    let id = apply_reverse(&tx, &ev, annotator, kind)?;
+    if let Some(batch) = ev.import_id {
+        // A change of a label import: the whole import is undone (or redone) at once.
+        let out = import::reverse_batch(&tx, batch, annotator, kind)?;
+        tx.commit()?;
+        return Ok(out);
+    }
+    let id = apply_reverse(&tx, &ev, annotator, kind, None)?;
     let out = event(&tx, id)?;
     tx.commit()?;
     Ok(Some(out))
 }
 
-/// Puts back `ev.old_value` and records it as `kind` referring to `ev`.
-fn apply_reverse(conn: &Connection, ev: &LabelEvent, annotator: &str, kind: &str) -> Result<i64> {
+/// Puts back `ev.old_value` and records it as `kind` referring to `ev` (and to the label
+/// import `batch`).
+pub(crate) fn apply_reverse(
+    conn: &Connection,
+    ev: &LabelEvent,
+    annotator: &str,
+    kind: &str,
+    batch: Option<i64>,
+) -> Result<i64> {
     let schema = schema::get(conn, &ev.schema)?;
-    let key = LabelKey::new(ev.pair, &schema, &ev.class, HUMAN);
+    let source = ev.source.as_str().to_owned();
+    let key = LabelKey::new(ev.pair, &schema, &ev.class, &source);
     let now = stored(conn, key)?;
     if now != ev.new_value {
         // Someone else changed this label since: putting the old value back would
@@ -386,7 +413,7 @@ fn apply_reverse(conn: &Connection, ev: &LabelEvent, annotator: &str, kind: &str
         )));
     }
     let with = Provenance {
-        annotator: Some(annotator),
+        annotator: ev.source.is_human().then_some(annotator),
         ..Provenance::default()
     };
     write_row(conn, key, ev.old_value, with)?;
@@ -396,13 +423,14 @@ fn apply_reverse(conn: &Connection, ev: &LabelEvent, annotator: &str, kind: &str
         new: ev.old_value,
         kind,
         ref_event: Some(ev.id),
+        batch,
     };
     record(conn, key, change)
 }
 
 const EVENT_SQL: &str =
     "SELECT e.id, e.pair_id, s.name, e.class, e.source, e.annotator, e.old_value,
-        e.new_value, e.kind, e.ref_event, e.created_at
+        e.new_value, e.kind, e.ref_event, e.created_at, e.import_id
      FROM label_events e JOIN schemas s ON s.id = e.schema_id";
 
 fn row_event(r: &rusqlite::Row) -> rusqlite::Result<LabelEvent> {
@@ -418,10 +446,11 @@ fn row_event(r: &rusqlite::Row) -> rusqlite::Result<LabelEvent> {
         kind: r.get(8)?,
         ref_event: r.get(9)?,
         time: r.get(10)?,
+        import_id: r.get(11)?,
     })
 }
 
-fn event(conn: &Connection, id: i64) -> Result<LabelEvent> {
+pub(crate) fn event(conn: &Connection, id: i64) -> Result<LabelEvent> {
     Ok(conn.query_row(&format!("{EVENT_SQL} WHERE e.id = ?1"), [id], row_event)?)
 }
 
