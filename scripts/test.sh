@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, in order: the web UI (install, type check, unit tests, build),
 # `cargo test --workspace` (unit, integration and the API contract over core, HTTP and
-# Tauri), then end to end: chromium against `pairlab serve`, and the real Tauri window
+# Tauri), the exports read back by Hugging Face `datasets` and pandas (tests/interop, in a
+# venv it makes from PyPI), then end to end: chromium against `pairlab serve`, and the real Tauri window
 # under Xvfb. Prints one `tests: N passed, M failed` line; exits non-zero on any failure.
 # First it installs what is missing, saying what it does: the system packages
 # (scripts/setup.sh, as root or with sudo), the model fixtures (scripts/fetch-fixtures.sh)
@@ -37,6 +38,7 @@ stage "ui: type check" npm --prefix ui run check
 stage "ui: unit tests (vitest)" npm --prefix ui test
 stage "ui: build" npm --prefix ui run build
 stage "cargo test --workspace" cargo test --workspace
+stage "interop: datasets and pandas read the exports" bash tests/interop/run.sh
 stage "e2e: chromium against pairlab serve" node tests/e2e/browser.mjs
 stage "e2e: the Tauri window under Xvfb" \
     xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/window.mjs

@@ -41,8 +41,20 @@ fn yaml(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''").replace('\n', " "))
 }
 
+/// What the Parquet files are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The hub layout: `data/` shards with the `Image` column, and the card.
+    Hub,
+    /// ImageFolder's `{split}/metadata.parquet` beside the images: `file_name` instead of
+    /// the image, one file per split (typed columns: a class blank in one split and set in
+    /// another reads the same in both, which JSON lines cannot say).
+    Metadata,
+}
+
 pub struct Parquet {
     plan: Plan,
+    layout: Layout,
     arrow: SchemaRef,
     /// The features as `datasets` writes them (JSON) and as the card lists them (YAML).
     features_yaml: String,
@@ -53,7 +65,8 @@ pub struct Parquet {
     /// Staged shards of the current part.
     shards: Vec<String>,
     files: Vec<String>,
-    counts: Vec<(String, u64)>,
+    /// Per split: rows and bytes written.
+    counts: Vec<(String, u64, u64)>,
 }
 
 /// The label columns' names, checked against the fixed columns.
@@ -76,14 +89,18 @@ fn value(dtype: &str) -> String {
 }
 
 impl Parquet {
-    pub(crate) fn new(plan: Plan) -> Result<Parquet> {
+    pub(crate) fn new(plan: Plan, layout: Layout) -> Result<Parquet> {
         let text = |name: &str| Field::new(name, DataType::Utf8, true);
         let image = DataType::Struct(Fields::from(vec![
             Field::new("bytes", DataType::Binary, true),
             Field::new("path", DataType::Utf8, true),
         ]));
+        let first = match layout {
+            Layout::Hub => Field::new("image", image, true),
+            Layout::Metadata => Field::new("file_name", DataType::Utf8, false),
+        };
         let mut fields = vec![
-            Field::new("image", image, true),
+            first,
             Field::new("pair_id", DataType::Int64, false),
             text("patient_id"),
             text("study_id"),
@@ -95,12 +112,16 @@ impl Parquet {
             text("findings"),
             text("impression"),
         ];
-        let mut features: Vec<(String, String, String)> = vec![
-            (
+        let first = match layout {
+            Layout::Hub => (
                 "image".into(),
                 "{\"_type\": \"Image\"}".into(),
                 "dtype: image".into(),
             ),
+            Layout::Metadata => ("file_name".into(), value("string"), "dtype: string".into()),
+        };
+        let mut features: Vec<(String, String, String)> = vec![
+            first,
             ("pair_id".into(), value("int64"), "dtype: int64".into()),
         ];
         for name in ["patient_id", "study_id", "view", "image_path"] {
@@ -145,13 +166,15 @@ impl Parquet {
             .collect();
         let metadata = HashMap::from([("huggingface".to_owned(), features_json)]);
         let arrow = Arc::new(ArrowSchema::new_with_metadata(fields, metadata));
-        let rows_per_group = if plan.images == super::ImageMode::Path {
+        let rows_per_group = if plan.images == super::ImageMode::Path || layout == Layout::Metadata
+        {
             PLAIN_ROWS
         } else {
             IMAGE_ROWS
         };
         Ok(Parquet {
             plan,
+            layout,
             arrow,
             features_yaml,
             rows_per_group,
@@ -170,13 +193,18 @@ impl Parquet {
             return Ok(());
         }
         let batch = self.batch()?;
-        let part = self.buffer[0].0.part.clone();
+        let part = super::hf_split(&self.buffer[0].0.part).to_owned();
         self.buffer.clear();
         self.buffered_bytes = 0;
         if self.writer.is_none() {
-            let rel = format!("data/{part}-{:05}.parquet.partial", self.shards.len());
+            let rel = match self.layout {
+                Layout::Hub => format!("data/{part}-{:05}.parquet.partial", self.shards.len()),
+                Layout::Metadata => format!("{part}/metadata.parquet"),
+            };
             let path = self.plan.dir.join(&rel);
-            std::fs::create_dir_all(self.plan.dir.join("data")).map_err(|e| Error::io(&path, e))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
@@ -189,7 +217,7 @@ impl Parquet {
         if let Some(w) = &mut self.writer {
             w.write(&batch).map_err(pq)?;
             w.flush().map_err(pq)?;
-            if w.bytes_written() as u64 >= self.plan.max_shard_bytes {
+            if self.layout == Layout::Hub && w.bytes_written() as u64 >= self.plan.max_shard_bytes {
                 self.close_shard()?;
             }
         }
@@ -206,6 +234,34 @@ impl Parquet {
     fn batch(&self) -> Result<RecordBatch> {
         let rows = &self.buffer;
         let mut columns: Vec<ArrayRef> = Vec::new();
+        if self.layout == Layout::Metadata {
+            let names: Vec<&str> = rows
+                .iter()
+                .map(|(_, image)| match image {
+                    ImageOut::Placed(rel) => rel.rsplit('/').next().unwrap_or_default(),
+                    ImageOut::Bytes(_, p) | ImageOut::Path(p) => p.as_str(),
+                })
+                .collect();
+            columns.push(Arc::new(StringArray::from(names)));
+        } else {
+            columns.push(self.image_column()?);
+        }
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(r, _)| r.pair),
+        )));
+        self.common_columns(&mut columns);
+        if let Some(schema) = &self.plan.schema {
+            self.label_arrays(schema, &mut columns)?;
+        }
+        if let Some(dim) = self.plan.embedding_dim {
+            columns.push(self.embedding_column(dim)?);
+        }
+        RecordBatch::try_new(self.arrow.clone(), columns).map_err(pq)
+    }
+
+    /// The `Image` column: `{bytes, path}`.
+    fn image_column(&self) -> Result<ArrayRef> {
+        let rows = &self.buffer;
         let (bytes, paths): (Vec<Option<&[u8]>>, Vec<Option<&str>>) = rows
             .iter()
             .map(|(_, image)| match image {
@@ -221,12 +277,14 @@ impl Parquet {
             Arc::new(BinaryArray::from(bytes)),
             Arc::new(StringArray::from(paths)),
         ];
-        columns.push(Arc::new(
+        Ok(Arc::new(
             StructArray::try_new(image_fields, image_arrays, None).map_err(pq)?,
-        ));
-        columns.push(Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|(r, _)| r.pair),
-        )));
+        ))
+    }
+
+    /// Patient, study, view, path, size and report columns.
+    fn common_columns(&self, columns: &mut Vec<ArrayRef>) {
+        let rows = &self.buffer;
         let text = |f: &dyn Fn(&Row) -> Option<&str>| -> ArrayRef {
             Arc::new(StringArray::from(
                 rows.iter().map(|(r, _)| f(r)).collect::<Vec<_>>(),
@@ -245,30 +303,29 @@ impl Parquet {
         columns.push(text(&|r| r.report.as_deref()));
         columns.push(text(&|r| r.findings.as_deref()));
         columns.push(text(&|r| r.impression.as_deref()));
-        if let Some(schema) = &self.plan.schema {
-            self.label_arrays(schema, &mut columns)?;
-        }
-        if let Some(dim) = self.plan.embedding_dim {
-            let mut values = Vec::with_capacity(rows.len() * dim);
-            let mut valid = Vec::with_capacity(rows.len());
-            for (r, _) in rows {
-                match &r.embedding {
-                    Some(e) => values.extend_from_slice(e),
-                    None => values.extend(std::iter::repeat_n(0.0, dim)),
-                }
-                valid.push(r.embedding.is_some());
+    }
+
+    /// The embeddings as a fixed-size list (null where a pair has none).
+    fn embedding_column(&self, dim: usize) -> Result<ArrayRef> {
+        let rows = &self.buffer;
+        let mut values = Vec::with_capacity(rows.len() * dim);
+        let mut valid = Vec::with_capacity(rows.len());
+        for (r, _) in rows {
+            match &r.embedding {
+                Some(e) => values.extend_from_slice(e),
+                None => values.extend(std::iter::repeat_n(0.0, dim)),
             }
-            let item = Arc::new(Field::new("item", DataType::Float32, true));
-            let list = FixedSizeListArray::try_new(
-                item,
-                dim as i32,
-                Arc::new(Float32Array::from(values)),
-                Some(valid.into()),
-            )
-            .map_err(pq)?;
-            columns.push(Arc::new(list));
+            valid.push(r.embedding.is_some());
         }
-        RecordBatch::try_new(self.arrow.clone(), columns).map_err(pq)
+        let item = Arc::new(Field::new("item", DataType::Float32, true));
+        let list = FixedSizeListArray::try_new(
+            item,
+            dim as i32,
+            Arc::new(Float32Array::from(values)),
+            Some(valid.into()),
+        )
+        .map_err(pq)?;
+        Ok(Arc::new(list))
     }
 
     fn label_arrays(&self, schema: &Schema, columns: &mut Vec<ArrayRef>) -> Result<()> {
@@ -321,14 +378,16 @@ impl Parquet {
     /// The dataset card: the YAML front matter `datasets` reads, and how to load the export.
     fn readme(&self) -> String {
         let mut y = String::from("---\nconfigs:\n- config_name: default\n  data_files:\n");
-        for (part, _) in self.counts.iter().filter(|(_, n)| *n > 0) {
+        for (part, _, _) in self.counts.iter().filter(|(_, n, _)| *n > 0) {
             y.push_str(&format!("  - split: {part}\n    path: data/{part}-*\n"));
         }
         y.push_str("dataset_info:\n  features:\n");
         y.push_str(&self.features_yaml);
         y.push_str("  splits:\n");
-        for (part, n) in self.counts.iter().filter(|(_, n)| *n > 0) {
-            y.push_str(&format!("  - name: {part}\n    num_examples: {n}\n"));
+        for (part, n, bytes) in self.counts.iter().filter(|(_, n, _)| *n > 0) {
+            y.push_str(&format!(
+                "  - name: {part}\n    num_bytes: {bytes}\n    num_examples: {n}\n"
+            ));
         }
         y.push_str("---\n\n# Pairlab export\n\n");
         y.push_str(
@@ -431,21 +490,39 @@ impl Sink for Parquet {
         Ok(())
     }
 
+    fn image_dest(&self, row: &Row, file_name: &str) -> std::result::Result<String, String> {
+        Ok(format!("{}/{file_name}", super::hf_split(&row.part)))
+    }
+
     fn end_part(&mut self, part: &str, rows: u64) -> Result<()> {
         self.flush()?;
         self.close_shard()?;
+        let split = super::hf_split(part);
+        if self.layout == Layout::Metadata {
+            self.files.extend(std::mem::take(&mut self.shards));
+            return Ok(());
+        }
         let n = self.shards.len();
+        let mut bytes = 0;
         for (i, staged) in std::mem::take(&mut self.shards).into_iter().enumerate() {
-            let rel = format!("data/{part}-{i:05}-of-{n:05}.parquet");
+            let rel = format!("data/{split}-{i:05}-of-{n:05}.parquet");
             let (from, to) = (self.plan.dir.join(&staged), self.plan.dir.join(&rel));
             std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+            bytes += std::fs::metadata(&to).map_err(|e| Error::io(&to, e))?.len();
             self.files.push(rel);
         }
-        self.counts.push((part.to_owned(), rows));
+        self.counts.push((split.to_owned(), rows, bytes));
         Ok(())
     }
 
+    fn embeds_rendered(&self) -> bool {
+        self.layout == Layout::Hub
+    }
+
     fn finish(mut self: Box<Self>) -> Result<Vec<String>> {
+        if self.layout == Layout::Metadata {
+            return Ok(self.files);
+        }
         let path = self.plan.dir.join("README.md");
         std::fs::write(&path, self.readme()).map_err(|e| Error::io(&path, e))?;
         self.files.push("README.md".into());

@@ -40,7 +40,8 @@ const PARTIAL: &str = ".pairlab-partial";
 pub enum ExportFormat {
     /// Hugging Face `datasets`' hub layout: Parquet shards per part and a README card.
     HfParquet,
-    /// `part/class/image` (multi-class) or images with `metadata.jsonl` (multi-label).
+    /// `split/class/image` (multi-class) or images with a `metadata.parquet` per split
+    /// (multi-label).
     Imagefolder,
     /// CheXpert's `Path,Sex,Age,Frontal/Lateral,AP/PA,<classes>`, one file per part.
     ChexpertCsv,
@@ -212,6 +213,15 @@ pub struct ExportSummary {
     pub skips: Vec<ExportSkip>,
 }
 
+/// The split name `datasets` gives a part: `val` and `valid` are `validation` (what it
+/// infers from file and folder names), the others keep theirs.
+pub(crate) fn hf_split(part: &str) -> &str {
+    match part {
+        "val" | "valid" => "validation",
+        p => p,
+    }
+}
+
 /// How an image reaches a sink.
 pub(crate) enum ImageOut {
     /// The bytes to embed, and the file name they stand for.
@@ -228,6 +238,10 @@ pub(crate) trait Sink {
     /// pair cannot be written (an ImageFolder pair without a class).
     fn image_dest(&self, _row: &Row, file_name: &str) -> std::result::Result<String, String> {
         Ok(format!("images/{}/{file_name}", _row.part))
+    }
+    /// Whether images given by path that must be rendered (DICOM) travel as bytes.
+    fn embeds_rendered(&self) -> bool {
+        false
     }
     fn row(&mut self, row: &Row, image: ImageOut) -> Result<()>;
     /// The part's last row has been written.
@@ -344,8 +358,13 @@ fn write_all(
     let parts = plan.parts.clone();
     let images = plan.images;
     let mut sink: Box<dyn Sink> = match opts.format {
-        ExportFormat::HfParquet => Box::new(hf::Parquet::new(plan)?),
-        ExportFormat::Imagefolder => Box::new(folder::ImageFolder::new(plan)?),
+        ExportFormat::HfParquet => Box::new(hf::Parquet::new(plan, hf::Layout::Hub)?),
+        ExportFormat::Imagefolder => match &plan.schema {
+            Some(s) if s.kind == crate::labels::SchemaKind::MultiLabel => {
+                Box::new(hf::Parquet::new(plan, hf::Layout::Metadata)?)
+            }
+            _ => Box::new(folder::ImageFolder::new(plan)?),
+        },
         ExportFormat::ChexpertCsv => Box::new(text::Chexpert::new(plan)),
         ExportFormat::Jsonl => Box::new(text::Jsonl::new(plan)),
         ExportFormat::Csv => Box::new(text::Csv::new(plan)),
@@ -446,6 +465,12 @@ fn image_out(
         }
     };
     match mode {
+        // Parquet's Image feature is decoded by PIL, which cannot read DICOM: the rendered
+        // PNG travels with the original's path.
+        ImageMode::Path if render && sink.embeds_rendered() => Ok(ImageOut::Bytes(
+            bytes()?,
+            row.abs_image.to_string_lossy().into_owned(),
+        )),
         ImageMode::Path => Ok(ImageOut::Path(row.abs_image.to_string_lossy().into_owned())),
         ImageMode::Embed => Ok(ImageOut::Bytes(bytes()?, file_name.to_owned())),
         ImageMode::Thumbnail => {

@@ -55,6 +55,12 @@ pub(super) fn prepare_out(out: &Path) -> Result<PathBuf> {
             }
         }
         ours.extend(earlier.parts.iter().map(|p| p.part.clone().into()));
+        ours.extend(
+            earlier
+                .parts
+                .iter()
+                .map(|p| super::hf_split(&p.part).to_owned().into()),
+        );
         ours.insert("images".into());
         ours.insert(MANIFEST.into());
     }

@@ -266,7 +266,7 @@ fn imagefolder_files_each_labelled_image_under_its_class() -> Result<()> {
     // Pairs 3–5 have no class and 6 no file: all counted with their reasons.
     assert_eq!(s.skipped, 4);
     assert!(s.skips.iter().any(|k| k.reason.contains("no class label")));
-    // Multi-label: images and a metadata.jsonl per part.
+    // Multi-label: images and a metadata.parquet per split, one row per image.
     let out2 = dir.path().join("out2");
     export(
         &conn,
@@ -274,10 +274,20 @@ fn imagefolder_files_each_labelled_image_under_its_class() -> Result<()> {
         &opts(ExportFormat::Imagefolder, &out2),
         &Silent,
     )?;
-    let meta = read(&out2.join("train/metadata.jsonl"))?;
-    assert_eq!(meta.lines().count(), 4);
-    assert!(meta.starts_with("{\"file_name\":\"1_1.png\","), "{meta}");
     assert!(out2.join("train/1_1.png").is_file());
+    let file = std::fs::File::open(out2.join("train/metadata.parquet"))
+        .map_err(|e| Error::io("parquet", e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    assert_eq!(reader.schema().field(0).name(), "file_name");
+    let batch = reader
+        .build()
+        .map_err(|e| Error::Invalid(e.to_string()))?
+        .next();
+    let batch = batch
+        .transpose()
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    assert_eq!(batch.map(|b| b.num_rows()), Some(4));
     Ok(())
 }
 
