@@ -3,7 +3,7 @@
 // training run and see it finish, open the confusion matrix, click a cell, see the
 // misclassified samples. Screenshots of each view go to target/e2e/browser/.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, chromium, demoLibrary, outDir, pairlabBin, serve,
@@ -256,6 +256,9 @@ try {
     await page.goto(`${server.url}#/train`);
     const row = page.locator(`[data-testid="run-row"][data-run="${run.run_id}"]`);
     await row.locator('[data-testid="run-prelabel"]').click();
+    // The call answers with a toast once every pair is pre-labelled.
+    await page.waitForFunction((id) => document.body.textContent.includes(`pre-labelled from run ${id}`),
+      run.run_id, { timeout: 60000 });
     let explained = null;
     for (let id = 1; id <= 60 && explained === null; id++) {
       const ev = await api(`/api/pairs/${id}/model-evidence?schema=chexpert`);
@@ -313,6 +316,47 @@ try {
     await shot("library-added");
   });
 
+  await steps.step("export_a_split_then_import_labels_and_undo_the_import", async () => {
+    const exp = '[data-testid="library-export"]';
+    await page.selectOption('[data-testid="export-format"]', "jsonl");
+    await page.selectOption('[data-testid="export-split"]', "demo-by-patient");
+    await page.selectOption('[data-testid="export-schema"]', "chexpert");
+    const out = join(demo.dir, "export-jsonl");
+    await page.fill('[data-testid="export-out"]', out);
+    await page.click('[data-testid="export-start"]');
+    await page.waitForSelector(`${exp} [data-testid="job-progress"][data-status="done"]`, { timeout: 60000 });
+    await page.waitForSelector('[data-testid="export-summary"]');
+    const split = (await api("/api/splits")).find((s) => s.name === "demo-by-patient");
+    const total = split.parts.reduce((a, p) => a + p.pairs, 0);
+    assertEq(await page.textContent('[data-testid="export-rows"]'), total.toLocaleString("en-US"), "every pair of the split");
+    assertEq(await page.textContent('[data-testid="export-where"]'), out, "where it went");
+    for (const p of split.parts) {
+      const lines = readFileSync(join(out, `${p.part}.jsonl`), "utf8").trim().split("\n");
+      assertEq(lines.length, p.pairs, `${p.part}.jsonl has the part's pairs`);
+    }
+    // Import: an uploaded CSV with a matched, an unmatched and a malformed row.
+    const target = (await api("/api/pairs?limit=1&after=40"))[0].id;
+    await page.setInputFiles('[data-testid="import-upload"]', {
+      name: "labels.csv", mimeType: "text/csv",
+      buffer: Buffer.from(`pair_id,Fracture\n${target},1\n999999,1\n${target + 1},7\n`),
+    });
+    await page.selectOption('[data-testid="import-schema"]', "chexpert");
+    await page.click('[data-testid="import-start"]');
+    await page.waitForSelector('[data-testid="import-summary"]', { timeout: 30000 });
+    assertEq(await page.textContent('[data-testid="import-matched"]'), "1", "one row matched");
+    await page.waitForSelector('[data-testid="import-unmatched"]');
+    await page.waitForSelector('[data-testid="import-malformed"]');
+    const imported = (await api(`/api/pairs/${target}/history`)).filter((e) => e.import_id !== null);
+    assertEq(imported.map((e) => [e.class, e.source, e.new_value]), [["Fracture", "import", 1]], "the import's change");
+    await shot("library-export-import");
+    await page.click('[data-testid="import-undo"]');
+    await page.waitForFunction(async (p) => {
+      const h = await (await fetch(`/api/pairs/${p}/history`)).json();
+      return h.some((e) => e.kind === "undo" && e.import_id !== null);
+    }, target, { timeout: 15000 });
+    const labels = await api(`/api/pairs/${target}/labels?schema=chexpert`);
+    assertEq(labels.filter((l) => l.class === "Fracture" && l.source === "import").length, 0, "undone");
+  });
 
   await steps.step("sign_in_with_a_user_token", async () => {
     // Once the library has a user account, the server wants a token: the app asks for it,

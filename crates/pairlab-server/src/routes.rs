@@ -19,6 +19,9 @@ use crate::auth::CurrentUser;
 use crate::extract::{ApiJson, parse_id};
 use crate::{ApiError, AppState, blocking};
 
+/// The largest label file a browser may upload.
+pub const UPLOAD_LIMIT: usize = 256 << 20;
+
 /// Builds the JSON part of the router, one route per endpoint.
 #[derive(Default)]
 pub struct Routes(pub Router<AppState>);
@@ -30,7 +33,13 @@ impl Visit for Routes {
             _ => MethodFilter::GET,
         };
         let router = std::mem::take(&mut self.0);
-        self.0 = router.route(E::ROUTE.path, on(method, handle::<E>));
+        let mut route = on(method, handle::<E>);
+        if E::ROUTE.name == "start_import_labels" {
+            // A label file uploaded from a browser (CheXpert's train.csv is 25 MB); every
+            // other body keeps axum's 2 MB limit.
+            route = route.layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT));
+        }
+        self.0 = router.route(E::ROUTE.path, route);
     }
 }
 

@@ -1,5 +1,7 @@
 // Every backend call the views make, grouped by resource. `call` is typed from the
 // generated route map (../bindings/routes.ts), so each wrapper only names its arguments.
+import type { ExportOptions } from "../bindings/ExportOptions";
+import type { ImportOptions } from "../bindings/ImportOptions";
 import { call } from "./transport";
 import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewState, TrainArgs } from "./types";
 
@@ -11,6 +13,10 @@ export const api = {
   models: () => call("models"),
   errors: (after?: number, limit?: number) => call("errors", { after, limit }),
   startIndex: (args: IndexArgs) => call("start_index", { ...args }),
+  startExport: (opts: ExportOptions) => call("start_export", { ...opts }),
+  startImportLabels: (opts: ImportOptions) => call("start_import_labels", { ...opts }),
+  labelImports: () => call("label_imports"),
+  undoImport: (id: number, annotator: string) => call("undo_import", { id, annotator }),
 
   // Pairs
   pairs: (after?: number, limit?: number) => call("pairs", { after, limit }),

@@ -226,3 +226,13 @@ export async function pickFolder(): Promise<string | null> {
   const picked = await t.core.invoke("plugin:dialog|open", { options: { directory: true } });
   return typeof picked === "string" ? picked : null;
 }
+
+/** Native file picker in the Tauri window (label files); null in a browser or when cancelled. */
+export async function pickFile(): Promise<string | null> {
+  const t = tauri();
+  if (!t) return null;
+  const picked = await t.core.invoke("plugin:dialog|open", {
+    options: { directory: false, filters: [{ name: "Label files", extensions: ["csv", "jsonl", "ndjson"] }] },
+  });
+  return typeof picked === "string" ? picked : null;
+}

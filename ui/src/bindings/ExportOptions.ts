@@ -15,19 +15,19 @@ out: string,
 /**
  * A split: its parts become the export's splits. Without one every pair is `train`.
  */
-split: string | null, 
+split?: string | null, 
 /**
  * The label schema (default: the library's only schema; none: no label columns).
  */
-schema: string | null, labels: ExportLabels, 
+schema?: string | null, labels: ExportLabels, 
 /**
  * Default: `embed` for hf-parquet, `copy` for imagefolder, else `path`.
  */
-images: ImageMode | null, dicom: DicomMode, 
+images?: ImageMode | null, dicom: DicomMode, 
 /**
  * A registered image model whose stored image embeddings become a column.
  */
-embeddings: string | null, 
+embeddings?: string | null, 
 /**
  * Largest Parquet shard before the next one starts (default 500 MB, as `datasets`).
  */

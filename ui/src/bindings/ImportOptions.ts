@@ -6,20 +6,20 @@ export type ImportOptions = {
 /**
  * The label file on this machine (or give its `content`).
  */
-file: string | null, 
+file?: string | null, 
 /**
  * The file's text, for a client that uploads it; `name` says what it was called.
  */
-content: string | null, name: string | null, 
+content?: string | null, name?: string | null, 
 /**
  * Default: from the file's extension and header.
  */
-format: ImportFormat | null, 
+format?: ImportFormat | null, 
 /**
  * Default: the library's only schema.
  */
-schema: string | null, source: ImportSource, 
+schema?: string | null, source: ImportSource, 
 /**
  * Who the human labels are from (needed with `source: human`).
  */
-annotator: string | null, };
+annotator?: string | null, };

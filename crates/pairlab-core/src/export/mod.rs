@@ -149,19 +149,23 @@ pub struct ExportOptions {
     pub out: String,
     /// A split: its parts become the export's splits. Without one every pair is `train`.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub split: Option<String>,
     /// The label schema (default: the library's only schema; none: no label columns).
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub schema: Option<String>,
     #[serde(default)]
     pub labels: ExportLabels,
     /// Default: `embed` for hf-parquet, `copy` for imagefolder, else `path`.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub images: Option<ImageMode>,
     #[serde(default)]
     pub dicom: DicomMode,
     /// A registered image model whose stored image embeddings become a column.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub embeddings: Option<String>,
     /// Largest Parquet shard before the next one starts (default 500 MB, as `datasets`).
     #[serde(default)]

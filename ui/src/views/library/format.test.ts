@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, baseName, count, leakageSummary, leakageGroupTotal, stamp } from "./format";
+import { ago, baseName, count, EXPORT_FORMATS, exportImageModes, leakageSummary, leakageGroupTotal, stamp } from "./format";
 
 describe("library format", () => {
   const now = Date.parse("2026-11-29T14:00:00Z");
@@ -26,5 +26,14 @@ describe("library format", () => {
     const r = { patients: [1], exact_duplicates: [], near_duplicates: [1, 2], near_total: 40 };
     expect(leakageGroupTotal(r, "near_duplicates")).toBe(40);
     expect(leakageGroupTotal(r, "patients")).toBe(1);
+  });
+});
+
+describe("exportImageModes", () => {
+  it("offers what each format can carry, its default first", () => {
+    expect(exportImageModes("hf-parquet").map((m) => m.value)).toEqual(["embed", "thumbnail", "path"]);
+    expect(exportImageModes("imagefolder").map((m) => m.value)).toEqual(["copy", "link"]);
+    expect(exportImageModes("csv")[0].value).toBe("path");
+    expect(EXPORT_FORMATS.map((f) => f.value)).toEqual(["hf-parquet", "imagefolder", "chexpert-csv", "jsonl", "csv"]);
   });
 });

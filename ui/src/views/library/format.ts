@@ -61,3 +61,33 @@ export const LAYOUTS: { value: string; label: string; hint: string }[] = [
   { value: "iu-xml", label: "IU X-ray (XML)", hint: "Open-i XML reports that name their images" },
   { value: "manifest", label: "Manifest", hint: "A CSV or JSONL manifest at the folder's top" },
 ];
+
+/** The export formats, with what each is for. */
+export const EXPORT_FORMATS: { value: string; label: string; hint: string }[] = [
+  { value: "hf-parquet", label: "Hugging Face (Parquet)", hint: "data/{split}-*.parquet and a README card: load_dataset(\"parquet\") or the folder" },
+  { value: "imagefolder", label: "ImageFolder", hint: "split/class/image (multi-class) or images + metadata.parquet (multi-label)" },
+  { value: "chexpert-csv", label: "CheXpert CSV", hint: "Path, Sex, Age, Frontal/Lateral, AP/PA, then 1.0 / 0.0 / -1.0 / empty per class" },
+  { value: "jsonl", label: "JSON lines", hint: "one object per pair: image, report, patient, study, labels and their sources" },
+  { value: "csv", label: "CSV", hint: "one row per pair, a column per class and per class source" },
+];
+
+const IMAGE_MODES: Record<string, string[]> = {
+  "hf-parquet": ["embed", "thumbnail", "path"],
+  imagefolder: ["copy", "link"],
+  "chexpert-csv": ["path", "copy", "link"],
+  jsonl: ["path", "copy", "link"],
+  csv: ["path", "copy", "link"],
+};
+
+const IMAGE_LABELS: Record<string, string> = {
+  embed: "Embedded (bytes in the files)",
+  thumbnail: "Thumbnails embedded",
+  path: "Paths to the originals",
+  copy: "Copied into the folder",
+  link: "Linked (symbolic links)",
+};
+
+/** The image modes a format can write, its default first. */
+export function exportImageModes(format: string): { value: string; label: string }[] {
+  return (IMAGE_MODES[format] ?? ["path"]).map((m) => ({ value: m, label: IMAGE_LABELS[m] ?? m }));
+}

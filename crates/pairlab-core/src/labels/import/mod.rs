@@ -77,22 +77,28 @@ pub enum ImportSource {
 pub struct ImportOptions {
     /// The label file on this machine (or give its `content`).
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub file: Option<String>,
     /// The file's text, for a client that uploads it; `name` says what it was called.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub content: Option<String>,
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub name: Option<String>,
     /// Default: from the file's extension and header.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub format: Option<ImportFormat>,
     /// Default: the library's only schema.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub schema: Option<String>,
     #[serde(default)]
     pub source: ImportSource,
     /// Who the human labels are from (needed with `source: human`).
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub annotator: Option<String>,
 }
 
