@@ -124,6 +124,18 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Export of the synthetic library (as `bench browse` writes it) to hf-parquet, with
+    /// image paths and with embedded thumbnails, at N/10 and N pairs: seconds and peak
+    /// memory of each export in a child process; `bench/export.sh`.
+    Export {
+        #[arg(long, default_value_t = 100_000)]
+        n: u64,
+        /// Where to keep the synthetic libraries and write the exports.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Only write the benchmark corpus (used by `bench ingest` in a child process, so that
     /// the parent stays small and the children's peak memory is theirs alone).
     #[command(hide = true)]
@@ -156,22 +168,22 @@ pub enum KindArg {
 }
 
 /// One timed child run.
-struct Run {
-    seconds: f64,
-    peak_rss_kib: i64,
-    summary: serde_json::Value,
+pub(crate) struct Run {
+    pub seconds: f64,
+    pub peak_rss_kib: i64,
+    pub summary: serde_json::Value,
 }
 
 #[allow(
     unsafe_code,
     reason = "wait4(2) for the child's peak memory; std has no safe call for it"
 )]
-fn run_child(cmd: &mut Command) -> Result<Run> {
+pub(crate) fn run_child(cmd: &mut Command) -> Result<Run> {
     let started = Instant::now();
     let child = cmd
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .context("cannot start pairlab index")?;
+        .context("cannot start the pairlab child")?;
     let pid = child.id() as libc::pid_t;
     let mut stdout = child.stdout.context("no stdout")?;
     let mut out = String::new();
@@ -182,12 +194,12 @@ fn run_child(cmd: &mut Command) -> Result<Run> {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let seconds = started.elapsed().as_secs_f64();
     if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("pairlab index failed (status {status})");
+        bail!("the pairlab child failed (status {status})");
     }
     Ok(Run {
         seconds,
         peak_rss_kib: usage.ru_maxrss,
-        summary: serde_json::from_str(out.trim()).context("index printed no JSON")?,
+        summary: serde_json::from_str(out.trim()).context("the child printed no JSON")?,
     })
 }
 
@@ -224,6 +236,7 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
             dir,
             json,
         } => return crate::bench_browse::run(n, queries, dir, json),
+        BenchCommand::Export { n, dir, json } => return crate::bench_export::run(n, dir, json),
         BenchCommand::Clip {
             model,
             batches,

@@ -17,7 +17,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Opens the synthetic library of `n` pairs in `dir`, writing it first unless it is there.
-fn open_synthetic(dir: &Path, n: u64, json: bool) -> Result<Library> {
+pub(crate) fn open_synthetic(dir: &Path, n: u64, json: bool) -> Result<Library> {
     let mut lib = Library::open(dir)?;
     let have: i64 = lib
         .conn()

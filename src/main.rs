@@ -12,6 +12,7 @@ mod bar;
 mod bench;
 mod bench_browse;
 mod bench_clip;
+mod bench_export;
 mod bench_text;
 mod export;
 mod index;

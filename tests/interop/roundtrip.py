@@ -82,6 +82,21 @@ def check_parquet_multilabel():
     return "hf-parquet (multi-label) through load_dataset('parquet') and the README card"
 
 
+def check_parquet_embeddings():
+    # A small SigLIP (the committed reference fixture) embeds every image first.
+    fixture = Path(__file__).resolve().parents[1] / "data" / "reference" / "siglip_tiny"
+    pairlab("model", "add", str(fixture), "--name", "sig")
+    pairlab("embed", "--model", "sig", "--what", "images")
+    out, summary = export("hf-parquet", "hf-emb", "--images", "path", "--embeddings", "sig")
+    ds = datasets.load_dataset(str(out))
+    f = ds["train"].features["embedding"]
+    dim = len(ds["train"][0]["embedding"])
+    assert isinstance(f, datasets.List) and f.length == dim and f.feature == datasets.Value("float32"), f
+    norms = [sum(x * x for x in row["embedding"]) for row in ds["test"]]
+    assert all(abs(n - 1.0) < 1e-4 for n in norms), norms[:3]
+    return f"hf-parquet with a {dim}-d embedding column (datasets List of fixed length)"
+
+
 def check_parquet_multiclass():
     out, summary = export("hf-parquet", "hf-view", "--schema", "view", "--images", "path")
     ds = datasets.load_dataset(str(out))
@@ -165,7 +180,7 @@ def main():
             f.write(f"{pair},{cls}\n")
     imported = pairlab_json("import-labels", str(view), "--schema", "view")
     assert imported["matched"] == len(jl) and imported["unmatched"] == 0, imported
-    checks = [check_parquet_multilabel, check_parquet_multiclass, check_imagefolder,
+    checks = [check_parquet_multilabel, check_parquet_multiclass, check_parquet_embeddings, check_imagefolder,
               check_chexpert_csv, check_csv]
     passed = failed = 0
     for check in checks:

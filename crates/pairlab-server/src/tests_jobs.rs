@@ -276,3 +276,52 @@ async fn a_post_without_a_body_has_no_arguments() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn an_export_and_an_uploaded_label_file_run_as_jobs() {
+    let fx = split_library();
+    let app = router(AppState::new(&fx.lib));
+    let out = fx.lib.join("export");
+    let (status, v) = post_json(
+        &app,
+        "/api/exports",
+        json!({"format": "csv", "out": out, "split": "s", "labels": "best", "dicom": "png"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let end = wait(&app, v["job"].as_u64().expect("job")).await;
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(end["kind"], "export");
+    let rows = end["result"]["rows"].as_u64().expect("rows");
+    assert!(rows > 0, "{end}");
+    assert!(out.join("train.csv").is_file());
+    // A label file of 3 MB (past the 2 MB every other body is held to) uploads: one row
+    // matched, the rest unmatched.
+    let mut content = String::from("pair_id,Edema\n1,1\n");
+    while content.len() < 3 << 20 {
+        content.push_str("99999999,1\n");
+    }
+    let body = json!({"content": content, "name": "big.csv", "source": "import"});
+    let (status, v) = post_json(&app, "/api/labels/imports", body.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let end = wait(&app, v["job"].as_u64().expect("job")).await;
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(end["result"]["matched"], 1, "{}", end["result"]["matched"]);
+    assert!(end["result"]["unmatched"].as_u64().expect("unmatched") > 100_000);
+    let id = end["result"]["import_id"].as_i64().expect("import id");
+    let (_, listed) = get_json(&app, "/api/labels/imports").await;
+    assert_eq!(listed[0]["id"], id, "{listed}");
+    let (status, undone) = post_json(
+        &app,
+        &format!("/api/labels/imports/{id}/undo"),
+        json!({"annotator": "dr-a"}),
+    )
+    .await;
+    assert_eq!(
+        (status, undone["reverted"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+    // Other routes keep axum's 2 MB limit.
+    let (status, _) = post_json(&app, "/api/browse", json!({"filter": {"text": content}})).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}

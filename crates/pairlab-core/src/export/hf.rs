@@ -16,17 +16,19 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::{ImageOut, Plan, Row, Sink};
 use crate::error::{Error, Result};
 use crate::labels::{Schema, SchemaKind};
 
-/// Rows per row group with images inside (as `datasets` writes image data), else more.
-const IMAGE_ROWS: usize = 100;
+/// Rows per row group with images inside, else more. Every row group adds to the footer
+/// a shard keeps in memory until it is closed, so groups are not made small: a row group
+/// is written at this many rows or once its buffered images reach `GROUP_BYTES`.
+const IMAGE_ROWS: usize = 1_000;
 const PLAIN_ROWS: usize = 10_000;
-/// A row group is written once its buffered images reach this size.
-const GROUP_BYTES: usize = 64 << 20;
+const GROUP_BYTES: usize = 32 << 20;
 
 fn pq(e: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("writing Parquet: {e}"))
@@ -206,8 +208,13 @@ impl Parquet {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
             let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            // Image bytes: no min/max statistics (meaningless, and kept per page) and no
+            // dictionary (images are unique; trying costs time and memory).
+            let image_bytes = ColumnPath::from(vec!["image".to_owned(), "bytes".to_owned()]);
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
+                .set_column_statistics_enabled(image_bytes.clone(), EnabledStatistics::None)
+                .set_column_dictionary_enabled(image_bytes, false)
                 .set_created_by(format!("pairlab {}", env!("CARGO_PKG_VERSION")))
                 .build();
             self.writer =

@@ -113,7 +113,8 @@ impl<'c> Reader<'c> {
             Some(s) => {
                 let sql = format!(
                     "{SELECT} JOIN split_members m ON m.pair_id = p.id
-                     WHERE m.split_id = ?1 AND m.part = ?2 AND p.id > ?3 ORDER BY p.id LIMIT ?4"
+                     WHERE m.split_id = ?1 AND m.part = ?2 AND m.pair_id > ?3
+                     ORDER BY m.pair_id LIMIT ?4"
                 );
                 let mut stmt = self.conn.prepare_cached(&sql)?;
                 let rows = stmt.query_map(params![s, part, after, PAGE], |r| row(r, part))?;

@@ -349,3 +349,67 @@ fn a_cancelled_export_leaves_nothing_behind() -> Result<()> {
     assert!(left.is_empty(), "{left:?}");
     Ok(())
 }
+
+#[test]
+fn embeddings_become_a_fixed_size_list_column() -> Result<()> {
+    let (dir, conn) = setup()?;
+    conn.execute(
+        "INSERT INTO models (id, name, family, path, source, dim, images, texts, fingerprint)
+         VALUES (1, 'm', 'clip', '/m', 'folder', 3, 1, 0, 'f')",
+        [],
+    )?;
+    for (image, v) in [(1i64, [1.0f32, 0.0, 0.5]), (2, [0.25, -1.0, 2.0])] {
+        let blob: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        conn.execute(
+            "INSERT INTO embeddings (model_id, kind, item_id, vector) VALUES (1, 'image', ?1, ?2)",
+            rusqlite::params![image, blob],
+        )?;
+    }
+    let thumbs = dir.path().join("thumbs");
+    let out = dir.path().join("jsonl");
+    let with = |format, out: &Path| ExportOptions {
+        embeddings: Some("m".into()),
+        ..opts(format, out)
+    };
+    export(&conn, &thumbs, &with(ExportFormat::Jsonl, &out), &Silent)?;
+    let text = read(&out.join("train.jsonl"))?;
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    assert_eq!(rows[1]["embedding"], serde_json::json!([0.25, -1.0, 2.0]));
+    assert_eq!(rows[2]["embedding"], serde_json::Value::Null);
+    let out = dir.path().join("hf");
+    export(
+        &conn,
+        &thumbs,
+        &with(ExportFormat::HfParquet, &out),
+        &Silent,
+    )?;
+    let file = std::fs::File::open(out.join("data/train-00000-of-00001.parquet"))
+        .map_err(|e| Error::io("parquet", e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let field = reader.schema().field_with_name("embedding").cloned();
+    let field = field.map_err(|e| Error::Invalid(e.to_string()))?;
+    assert!(
+        matches!(
+            field.data_type(),
+            arrow_schema::DataType::FixedSizeList(_, 3)
+        ),
+        "{field:?}"
+    );
+    let readme = read(&out.join("README.md"))?;
+    assert!(
+        readme.contains("  - name: 'embedding'\n    list: float32\n    length: 3\n"),
+        "{readme}"
+    );
+    // CSV has no embedding column: refused by name.
+    let csv = with(ExportFormat::Csv, &dir.path().join("csv"));
+    let err = export(&conn, &thumbs, &csv, &Silent)
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.unwrap_or_default().contains("embedding"));
+    Ok(())
+}

@@ -20,3 +20,8 @@ CREATE INDEX label_events_import ON label_events(import_id) WHERE import_id IS N
 -- Label files name images by path and studies by key, without the corpus.
 CREATE INDEX images_path ON images(path);
 CREATE INDEX studies_key ON studies(key);
+
+-- An export reads a split's part in pair order, a page at a time: (split, part, pair)
+-- serves each page from the index (the (split, part) index it replaces is its prefix).
+CREATE INDEX split_members_part_pair ON split_members(split_id, part, pair_id);
+DROP INDEX IF EXISTS split_members_part;
