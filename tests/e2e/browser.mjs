@@ -16,7 +16,7 @@ const server = await serve(demo.lib);
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
 const problems = [];
-page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("pageerror", (e) => { problems.push(`page error: ${e.message}`); console.error("PAGEERROR", page.url(), e.stack); });
 page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
 
 const api = async (path, body) => {
@@ -272,6 +272,23 @@ try {
     await shot("sample-fusion-evidence");
   });
 
+  await steps.step("sample_says_where_it_sits_in_the_whole_result", async () => {
+    // More pairs than one page: once Browse knows the total, Sample says "1 of <total>",
+    // not "1 of 100+".
+    const total = await api("/api/browse/count", {});
+    await page.goto(`${server.url}#/browse`);
+    await page.reload();
+    await shot("browse-unfiltered");
+    const shown = `${total.toLocaleString("en-US")} pairs`;
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="result-count"]')?.textContent.includes(t), shown,
+    );
+    await page.click('[data-testid="cell"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[data-testid="position"]');
+    assertEq(await page.textContent('[data-testid="position"]'), `1 of ${total.toLocaleString("en-US")}`, "the position");
+  });
+
   await steps.step("library_view_lists_the_corpus_and_split_leakage", async () => {
     await page.goto(`${server.url}#/library`);
     await page.waitForSelector('[data-testid="corpus-row"]');
@@ -285,6 +302,11 @@ try {
     const near = `${report.near_total.toLocaleString("en-US")} near`;
     const total = report.patients.length + report.exact_duplicates.length + report.near_total;
     assert(total === 0 ? text.includes("No leakage") : text.includes(near), `"${near}" in: ${text}`);
+    // A capped group says how many it lists, with a space after the total.
+    await leak.locator("summary").click();
+    for (const t of await page.$$eval('[data-testid="leakage-group-count"]', (xs) => xs.map((x) => x.textContent))) {
+      assert(!/\d\(/.test(t), `a space before the parenthesis: ${t}`);
+    }
     await shot("library");
   });
 

@@ -107,6 +107,13 @@ fn every_bad_file_is_one_error_row_and_the_rest_is_indexed() {
     let uni = env.query("SELECT r.source FROM pairs p JOIN images i ON i.id = p.image_id JOIN reports r ON r.id = p.report_id WHERE i.path = 'Ünïcode folder/chest x-ray ü 1.png'");
     assert_eq!(uni, vec![vec!["Ünïcode folder/chest x-ray ü 1.txt"]]);
     // Messages say what is wrong.
+    let looped = env.query("SELECT message FROM ingest_errors WHERE path = 'loop/up'");
+    assert_eq!(
+        looped,
+        vec![vec![
+            "symbolic link loop back to the corpus folder itself; not followed"
+        ]]
+    );
     let msg = env.query("SELECT message FROM ingest_errors WHERE path = 'bomb.png'");
     assert!(
         msg[0][0].contains("100000×100000") && msg[0][0].contains("refused before decoding"),

@@ -2,6 +2,7 @@
 // scrolls, or an explicit list of pair ids whose details are fetched as they come into view.
 // One source lives on between views, so Sample can step through it and Browse returns to it.
 import { api } from "../api/api";
+import { ApiError } from "../api/transport";
 import type { PairDetail, PairRow } from "../api/types";
 import { formatBrowseQuery, wireFilter, wireSort, type BrowseQuery } from "./browseQuery";
 
@@ -38,6 +39,8 @@ export class BrowseSource {
   total = $state<number | null>(null);
   loading = $state(false);
   error = $state<string | null>(null);
+  /** Whether trying the same query again can help (not for a query the server refused). */
+  retryable = $state(true);
   /** Where the grid was, restored when Browse is shown again. */
   scrollTop = 0;
   focus = 0;
@@ -92,6 +95,8 @@ export class BrowseSource {
         else if (first) void this.countTotal();
       } catch (e) {
         this.error = e instanceof Error ? e.message : String(e);
+        const kind = e instanceof ApiError ? e.kind : null;
+        this.retryable = !(kind === "invalid" || kind === "not_found" || kind === "forbidden" || kind === "unsupported");
       } finally {
         this.loading = false;
         this.inflight = null;

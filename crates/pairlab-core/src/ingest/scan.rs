@@ -133,12 +133,13 @@ pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<FileRef>, Vec<IngestError>
                     .map(|p| rel_path(root, p))
                     .unwrap_or_else(|| ".".into());
                 let (kind, message) = if let Some(ancestor) = err.loop_ancestor() {
+                    let to = match rel_path(root, ancestor) {
+                        r if r.is_empty() => "the corpus folder itself".to_owned(),
+                        r => r,
+                    };
                     (
                         ErrorKind::SymlinkLoop,
-                        format!(
-                            "symbolic link loop back to {}; not followed",
-                            rel_path(root, ancestor)
-                        ),
+                        format!("symbolic link loop back to {to}; not followed"),
                     )
                 } else {
                     let io = err

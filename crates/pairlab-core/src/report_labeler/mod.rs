@@ -269,6 +269,21 @@ impl Labeler {
         for f in fired {
             let pattern = &rules.matcher.patterns[f.pattern as usize];
             let (start, end) = norm.original(f.start, f.end);
+            if f.kind == MentionKind::Other {
+                // Another abnormality, mentioned: evidence *against* No Finding (which then
+                // stays blank). Negated, it decides nothing and is no evidence.
+                if f.value != Value::Negative {
+                    blocked = true;
+                    evidence.push(Evidence {
+                        class: rules.classes[f.class].clone(),
+                        start,
+                        end,
+                        value: Value::Negative,
+                        rule: format!("{}: a finding, so not No Finding", f.rule),
+                    });
+                }
+                continue;
+            }
             evidence.push(Evidence {
                 class: rules.classes[f.class].clone(),
                 start,
@@ -276,10 +291,6 @@ impl Labeler {
                 value: f.value,
                 rule: f.rule.clone(),
             });
-            if f.kind == MentionKind::Other {
-                blocked |= f.value != Value::Negative;
-                continue;
-            }
             merge(&mut values, f.class, f.value);
             if f.value != Value::Negative {
                 for &(class, value) in &pattern.implies {

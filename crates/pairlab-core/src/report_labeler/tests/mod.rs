@@ -140,10 +140,23 @@ fn evidence_records_implied_classes_and_other_findings() {
         [
             ("Edema", "mention: chf"),
             ("Cardiomegaly", "implied by: chf"),
-            ("No Finding", "other finding: emphysema"),
+            (
+                "No Finding",
+                "other finding: emphysema: a finding, so not No Finding"
+            ),
         ]
     );
     assert_eq!(labels.values[0], None);
+    // Evidence against No Finding, not for it; a negated finding is no evidence at all.
+    let against = labels.evidence.iter().find(|e| e.class == "No Finding");
+    assert_eq!(against.map(|e| e.value), Some(Value::Negative));
+    let clear = l.label("No emphysema. Lungs are clear.");
+    assert!(
+        clear
+            .evidence
+            .iter()
+            .all(|e| !e.rule.starts_with("other finding"))
+    );
 }
 
 fn sentences_of(text: &str) -> Vec<&str> {
