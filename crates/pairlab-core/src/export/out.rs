@@ -26,9 +26,11 @@ pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     Ok(abs)
 }
 
-/// Makes the export folder ready: created when missing; an earlier Pairlab export in it is
-/// removed file by file (only the files its manifest lists); anything else is refused.
-/// Answers the (fresh) staging folder inside it.
+/// Makes the export folder ready: created when missing. When it holds an earlier Pairlab
+/// export (its `pairlab-export.json`), what that export made at the folder's top — its
+/// files' first folders (`data`, split folders), `images`, the card and the manifest — is
+/// removed; anything else at the top makes it refuse, removing nothing. Answers the
+/// (fresh) staging folder inside it.
 pub(super) fn prepare_out(out: &Path) -> Result<PathBuf> {
     if out.exists() && !out.is_dir() {
         return Err(Error::field(

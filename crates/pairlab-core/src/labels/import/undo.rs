@@ -62,9 +62,9 @@ pub fn imports(conn: &Connection) -> Result<Vec<ImportRecord>> {
         .prepare(
             "SELECT i.id, i.file, i.format, s.name, i.source, i.annotator, i.rows, i.matched,
                     i.unmatched, i.errors, i.changes, i.created_at,
-                    NOT EXISTS (SELECT 1 FROM label_events e WHERE e.import_id = i.id
-                        AND e.kind IN ('set', 'redo')
-                        AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.kind = 'undo' AND u.ref_event = e.id))
+                    -- An import is undone and redone as a whole: its newest event says.
+                    COALESCE((SELECT e.kind = 'undo' FROM label_events e WHERE e.import_id = i.id
+                              ORDER BY e.id DESC LIMIT 1), 0)
              FROM label_imports i JOIN schemas s ON s.id = i.schema_id ORDER BY i.id DESC",
         )?
         .query_map([], |r| {

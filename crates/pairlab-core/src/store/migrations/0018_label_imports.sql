@@ -16,6 +16,9 @@ CREATE TABLE label_imports (
 );
 ALTER TABLE label_events ADD COLUMN import_id INTEGER REFERENCES label_imports(id);
 CREATE INDEX label_events_import ON label_events(import_id) WHERE import_id IS NOT NULL;
+-- Whether an event is undone (or an undo redone): asked for every event an undo of a whole
+-- import reverses, and by every per-annotator undo and redo.
+CREATE INDEX label_events_ref ON label_events(ref_event);
 
 -- Label files name images by path and studies by key, without the corpus.
 CREATE INDEX images_path ON images(path);
