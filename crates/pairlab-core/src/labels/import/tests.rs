@@ -98,6 +98,7 @@ fn a_mimic_file_labels_every_image_of_the_study_and_undoes_as_one_step() -> Resu
 10,99,,1.0,,,,,,,,,,,,
 10,51,,0.0,,,,,,,,,,,,
 10,50,,1.0,,,,,,,,,,,,
+10,51,,,,maybe,,,,,,,,,,
 ";
     let s = import_labels(
         &mut conn,
@@ -106,8 +107,14 @@ fn a_mimic_file_labels_every_image_of_the_study_and_undoes_as_one_step() -> Resu
     )?;
     assert_eq!(s.format, ImportFormat::MimicChexpert);
     assert_eq!(
-        (s.matched, s.pairs, s.unmatched, s.duplicates),
-        (2, 3, 1, 1)
+        (s.matched, s.pairs, s.unmatched, s.duplicates, s.errors),
+        (2, 3, 1, 1, 1)
+    );
+    assert_eq!(s.error_rows[0].line, 6);
+    assert!(
+        s.error_rows[0].message.contains("Edema"),
+        "{:?}",
+        s.error_rows
     );
     for pair in [1, 2] {
         assert_eq!(
