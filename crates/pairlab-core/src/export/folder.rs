@@ -38,15 +38,15 @@ fn folder_name(class: &str) -> String {
 }
 
 impl Sink for ImageFolder {
-    fn image_dest(&self, row: &Row, file_name: &str) -> std::result::Result<String, String> {
+    fn image_dest(&self, row: &Row, file_name: &str) -> Result<String> {
         let class = row.class(&self.schema).ok_or_else(|| {
-            "no class label: ImageFolder files each image under its class".to_owned()
+            Error::Invalid("no class label: ImageFolder files each image under its class".into())
         })?;
         let split = super::hf_split(&row.part);
         Ok(format!("{split}/{}/{file_name}", folder_name(class)))
     }
 
-    fn row(&mut self, _row: &Row, _image: ImageOut) -> Result<()> {
+    fn row(&mut self, _row: Row, _image: ImageOut) -> Result<()> {
         Ok(())
     }
 

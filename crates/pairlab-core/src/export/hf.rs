@@ -483,12 +483,12 @@ fn label_columns(
 }
 
 impl Sink for Parquet {
-    fn row(&mut self, row: &Row, image: ImageOut) -> Result<()> {
+    fn row(&mut self, row: Row, image: ImageOut) -> Result<()> {
         if let ImageOut::Bytes(b, _) = &image {
             self.buffered_bytes += b.len();
         }
         self.buffered_bytes += row.report.as_ref().map_or(0, String::len);
-        self.buffer.push((row.clone(), image));
+        self.buffer.push((row, image));
         // A row group never holds more than a shard may.
         let group_bytes = (GROUP_BYTES as u64).min(self.plan.max_shard_bytes) as usize;
         if self.buffer.len() >= self.rows_per_group || self.buffered_bytes >= group_bytes {
@@ -497,7 +497,7 @@ impl Sink for Parquet {
         Ok(())
     }
 
-    fn image_dest(&self, row: &Row, file_name: &str) -> std::result::Result<String, String> {
+    fn image_dest(&self, row: &Row, file_name: &str) -> Result<String> {
         Ok(format!("{}/{file_name}", super::hf_split(&row.part)))
     }
 

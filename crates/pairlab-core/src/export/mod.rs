@@ -240,14 +240,14 @@ pub(crate) enum ImageOut {
 pub(crate) trait Sink {
     /// Where an image placed under the export folder goes (relative to it), or why the
     /// pair cannot be written (an ImageFolder pair without a class).
-    fn image_dest(&self, _row: &Row, file_name: &str) -> std::result::Result<String, String> {
+    fn image_dest(&self, _row: &Row, file_name: &str) -> Result<String> {
         Ok(format!("images/{}/{file_name}", _row.part))
     }
     /// Whether images given by path that must be rendered (DICOM) travel as bytes.
     fn embeds_rendered(&self) -> bool {
         false
     }
-    fn row(&mut self, row: &Row, image: ImageOut) -> Result<()>;
+    fn row(&mut self, row: Row, image: ImageOut) -> Result<()>;
     /// The part's last row has been written.
     fn end_part(&mut self, _part: &str, _rows: u64) -> Result<()> {
         Ok(())
@@ -369,7 +369,7 @@ fn write_all(
             }
             _ => Box::new(folder::ImageFolder::new(plan)?),
         },
-        ExportFormat::ChexpertCsv => Box::new(text::Chexpert::new(plan)),
+        ExportFormat::ChexpertCsv => Box::new(text::Chexpert::new(plan)?),
         ExportFormat::Jsonl => Box::new(text::Jsonl::new(plan)),
         ExportFormat::Csv => Box::new(text::Csv::new(plan)),
     };
@@ -381,21 +381,21 @@ fn write_all(
             let page = reader.page(part, after)?;
             let Some(last) = page.last() else { break };
             after = last.pair;
-            for row in &page {
+            for row in page {
                 if progress.is_cancelled() {
                     return Err(Error::Cancelled);
                 }
-                let file_name = export_name(row, images, opts.dicom);
+                let file_name = export_name(&row, images, opts.dicom);
                 let image = match image_out(
-                    row, images, opts.dicom, thumbs, &staging, &*sink, &file_name,
+                    &row, images, opts.dicom, thumbs, &staging, &*sink, &file_name,
                 ) {
                     Ok(image) => image,
-                    Err(reason) => {
+                    Err(why) => {
                         summary.skipped += 1;
                         if summary.skips.len() < MAX_LISTED_SKIPS {
                             summary.skips.push(ExportSkip {
                                 pair: row.pair,
-                                reason,
+                                reason: why.to_string(),
                             });
                         }
                         progress.advance(1);
@@ -447,7 +447,8 @@ fn export_name(row: &Row, images: ImageMode, dicom: DicomMode) -> String {
     name
 }
 
-/// The image of `row` as the sink takes it, or why the pair is left out.
+/// The image of `row` as the sink takes it, or why the pair is left out (an error that
+/// skips the pair, recorded with it; the export goes on).
 fn image_out(
     row: &Row,
     mode: ImageMode,
@@ -456,16 +457,18 @@ fn image_out(
     staging: &Path,
     sink: &dyn Sink,
     file_name: &str,
-) -> std::result::Result<ImageOut, String> {
+) -> Result<ImageOut> {
     if row.missing {
-        return Err("the image file is missing from its corpus".into());
+        return Err(Error::NotFound(
+            "the image file is missing from its corpus".into(),
+        ));
     }
     let render = row.format == "dicom" && dicom == DicomMode::Png;
-    let bytes = || -> std::result::Result<Vec<u8>, String> {
+    let bytes = || -> Result<Vec<u8>> {
         if render {
-            crate::api::render_png(&row.abs_image, &row.format).map_err(|e| e.to_string())
+            crate::api::render_png(&row.abs_image, &row.format)
         } else {
-            std::fs::read(&row.abs_image).map_err(|e| format!("cannot read the image: {e}"))
+            std::fs::read(&row.abs_image).map_err(|e| Error::io(&row.abs_image, e))
         }
     };
     match mode {
@@ -478,27 +481,27 @@ fn image_out(
         ImageMode::Path => Ok(ImageOut::Path(row.abs_image.to_string_lossy().into_owned())),
         ImageMode::Embed => Ok(ImageOut::Bytes(bytes()?, file_name.to_owned())),
         ImageMode::Thumbnail => {
-            let rel = row.thumb.as_deref().ok_or("the pair has no thumbnail")?;
-            if !crate::api::is_plain_relative(Path::new(rel)) {
-                return Err("the thumbnail's stored path is not a plain relative path".into());
-            }
-            let b = std::fs::read(thumbs.join(rel))
-                .map_err(|e| format!("cannot read the thumbnail: {e}"))?;
+            let rel = row
+                .thumb
+                .as_deref()
+                .filter(|rel| crate::api::is_plain_relative(Path::new(rel)))
+                .ok_or_else(|| Error::NotFound("the pair has no thumbnail".into()))?;
+            let path = thumbs.join(rel);
+            let b = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             Ok(ImageOut::Bytes(b, file_name.to_owned()))
         }
         ImageMode::Copy | ImageMode::Link => {
             let rel = sink.image_dest(row, file_name)?;
             let dest = staging.join(&rel);
             if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
             if mode == ImageMode::Link && !render {
                 link(&row.abs_image, &dest)?;
             } else if render {
-                std::fs::write(&dest, bytes()?).map_err(|e| format!("{}: {e}", dest.display()))?;
+                std::fs::write(&dest, bytes()?).map_err(|e| Error::io(&dest, e))?;
             } else {
-                std::fs::copy(&row.abs_image, &dest)
-                    .map_err(|e| format!("cannot copy the image: {e}"))?;
+                std::fs::copy(&row.abs_image, &dest).map_err(|e| Error::io(&row.abs_image, e))?;
             }
             Ok(ImageOut::Placed(rel))
         }
@@ -506,13 +509,15 @@ fn image_out(
 }
 
 #[cfg(unix)]
-fn link(target: &Path, dest: &Path) -> std::result::Result<(), String> {
-    std::os::unix::fs::symlink(target, dest).map_err(|e| format!("cannot link the image: {e}"))
+fn link(target: &Path, dest: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, dest).map_err(|e| Error::io(dest, e))
 }
 
 #[cfg(not(unix))]
-fn link(_target: &Path, _dest: &Path) -> std::result::Result<(), String> {
-    Err("links are made on Unix only: use --images copy".into())
+fn link(_target: &Path, _dest: &Path) -> Result<()> {
+    Err(Error::Unsupported(
+        "links are made on Unix only: use --images copy".into(),
+    ))
 }
 
 /// The schema the label columns come from: the one named, else the library's only one.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use crate::error::{Error, Result};
-use crate::labels::{HUMAN, Schema, SchemaKind};
+use crate::labels::{BEST_FIRST, HUMAN, OneSource, Schema};
 
 /// Rows read from SQLite per query.
 const PAGE: i64 = 500;
@@ -170,14 +170,13 @@ fn row(r: &rusqlite::Row, part: &str) -> rusqlite::Result<Row> {
 type Labels = (Vec<Option<i8>>, Vec<Option<String>>);
 
 /// A pair's values and their sources per class of `schema`: its human labels, or the best
-/// ones in the order `labels::best_values` uses (human first, then the most confident; in a
-/// multi-class schema every value from one source).
+/// ones as `labels::best_values` picks them.
 fn labels_of(conn: &Connection, schema: &Schema, which: Which, pair: i64) -> Result<Labels> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT class, value, source FROM labels WHERE pair_id = ?1 AND schema_id = ?2
            AND (?3 = 0 OR source = ?4)
-         ORDER BY (source = 'human') DESC, COALESCE(confidence, 1.0) DESC, source, class",
-    )?;
+         ORDER BY {BEST_FIRST}"
+    ))?;
     let only_human = which == Which::Human;
     let rows = stmt.query_map(params![pair, schema.id, only_human, HUMAN], |r| {
         Ok((
@@ -188,15 +187,11 @@ fn labels_of(conn: &Connection, schema: &Schema, which: Which, pair: i64) -> Res
     })?;
     let n = schema.classes.len();
     let (mut values, mut sources) = (vec![None; n], vec![None; n]);
-    let mut chosen: Option<String> = None;
+    let mut one_source = OneSource::new(schema.kind);
     for row in rows {
         let (class, value, source) = row?;
-        if schema.kind == SchemaKind::MultiClass {
-            match &chosen {
-                Some(s) if *s != source => continue,
-                Some(_) => {}
-                None => chosen = Some(source.clone()),
-            }
+        if !one_source.admits(pair, &source) {
+            continue;
         }
         let Some(i) = schema.classes.iter().position(|c| *c == class) else {
             continue;

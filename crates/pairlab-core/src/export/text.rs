@@ -44,6 +44,16 @@ impl<W> PerPart<W> {
     }
 }
 
+impl<W> PerPart<W> {
+    /// Flushes the open file; answers the files written.
+    fn finish(mut self, flush: impl FnOnce(&mut W) -> std::io::Result<()>) -> Result<Vec<String>> {
+        if let Some((part, mut w)) = self.current.take() {
+            flush(&mut w).map_err(|e| Error::io(self.plan.dir.join(part), e))?;
+        }
+        Ok(self.files)
+    }
+}
+
 /// The image column's text.
 fn image_text(image: &ImageOut) -> &str {
     match image {
@@ -120,11 +130,10 @@ impl Jsonl {
 }
 
 impl Sink for Jsonl {
-    fn row(&mut self, row: &Row, image: ImageOut) -> Result<()> {
-        let mut fields: Vec<(&str, Value)> = common_fields(row, &image);
+    fn row(&mut self, row: Row, image: ImageOut) -> Result<()> {
+        let mut fields: Vec<(&str, Value)> = common_fields(&row, &image);
         if let Some(schema) = &self.0.plan.schema {
-            let labels = label_fields(schema, row);
-            fields.extend(labels);
+            fields.extend(label_fields(schema, &row));
         }
         if self.0.plan.embedding_dim.is_some() {
             fields.push(("embedding", row.embedding.clone().into()));
@@ -135,11 +144,8 @@ impl Sink for Jsonl {
         writeln!(w, "{line}").map_err(|e| Error::io("jsonl", e))
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<String>> {
-        if let Some((_, mut w)) = self.0.current.take() {
-            w.flush().map_err(|e| Error::io("jsonl", e))?;
-        }
-        Ok(self.0.files)
+    fn finish(self: Box<Self>) -> Result<Vec<String>> {
+        self.0.finish(|w| w.flush())
     }
 }
 
@@ -147,11 +153,13 @@ fn value_text(v: Option<i8>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-pub struct Csv(PerPart<csv::Writer<File>>);
+/// CSV, with the schema (cloned once) beside the files.
+pub struct Csv(PerPart<csv::Writer<File>>, Option<Schema>);
 
 impl Csv {
     pub(crate) fn new(plan: Plan) -> Csv {
-        Csv(PerPart::new(plan, "csv"))
+        let schema = plan.schema.clone();
+        Csv(PerPart::new(plan, "csv"), schema)
     }
 }
 
@@ -168,29 +176,32 @@ fn json_text(v: &Value) -> String {
 }
 
 impl Sink for Csv {
-    fn row(&mut self, row: &Row, image: ImageOut) -> Result<()> {
-        let common = common_fields(row, &image);
-        let schema = self.0.plan.schema.clone();
-        let mut header: Vec<String> = common.iter().map(|(k, _)| (*k).to_owned()).collect();
+    fn row(&mut self, row: Row, image: ImageOut) -> Result<()> {
+        let common = common_fields(&row, &image);
         let mut record: Vec<String> = common.iter().map(|(_, v)| json_text(v)).collect();
-        if let Some(schema) = &schema {
+        if let Some(schema) = &self.1 {
             if schema.kind == SchemaKind::MultiClass {
-                header.extend(["label".to_owned(), "label_source".to_owned()]);
                 let i = row.values.iter().position(|v| *v == Some(1));
                 record.push(row.class(schema).unwrap_or_default().to_owned());
                 record.push(i.and_then(|i| row.sources[i].clone()).unwrap_or_default());
             } else {
-                for (i, class) in schema.classes.iter().enumerate() {
-                    header.push(class.clone());
-                    record.push(value_text(row.values[i]));
-                }
-                for (i, class) in schema.classes.iter().enumerate() {
-                    header.push(format!("{class} source"));
-                    record.push(row.sources[i].clone().unwrap_or_default());
-                }
+                record.extend(row.values.iter().map(|v| value_text(*v)));
+                record.extend(row.sources.iter().map(|s| s.clone().unwrap_or_default()));
             }
         }
+        let schema = &self.1;
         let w = self.0.writer(&row.part, |f| {
+            let mut header: Vec<String> = common.iter().map(|(k, _)| (*k).to_owned()).collect();
+            match schema {
+                Some(s) if s.kind == SchemaKind::MultiClass => {
+                    header.extend(["label".to_owned(), "label_source".to_owned()]);
+                }
+                Some(s) => {
+                    header.extend(s.classes.iter().cloned());
+                    header.extend(s.classes.iter().map(|c| format!("{c} source")));
+                }
+                None => {}
+            }
             let mut w = csv::Writer::from_writer(f);
             w.write_record(&header).map_err(csv_err)?;
             Ok(w)
@@ -198,18 +209,20 @@ impl Sink for Csv {
         w.write_record(&record).map_err(csv_err)
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<String>> {
-        if let Some((_, mut w)) = self.0.current.take() {
-            w.flush().map_err(|e| Error::io("csv", e))?;
-        }
-        Ok(self.0.files)
+    fn finish(self: Box<Self>) -> Result<Vec<String>> {
+        self.0.finish(|w| w.flush())
     }
 }
 
 /// CheXpert's CSV: `Path,Sex,Age,Frontal/Lateral,AP/PA`, then one column per class with
 /// 1.0 / 0.0 / -1.0 / empty. Pairlab knows no sex or age: those stay empty. A multi-class
 /// schema writes 1.0 for the pair's class and 0.0 for the others (empty when unlabelled).
-pub struct Chexpert(PerPart<csv::Writer<File>>);
+pub struct Chexpert {
+    files: PerPart<csv::Writer<File>>,
+    schema: Schema,
+    /// The schema's class indexes in column order.
+    order: Vec<usize>,
+}
 
 /// CheXpert's 14 classes in its CSV's column order.
 pub const CHEXPERT_CLASSES: [&str; 14] = [
@@ -230,8 +243,17 @@ pub const CHEXPERT_CLASSES: [&str; 14] = [
 ];
 
 impl Chexpert {
-    pub(crate) fn new(plan: Plan) -> Chexpert {
-        Chexpert(PerPart::new(plan, "csv"))
+    pub(crate) fn new(plan: Plan) -> Result<Chexpert> {
+        let schema = plan
+            .schema
+            .clone()
+            .ok_or_else(|| Error::field("schema", "the CheXpert CSV needs a label schema"))?;
+        let order = column_order(&schema);
+        Ok(Chexpert {
+            files: PerPart::new(plan, "csv"),
+            schema,
+            order,
+        })
     }
 }
 
@@ -271,26 +293,20 @@ fn chexpert_value(v: Option<i8>) -> &'static str {
 }
 
 impl Sink for Chexpert {
-    fn row(&mut self, row: &Row, image: ImageOut) -> Result<()> {
-        let Some(schema) = self.0.plan.schema.clone() else {
-            return Err(Error::field(
-                "schema",
-                "the CheXpert CSV needs a label schema",
-            ));
-        };
+    fn row(&mut self, row: Row, image: ImageOut) -> Result<()> {
         let (fl, appa) = chexpert_view(row.view.as_deref());
         let mut record = vec![image_text(&image).to_owned(), String::new(), String::new()];
         record.extend([fl.to_owned(), appa.to_owned()]);
         let labelled = row.values.contains(&Some(1));
-        let order = column_order(&schema);
-        for v in order.iter().map(|i| &row.values[*i]) {
-            let v = match (schema.kind, v) {
+        for v in self.order.iter().map(|i| &row.values[*i]) {
+            let v = match (self.schema.kind, v) {
                 (SchemaKind::MultiClass, None) if labelled => Some(0),
                 _ => *v,
             };
             record.push(chexpert_value(v).to_owned());
         }
-        let w = self.0.writer(&row.part, |f| {
+        let (schema, order) = (&self.schema, &self.order);
+        let w = self.files.writer(&row.part, |f| {
             let mut w = csv::Writer::from_writer(f);
             let mut header = vec!["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"];
             header.extend(order.iter().map(|i| schema.classes[*i].as_str()));
@@ -300,10 +316,7 @@ impl Sink for Chexpert {
         w.write_record(&record).map_err(csv_err)
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<String>> {
-        if let Some((_, mut w)) = self.0.current.take() {
-            w.flush().map_err(|e| Error::io("csv", e))?;
-        }
-        Ok(self.0.files)
+    fn finish(self: Box<Self>) -> Result<Vec<String>> {
+        self.files.finish(|w| w.flush())
     }
 }

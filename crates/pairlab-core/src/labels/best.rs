@@ -29,11 +29,11 @@ pub fn best_values_without(
         conn.query_row("SELECT kind FROM schemas WHERE id = ?1", [schema_id], |r| {
             r.get(0)
         })?;
-    let per_pair = SchemaKind::parse(&kind)? == SchemaKind::MultiClass;
-    let mut stmt = conn.prepare(
+    let mut one_source = OneSource::new(SchemaKind::parse(&kind)?);
+    let mut stmt = conn.prepare(&format!(
         "SELECT pair_id, class, value, source FROM labels WHERE schema_id = ?1 AND source IS NOT ?2
-         ORDER BY pair_id, (source = 'human') DESC, COALESCE(confidence, 1.0) DESC, source, class",
-    )?;
+         ORDER BY pair_id, {BEST_FIRST}"
+    ))?;
     let mut out = std::collections::HashMap::new();
     let rows = stmt.query_map(rusqlite::params![schema_id, source], |r| {
         Ok((
@@ -43,21 +43,45 @@ pub fn best_values_without(
             r.get::<_, String>(3)?,
         ))
     })?;
-    // Multi-class: the source of each pair's first (best) row.
-    let mut chosen: Option<(i64, String)> = None;
     for row in rows {
         let (pair, class, value, src) = row?;
-        if per_pair {
-            match &chosen {
-                Some((p, s)) if *p == pair => {
-                    if *s != src {
-                        continue;
-                    }
-                }
-                _ => chosen = Some((pair, src)),
-            }
+        if one_source.admits(pair, &src) {
+            out.entry((pair, class)).or_insert(value);
         }
-        out.entry((pair, class)).or_insert(value);
     }
     Ok(out)
+}
+
+/// The order in which a pair's label rows compete for a class: the human label first, then
+/// the most confident machine label (ties by source name).
+pub(crate) const BEST_FIRST: &str =
+    "(source = 'human') DESC, COALESCE(confidence, 1.0) DESC, source, class";
+
+/// Over a pair's rows in [`BEST_FIRST`] order: which may give a value. In a multi-class
+/// schema a pair has one class, so only the rows of its first (best) row's source do.
+pub(crate) struct OneSource {
+    multi_class: bool,
+    chosen: Option<(i64, String)>,
+}
+
+impl OneSource {
+    pub(crate) fn new(kind: SchemaKind) -> OneSource {
+        OneSource {
+            multi_class: kind == SchemaKind::MultiClass,
+            chosen: None,
+        }
+    }
+
+    pub(crate) fn admits(&mut self, pair: i64, source: &str) -> bool {
+        if !self.multi_class {
+            return true;
+        }
+        match &self.chosen {
+            Some((p, s)) if *p == pair => s == source,
+            _ => {
+                self.chosen = Some((pair, source.to_owned()));
+                true
+            }
+        }
+    }
 }

@@ -573,6 +573,7 @@ pub fn set_review(
 }
 
 mod best;
+pub(crate) use best::{BEST_FIRST, OneSource};
 pub use best::{best_values, best_values_without};
 
 #[cfg(test)]
