@@ -56,7 +56,8 @@ pub enum LabelCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set a pair's review status: accepted, rejected, flagged, unlabelled or pre-labelled.
+    /// Record a review decision on a pair: accepted, rejected, flagged, or unreviewed (take
+    /// the decision back). Labelling a class is not a decision.
     Review {
         pair: i64,
         status: String,
@@ -183,7 +184,7 @@ pub fn label(lib: &mut Library, cmd: LabelCommand) -> Result<()> {
         } => {
             let annotator = annotator.unwrap_or_else(default_annotator);
             lib.set_review(pair, &schema, &status, &annotator)?;
-            println!("pair {pair}: {status}");
+            println!("pair {pair}: {}", lib.review_status(pair, &schema)?);
         }
     }
     Ok(())

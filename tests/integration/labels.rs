@@ -20,7 +20,8 @@ fn label_commands_round_trip() {
         "alice",
     ]);
     let shown = env.json(&["label", "show", "1", "--json"]);
-    assert_eq!(shown["status"], "accepted");
+    // Labelling classes by hand is not accepting the pair.
+    assert_eq!(shown["status"], "labelled");
     let labels: Vec<(String, i64)> = shown["labels"]
         .as_array()
         .expect("labels")
@@ -51,10 +52,20 @@ fn label_commands_round_trip() {
         .collect();
     assert_eq!(kinds, ["set", "set", "undo", "redo"]);
     assert_eq!(history[0]["annotator"], "alice");
-    env.run(&["label", "review", "1", "flagged"]);
-    assert_eq!(
-        env.json(&["label", "show", "1", "--json"])["status"],
-        "flagged"
+    let status = || env.json(&["label", "show", "1", "--json"])["status"].clone();
+    let said = env.run(&["label", "review", "1", "flagged"]);
+    assert!(said.contains("pair 1: flagged"), "{said}");
+    assert_eq!(status(), "flagged");
+    let said = env.run(&["label", "review", "1", "unreviewed"]);
+    assert!(said.contains("pair 1: labelled"), "{said}");
+    assert_eq!(status(), "labelled");
+    let bad = env
+        .command(&["label", "review", "1", "pre-labelled"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("accepted, rejected, flagged, unreviewed")
     );
 
     // Bad input is a clear error, not a panic.

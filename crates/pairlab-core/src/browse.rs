@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
+use crate::labels;
 use crate::store::read::PairRow;
 use crate::store::search::{fts_query, within_budget};
 
@@ -29,7 +30,8 @@ pub struct BrowseFilter {
     /// Label source: `human`, `machine` (anything but human) or an exact source such as
     /// `report-rules` or `model:run-3`.
     pub source: Option<String>,
-    /// Review status: `unlabelled`, `pre-labelled`, `accepted`, `rejected` or `flagged`.
+    /// Review status: `unlabelled`, `pre-labelled` (machine labels only, not reviewed),
+    /// `labelled` (labelled by hand, not accepted), `accepted`, `rejected` or `flagged`.
     pub review: Option<String>,
     /// A report tag (e.g. a MeSH term from IU X-ray).
     pub tag: Option<String>,
@@ -129,15 +131,9 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
             sql.push_str(&format!(" AND {not}EXISTS ({sub})"));
         }
         if let Some(status) = &f.review {
-            if status == "unlabelled" {
-                sql.push_str(" AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = p.id AND r.schema_id = ? AND r.status <> 'unlabelled')");
-            } else {
-                sql.push_str(" AND EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = p.id AND r.schema_id = ? AND r.status = ?)");
-            }
-            args.push(Box::new(schema));
-            if status != "unlabelled" {
-                args.push(Box::new(status.clone()));
-            }
+            labels::check_state(status)?;
+            sql.push_str(&format!(" AND {} = ?", labels::state_sql("p.id", schema)));
+            args.push(Box::new(status.clone()));
         }
     }
     if let Some(tag) = &f.tag {

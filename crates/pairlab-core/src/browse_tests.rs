@@ -109,7 +109,20 @@ fn filters_select_exactly_the_matching_pairs() {
         ..Default::default()
     };
     assert_eq!(ids(&lib, &review("accepted")), vec![p(5)]);
-    assert_eq!(ids(&lib, &review("unlabelled")).len(), all.len() - 1);
+    // The states without a decision follow from the labels: the same definition as a
+    // pair's own status.
+    assert_eq!(ids(&lib, &review("pre-labelled")), vec![p(7)]);
+    assert_eq!(ids(&lib, &review("labelled")), vec![p(2), p(3), p(9)]);
+    assert_eq!(ids(&lib, &review("unlabelled")).len(), all.len() - 5);
+    for state in crate::labels::REVIEW_STATES {
+        for id in ids(&lib, &review(state)) {
+            assert_eq!(lib.review_status(id, "chexpert").expect("status"), *state);
+        }
+    }
+    assert!(
+        lib.browse(&review("accepted-ish"), &BrowseSort::default(), None, 10)
+            .is_err()
+    );
     lib.conn()
         .execute_batch(&format!(
             "INSERT INTO tags (name) VALUES ('cardiomegaly');

@@ -160,10 +160,17 @@ macro_rules! for_each_endpoint {
                 redo { POST "/redo" Annotator (cx, a: AnnotatorArgs) -> Option<LabelEvent> {
                     cx.library()?.redo(&cx.annotator(a.annotator))
                 } }
-                /// Sets a pair's review status; accepting or rejecting needs a reviewer.
+                /// Records a review decision on a pair; accepting or rejecting, and taking
+                /// back an accept or a reject, need a reviewer.
                 set_review { POST "/review" Annotator (cx, a: SetReviewArgs) -> ReviewStatus {
                     if ["accepted", "rejected"].contains(&a.status.as_str()) {
                         cx.require(Role::Reviewer, &format!("marking a pair {}", a.status))?;
+                    }
+                    if a.status == "unreviewed" {
+                        let now = cx.library()?.review_status(a.pair, &a.schema)?;
+                        if ["accepted", "rejected"].contains(&now.as_str()) {
+                            cx.require(Role::Reviewer, &format!("taking back a pair's {now}"))?;
+                        }
                     }
                     let a = SetReviewArgs { annotator: cx.annotator(a.annotator.clone()), ..a };
                     cx.library()?.set_review_status(&a)

@@ -196,7 +196,7 @@ pub struct SetReviewArgs {
     #[serde(default = "default_schema")]
     #[ts(optional, as = "Option<String>")]
     pub schema: String,
-    /// `accepted`, `rejected`, `flagged` (or `unlabelled` to clear).
+    /// `accepted`, `rejected`, `flagged`, or `unreviewed` to take the decision back.
     pub status: String,
     pub annotator: String,
 }
@@ -206,6 +206,8 @@ pub struct SetReviewArgs {
 pub struct ReviewStatus {
     pub pair: i64,
     pub schema: String,
+    /// `unlabelled`, `pre-labelled` (machine labels only), `labelled` (by hand, not
+    /// accepted), or a person's decision: `accepted`, `rejected`, `flagged`.
     pub status: String,
 }
 

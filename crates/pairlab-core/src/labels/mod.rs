@@ -502,79 +502,12 @@ pub fn current(conn: &Connection, pair: i64, schema: &str) -> Result<Vec<Current
     Ok(out)
 }
 
-/// Review statuses a person can set.
-pub const REVIEW_STATUSES: &[&str] = &[
-    "accepted",
-    "rejected",
-    "flagged",
-    "unlabelled",
-    "pre-labelled",
-];
-
-/// A pair's review status under a schema: the one set by a person, else `pre-labelled`
-/// when it has machine labels only, `accepted` when it has human labels, else `unlabelled`.
-pub fn review_status(conn: &Connection, pair: i64, schema: &str) -> Result<String> {
-    let schema = schema::get(conn, schema)?;
-    let set: Option<String> = conn
-        .query_row(
-            "SELECT status FROM reviews WHERE pair_id = ?1 AND schema_id = ?2",
-            params![pair, schema.id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(s) = set {
-        return Ok(s);
-    }
-    let (human, machine): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(source = 'human'), 0), COALESCE(SUM(source != 'human'), 0)
-         FROM labels WHERE pair_id = ?1 AND schema_id = ?2",
-        params![pair, schema.id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(match (human, machine) {
-        (h, _) if h > 0 => "accepted",
-        (_, m) if m > 0 => "pre-labelled",
-        _ => "unlabelled",
-    }
-    .to_owned())
-}
-
-pub fn set_review(
-    conn: &Connection,
-    pair: i64,
-    schema: &str,
-    status: &str,
-    annotator: &str,
-) -> Result<()> {
-    check_annotator(annotator)?;
-    if !REVIEW_STATUSES.contains(&status) {
-        return Err(Error::field(
-            "status",
-            format!(
-                "review status {status:?}: expected one of {}",
-                REVIEW_STATUSES.join(", ")
-            ),
-        ));
-    }
-    let schema = schema::get(conn, schema)?;
-    check_target(
-        conn,
-        pair,
-        &schema,
-        schema.classes.first().map(String::as_str).unwrap_or(""),
-    )?;
-    conn.execute(
-        "INSERT INTO reviews (pair_id, schema_id, status, annotator) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (pair_id, schema_id) DO UPDATE SET status = excluded.status,
-           annotator = excluded.annotator, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        params![pair, schema.id, status, annotator],
-    )?;
-    Ok(())
-}
-
 mod best;
+mod review;
 pub(crate) use best::{BEST_FIRST, OneSource};
 pub use best::{best_values, best_values_without};
+pub use review::{DECISIONS, REVIEW_STATES, review_status, set_review};
+pub(crate) use review::{check_state, state_sql};
 
 #[cfg(test)]
 mod tests;

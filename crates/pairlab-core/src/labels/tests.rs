@@ -115,6 +115,34 @@ fn bad_targets_are_refused() -> Result<()> {
     set_review(&conn, 1, "chexpert", "flagged", "a")?;
     assert_eq!(review_status(&conn, 1, "chexpert")?, "flagged");
     assert!(set_review(&conn, 1, "chexpert", "maybe", "a").is_err());
+    // Review states that follow from labels are not decisions anyone can store.
+    assert!(set_review(&conn, 1, "chexpert", "pre-labelled", "a").is_err());
+    Ok(())
+}
+
+#[test]
+fn review_status_follows_the_labels_until_a_person_decides() -> Result<()> {
+    let (_d, mut conn) = setup()?;
+    let status = |conn: &Connection| review_status(conn, 1, "chexpert");
+    assert_eq!(status(&conn)?, "unlabelled");
+    let chexpert = schema::get(&conn, "chexpert")?;
+    let key = LabelKey::new(1, &chexpert, "Edema", "report-rules");
+    set_machine(&conn, key, Some(1), Provenance::default())?;
+    assert_eq!(status(&conn)?, "pre-labelled");
+    // Labelling a class by hand is not accepting the pair.
+    set_human(&mut conn, 1, "chexpert", "Fracture", Some(0), "ann")?;
+    assert_eq!(status(&conn)?, "labelled");
+    set_review(&conn, 1, "chexpert", "accepted", "rev")?;
+    assert_eq!(status(&conn)?, "accepted");
+    // A decision stays through later label changes until it is taken back.
+    set_human(&mut conn, 1, "chexpert", "Fracture", None, "ann")?;
+    assert_eq!(status(&conn)?, "accepted");
+    set_review(&conn, 1, "chexpert", "unreviewed", "rev")?;
+    assert_eq!(status(&conn)?, "pre-labelled");
+    assert!(matches!(
+        review_status(&conn, 2, "chexpert"),
+        Err(Error::NotFound(_))
+    ));
     Ok(())
 }
 
