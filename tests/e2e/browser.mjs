@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, chromium, demoLibrary, outDir, pairlabBin, serve,
+  CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, axeViolations, chromium, demoLibrary, outDir, pairlabBin, serve,
 } from "./harness.mjs";
 
 const steps = new Steps("e2e_browser");
@@ -120,6 +120,101 @@ try {
     await shot("help");
     await page.keyboard.press("Escape");
     await page.waitForSelector('[data-testid="help-overlay"]', { state: "detached" });
+  });
+
+  await steps.step("review_status_is_one_definition_and_accepting_is_an_act", async () => {
+    const pair = Number(await page.getAttribute('[data-testid="sample"]', "data-pair"));
+    const badge = () => page.textContent('[data-testid="review-status"]');
+    const status = async () => (await api(`/api/pairs/${pair}/review`)).status;
+    const shown = async (want) => {
+      await page.waitForFunction(
+        (w) => document.querySelector('[data-testid="review-status"]')?.textContent.trim() === w, want,
+      );
+      assertEq(await status(), want, "the badge and the API agree");
+    };
+    // The demo's reports are labelled by the rules: the pair starts pre-labelled.
+    await shown("pre-labelled");
+    // Labelling a class by hand is not accepting the pair.
+    await page.keyboard.press("3");
+    await page.keyboard.press("n");
+    await shown("labelled");
+    assertEq(await page.getAttribute('[data-testid="review-accepted"]', "aria-pressed"), "false", "Accept is not lit");
+    await page.keyboard.press("Shift+A");
+    await shown("accepted");
+    assertEq(await page.getAttribute('[data-testid="review-accepted"]', "aria-pressed"), "true", "Accept is lit");
+    const accepted = await api("/api/browse", { filter: { review: "accepted" }, limit: 1000 });
+    assert(accepted.rows.some((r) => r.id === pair), "the accepted filter finds the pair");
+    // Accepting again takes the decision back.
+    await page.keyboard.press("Shift+A");
+    await shown("labelled");
+    // The Browse filter counts the same states: every pre-labelled pair of the demo.
+    const pre = await api("/api/browse/count", { filter: { review: "pre-labelled" } });
+    assert(pre > 100, `the demo has many pre-labelled pairs: ${pre}`);
+    await page.goto(`${server.url}#/browse?review=pre-labelled`);
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="result-count"]')?.textContent.includes(t),
+      `${pre.toLocaleString("en-US")} pairs`,
+    );
+    await shot("browse-pre-labelled");
+  });
+
+  await steps.step("every_class_view_and_image_tool_on_the_keyboard", async () => {
+    // A pair whose study has other images, for [ and ].
+    let pair = null;
+    for (let id = 1; id <= 200 && !pair; id++) {
+      const p = await api(`/api/pairs/${id}`);
+      if (p.study_pairs.length > 0 && p.report) pair = p;
+    }
+    assert(pair, "the demo has a study with several images");
+    await page.goto(`${server.url}#/sample/${pair.id}`);
+    await page.waitForSelector(`[data-testid="sample"][data-pair="${pair.id}"] [data-testid="sample-image"]`);
+    // Classes 11-14 of CheXpert are on Shift and a digit: Shift+4 is Support Devices.
+    await page.keyboard.press("Shift+Digit4");
+    await page.keyboard.press("p");
+    await page.waitForSelector('[data-testid="class-row"][data-class="Support Devices"][data-value="1"][data-source="human"]');
+    await page.keyboard.press("Shift+Digit1");
+    await page.keyboard.press("n");
+    await page.waitForSelector('[data-testid="class-row"][data-class="Pleural Effusion"][data-value="0"][data-source="human"]');
+    assertEq(await humanValue(pair.id, "Support Devices"), 1, "Shift+4 reached Support Devices");
+    // Window/level presets, pan, and the evidence as a list without a mouse.
+    const preset = () => page.$eval('[data-testid="window-preset"]', (s) => s.selectedOptions[0].textContent);
+    assertEq(await preset(), "Full range", "the first preset");
+    await page.keyboard.press("w");
+    assert((await preset()).startsWith("Lungs"), "w steps to the next preset");
+    const transform = () => page.$eval('[data-testid="sample-image"]', (i) => i.style.transform);
+    const before = await transform();
+    await page.keyboard.press("Shift+ArrowLeft");
+    assert((await transform()) !== before, "Shift+arrow pans the image");
+    if (await page.$('[data-testid="evidence"]')) {
+      await page.keyboard.press("e");
+      await page.waitForSelector('[data-testid="evidence-list"] li');
+    }
+    await shot("sample-keyboard");
+    // ] and [ walk the study's images.
+    const study = [pair.id, ...pair.study_pairs].sort((a, b) => a - b);
+    const at = study.indexOf(pair.id);
+    const [key, other] = at + 1 < study.length ? ["]", study[at + 1]] : ["[", study[at - 1]];
+    await page.keyboard.press(key);
+    await page.waitForSelector(`[data-testid="sample"][data-pair="${other}"]`);
+    // g then a letter switches views.
+    await page.keyboard.press("g");
+    await page.keyboard.press("t");
+    await page.waitForSelector('[data-testid="view-train"]');
+    await page.keyboard.press("g");
+    await page.keyboard.press("l");
+    await page.waitForSelector('[data-testid="view-library"]');
+  });
+
+  await steps.step("browse_grid_takes_real_focus", async () => {
+    await page.goto(`${server.url}#/browse`);
+    await page.waitForSelector('[data-testid="cell"] img');
+    await page.focus('[data-testid="cell"][data-index="0"]');
+    await page.keyboard.press("ArrowRight");
+    await page.waitForFunction(() => document.activeElement?.dataset?.index === "1");
+    assertEq(await page.evaluate(() => document.activeElement.getAttribute("role")), "option", "a cell has focus");
+    assertEq(await page.evaluate(() => document.activeElement.tabIndex), 0, "the focused cell is the tab stop");
+    await page.keyboard.press("ArrowLeft");
+    await page.waitForFunction(() => document.activeElement?.dataset?.index === "0");
   });
 
   let run = 0;
@@ -378,6 +473,38 @@ try {
     }, target, { timeout: 15000 });
     const labels = await api(`/api/pairs/${target}/labels?schema=chexpert`);
     assertEq(labels.filter((l) => l.class === "Fracture" && l.source === "import").length, 0, "undone");
+  });
+
+  await steps.step("every_view_passes_axe_at_two_window_sizes", async () => {
+    // axe-core's WCAG 2.1 A/AA rules: no serious or critical violation on any view, with the
+    // help overlay and a confusion cell's list open too. Screenshots of each view at both sizes.
+    const views = [
+      ["library", '[data-testid="corpus-row"]'],
+      ["browse", '[data-testid="cell"] img'],
+      [`sample/${pair}`, '[data-testid="sample-image"]'],
+      ["train", '[data-testid="view-train"]'],
+      ["evaluate", '[data-testid="cm-cell"]'],
+    ];
+    const found = [];
+    for (const [width, height] of [[1280, 720], [1440, 900]]) {
+      await page.setViewportSize({ width, height });
+      for (const [view, ready] of views) {
+        await page.goto(`${server.url}#/${view}`);
+        await page.waitForSelector(ready);
+        await page.waitForTimeout(300);
+        await shot(`${view.split("/")[0]}-${width}x${height}`);
+        found.push(...(await axeViolations(page)).map((v) => `${view} at ${width}: ${v}`));
+      }
+    }
+    await page.click('[data-testid="cm-cell"]:not([data-count="0"])');
+    await page.waitForSelector('[data-testid="misclassified-panel"]');
+    found.push(...(await axeViolations(page)).map((v) => `evaluate with a cell open: ${v}`));
+    await page.keyboard.press("?");
+    await page.waitForSelector('[data-testid="help-overlay"]');
+    found.push(...(await axeViolations(page)).map((v) => `help overlay: ${v}`));
+    await page.keyboard.press("Escape");
+    await page.setViewportSize({ width: 1440, height: 900 });
+    assertEq(found, [], "serious accessibility violations");
   });
 
   await steps.step("sign_in_with_a_user_token", async () => {

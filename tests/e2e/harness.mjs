@@ -110,3 +110,15 @@ export function assertEq(a, b, message) {
   const jb = JSON.stringify(b);
   if (ja !== jb) throw new Error(`${message}: ${ja} != ${jb}`);
 }
+
+/** The serious and critical accessibility violations axe-core finds on the page (WCAG 2.1
+ *  A and AA rules), as "rule: what (selector)" lines. */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${v.help} (${n.target.join(" ")}) ${n.failureSummary ?? ""}`));
+}

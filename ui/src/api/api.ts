@@ -3,7 +3,7 @@
 import type { ExportOptions } from "../bindings/ExportOptions";
 import type { ImportOptions } from "../bindings/ImportOptions";
 import { call } from "./transport";
-import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewState, TrainArgs } from "./types";
+import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewDecision, TrainArgs } from "./types";
 
 export const api = {
   // The library
@@ -34,7 +34,7 @@ export const api = {
   undo: (annotator: string) => call("undo", { annotator }),
   redo: (annotator: string) => call("redo", { annotator }),
   reviewStatus: (id: number, schema?: string) => call("review_status", { id, schema }),
-  setReview: (pair: number, status: Exclude<ReviewState, "pre-labelled">, annotator: string, schema?: string) =>
+  setReview: (pair: number, status: ReviewDecision | "unreviewed", annotator: string, schema?: string) =>
     call("set_review", { pair, schema, status, annotator }),
 
   // Splits

@@ -56,8 +56,21 @@ export type { JsonValue } from "../bindings/serde_json/JsonValue";
 /** A label value a person sets: 1 positive, 0 negative, -1 uncertain (null is blank). */
 export type LabelValue = 1 | 0 | -1;
 
-/** The `status` of a ReviewStatus. */
-export type ReviewState = "unlabelled" | "pre-labelled" | "accepted" | "rejected" | "flagged";
+/** The `status` of a ReviewStatus: a person's decision, else what the labels say. */
+export type ReviewState = "unlabelled" | "pre-labelled" | "labelled" | ReviewDecision;
+
+/** A decision a person makes on a pair (labelling a class is not one). */
+export type ReviewDecision = "accepted" | "rejected" | "flagged";
+
+/** Every review state with the words a filter shows, in core's order (labels::REVIEW_STATES). */
+export const REVIEW_STATES: { state: ReviewState; text: string }[] = [
+  { state: "unlabelled", text: "Unlabelled" },
+  { state: "pre-labelled", text: "Pre-labelled, not reviewed" },
+  { state: "labelled", text: "Labelled by hand, not accepted" },
+  { state: "accepted", text: "Accepted" },
+  { state: "rejected", text: "Rejected" },
+  { state: "flagged", text: "Flagged" },
+];
 
 /** An evidence value: the labeler's enum name, or 1 / 0 / -1. */
 export type EvidenceValue = Value | number;

@@ -1,6 +1,6 @@
 // The Browse view's state as a URL query (the part of the hash after "?"), so that a link
 // reproduces the view: filters, sort, and optionally an explicit list of pair ids.
-import type { BrowseFilter, BrowseSort, SortBy } from "../api/types";
+import { type BrowseFilter, type BrowseSort, REVIEW_STATES, type SortBy } from "../api/types";
 
 /** The grid's order. `desc` unset means the server's default: ids ascending, scores highest first. */
 export interface Sort extends BrowseSort {
@@ -16,7 +16,7 @@ export interface BrowseQuery {
 
 const FILTER_KEYS = ["split", "part", "schema", "class", "value", "source", "review", "tag", "text"] as const;
 const VALUES = ["1", "0", "-1", "blank"];
-const REVIEWS = ["unlabelled", "pre-labelled", "accepted", "rejected", "flagged"];
+const REVIEWS: string[] = REVIEW_STATES.map((r) => r.state);
 const SORTS = ["id", "mismatch", "confidence"];
 
 export function emptyQuery(): BrowseQuery {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { actionFor, displayKey, KEYMAP, keyOf, type Scope } from "./keymap";
+import { actionFor, CLASS_KEYS, displayKey, KEYMAP, keyOf, type Scope, startsSequence } from "./keymap";
 
 const press = (key: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "altKey" | "shiftKey", boolean>> = {}) =>
   keyOf({ key, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...mods });
@@ -32,7 +32,13 @@ describe("keymap table", () => {
 
   it("uses keys in the form keyOf produces", () => {
     for (const b of KEYMAP) {
-      for (const k of b.keys) {
+      for (const k of b.keys.flatMap((seq) => seq.split(" "))) {
+        const digit = /^shift\+(\d)$/.exec(k);
+        if (digit) {
+          // Shift with a digit is named by the key's code, not the character it types.
+          expect(keyOf({ key: "!", code: `Digit${digit[1]}`, ctrlKey: false, metaKey: false, altKey: false, shiftKey: true })).toBe(k);
+          continue;
+        }
         const parts = k.split("+").filter(Boolean);
         const key = parts[parts.length - 1] || "+";
         const mods = parts.slice(0, -1);
@@ -70,6 +76,17 @@ describe("keyOf and actionFor", () => {
     expect(actionFor(scope, press("7"))).toBe("selectClass");
     expect(actionFor("browse", press("j"))).toBeNull();
     expect(actionFor("global", press("?", { shiftKey: true }))).toBe("help");
+    expect(actionFor("global", "g b")).toBe("goBrowse");
+    expect(startsSequence("global", "g")).toBe(true);
+    expect(startsSequence("global", "b")).toBe(false);
+  });
+
+  it("puts every class of a 14-class schema on a key", () => {
+    expect(CLASS_KEYS.length).toBeGreaterThanOrEqual(14);
+    expect(new Set(CLASS_KEYS).size).toBe(CLASS_KEYS.length);
+    const shifted = keyOf({ key: "%", code: "Digit5", ctrlKey: false, metaKey: false, altKey: false, shiftKey: true });
+    expect(CLASS_KEYS.indexOf(shifted)).toBe(14);
+    expect(actionFor("sample", shifted)).toBe("selectClass");
   });
 
   it("displays keys for people", () => {

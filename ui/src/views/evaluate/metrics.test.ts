@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ClassEval } from "../../bindings/ClassEval";
 import {
-  browsePairsHash, curveSeries, fmt, formatCi, heatColor, heatmap, intensity, labelCells, multiClassCell,
+  browsePairsHash, curveSeries, fmt, formatCi, contrast,
+  heatColor,
+  luminance, heatmap, intensity, labelCells, multiClassCell,
   multiLabelCell, nextSort, pct, sortRows,
 } from "./metrics";
 
@@ -77,6 +79,15 @@ describe("heatmap", () => {
     expect(good.ink).toBe("dark");
     expect(heatColor(0.1, false)).toEqual({ fill: "rgba(224, 121, 95, 0.180)", ink: "light" });
     expect(heatColor(7, false).fill).toBe(bad.fill); // clamped
+    // Whatever the level, the ink reaches WCAG's 4.5:1 on the fill over the panel.
+    for (let i = 1; i <= 100; i++) {
+      for (const diagonal of [true, false]) {
+        const { fill, ink } = heatColor(i / 100, diagonal);
+        const [r, g, b, a] = fill.slice(5, -1).split(",").map(Number);
+        const shown = luminance([r, g, b].map((c, k) => a * c + (1 - a) * [23, 26, 29][k]));
+        expect(contrast(shown, ink === "light" ? 1 : 0)).toBeGreaterThanOrEqual(4.5);
+      }
+    }
   });
   it("builds the cell queries", () => {
     expect(multiClassCell(cm.labels, 0, 1, "test")).toEqual({ part: "test", true: "a", pred: "b" });

@@ -124,17 +124,37 @@ export function intensity(cell: HeatCell, h: Heatmap, mode: HeatMode): number {
 const CORRECT_RGB = [95, 191, 143];
 const WRONG_RGB = [224, 121, 95];
 
+/** The panel the cells sit on (--bg-raised). */
+const PANEL_RGB = [23, 26, 29];
+
+/** WCAG relative luminance of an sRGB colour (0–255 channels). */
+export function luminance(rgb: number[]): number {
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG contrast ratio of two luminances. */
+export function contrast(a: number, b: number): number {
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+
 /**
  * A cell's fill: correct (diagonal) cells in green, errors in warm red; alpha grows with the
- * intensity from a visible floor, empty cells are transparent. `ink` is the text colour that
- * stays readable on it.
+ * intensity from a visible floor, empty cells are transparent. `ink` is the text colour
+ * (white or black) with the higher contrast on the fill as it shows over the panel: one of
+ * the two always reaches 4.5:1.
  */
 export function heatColor(level: number, diagonal: boolean): { fill: string; ink: "light" | "dark" } {
   const x = Math.min(1, Math.max(0, Number.isFinite(level) ? level : 0));
   if (x === 0) return { fill: "transparent", ink: "light" };
   const a = 0.1 + 0.8 * x;
   const [r, g, b] = diagonal ? CORRECT_RGB : WRONG_RGB;
-  return { fill: `rgba(${r}, ${g}, ${b}, ${a.toFixed(3)})`, ink: a >= 0.6 ? "dark" : "light" };
+  const shown = luminance([r, g, b].map((c, i) => a * c + (1 - a) * PANEL_RGB[i]));
+  const ink = contrast(shown, 1) >= contrast(shown, 0) ? "light" : "dark";
+  return { fill: `rgba(${r}, ${g}, ${b}, ${a.toFixed(3)})`, ink };
 }
 
 /** The query of a multi-class cell: true class `labels[t]` predicted as `labels[p]`. */
