@@ -260,6 +260,8 @@ fn calls() -> Vec<(&'static str, Value)> {
         ("runs", json!({})),
         ("run", json!({"id": 1})),
         ("run_epochs", json!({"id": 1})),
+        ("pair_prediction", json!({"id": 1, "run": 1})),
+        ("pair_prediction", json!({"id": 1, "run": 99})),
         ("evaluate", json!({"id": 1})),
         ("evaluate", json!({"id": 1, "part": "val"})),
         (
@@ -409,6 +411,12 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
     assert_eq!(ok(k("labeler_status", 0))["last_run"], Value::Null);
     assert_eq!(a[k("labeler_status", 1)], Err(Refused("not_found".into())));
     assert_eq!(ok(k("run_epochs", 0)).as_array().map(Vec::len), Some(2));
+    let predicted = ok(k("pair_prediction", 0));
+    assert_eq!(predicted["kind"], json!("multi-label"));
+    let classes = predicted["classes"].as_array().expect("classes");
+    assert!(!classes.is_empty());
+    assert!(classes.iter().all(|c| c["threshold"].is_number()));
+    assert_eq!(a[k("pair_prediction", 1)], Err(Refused("not_found".into())));
     let eval = ok(k("evaluate", 0));
     assert_eq!(
         (eval["part"].clone(), eval["kind"].clone()),

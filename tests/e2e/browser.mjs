@@ -253,8 +253,12 @@ try {
     const [cls, truth, pred, count] = await Promise.all(
       ["data-class", "data-true", "data-pred", "data-count"].map((a) => cell.getAttribute(a)),
     );
+    const at = async () => { const b = await cell.boundingBox(); return [Math.round(b.x), Math.round(b.y)]; };
+    const before = await at();
     await cell.click();
     await page.waitForSelector('[data-testid="misclassified-item"]');
+    await page.waitForTimeout(300); // the drawer's slide-in
+    assertEq(await at(), before, "opening the cell does not move the matrix");
     const shown = await page.$$eval('[data-testid="misclassified-item"]', (xs) => xs.map((x) => Number(x.dataset.pair)));
     const query = new URLSearchParams({ part: "test", true: truth, pred });
     if (cls) query.set("class", cls);
@@ -262,6 +266,39 @@ try {
     assertEq(shown, want.map((m) => m.pair), "the cell's samples");
     assertEq(shown.length, Number(count), "as many samples as the cell counts");
     await shot("evaluate-cell");
+    assert(page.url().includes("cell="), `the open cell is in the URL: ${page.url()}`);
+
+    // From the cell to its samples and back: the Sample view shows the run's prediction
+    // beside the labels, j / k stay within the cell's samples, Back returns to the drawer.
+    await page.click(`[data-testid="misclassified-item"][data-pair="${shown[0]}"]`);
+    await page.waitForSelector(`[data-testid="sample"][data-pair="${shown[0]}"]`);
+    await page.waitForSelector('[data-testid="prediction"]');
+    const predicted = await api(`/api/pairs/${shown[0]}/prediction?run=${run}`);
+    if (cls) {
+      const p = predicted.classes.find((c) => c.class === cls);
+      assertEq(await page.getAttribute(`[data-testid="prediction"][data-class="${cls}"]`, "data-predicted"),
+        p.predicted ? "1" : "0", "the shown prediction is the run's");
+      assertEq(p.predicted ? "1" : "0", pred, "the cell's prediction");
+    }
+    assertEq(await page.textContent('[data-testid="position"]'), `1 of ${shown.length}`, "the position in the cell's list");
+    await shot("sample-from-cell");
+    if (shown.length > 1) {
+      await page.keyboard.press("j");
+      await page.waitForSelector(`[data-testid="sample"][data-pair="${shown[1]}"]`);
+      await page.keyboard.press("k");
+      await page.waitForSelector(`[data-testid="sample"][data-pair="${shown[0]}"]`);
+    }
+    await page.keyboard.press("k");
+    await page.waitForFunction(() => document.body.textContent.includes("This is the first pair"));
+    assertEq(Number(await page.getAttribute('[data-testid="sample"]', "data-pair")), shown[0], "k stays in the list");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector('[data-testid="misclassified-item"]');
+    assert(page.url().includes(`#/evaluate/${run}`), `Esc returns to the cell: ${page.url()}`);
+    await page.goBack();
+    await page.waitForSelector(`[data-testid="sample"][data-pair="${shown[0]}"]`);
+    await page.goBack();
+    await page.waitForSelector('[data-testid="misclassified-item"]');
+
     await page.click('[data-testid="misclassified-open-grid"]');
     await page.waitForSelector('[data-testid="cell"]');
     const grid = await cellIds();
@@ -365,6 +402,42 @@ try {
     await page.waitForFunction((id) => [...document.querySelectorAll('[data-testid="evidence"]')]
       .some((m) => (m.getAttribute("title") || "").includes(`run ${id}`)), run.run_id, { timeout: 30000 });
     await shot("sample-fusion-evidence");
+  });
+
+  await steps.step("cancel_asks_first_and_says_what_was_kept", async () => {
+    await page.goto(`${server.url}#/train`);
+    await page.waitForSelector('[data-testid="train-form"]');
+    await page.click('[data-testid="train-inputs"] [data-value="image"]');
+    await page.click('[data-testid="train-trainer"] [data-value="cnn"]');
+    await page.selectOption('[data-testid="train-split"]', "demo-by-patient");
+    await page.fill('[data-testid="train-epochs"]', "100");
+    await page.fill('[data-testid="train-size"]', "64");
+    await page.click('[data-testid="train-start"]');
+    // Once the first epoch is finished, the status and the chart say so together.
+    await page.waitForFunction(() => /epoch 1 of 100 done|epoch [2-9]/.test(
+      document.querySelector('[data-testid="train-epoch"]')?.textContent ?? ""), null, { timeout: 60000 });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-curves"]')?.dataset.epochs) >= 1,
+      null, { timeout: 5000 });
+    // A multi-label run shows its macro AUROC, not an accuracy over mostly negative entries.
+    assert((await page.textContent('[data-testid="chart-score"]')).includes("val AUROC"), "the chart shows AUROC");
+    await page.click('[data-testid="train-cancel"]');
+    await page.waitForSelector('[data-testid="train-cancel-confirm"]');
+    await page.click('[data-testid="train-cancel-keep"]');
+    await page.waitForSelector('[data-testid="train-cancel"]');
+    assertEq(await page.getAttribute('[data-testid="train-status"]', "data-status"), "running", "keep training keeps it");
+    await page.click('[data-testid="train-cancel"]');
+    await page.click('[data-testid="train-cancel-confirm"]');
+    await page.waitForSelector('[data-testid="train-status"][data-status="cancelled"]', { timeout: 60000 });
+    const id = Number(await page.getAttribute('[data-testid="train-status"]', "data-run"));
+    const epochs = await api(`/api/runs/${id}/epochs`);
+    assert(epochs.length >= 1, "the finished epochs are kept");
+    await page.waitForFunction(
+      (n) => document.querySelector('[data-testid="train-error"]')?.textContent.includes(`Cancelled after epoch ${n} of 100`),
+      epochs.length,
+    );
+    const row = await page.textContent(`[data-testid="run-row"][data-run="${id}"]`);
+    assert(row.includes(Math.min(...epochs.map((e) => e.val_loss)).toFixed(4)), `the row shows the lowest val loss: ${row}`);
+    await shot("train-cancelled");
   });
 
   await steps.step("sample_says_where_it_sits_in_the_whole_result", async () => {
@@ -498,6 +571,7 @@ try {
     }
     await page.click('[data-testid="cm-cell"]:not([data-count="0"])');
     await page.waitForSelector('[data-testid="misclassified-panel"]');
+    await page.waitForTimeout(400); // the panel's slide-in animation
     found.push(...(await axeViolations(page)).map((v) => `evaluate with a cell open: ${v}`));
     await page.keyboard.press("?");
     await page.waitForSelector('[data-testid="help-overlay"]');

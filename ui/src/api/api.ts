@@ -33,6 +33,7 @@ export const api = {
     call("set_label", { pair, schema, class: cls, value, annotator }),
   undo: (annotator: string) => call("undo", { annotator }),
   redo: (annotator: string) => call("redo", { annotator }),
+  pairPrediction: (id: number, run: number) => call("pair_prediction", { id, run }),
   reviewStatus: (id: number, schema?: string) => call("review_status", { id, schema }),
   setReview: (pair: number, status: ReviewDecision | "unreviewed", annotator: string, schema?: string) =>
     call("set_review", { pair, schema, status, annotator }),

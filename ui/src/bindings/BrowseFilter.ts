@@ -26,7 +26,8 @@ value?: string,
  */
 source?: string, 
 /**
- * Review status: `unlabelled`, `pre-labelled`, `accepted`, `rejected` or `flagged`.
+ * Review status: `unlabelled`, `pre-labelled` (machine labels only, not reviewed),
+ * `labelled` (labelled by hand, not accepted), `accepted`, `rejected` or `flagged`.
  */
 review?: string, 
 /**

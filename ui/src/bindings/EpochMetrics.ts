@@ -8,4 +8,9 @@ export type EpochMetrics = { epoch: number, train_loss: number, val_loss: number
  * Validation accuracy (multi-label: of the labelled entries at 0.5); None without a
  * validation part.
  */
-val_accuracy: number | null, lr: number, seconds: number, };
+val_accuracy: number | null, 
+/**
+ * Multi-label: the macro validation AUROC over the classes with both values among
+ * their labelled entries; None for multi-class or without a validation part.
+ */
+val_auroc: number | null, lr: number, seconds: number, };

@@ -3,4 +3,9 @@
 /**
  * A pair's review status under a schema.
  */
-export type ReviewStatus = { pair: number, schema: string, status: string, };
+export type ReviewStatus = { pair: number, schema: string, 
+/**
+ * `unlabelled`, `pre-labelled` (machine labels only), `labelled` (by hand, not
+ * accepted), or a person's decision: `accepted`, `rejected`, `flagged`.
+ */
+status: string, };

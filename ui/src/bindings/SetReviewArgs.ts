@@ -2,6 +2,6 @@
 
 export type SetReviewArgs = { pair: number, schema?: string, 
 /**
- * `accepted`, `rejected`, `flagged` (or `unlabelled` to clear).
+ * `accepted`, `rejected`, `flagged`, or `unreviewed` to take the decision back.
  */
 status: string, annotator: string, };

@@ -28,9 +28,11 @@ import type { Misclassified } from "./Misclassified";
 import type { ModelRecord } from "./ModelRecord";
 import type { PageArgs } from "./PageArgs";
 import type { PairDetail } from "./PairDetail";
+import type { PairPrediction } from "./PairPrediction";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { ReviewStatus } from "./ReviewStatus";
+import type { RunArgs } from "./RunArgs";
 import type { RunEstimate } from "./RunEstimate";
 import type { RunModelArgs } from "./RunModelArgs";
 import type { RunPrelabel } from "./RunPrelabel";
@@ -57,6 +59,7 @@ export const ROUTES = {
   pair: { method: "GET", path: "/api/pairs/{id}", kind: "json" },
   history: { method: "GET", path: "/api/pairs/{id}/history", kind: "json" },
   labels: { method: "GET", path: "/api/pairs/{id}/labels", kind: "json" },
+  pair_prediction: { method: "GET", path: "/api/pairs/{id}/prediction", kind: "json" },
   evidence: { method: "GET", path: "/api/pairs/{id}/evidence", kind: "json" },
   model_evidence: { method: "GET", path: "/api/pairs/{id}/model-evidence", kind: "json" },
   review_status: { method: "GET", path: "/api/pairs/{id}/review", kind: "json" },
@@ -107,6 +110,7 @@ export interface Calls {
   pair: { args: { id: number }; answer: PairDetail };
   history: { args: { id: number }; answer: Array<LabelEvent> };
   labels: { args: SchemaArgs & { id: number }; answer: Array<CurrentLabel> };
+  pair_prediction: { args: RunArgs & { id: number }; answer: PairPrediction };
   evidence: { args: SchemaArgs & { id: number }; answer: Array<Evidence> };
   model_evidence: { args: SchemaArgs & { id: number }; answer: Array<Evidence> };
   review_status: { args: SchemaArgs & { id: number }; answer: ReviewStatus };

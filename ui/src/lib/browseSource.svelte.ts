@@ -145,5 +145,15 @@ export class BrowseSource {
   }
 }
 
-/** The source of the last Browse view. */
-export const browseSession = $state<{ source: BrowseSource | null }>({ source: null });
+/** The source of the last Browse view, or of a list Sample was opened from (a confusion
+ *  cell's samples): Sample steps through it. `returnTo` is where Sample's Back goes when
+ *  that is not Browse (the Evaluate view with the cell open). */
+export const browseSession = $state<{ source: BrowseSource | null; returnTo: string | null }>({ source: null, returnTo: null });
+
+/** Makes `pairs` the list Sample steps through, starting at `focus`, with Back to `returnTo`. */
+export function stepThrough(pairs: number[], focus: number, returnTo: string): void {
+  const source = new BrowseSource({ filter: {}, sort: { by: "id" }, pairs });
+  source.focus = focus;
+  browseSession.source = source;
+  browseSession.returnTo = returnTo;
+}

@@ -12,9 +12,11 @@ export const settings = $state({
   schema: load("pairlab.schema", "chexpert"),
   /** The Sample view's Details panel: "open" or "closed". */
   details: load("pairlab.details", "open"),
+  /** The run whose predictions the Sample view shows beside the labels ("" for none). */
+  predictionRun: load("pairlab.predictionRun", ""),
 });
 
-export function setSetting(key: "annotator" | "schema" | "details", value: string): void {
+export function setSetting(key: "annotator" | "schema" | "details" | "predictionRun", value: string): void {
   settings[key] = value;
   try {
     localStorage.setItem(`pairlab.${key}`, value);

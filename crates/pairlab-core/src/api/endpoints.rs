@@ -23,7 +23,7 @@ use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
 use crate::report_labeler::Evidence;
 use crate::runs::eval::{EvalReport, Misclassified};
-use crate::runs::{EpochMetrics, RunSummary};
+use crate::runs::{EpochMetrics, PairPrediction, RunSummary};
 use crate::runs::{LabelerStatus, LearnOptions, RunEstimate};
 use crate::splits::{LeakageReport, SplitSummary};
 use crate::store::read::{ErrorRow, PairDetail, PairRow, SearchHit, Stats};
@@ -76,6 +76,11 @@ macro_rules! for_each_endpoint {
                 /// A pair's current labels under a schema.
                 labels { GET "/pairs/{id}/labels" any (cx, a: SchemaArgs, id) -> Vec<CurrentLabel> {
                     cx.library()?.current_labels(id, &a.schema)
+                } }
+                /// What a run predicted for the pair: each class's probability, and for
+                /// multi-label its threshold.
+                pair_prediction { GET "/pairs/{id}/prediction" any (cx, a: RunArgs, id) -> PairPrediction {
+                    cx.library()?.pair_prediction(a.run, id)
                 } }
                 /// Where the report labeler found each label in the pair's report.
                 evidence { GET "/pairs/{id}/evidence" any (cx, a: SchemaArgs, id) -> Vec<Evidence> {

@@ -138,6 +138,12 @@ pub struct RunModelArgs {
     pub name: Option<String>,
 }
 
+/// Names a run.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+pub struct RunArgs {
+    pub run: i64,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, TS)]
 pub struct PartArgs {
     #[serde(default = "default_part")]

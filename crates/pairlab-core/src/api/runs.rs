@@ -54,6 +54,11 @@ impl Library {
         runs::epochs(self.conn(), id)
     }
 
+    /// What run `run` predicted for pair `pair` (the Sample view shows it beside the labels).
+    pub fn pair_prediction(&self, run: i64, pair: i64) -> Result<runs::PairPrediction> {
+        runs::pair_prediction(self.conn(), run, pair)
+    }
+
     /// Metrics of a run on one part of its split (with bootstrap intervals).
     pub fn evaluate(&self, run: i64, part: &str) -> Result<EvalReport> {
         eval::evaluate(self.conn(), run, part)

@@ -13,6 +13,7 @@ mod learn_tests;
 pub mod liveness;
 mod parts;
 mod pixels;
+mod prediction;
 mod record;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use pairlab_ml::train::text::Section;
 use pairlab_ml::train::text::TextSettings;
 use pairlab_ml::train::{Model, Settings};
 pub use pairlab_ml::train::{Trainer, Uncertain};
+pub use prediction::{ClassPrediction, PairPrediction, pair_prediction};
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -455,7 +457,8 @@ pub fn get(conn: &Connection, run_id: i64) -> Result<RunSummary> {
     conn.query_row(
         "SELECT r.id, s.name, sp.name, r.trainer, m.name, r.status, r.classes, r.best_epoch, r.fingerprint, r.created_at,
                 (SELECT COUNT(*) FROM run_epochs e WHERE e.run_id = r.id),
-                (SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
+                COALESCE((SELECT val_loss FROM run_epochs e WHERE e.run_id = r.id AND e.epoch = r.best_epoch),
+                         (SELECT MIN(val_loss) FROM run_epochs e WHERE e.run_id = r.id)),
                 COALESCE((julianday(r.finished_at) - julianday(r.created_at)) * 86400.0,
                          (SELECT SUM(seconds) FROM run_epochs e WHERE e.run_id = r.id), 0.0),
                 r.message, r.config,
@@ -509,7 +512,7 @@ pub fn epochs(conn: &Connection, run_id: i64) -> Result<Vec<EpochMetrics>> {
     get(conn, run_id)?;
     let rows = conn
         .prepare(
-            "SELECT epoch, train_loss, val_loss, val_accuracy, lr, seconds FROM run_epochs
+            "SELECT epoch, train_loss, val_loss, val_accuracy, lr, seconds, val_auroc FROM run_epochs
              WHERE run_id = ?1 ORDER BY epoch",
         )?
         .query_map([run_id], |r| {
@@ -518,6 +521,7 @@ pub fn epochs(conn: &Connection, run_id: i64) -> Result<Vec<EpochMetrics>> {
                 train_loss: r.get(1)?,
                 val_loss: r.get(2)?,
                 val_accuracy: r.get(3)?,
+                val_auroc: r.get(6)?,
                 lr: r.get(4)?,
                 seconds: r.get(5)?,
             })

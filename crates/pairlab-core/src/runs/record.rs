@@ -72,15 +72,23 @@ pub(super) fn observer<'a>(
             }
             Event::Epoch(m) => {
                 let _ = conn.execute(
-                    "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, val_accuracy, lr, seconds)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![run_id, m.epoch as i64, m.train_loss, m.val_loss, m.val_accuracy, m.lr, m.seconds],
+                    "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, val_accuracy, lr, seconds, val_auroc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![run_id, m.epoch as i64, m.train_loss, m.val_loss, m.val_accuracy, m.lr, m.seconds, m.val_auroc],
                 );
                 epoch = m.epoch + 1;
-                last = match m.val_accuracy {
-                    Some(a) => format!(" · val loss {:.4} acc {a:.3}", m.val_loss),
-                    None => format!(" · val loss {:.4}", m.val_loss),
+                // Multi-label runs say their macro AUROC: accuracy over mostly negative
+                // entries says little.
+                last = match (m.val_auroc, m.val_accuracy) {
+                    (Some(a), _) => format!(" · val loss {:.4} auroc {a:.3}", m.val_loss),
+                    (None, Some(a)) => format!(" · val loss {:.4} acc {a:.3}", m.val_loss),
+                    (None, None) => format!(" · val loss {:.4}", m.val_loss),
                 };
+                // Said at once, so the status and the curves agree as soon as an epoch ends.
+                progress.message(&format!(
+                    "epoch {}/{epochs} done · loss {:.4}{last}",
+                    m.epoch, m.train_loss
+                ));
             }
         }
         !progress.is_cancelled()

@@ -61,6 +61,34 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
     )?;
     assert_eq!(model.predict(&x.data)?, from_blob(&stored));
 
+    // One pair's prediction, as the Sample view shows it: the stored probabilities, the
+    // most probable class predicted (multi-class), the pair's part.
+    let shown = super::pair_prediction(lib.conn(), run.run_id, p[3])?;
+    let probs = from_blob(&stored);
+    assert_eq!(shown.part, "test");
+    assert_eq!(shown.kind, "multi-class");
+    assert_eq!(
+        shown
+            .classes
+            .iter()
+            .map(|c| c.probability)
+            .collect::<Vec<_>>(),
+        probs
+    );
+    let top = if probs[0] >= probs[1] { "a" } else { "b" };
+    let predicted: Vec<&str> = shown
+        .classes
+        .iter()
+        .filter(|c| c.predicted)
+        .map(|c| c.class.as_str())
+        .collect();
+    assert_eq!(predicted, [top]);
+    assert!(shown.classes.iter().all(|c| c.threshold.is_none()));
+    assert!(matches!(
+        super::pair_prediction(lib.conn(), run.run_id, 999_999),
+        Err(Error::NotFound(_))
+    ));
+
     // A trainer of a newer version: listed as stored, refused when it must be used.
     lib.conn().execute(
         "INSERT INTO runs (schema_id, split_id, trainer, config, seed, fingerprint, classes, status, dir)

@@ -129,18 +129,20 @@ impl Data<'_> {
         }
     }
 
-    /// Loss and accuracy of the rows `idx` without gradients: multi-class accuracy, or for
-    /// multi-label the share of labelled entries on the right side of 0.5.
-    fn evaluate(&self, head: &Head, idx: &[usize]) -> Result<(f64, f64)> {
+    /// The validation figures of the rows `idx` (see [`ValScore`]), without gradients.
+    fn evaluate(&self, head: &Head, idx: &[usize]) -> Result<ValScore> {
         let z = head.logits_no_grad(&self.gather(idx, None))?;
         self.score(&z, idx)
     }
 
-    /// Loss and accuracy of the logits `z` of the rows `idx` (as [`Data::evaluate`]).
-    pub(super) fn score(&self, z: &Tensor, idx: &[usize]) -> Result<(f64, f64)> {
+    /// The validation figures of the logits `z` of the rows `idx` (see [`ValScore`]).
+    pub(super) fn score(&self, z: &Tensor, idx: &[usize]) -> Result<ValScore> {
         let loss = f64::from(self.loss_of(z, idx)?.to_scalar::<f32>()?);
         let z = z.to_vec2::<f32>()?;
         let (mut right, mut total) = (0usize, 0usize);
+        // Multi-label: each class's labelled entries, (logit, positive), for its AUROC.
+        let mut per_class: Vec<(Vec<f32>, Vec<bool>)> =
+            vec![Default::default(); self.targets.classes()];
         for (row, &i) in z.iter().zip(idx) {
             match self.targets {
                 Targets::MultiClass { values, .. } => {
@@ -154,12 +156,28 @@ impl Data<'_> {
                         if m[k] > 0.0 {
                             right += usize::from((row[k] > 0.0) == (t[k] > 0.5));
                             total += 1;
+                            per_class[k].0.push(row[k]);
+                            per_class[k].1.push(t[k] > 0.5);
                         }
                     }
                 }
             }
         }
-        Ok((loss, right as f64 / total.max(1) as f64))
+        let aurocs: Vec<f64> = per_class
+            .iter()
+            .filter_map(|(s, l)| crate::metrics::roc_auc(s, l))
+            .collect();
+        let auroc = match self.targets {
+            Targets::MultiLabel { .. } if !aurocs.is_empty() => {
+                Some(aurocs.iter().sum::<f64>() / aurocs.len() as f64)
+            }
+            _ => None,
+        };
+        Ok(ValScore {
+            loss,
+            accuracy: right as f64 / total.max(1) as f64,
+            auroc,
+        })
     }
 
     /// How many terms the loss of the rows `idx` averages over: labelled entries (after the
@@ -210,6 +228,17 @@ fn autograd_step(
     Ok((f64::from(loss.to_scalar::<f32>()?), grads))
 }
 
+/// An epoch's validation figures: the loss, the accuracy (multi-class: of the rows; multi-
+/// label: of the labelled entries at 0.5, which says little when most entries are
+/// negative) and for multi-label the macro AUROC over the classes whose labelled entries
+/// hold both values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ValScore {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub auroc: Option<f64>,
+}
+
 /// Early stopping on the validation loss, shared by the trainers' loops: keeps the
 /// history, says when an epoch is the best so far (its weights are to be kept) and when to
 /// stop, and reports every epoch to `observe` (false cancels).
@@ -240,24 +269,25 @@ impl EarlyStop {
         }
     }
 
-    /// Records an epoch: its validation figures are `val` (loss, accuracy), or the training
-    /// loss when there is no validation part.
+    /// Records an epoch: its validation figures are `val`, or the training loss when there
+    /// is no validation part.
     pub fn record(
         &mut self,
         (epoch, lr, started): (usize, f64, Instant),
         train_loss: f64,
-        val: Option<(f64, f64)>,
+        val: Option<ValScore>,
         observe: &mut dyn FnMut(Event) -> bool,
     ) -> Result<Verdict> {
-        let (val_loss, val_accuracy) = match val {
-            Some((l, a)) => (l, Some(a)),
-            None => (train_loss, None),
+        let (val_loss, val_accuracy, val_auroc) = match val {
+            Some(v) => (v.loss, Some(v.accuracy), v.auroc),
+            None => (train_loss, None, None),
         };
         let m = EpochMetrics {
             epoch,
             train_loss,
             val_loss,
             val_accuracy,
+            val_auroc,
             lr,
             seconds: started.elapsed().as_secs_f64(),
         };

@@ -79,6 +79,10 @@ pub struct EpochMetrics {
     /// Validation accuracy (multi-label: of the labelled entries at 0.5); None without a
     /// validation part.
     pub val_accuracy: Option<f64>,
+    /// Multi-label: the macro validation AUROC over the classes with both values among
+    /// their labelled entries; None for multi-class or without a validation part.
+    #[serde(default)]
+    pub val_auroc: Option<f64>,
     pub lr: f64,
     pub seconds: f64,
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addSample, defaultForm, estimateEta, formatDuration, inputsOf, modelsFor, parseTrainMessage, textModels, toTrainArgs, trainerFor, validate, withTrainer } from "./progress";
+import { addSample, defaultForm, epochsDone, estimateEta, formatDuration, inputsOf, modelsFor, parseTrainMessage, textModels, toTrainArgs, trainerFor, validate, withTrainer } from "./progress";
 import type { ModelRecord } from "../../bindings/ModelRecord";
 
 describe("estimateEta", () => {
@@ -54,12 +54,22 @@ describe("formatDuration", () => {
 describe("parseTrainMessage", () => {
   it("reads the full line", () => {
     expect(parseTrainMessage("epoch 2/6 loss 0.4770 · val loss 0.4528 acc 0.767")).toEqual({
-      epoch: 2, epochs: 6, loss: 0.477, valLoss: 0.4528, acc: 0.767,
+      epoch: 2, epochs: 6, done: false, loss: 0.477, valLoss: 0.4528, acc: 0.767, auroc: null,
     });
   });
   it("reads a line without validation", () => {
-    expect(parseTrainMessage("epoch 1/3 loss 0.5811")).toEqual({ epoch: 1, epochs: 3, loss: 0.5811, valLoss: null, acc: null });
+    expect(parseTrainMessage("epoch 1/3 loss 0.5811")).toEqual({
+      epoch: 1, epochs: 3, done: false, loss: 0.5811, valLoss: null, acc: null, auroc: null,
+    });
     expect(parseTrainMessage(null).epoch).toBeNull();
+  });
+  it("tells a finished epoch from one in training, and reads a multi-label AUROC", () => {
+    const done = parseTrainMessage("epoch 1/6 done · loss 0.3100 · val loss 0.2900 auroc 0.812");
+    expect(done).toMatchObject({ epoch: 1, done: true, loss: 0.31, valLoss: 0.29, auroc: 0.812, acc: null });
+    expect(epochsDone(done)).toBe(1);
+    // The next epoch's batches: one epoch is finished, not two.
+    expect(epochsDone(parseTrainMessage("epoch 2/6 loss 0.3 · val loss 0.29 auroc 0.812"))).toBe(1);
+    expect(epochsDone(parseTrainMessage(null))).toBe(0);
   });
 });
 

@@ -52,27 +52,39 @@ export function formatDuration(seconds: number | null | undefined): string {
 export interface TrainLine {
   epoch: number | null;
   epochs: number | null;
+  /** True once `epoch` is finished ("epoch 2/6 done …"), false while it trains. */
+  done: boolean;
   loss: number | null;
   valLoss: number | null;
   acc: number | null;
+  /** Multi-label runs: the macro validation AUROC. */
+  auroc: number | null;
 }
 
-/** Reads "epoch 2/6 loss 0.4770 · val loss 0.4528 acc 0.767" (any part may be missing). */
+/** Epochs finished according to a line: `epoch` once done, the one before while training. */
+export function epochsDone(line: TrainLine): number {
+  return line.epoch === null ? 0 : line.done ? line.epoch : line.epoch - 1;
+}
+
+/** Reads "epoch 2/6 loss 0.4770 · val loss 0.4528 acc 0.767" or "epoch 2/6 done · loss …
+ *  auroc 0.81" (any part may be missing). */
 export function parseTrainMessage(msg: string | null | undefined): TrainLine {
-  const out: TrainLine = { epoch: null, epochs: null, loss: null, valLoss: null, acc: null };
+  const out: TrainLine = { epoch: null, epochs: null, done: false, loss: null, valLoss: null, acc: null, auroc: null };
   if (!msg) return out;
   const num = (re: RegExp) => {
     const m = msg.match(re);
     return m ? Number(m[1]) : null;
   };
-  const ep = msg.match(/epoch\s+(\d+)\s*\/\s*(\d+)/i);
+  const ep = msg.match(/epoch\s+(\d+)\s*\/\s*(\d+)(\s+done)?/i);
   if (ep) {
     out.epoch = Number(ep[1]);
     out.epochs = Number(ep[2]);
+    out.done = ep[3] !== undefined;
   }
   out.loss = num(/(?<!val\s)\bloss\s+([0-9.eE+-]+)/i);
   out.valLoss = num(/val\s+loss\s+([0-9.eE+-]+)/i);
   out.acc = num(/\bacc(?:uracy)?\s+([0-9.eE+-]+)/i);
+  out.auroc = num(/\bauroc\s+([0-9.eE+-]+)/i);
   return out;
 }
 

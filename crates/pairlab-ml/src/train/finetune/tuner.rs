@@ -350,7 +350,12 @@ impl Tuner {
         Ok((loss_sum, grads))
     }
 
-    pub(super) fn evaluate(&self, data: &Data, rows: &[usize], chunk: usize) -> Result<(f64, f64)> {
+    pub(super) fn evaluate(
+        &self,
+        data: &Data,
+        rows: &[usize],
+        chunk: usize,
+    ) -> Result<crate::train::fit::ValScore> {
         let mut zs = Vec::with_capacity(rows.len());
         for part in rows.chunks(chunk) {
             let x = self.input(&data.gather(part, None), part.len())?;

@@ -1,0 +1,84 @@
+//! One pair's prediction by a run, as the Sample view shows it beside the labels.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::eval::{schema_of, val_thresholds};
+use super::get;
+use crate::embed::from_blob;
+use crate::error::{Error, Result};
+use crate::labels::SchemaKind;
+
+/// A run's prediction for one pair.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct PairPrediction {
+    pub run: i64,
+    pub pair: i64,
+    /// The part of the run's split the pair is in (`train`, `val`, `test`, …).
+    pub part: String,
+    /// `multi-label` or `multi-class`.
+    pub kind: String,
+    /// Every class of the run, in the run's order.
+    pub classes: Vec<ClassPrediction>,
+}
+
+/// One class of a [`PairPrediction`].
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct ClassPrediction {
+    pub class: String,
+    pub probability: f32,
+    /// Multi-label: the class's decision threshold (best F1 on the val part, 0.5 without
+    /// labelled positives there), as Evaluate uses it.
+    pub threshold: Option<f32>,
+    /// Multi-label: the probability reaches the threshold; multi-class: the most probable
+    /// class.
+    pub predicted: bool,
+}
+
+/// What run `run` predicted for pair `pair`.
+pub fn pair_prediction(conn: &Connection, run: i64, pair: i64) -> Result<PairPrediction> {
+    let summary = get(conn, run)?;
+    let (part, blob): (String, Vec<u8>) = conn
+        .query_row(
+            "SELECT part, probs FROM run_predictions WHERE run_id = ?1 AND pair_id = ?2",
+            params![run, pair],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "a prediction of run {run} for pair {pair} (the run predicts the pairs of split {})",
+                summary.split
+            ))
+        })?;
+    let probs = from_blob(&blob);
+    let (_, kind) = schema_of(conn, run)?;
+    let thresholds = match kind {
+        SchemaKind::MultiLabel => Some(val_thresholds(conn, run)?),
+        SchemaKind::MultiClass => None,
+    };
+    let top = (0..probs.len()).fold(0, |b, k| if probs[k] > probs[b] { k } else { b });
+    let classes = summary
+        .classes
+        .iter()
+        .zip(&probs)
+        .enumerate()
+        .map(|(k, (class, &probability))| {
+            let threshold = thresholds.as_ref().map(|t| t[k]);
+            ClassPrediction {
+                class: class.clone(),
+                probability,
+                threshold,
+                predicted: threshold.map_or(k == top, |t| probability >= t),
+            }
+        })
+        .collect();
+    Ok(PairPrediction {
+        run,
+        pair,
+        part,
+        kind: kind.as_str().to_owned(),
+        classes,
+    })
+}
