@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use pairlab_core::Library;
+use pairlab_core::api::library_args::SplitArgs;
 use pairlab_core::splits::{self, LeakageReport, SplitOptions, SplitSummary};
 
 /// Make (or remake, unless frozen) a named split of every present pair.
@@ -42,26 +43,18 @@ pub fn split(lib: &mut Library, cmd: SplitCommand) -> Result<()> {
         freeze,
         json,
     } = cmd;
-    let (strategy, ratios) = (strategy.as_str(), ratios.as_str());
-    let ratios = splits::parse_ratios(ratios)?;
-    let names: Vec<String> = match parts {
-        Some(p) => p.split(',').map(|s| s.trim().to_string()).collect(),
-        None => splits::default_parts(ratios.len()),
-    };
-    anyhow::ensure!(
-        names.len() == ratios.len(),
-        "--parts names {} parts, --ratios gives {}",
-        names.len(),
-        ratios.len()
-    );
-    let opts = SplitOptions {
+    // The same checks and defaults as the UI's `POST /splits`.
+    let opts: SplitOptions = SplitArgs {
         name,
-        strategy: splits::parse_strategy(strategy)?,
-        parts: names.into_iter().zip(ratios).collect(),
-        seed,
-        stratify: schema.map(|s| (s, class)),
-        freeze,
-    };
+        strategy: Some(strategy),
+        ratios: Some(ratios),
+        parts,
+        seed: Some(seed),
+        schema,
+        class,
+        freeze: Some(freeze),
+    }
+    .options()?;
     let s = lib.make_split(&opts)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);

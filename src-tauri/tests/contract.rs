@@ -308,6 +308,19 @@ fn calls() -> Vec<(&'static str, Value)> {
             "start_export",
             json!({"format": "parquet", "out": "/tmp/x"}),
         ),
+        (
+            "start_prelabel",
+            json!({"schema": "chexpert", "from": "zero-shot"}),
+        ),
+        (
+            "add_model",
+            json!({"spec": "/nowhere/at/all/model.safetensors"}),
+        ),
+        ("make_split", json!({"name": "ui", "parts": "a,b,c,d"})),
+        (
+            "make_split",
+            json!({"name": "ui", "strategy": "random", "ratios": "1,1", "seed": 3}),
+        ),
     ]
 }
 
@@ -459,6 +472,24 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
         "the count is the rows the grid pages through"
     );
     assert_eq!(a[k("browse_count", 2)], Err(Refused("invalid".into())));
+    assert_eq!(
+        a[k("start_prelabel", 0)],
+        Err(Refused("invalid".into())),
+        "zero-shot needs a model"
+    );
+    assert!(a[k("add_model", 0)].is_err(), "no model there");
+    assert_eq!(a[k("make_split", 0)], Err(Refused("invalid".into())));
+    let made = ok(k("make_split", 1));
+    let parts: Vec<&str> = made["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .filter_map(|p| p["part"].as_str())
+        .collect();
+    assert_eq!(
+        (made["name"].clone(), parts),
+        (json!("ui"), vec!["train", "test"])
+    );
     assert_eq!(
         ok(k("me", 0)),
         Value::Null,

@@ -305,6 +305,37 @@ try {
     assertEq([...grid].sort((a, b) => a - b), [...shown].sort((a, b) => a - b), "the grid shows those samples");
   });
 
+  await steps.step("browse_by_disagreement_with_a_run_with_badges_and_sizes", async () => {
+    // Where the run's prediction is furthest from the labels, worst first, scores on the cells.
+    await page.goto(`${server.url}#/browse?sort=disagreement&run=${run}`);
+    await page.waitForSelector('[data-testid="cell-score"]');
+    const want = await api("/api/browse", { sort: { by: "disagreement", run }, limit: 8 });
+    assert(want.rows.length > 0 && want.rows.every((r) => r.score !== null), "scored rows");
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="cell"]').length >= n, want.rows.length);
+    assertEq((await cellIds()).slice(0, want.rows.length), want.rows.map((r) => r.id), "the grid's order");
+    const scores = await page.$$eval('[data-testid="cell-score"]', (xs) => xs.map((x) => Number(x.textContent)));
+    assertEq(scores.slice(0, want.rows.length), want.rows.map((r) => Number(r.score.toFixed(2))), "the scores shown");
+    // Only where the run disagrees with a label.
+    await page.selectOption('[data-testid="filter-disagrees"]', String(run));
+    const n = await api("/api/browse/count", { filter: { disagrees: run } });
+    assert(n > 0, "the run disagrees with some labels");
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="result-count"]')?.textContent.includes(t), `${n.toLocaleString("en-US")} pair`,
+    );
+    // Label badges: the first row's current positive and uncertain labels, human or machine.
+    const first = (await api("/api/browse", { filter: { disagrees: run }, sort: { by: "disagreement", run }, limit: 1 })).rows[0];
+    const chips = await page.$$eval(`[data-testid="cell"][data-pair="${first.id}"] [data-testid="cell-labels"] .chip:not(.more)`,
+      (xs) => xs.map((x) => [x.dataset.class, x.dataset.human === "1"]));
+    assertEq(chips, first.labels.slice(0, 3).map((l) => [l.class, l.human]), "the badges");
+    await shot("browse-disagreement");
+    // Thumbnail size.
+    const w = () => page.$eval('[data-testid="cell"]', (c) => c.getBoundingClientRect().width);
+    const medium = await w();
+    await page.selectOption('[data-testid="thumb-size"]', "large");
+    await page.waitForFunction((m) => document.querySelector('[data-testid="cell"]').getBoundingClientRect().width > m + 40, medium);
+    await page.selectOption('[data-testid="thumb-size"]', "medium");
+  });
+
   await steps.step("fine_tune_a_backbone_register_it_and_evaluate_it", async () => {
     // A small torchxrayvision DenseNet saved whole by torch.save (committed, random weights).
     const ckpt = join(ROOT, "tests/data/reference/checkpoints/xrv_tiny.pt");

@@ -10,7 +10,7 @@ use ts_rs::TS;
 
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::store::read::PairRow;
+use crate::store::read::{PairRow, RowLabel};
 use crate::store::search::{fts_query, within_budget};
 
 /// What the grid shows; every field narrows the set (all unset: every pair).
@@ -37,6 +37,11 @@ pub struct BrowseFilter {
     pub tag: Option<String>,
     /// Words that the report must contain (full-text search).
     pub text: Option<String>,
+    /// Pairs of this corpus (its id).
+    pub corpus: Option<i64>,
+    /// Pairs where this run's prediction differs from the current label for some class
+    /// (see `runs::disagreement`).
+    pub disagrees: Option<i64>,
 }
 
 /// One page of the grid.
@@ -79,62 +84,19 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
     let labelled =
         f.class.is_some() || f.value.is_some() || f.source.is_some() || f.review.is_some();
     if labelled {
-        let name = f.schema.as_deref().unwrap_or("chexpert");
-        let schema = lookup(
-            conn,
-            "SELECT id FROM schemas WHERE name = ?1",
-            name,
-            "schema",
-        )?;
-        // One label subquery: schema, then class, value and source as given; `blank`
-        // asks for no such label.
-        let value = match f.value.as_deref() {
-            None | Some("blank") => None,
-            Some("1" | "positive") => Some(1i64),
-            Some("0" | "negative") => Some(0),
-            Some("-1" | "uncertain") => Some(-1),
-            Some(other) => {
-                return Err(Error::Invalid(format!(
-                    "value {other:?}: use 1, 0, -1 or blank"
-                )));
-            }
-        };
-        if f.value.is_some() && f.class.is_none() {
-            return Err(Error::Invalid("a label value needs its class".into()));
-        }
-        if f.class.is_some() || f.source.is_some() {
-            let mut sub =
-                String::from("SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ?");
-            args.push(Box::new(schema));
-            if let Some(class) = &f.class {
-                sub.push_str(" AND l.class = ?");
-                args.push(Box::new(class.clone()));
-            }
-            if let Some(v) = value {
-                sub.push_str(" AND l.value = ?");
-                args.push(Box::new(v));
-            }
-            match f.source.as_deref() {
-                None => {}
-                Some("human") => sub.push_str(" AND l.source = 'human'"),
-                Some("machine") => sub.push_str(" AND l.source <> 'human'"),
-                Some(s) => {
-                    sub.push_str(" AND l.source = ?");
-                    args.push(Box::new(s.to_owned()));
-                }
-            }
-            let not = if f.value.as_deref() == Some("blank") {
-                "NOT "
-            } else {
-                ""
-            };
-            sql.push_str(&format!(" AND {not}EXISTS ({sub})"));
-        }
-        if let Some(status) = &f.review {
-            labels::check_state(status)?;
-            sql.push_str(&format!(" AND {} = ?", labels::state_sql("p.id", schema)));
-            args.push(Box::new(status.clone()));
-        }
+        label_condition(conn, f, &mut sql, &mut args)?;
+    }
+    if let Some(corpus) = f.corpus {
+        sql.push_str(" AND p.corpus_id = ?");
+        args.push(Box::new(corpus));
+    }
+    if let Some(run) = f.disagrees {
+        crate::runs::disagreement::fill(conn, run)?;
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM run_scores d WHERE d.run_id = ? AND d.kind = '{}' AND d.pair_id = p.id AND d.flagged)",
+            crate::runs::disagreement::KIND
+        ));
+        args.push(Box::new(run));
     }
     if let Some(tag) = &f.tag {
         sql.push_str(" AND EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)");
@@ -146,6 +108,73 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         args.push(Box::new(text_matches(conn, &q)?));
     }
     Ok((sql, args))
+}
+
+/// The label part of a filter's condition: class, value, source and review status under
+/// its schema.
+fn label_condition(
+    conn: &Connection,
+    f: &BrowseFilter,
+    sql: &mut String,
+    args: &mut Vec<Box<dyn ToSql>>,
+) -> Result<()> {
+    let name = f.schema.as_deref().unwrap_or("chexpert");
+    let schema = lookup(
+        conn,
+        "SELECT id FROM schemas WHERE name = ?1",
+        name,
+        "schema",
+    )?;
+    // One label subquery: schema, then class, value and source as given; `blank`
+    // asks for no such label.
+    let value = match f.value.as_deref() {
+        None | Some("blank") => None,
+        Some("1" | "positive") => Some(1i64),
+        Some("0" | "negative") => Some(0),
+        Some("-1" | "uncertain") => Some(-1),
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "value {other:?}: use 1, 0, -1 or blank"
+            )));
+        }
+    };
+    if f.value.is_some() && f.class.is_none() {
+        return Err(Error::Invalid("a label value needs its class".into()));
+    }
+    if f.class.is_some() || f.source.is_some() {
+        let mut sub =
+            String::from("SELECT 1 FROM labels l WHERE l.pair_id = p.id AND l.schema_id = ?");
+        args.push(Box::new(schema));
+        if let Some(class) = &f.class {
+            sub.push_str(" AND l.class = ?");
+            args.push(Box::new(class.clone()));
+        }
+        if let Some(v) = value {
+            sub.push_str(" AND l.value = ?");
+            args.push(Box::new(v));
+        }
+        match f.source.as_deref() {
+            None => {}
+            Some("human") => sub.push_str(" AND l.source = 'human'"),
+            Some("machine") => sub.push_str(" AND l.source <> 'human'"),
+            Some(s) => {
+                sub.push_str(" AND l.source = ?");
+                args.push(Box::new(s.to_owned()));
+            }
+        }
+        let not = if f.value.as_deref() == Some("blank") {
+            "NOT "
+        } else {
+            ""
+        };
+        sql.push_str(&format!(" AND {not}EXISTS ({sub})"));
+    }
+    if let Some(status) = &f.review {
+        labels::check_state(status)?;
+        sql.push_str(&format!(" AND {} = ?", labels::state_sql("p.id", schema)));
+        args.push(Box::new(status.clone()));
+    }
+    Ok(())
 }
 
 /// How many recent text queries keep their matches.
@@ -188,17 +217,19 @@ fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
 
 /// The grid's order: by pair id (default ascending), or by a score, highest first unless
 /// `desc` is false (`mismatch`: a model's image–report mismatch score; `confidence`: a
-/// run's confidence in its prediction, `desc: false` for the least confident first). Ties
-/// go by pair id in the same direction. A score order shows only the pairs that have it.
+/// run's confidence in its prediction, `desc: false` for the least confident first;
+/// `disagreement`: how far a run's prediction is from the current labels). Ties go by pair
+/// id in the same direction. A score order shows only the pairs that have it, and each
+/// row carries its score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct BrowseSort {
-    /// `id`, `mismatch` or `confidence`.
+    /// `id`, `mismatch`, `confidence` or `disagreement`.
     pub by: Option<String>,
     /// The model whose mismatch scores order the grid.
     pub model: Option<String>,
-    /// The run whose confidences order the grid.
+    /// The run whose confidences or disagreements order the grid.
     pub run: Option<i64>,
     pub desc: Option<bool>,
 }
@@ -237,8 +268,19 @@ fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
                 col: "sc.confidence",
             }))
         }
+        Some("disagreement") => {
+            let run = sort
+                .run
+                .ok_or_else(|| Error::Invalid("a disagreement order needs its run".into()))?;
+            crate::runs::disagreement::fill(conn, run)?;
+            Ok(Some(Score {
+                join: "JOIN run_scores sc ON sc.pair_id = p.id AND sc.run_id = ? AND sc.kind = 'disagreement'",
+                key: run,
+                col: "sc.score",
+            }))
+        }
         Some(other) => Err(Error::Invalid(format!(
-            "order {other:?}: use id, mismatch or confidence"
+            "order {other:?}: use id, mismatch, confidence or disagreement"
         ))),
     }
 }
@@ -324,6 +366,9 @@ pub fn browse(
                     patient: r.get(5)?,
                     study: r.get(6)?,
                     missing: r.get(7)?,
+                    score: r.get(8)?,
+                    labels: Vec::new(),
+                    review: None,
                 },
                 r.get::<_, Option<f64>>(8)?,
             ))
@@ -342,7 +387,61 @@ pub fn browse(
         }),
         _ => None,
     };
+    let mut rows = rows;
+    badges(
+        conn,
+        filter.schema.as_deref().unwrap_or("chexpert"),
+        &mut rows,
+    )?;
     Ok(BrowsePage { rows, next })
+}
+
+/// Fills in each row's review status and its positive and uncertain labels (the cell's
+/// badges) under `schema`; a library without that schema shows none.
+fn badges(conn: &Connection, schema: &str, rows: &mut [PairRow]) -> Result<()> {
+    let Some((schema_id, kind)) = conn
+        .query_row(
+            "SELECT id, kind FROM schemas WHERE name = ?1",
+            [schema],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?
+    else {
+        return Ok(());
+    };
+    // Multi-class: the one best label of the pair; multi-label: the best per class.
+    let (order, one) = if kind == "multi-class" {
+        (labels::BEST_FIRST.to_owned(), true)
+    } else {
+        (format!("class, {}", labels::BEST_FIRST), false)
+    };
+    let mut review =
+        conn.prepare_cached(&format!("SELECT {}", labels::state_sql("?1", schema_id)))?;
+    let mut current = conn.prepare_cached(&format!(
+        "SELECT class, value, source = 'human' FROM labels WHERE pair_id = ?1 AND schema_id = ?2
+         ORDER BY {order}"
+    ))?;
+    for row in rows {
+        row.review = Some(review.query_row([row.id], |r| r.get(0))?);
+        let mut seen = std::collections::HashSet::new();
+        let all = current.query_map(rusqlite::params![row.id, schema_id], |r| {
+            Ok(RowLabel {
+                class: r.get(0)?,
+                value: r.get(1)?,
+                human: r.get(2)?,
+            })
+        })?;
+        for l in all {
+            let l = l?;
+            if one && !seen.is_empty() {
+                break;
+            }
+            if seen.insert(l.class.clone()) && l.value != 0 {
+                row.labels.push(l);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many pairs pass `filter` (under a score order, how many of them have the score):

@@ -366,3 +366,97 @@ fn score_orders_page_through_ties_and_skip_unscored_pairs() {
         None
     ));
 }
+
+#[test]
+fn a_run_disagreeing_with_the_labels_sorts_and_filters_and_rows_carry_badges() {
+    let (_tmp, mut lib) = library(6).expect("library");
+    let p: Vec<i64> = pairs(&lib).expect("pairs").iter().map(|x| x.0).collect();
+    let conn = lib.conn();
+    let schema: i64 = conn
+        .query_row("SELECT id FROM schemas WHERE name = 'chexpert'", [], |r| {
+            r.get(0)
+        })
+        .expect("schema");
+    conn.execute_batch("INSERT INTO splits (id, name, strategy) VALUES (7, 's', 'random')")
+        .expect("split");
+    conn.execute(
+        "INSERT INTO runs (id, schema_id, split_id, trainer, config, seed, fingerprint, classes, status, dir)
+         VALUES (5, ?1, 7, 'head', '{}', 0, 'x', '[\"Cardiomegaly\",\"Edema\"]', 'done', '/r')",
+        [schema],
+    )
+    .expect("run");
+    for (k, probs) in [[0.9f32, 0.1], [0.2, 0.8], [0.6, 0.6], [0.5, 0.5]]
+        .iter()
+        .enumerate()
+    {
+        conn.execute(
+            "INSERT INTO run_predictions (run_id, pair_id, part, probs) VALUES (5, ?1, 'test', ?2)",
+            rusqlite::params![p[k], crate::embed::to_blob(probs)],
+        )
+        .expect("prediction");
+    }
+    let set = |lib: &mut crate::Library, k: usize, class: &str, v: i8| {
+        lib.set_label(p[k], "chexpert", class, Some(v), "ann")
+            .expect("label");
+    };
+    set(&mut lib, 0, "Cardiomegaly", 1); // agrees: |1 - 0.9|
+    set(&mut lib, 1, "Cardiomegaly", 1); // disagrees: |1 - 0.2|
+    set(&mut lib, 2, "Edema", 0); // disagrees: 0.6 is over the 0.5 threshold
+    set(&mut lib, 3, "Edema", -1); // uncertain: no score
+    let sort = BrowseSort {
+        by: Some("disagreement".into()),
+        run: Some(5),
+        ..Default::default()
+    };
+    let scored = |lib: &crate::Library| -> Vec<(i64, f64)> {
+        lib.browse(&BrowseFilter::default(), &sort, None, 10)
+            .expect("browse")
+            .rows
+            .iter()
+            .map(|r| (r.id, (r.score.expect("score") * 100.0).round() / 100.0))
+            .collect()
+    };
+    assert_eq!(scored(&lib), vec![(p[1], 0.8), (p[2], 0.6), (p[0], 0.1)]);
+    let disagrees = BrowseFilter {
+        disagrees: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(ids(&lib, &disagrees), vec![p[1], p[2]]);
+    // A label change makes the kept scores stale: they are worked out again.
+    set(&mut lib, 1, "Cardiomegaly", 0);
+    assert_eq!(ids(&lib, &disagrees), vec![p[2]]);
+    assert_eq!(scored(&lib)[0], (p[2], 0.6));
+
+    // Rows carry their review status and positive / uncertain labels (not negatives).
+    let page = lib
+        .browse(&BrowseFilter::default(), &BrowseSort::default(), None, 10)
+        .expect("browse");
+    let row = |k: usize| page.rows.iter().find(|r| r.id == p[k]).expect("row");
+    assert_eq!(row(0).review.as_deref(), Some("labelled"));
+    assert_eq!(
+        row(0).labels,
+        vec![crate::store::read::RowLabel {
+            class: "Cardiomegaly".into(),
+            value: 1,
+            human: true
+        }]
+    );
+    assert!(row(1).labels.is_empty(), "a negative is no badge");
+    assert_eq!(row(3).labels[0].value, -1);
+    assert_eq!(row(4).review.as_deref(), Some("unlabelled"));
+    assert!(row(0).score.is_none(), "no score in id order");
+
+    // The corpus filter.
+    let corpus: i64 = lib
+        .conn()
+        .query_row("SELECT corpus_id FROM pairs WHERE id = ?1", [p[0]], |r| {
+            r.get(0)
+        })
+        .expect("corpus");
+    let of = |c: i64| BrowseFilter {
+        corpus: Some(c),
+        ..Default::default()
+    };
+    assert_eq!(ids(&lib, &of(corpus)), p);
+    assert!(ids(&lib, &of(corpus + 100)).is_empty());
+}

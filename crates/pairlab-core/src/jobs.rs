@@ -286,6 +286,32 @@ impl Jobs {
         })
     }
 
+    /// Pre-labels every pair of a schema (see `PrelabelArgs`); the result is the
+    /// pre-labelling summary.
+    pub fn start_prelabel(
+        &self,
+        args: crate::api::library_args::PrelabelArgs,
+    ) -> Result<JobStarted> {
+        args.check()?;
+        self.start("prelabel", move |lib, job| match args.from.as_str() {
+            "reports" => {
+                let labeler = lib.labeler_for(&args.schema)?;
+                to_value(lib.prelabel_reports(&labeler, &args.schema, job)?)
+            }
+            "zero-shot" => to_value(lib.prelabel_zero_shot(
+                args.model.as_deref().unwrap_or_default(),
+                &args.schema,
+                job,
+            )?),
+            _ => to_value(lib.prelabel_classifier(
+                args.model.as_deref().unwrap_or_default(),
+                &args.schema,
+                &crate::embed::classifier::OutputMap::xrv(),
+                job,
+            )?),
+        })
+    }
+
     /// Indexes a corpus folder (see `Library::index`); the result is the index summary.
     pub fn start_index(&self, args: IndexArgs) -> Result<JobStarted> {
         let (root, opts) = args.options()?;

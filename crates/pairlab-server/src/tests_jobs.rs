@@ -325,3 +325,54 @@ async fn an_export_and_an_uploaded_label_file_run_as_jobs() {
     let (status, _) = post_json(&app, "/api/browse", json!({"filter": {"text": content}})).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn a_split_and_report_pre_labels_are_made_from_the_api() {
+    let fx = split_library();
+    let app = router(AppState::new(&fx.lib));
+    let (status, v) = post_json(
+        &app,
+        "/api/splits",
+        json!({"name": "by-patient", "ratios": "0.5,0.5"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["strategy"], "patient", "{v}");
+    let (_, all) = get_json(&app, "/api/splits").await;
+    assert!(
+        all.as_array()
+            .expect("splits")
+            .iter()
+            .any(|s| s["name"] == "by-patient"),
+        "{all}"
+    );
+    let (status, v) = post_json(
+        &app,
+        "/api/prelabel",
+        json!({"schema": "chexpert", "from": "reports"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let end = wait(&app, v["job"].as_u64().expect("job")).await;
+    assert_eq!(
+        (end["status"].clone(), end["kind"].clone()),
+        (json!("done"), json!("prelabel")),
+        "{end}"
+    );
+    assert!(
+        end["result"]["labels"].as_u64().expect("labels") > 0,
+        "{end}"
+    );
+    // A source the server does not know is refused before any job starts.
+    let (status, v) = post_json(
+        &app,
+        "/api/prelabel",
+        json!({"schema": "chexpert", "from": "tea leaves"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid")),
+        "{v}"
+    );
+}

@@ -37,4 +37,13 @@ tag?: string,
 /**
  * Words that the report must contain (full-text search).
  */
-text?: string, };
+text?: string, 
+/**
+ * Pairs of this corpus (its id).
+ */
+corpus?: number, 
+/**
+ * Pairs where this run's prediction differs from the current label for some class
+ * (see `runs::disagreement`).
+ */
+disagrees?: number, };

@@ -3,12 +3,14 @@
 /**
  * The grid's order: by pair id (default ascending), or by a score, highest first unless
  * `desc` is false (`mismatch`: a model's image–report mismatch score; `confidence`: a
- * run's confidence in its prediction, `desc: false` for the least confident first). Ties
- * go by pair id in the same direction. A score order shows only the pairs that have it.
+ * run's confidence in its prediction, `desc: false` for the least confident first;
+ * `disagreement`: how far a run's prediction is from the current labels). Ties go by pair
+ * id in the same direction. A score order shows only the pairs that have it, and each
+ * row carries its score.
  */
 export type BrowseSort = { 
 /**
- * `id`, `mismatch` or `confidence`.
+ * `id`, `mismatch`, `confidence` or `disagreement`.
  */
 by?: string, 
 /**
@@ -16,6 +18,6 @@ by?: string,
  */
 model?: string, 
 /**
- * The run whose confidences order the grid.
+ * The run whose confidences or disagreements order the grid.
  */
 run?: number, desc?: boolean, };

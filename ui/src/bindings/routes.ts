@@ -1,6 +1,7 @@
 // Generated from pairlab-core's api::endpoints by `cargo test` (bindings test);
 // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings
 
+import type { AddModelArgs } from "./AddModelArgs";
 import type { AnnotatorArgs } from "./AnnotatorArgs";
 import type { BrowseArgs } from "./BrowseArgs";
 import type { BrowsePage } from "./BrowsePage";
@@ -31,6 +32,7 @@ import type { PairDetail } from "./PairDetail";
 import type { PairPrediction } from "./PairPrediction";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
+import type { PrelabelArgs } from "./PrelabelArgs";
 import type { ReviewStatus } from "./ReviewStatus";
 import type { RunArgs } from "./RunArgs";
 import type { RunEstimate } from "./RunEstimate";
@@ -43,6 +45,7 @@ import type { SearchArgs } from "./SearchArgs";
 import type { SearchHit } from "./SearchHit";
 import type { SetLabelArgs } from "./SetLabelArgs";
 import type { SetReviewArgs } from "./SetReviewArgs";
+import type { SplitArgs } from "./SplitArgs";
 import type { SplitSummary } from "./SplitSummary";
 import type { Stats } from "./Stats";
 import type { TrainArgs } from "./TrainArgs";
@@ -65,6 +68,8 @@ export const ROUTES = {
   review_status: { method: "GET", path: "/api/pairs/{id}/review", kind: "json" },
   schemas: { method: "GET", path: "/api/schemas", kind: "json" },
   splits: { method: "GET", path: "/api/splits", kind: "json" },
+  make_split: { method: "POST", path: "/api/splits", kind: "json" },
+  start_prelabel: { method: "POST", path: "/api/prelabel", kind: "json" },
   leakage: { method: "GET", path: "/api/leakage", kind: "json" },
   runs: { method: "GET", path: "/api/runs", kind: "json" },
   start_train: { method: "POST", path: "/api/runs", kind: "json" },
@@ -76,6 +81,7 @@ export const ROUTES = {
   evaluate: { method: "GET", path: "/api/runs/{id}/eval", kind: "json" },
   misclassified: { method: "GET", path: "/api/runs/{id}/misclassified", kind: "json" },
   models: { method: "GET", path: "/api/models", kind: "json" },
+  add_model: { method: "POST", path: "/api/models", kind: "json" },
   register_run_model: { method: "POST", path: "/api/runs/{id}/model", kind: "json" },
   prelabel_run: { method: "POST", path: "/api/runs/{id}/prelabel", kind: "json" },
   set_label: { method: "POST", path: "/api/labels", kind: "json" },
@@ -116,6 +122,8 @@ export interface Calls {
   review_status: { args: SchemaArgs & { id: number }; answer: ReviewStatus };
   schemas: { args: Record<string, never>; answer: Array<Schema> };
   splits: { args: Record<string, never>; answer: Array<SplitSummary> };
+  make_split: { args: SplitArgs; answer: SplitSummary };
+  start_prelabel: { args: PrelabelArgs; answer: JobStarted };
   leakage: { args: LeakageArgs; answer: LeakageReport };
   runs: { args: Record<string, never>; answer: Array<RunSummary> };
   start_train: { args: TrainArgs; answer: JobStarted };
@@ -127,6 +135,7 @@ export interface Calls {
   evaluate: { args: PartArgs & { id: number }; answer: EvalReport };
   misclassified: { args: CellArgs & { id: number }; answer: Array<Misclassified> };
   models: { args: Record<string, never>; answer: Array<ModelRecord> };
+  add_model: { args: AddModelArgs; answer: ModelRecord };
   register_run_model: { args: RunModelArgs & { id: number }; answer: ModelRecord };
   prelabel_run: { args: { id: number }; answer: RunPrelabel };
   set_label: { args: SetLabelArgs; answer: LabelEvent | null };

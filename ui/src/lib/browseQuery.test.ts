@@ -16,6 +16,8 @@ describe("browse query in the URL", () => {
         review: "pre-labelled",
         tag: "lossy",
         text: "small effusion & more",
+        corpus: 2,
+        disagrees: 4,
       },
       sort: { by: "confidence", run: 3 },
       pairs: null,
@@ -26,6 +28,11 @@ describe("browse query in the URL", () => {
     const leastConfident: BrowseQuery = { filter: {}, sort: { by: "confidence", run: 2, desc: false }, pairs: null };
     expect(formatBrowseQuery(leastConfident).get("desc")).toBe("0");
     expect(roundTrip(leastConfident)).toEqual(leastConfident);
+    const disagreeing: BrowseQuery = { filter: { review: "labelled" }, sort: { by: "disagreement", run: 5 }, pairs: null };
+    expect(roundTrip(disagreeing)).toEqual(disagreeing);
+    expect(wireSort(disagreeing.sort)).toEqual({ by: "disagreement", run: 5 });
+    expect(wireFilter({ corpus: 3 })).toEqual({ corpus: 3 });
+    expect(parseBrowseQuery(new URLSearchParams("corpus=x&disagrees=-2")).filter).toEqual({});
     const newest: BrowseQuery = { filter: {}, sort: { by: "id", desc: true }, pairs: null };
     expect(roundTrip(newest)).toEqual(newest);
   });

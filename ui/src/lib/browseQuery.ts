@@ -15,9 +15,13 @@ export interface BrowseQuery {
 }
 
 const FILTER_KEYS = ["split", "part", "schema", "class", "value", "source", "review", "tag", "text"] as const;
+/** Filters that take an id (a corpus, a run). */
+const ID_KEYS = ["corpus", "disagrees"] as const;
 const VALUES = ["1", "0", "-1", "blank"];
 const REVIEWS: string[] = REVIEW_STATES.map((r) => r.state);
-const SORTS = ["id", "mismatch", "confidence"];
+const SORTS = ["id", "mismatch", "confidence", "disagreement"];
+/** Orders by a run's score. */
+const RUN_SORTS = ["confidence", "disagreement"];
 
 export function emptyQuery(): BrowseQuery {
   return { filter: {}, sort: { by: "id" }, pairs: null };
@@ -31,6 +35,10 @@ export function parseBrowseQuery(q: URLSearchParams): BrowseQuery {
     if (key === "value" && !VALUES.includes(v)) continue;
     if (key === "review" && !REVIEWS.includes(v)) continue;
     (out.filter as Record<string, string>)[key] = v;
+  }
+  for (const key of ID_KEYS) {
+    const n = Number(q.get(key));
+    if (q.get(key) && Number.isInteger(n) && n > 0) out.filter[key] = n;
   }
   const by = q.get("sort");
   if (by && SORTS.includes(by)) out.sort.by = by as SortBy;
@@ -61,9 +69,13 @@ export function formatBrowseQuery(b: BrowseQuery): URLSearchParams {
     const v = b.filter[key];
     if (v) q.set(key, v);
   }
+  for (const key of ID_KEYS) {
+    const v = b.filter[key];
+    if (v) q.set(key, String(v));
+  }
   if (b.sort.by !== "id") q.set("sort", b.sort.by);
   if (b.sort.by === "mismatch" && b.sort.model) q.set("model", b.sort.model);
-  if (b.sort.by === "confidence" && b.sort.run) q.set("run", String(b.sort.run));
+  if (RUN_SORTS.includes(b.sort.by) && b.sort.run) q.set("run", String(b.sort.run));
   if (b.sort.desc !== undefined && b.sort.desc !== defaultDesc(b.sort.by)) q.set("desc", b.sort.desc ? "1" : "0");
   return q;
 }
@@ -83,16 +95,20 @@ export function wireSort(sort: Sort): BrowseSort | undefined {
   if (sort.by === "id" && !isDesc(sort)) return undefined;
   const out: BrowseSort = { by: sort.by };
   if (sort.by === "mismatch" && sort.model) out.model = sort.model;
-  if (sort.by === "confidence" && sort.run) out.run = sort.run;
+  if (RUN_SORTS.includes(sort.by) && sort.run) out.run = sort.run;
   if (sort.desc !== undefined && sort.desc !== defaultDesc(sort.by)) out.desc = sort.desc;
   return out;
 }
 
 /** The filter with empty fields dropped, or undefined when nothing filters. */
 export function wireFilter(filter: BrowseFilter): BrowseFilter | undefined {
-  const out: Record<string, string> = {};
+  const out: Record<string, string | number> = {};
   for (const key of FILTER_KEYS) {
     const v = filter[key]?.trim();
+    if (v) out[key] = v;
+  }
+  for (const key of ID_KEYS) {
+    const v = filter[key];
     if (v) out[key] = v;
   }
   return Object.keys(out).length > 0 ? (out as BrowseFilter) : undefined;

@@ -25,11 +25,14 @@ function fromDetail(d: PairDetail): Item {
     patient: d.patient,
     study: d.study,
     missing: d.image.missing,
+    score: null,
+    labels: [],
+    review: null,
   };
 }
 
 function placeholder(id: number): Item {
-  return { id, corpus: 0, image: "", thumb: null, report_id: null, patient: null, study: null, missing: false, pending: true };
+  return { id, corpus: 0, image: "", thumb: null, report_id: null, patient: null, study: null, missing: false, score: null, labels: [], review: null, pending: true };
 }
 
 export class BrowseSource {

@@ -14,9 +14,11 @@ export const settings = $state({
   details: load("pairlab.details", "open"),
   /** The run whose predictions the Sample view shows beside the labels ("" for none). */
   predictionRun: load("pairlab.predictionRun", ""),
+  /** Browse thumbnail size: "small", "medium" or "large". */
+  thumbs: load("pairlab.thumbs", "medium"),
 });
 
-export function setSetting(key: "annotator" | "schema" | "details" | "predictionRun", value: string): void {
+export function setSetting(key: "annotator" | "schema" | "details" | "predictionRun" | "thumbs", value: string): void {
   settings[key] = value;
   try {
     localStorage.setItem(`pairlab.${key}`, value);

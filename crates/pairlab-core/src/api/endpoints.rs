@@ -12,6 +12,7 @@
 //! of an image, server-sent events or a Tauri channel).
 
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
+use super::library_args::{AddModelArgs, PrelabelArgs, SplitArgs};
 use super::requests::*;
 use super::routes::{Kind, Route};
 use crate::browse::BrowsePage;
@@ -99,6 +100,17 @@ macro_rules! for_each_endpoint {
                 schemas { GET "/schemas" any (cx, _a: NoArgs) -> Vec<Schema> { cx.library()?.schemas() } }
                 /// All splits with their part sizes.
                 splits { GET "/splits" any (cx, _a: NoArgs) -> Vec<SplitSummary> { cx.library()?.splits() } }
+                /// Makes (or remakes, unless frozen) a named split of every present pair.
+                make_split { POST "/splits" Admin (cx, a: SplitArgs) -> SplitSummary {
+                    let opts = a.options()?;
+                    cx.library()?.make_split(&opts)
+                } }
+                /// Starts pre-labelling every pair of a schema from the reports (rules),
+                /// zero-shot from a CLIP model, or from an image classifier's outputs;
+                /// follow it with `job`.
+                start_prelabel { POST "/prelabel" Admin (cx, a: PrelabelArgs) -> JobStarted {
+                    cx.jobs().start_prelabel(a)
+                } }
                 /// Patients and (near-)duplicate images shared across a split's parts.
                 leakage { GET "/leakage" any (cx, a: LeakageArgs) -> LeakageReport {
                     cx.library()?.leakage(&a.split, a.near_distance())
@@ -140,6 +152,11 @@ macro_rules! for_each_endpoint {
                 } }
                 /// The registered models.
                 models { GET "/models" any (cx, _a: NoArgs) -> Vec<ModelRecord> { cx.library()?.models() } }
+                /// Registers a model from a folder or file on the library's machine (its
+                /// format is detected), or a hub id.
+                add_model { POST "/models" Admin (cx, a: AddModelArgs) -> ModelRecord {
+                    Ok(cx.library()?.add_model(a.spec.trim(), a.name.as_deref().filter(|n| !n.trim().is_empty()))?.0)
+                } }
                 /// Registers a finished fine-tuning run's network as an image model (for
                 /// embeddings, similarity, duplicates and pre-labelling).
                 register_run_model { POST "/runs/{id}/model" Admin (cx, a: RunModelArgs, id) -> ModelRecord {

@@ -19,6 +19,7 @@ pub mod bindings;
 pub mod endpoint;
 pub mod endpoints;
 mod interop;
+pub mod library_args;
 mod media;
 mod models;
 pub mod requests;

@@ -4,6 +4,7 @@
 
 pub mod ablation;
 mod confidence;
+pub mod disagreement;
 pub mod eval;
 mod evidence;
 mod inputs;

@@ -279,6 +279,23 @@ pub struct PairRow {
     pub patient: Option<String>,
     pub study: Option<String>,
     pub missing: bool,
+    /// Under a score order, the row's score.
+    pub score: Option<f64>,
+    /// The current positive and uncertain labels under the grid's schema (a person's, else
+    /// the most confident machine label), for the cell's badges.
+    pub labels: Vec<RowLabel>,
+    /// The review status under the grid's schema.
+    pub review: Option<String>,
+}
+
+/// A current label shown on a grid cell.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct RowLabel {
+    pub class: String,
+    /// 1 or -1 (negatives are not shown).
+    pub value: i8,
+    /// Set by a person (else by a machine source).
+    pub human: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
