@@ -84,10 +84,17 @@ try {
 
   await steps.step("label_with_keys_then_undo_and_redo", async () => {
     const before = await humanValue(pair, "Edema");
-    // Class row 6 is Edema in the CheXpert schema; `u` sets it uncertain.
+    // Class row 6 is Edema in the CheXpert schema; `u` sets it uncertain. The first label
+    // asks whose labels these are (no user accounts here), then lands.
     await page.keyboard.press("6");
     await page.keyboard.press("u");
+    await page.waitForSelector('[data-testid="annotator-prompt"]');
+    assertEq(await humanValue(pair, "Edema"), before, "nothing written before the name is given");
+    await page.fill('[data-testid="annotator-prompt-name"]', "e2e-reader");
+    await page.keyboard.press("Enter");
     await page.waitForSelector('[data-testid="class-row"][data-class="Edema"][data-value="-1"]');
+    const labelled = (await api(`/api/pairs/${pair}/labels`)).find((x) => x.class === "Edema" && x.source === "human");
+    assertEq(labelled.annotator, "e2e-reader", "the label carries the chosen name");
     assertEq(await humanValue(pair, "Edema"), -1, "the key wrote a human label");
     await page.keyboard.press("Control+z");
     await page.waitForFunction(
@@ -535,6 +542,48 @@ try {
     const added = stats.corpus_list.find((c) => c.root === folder);
     assertEq(added && added.pairs, 2, "its two pairs");
     await shot("library-added");
+  });
+
+  await steps.step("library_makes_a_split_adds_a_model_and_pre_labels", async () => {
+    const seen = problems.length;
+    await page.goto(`${server.url}#/library`);
+    await page.waitForSelector('[data-testid="split-new"]');
+    // A split: a wrong ratio is refused with the field's message, a good one appears.
+    await page.fill('[data-testid="split-name"]', "ui-split");
+    await page.selectOption('[data-testid="split-strategy"]', "random");
+    await page.fill('[data-testid="split-ratios"]', "1,x");
+    await page.click('[data-testid="split-make"]');
+    await page.waitForSelector('[data-testid="split-error"]');
+    await page.fill('[data-testid="split-ratios"]', "0.5,0.5");
+    await page.click('[data-testid="split-make"]');
+    await page.waitForSelector('[data-testid="split"][data-split="ui-split"]');
+    const made = (await api("/api/splits")).find((s) => s.name === "ui-split");
+    assertEq(made.parts.map((p) => p.part), ["train", "test"], "the parts");
+    // A model: a path that holds none is refused and says why; the tiny torchxrayvision
+    // DenseNet registers with its detected format.
+    await page.fill('[data-testid="model-spec"]', "/nowhere/model.safetensors");
+    await page.click('[data-testid="model-add-start"]');
+    await page.waitForSelector('[data-testid="model-error"]');
+    // The browser logs the two refusals above (400, 404); nothing else may be logged.
+    const refused = problems.splice(seen);
+    assertEq(refused.length, 2, `the two refusals: ${refused}`);
+    assert(refused.every((p) => /status of (400|404)/.test(p)), `only the refusals: ${refused}`);
+    const ckpt = join(ROOT, "tests/data/reference/checkpoints/xrv_tiny.pt");
+    await page.fill('[data-testid="model-spec"]', ckpt);
+    await page.fill('[data-testid="model-name"]', "xrv-ui");
+    await page.click('[data-testid="model-add-start"]');
+    await page.waitForSelector('[data-testid="model-row"][data-model="xrv-ui"]');
+    // Pre-label from that classifier, as a job, then from the reports.
+    await page.selectOption('[data-testid="prelabel-from"]', "model");
+    await page.selectOption('[data-testid="prelabel-model"]', "xrv-ui");
+    await page.click('[data-testid="prelabel-start"]');
+    await page.waitForSelector('[data-testid="prelabel-done"]', { timeout: 120000 });
+    const labelled = await api("/api/browse/count", { filter: { schema: "chexpert", source: "model:xrv-ui" } });
+    assert(labelled > 0, `pairs labelled by the classifier: ${labelled}`);
+    await page.selectOption('[data-testid="prelabel-from"]', "reports");
+    await page.click('[data-testid="prelabel-start"]');
+    await page.waitForSelector('[data-testid="prelabel-done"]', { timeout: 120000 });
+    await shot("library-actions");
   });
 
   await steps.step("export_a_split_then_import_labels_and_undo_the_import", async () => {

@@ -94,6 +94,9 @@ try {
       '[data-testid="class-row"][data-class="Edema"] [data-testid="label-btn"][data-value="1"]',
     );
     await wd("POST", s(`/element/${btn}/click`), {});
+    // The first label asks whose labels these are (no user accounts), then lands.
+    const name = await waitFor('[data-testid="annotator-prompt-name"]');
+    await wd("POST", s(`/element/${name}/value`), { text: "window-reader\uE007" });
     await waitFor('[data-testid="class-row"][data-class="Edema"][data-value="1"]');
     assertEq(await invokedValue(1, "Edema"), 1, "the click wrote a human label");
     // And from the keyboard: row 6 (Edema), `n` negative.

@@ -1,7 +1,10 @@
 // Every backend call the views make, grouped by resource. `call` is typed from the
 // generated route map (../bindings/routes.ts), so each wrapper only names its arguments.
 import type { ExportOptions } from "../bindings/ExportOptions";
+import type { AddModelArgs } from "../bindings/AddModelArgs";
 import type { ImportOptions } from "../bindings/ImportOptions";
+import type { PrelabelArgs } from "../bindings/PrelabelArgs";
+import type { SplitArgs } from "../bindings/SplitArgs";
 import { call } from "./transport";
 import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewDecision, TrainArgs } from "./types";
 
@@ -14,6 +17,9 @@ export const api = {
   errors: (after?: number, limit?: number) => call("errors", { after, limit }),
   startIndex: (args: IndexArgs) => call("start_index", { ...args }),
   startExport: (opts: ExportOptions) => call("start_export", { ...opts }),
+  makeSplit: (args: SplitArgs) => call("make_split", { ...args }),
+  startPrelabel: (args: PrelabelArgs) => call("start_prelabel", { ...args }),
+  addModel: (args: AddModelArgs) => call("add_model", { ...args }),
   startImportLabels: (opts: ImportOptions) => call("start_import_labels", { ...opts }),
   labelImports: () => call("label_imports"),
   undoImport: (id: number, annotator: string) => call("undo_import", { id, annotator }),

@@ -7,7 +7,17 @@ function load(key: string, fallback: string): string {
   }
 }
 
+/** Whether a name was ever chosen (else labels would silently be recorded as "me"). */
+function chosen(key: string): boolean {
+  try {
+    return localStorage.getItem(key) !== null;
+  } catch {
+    return false;
+  }
+}
+
 export const settings = $state({
+  annotatorChosen: chosen("pairlab.annotator"),
   annotator: load("pairlab.annotator", "me"),
   schema: load("pairlab.schema", "chexpert"),
   /** The Sample view's Details panel: "open" or "closed". */
@@ -20,6 +30,7 @@ export const settings = $state({
 
 export function setSetting(key: "annotator" | "schema" | "details" | "predictionRun" | "thumbs", value: string): void {
   settings[key] = value;
+  if (key === "annotator") settings.annotatorChosen = true;
   try {
     localStorage.setItem(`pairlab.${key}`, value);
   } catch {
