@@ -187,9 +187,13 @@ enum Command {
     Leakage {
         #[arg(long)]
         split: String,
-        /// Largest dHash Hamming distance counted as a near duplicate.
-        #[arg(long, default_value_t = 4)]
+        /// Largest dHash Hamming distance of a near-duplicate candidate.
+        #[arg(long, default_value_t = pairlab_core::splits::NEAR_DISTANCE)]
         near: u32,
+        /// Count every candidate, without checking that the thumbnails show the same
+        /// picture (X-rays of different patients often have close hashes).
+        #[arg(long)]
+        loose: bool,
         #[arg(long)]
         json: bool,
     },
@@ -326,7 +330,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Splits { freeze, json } => {
             splits::list(&open_library(cli.library)?, freeze, json)?
         }
-        Command::Leakage { split, near, json } => {
+        Command::Leakage {
+            split,
+            near,
+            loose,
+            json,
+        } => {
+            let near = pairlab_core::splits::NearOptions {
+                distance: near,
+                loose,
+            };
             splits::leakage(&open_library(cli.library)?, &split, near, json)?
         }
         Command::Train(cmd) => runs::train(&mut open_library(cli.library)?, cmd)?,

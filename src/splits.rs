@@ -99,19 +99,37 @@ pub fn list(lib: &Library, freeze: Option<String>, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn leakage(lib: &Library, split: &str, near: u32, json: bool) -> Result<()> {
+pub fn leakage(lib: &Library, split: &str, near: splits::NearOptions, json: bool) -> Result<()> {
     let r: LeakageReport = lib.leakage(split, near)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
+    let how = if r.loose {
+        "not checked on the pixels"
+    } else {
+        "the same picture"
+    };
     println!(
-        "split {}: {} patients, {} exact duplicates and {} near duplicates (dHash ≤ {near}) shared across parts",
+        "split {}: {} patients, {} exact duplicates and {} near duplicates (dHash ≤ {}, {how}) in {} clusters shared across parts",
         r.split,
         r.patients.len(),
         r.exact_duplicates.len(),
-        r.near_total
+        r.near_total,
+        near.distance,
+        r.near_clusters.len()
     );
+    if r.look_alikes + r.unchecked > 0 {
+        println!(
+            "  not counted: {} look-alikes (close hashes, different pixels){}",
+            r.look_alikes,
+            if r.unchecked > 0 {
+                format!(", {} without a readable thumbnail", r.unchecked)
+            } else {
+                String::new()
+            }
+        );
+    }
     if r.near_total > r.near_duplicates.len() as u64 {
         println!(
             "  (--json lists the closest {} near pairs; a smaller --near is stricter)",
@@ -121,7 +139,7 @@ pub fn leakage(lib: &Library, split: &str, near: u32, json: bool) -> Result<()> 
     for (what, list) in [
         ("patient", &r.patients),
         ("exact", &r.exact_duplicates),
-        ("near", &r.near_duplicates),
+        ("near", &r.near_clusters),
     ] {
         for s in list.iter().take(20) {
             println!(

@@ -47,6 +47,16 @@ fn patient_split_has_no_leakage_and_random_split_is_caught() {
     assert!(p[0].1 > p[1].1 && p[0].1 > p[2].1, "{p:?}");
     let leak = env.json(&["leakage", "--split", "by-patient", "--json"]);
     assert_eq!(leak["patients"].as_array().map(Vec::len), Some(0), "{leak}");
+    // Near duplicates are checked on the pixels: every candidate is a near duplicate, a
+    // look-alike or unchecked, and --loose counts them all.
+    assert_eq!(leak["loose"], false);
+    let loose = env.json(&["leakage", "--split", "by-patient", "--loose", "--json"]);
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().expect("count");
+    assert_eq!(
+        n(&loose, "near_total"),
+        n(&leak, "near_total") + n(&leak, "look_alikes") + n(&leak, "unchecked"),
+        "{leak}"
+    );
     // The same seed gives the same split.
     let again = env.json(&[
         "split",

@@ -2,6 +2,10 @@
 
 export type LeakageArgs = { split: string, 
 /**
- * Largest dHash Hamming distance counted as a near duplicate (default 4).
+ * Largest dHash Hamming distance of a near-duplicate candidate (default 3).
  */
-near?: number, };
+near?: number, 
+/**
+ * Count every candidate, without checking that the pixels show the same picture.
+ */
+loose?: boolean, };

@@ -4,10 +4,30 @@ import type { Shared } from "./Shared";
 export type LeakageReport = { split: string, patients: Array<Shared>, exact_duplicates: Array<Shared>, 
 /**
  * The closest near-duplicate pairs across parts, at most [`NEAR_LISTED`], closest
- * first: similar-looking corpora (chest X-rays) can have very many.
+ * first: images within the dHash distance whose thumbnails show the same picture
+ * (every pair within the distance with `loose`).
  */
 near_duplicates: Array<Shared>, 
 /**
  * How many near-duplicate pairs across parts there are in all.
  */
-near_total: number, };
+near_total: number, 
+/**
+ * The near duplicates grouped: images joined by near-duplicate pairs, each group with
+ * its parts (key: how many images).
+ */
+near_clusters: Array<Shared>, 
+/**
+ * Pairs across parts within the dHash distance whose pixels differ: look-alikes, not
+ * copies (not counted as leakage).
+ */
+look_alikes: number, 
+/**
+ * Pairs within the distance that could not be checked (no readable thumbnail); not
+ * counted as leakage.
+ */
+unchecked: number, 
+/**
+ * Every pair within the distance counted, without the pixel check.
+ */
+loose: boolean, };

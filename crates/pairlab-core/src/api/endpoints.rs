@@ -113,7 +113,7 @@ macro_rules! for_each_endpoint {
                 } }
                 /// Patients and (near-)duplicate images shared across a split's parts.
                 leakage { GET "/leakage" any (cx, a: LeakageArgs) -> LeakageReport {
-                    cx.library()?.leakage(&a.split, a.near_distance())
+                    cx.library()?.leakage(&a.split, a.near())
                 } }
                 /// All runs, oldest first.
                 runs { GET "/runs" any (cx, _a: NoArgs) -> Vec<RunSummary> { cx.library()?.runs() } }

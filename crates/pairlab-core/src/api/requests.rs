@@ -71,9 +71,13 @@ impl BrowseArgs {
 }
 
 impl LeakageArgs {
-    /// The largest dHash distance counted as a near duplicate (4 by default, at most 64).
-    pub fn near_distance(&self) -> u32 {
-        self.near.unwrap_or(4).min(64)
+    /// How near duplicates are found (distance 3 by default, at most 64; checked on the
+    /// pixels unless `loose`).
+    pub fn near(&self) -> crate::splits::NearOptions {
+        crate::splits::NearOptions {
+            distance: self.near.unwrap_or(crate::splits::NEAR_DISTANCE).min(64),
+            loose: self.loose.unwrap_or(false),
+        }
     }
 }
 
@@ -113,9 +117,12 @@ pub struct SchemaArgs {
 #[derive(Clone, Debug, Deserialize, Serialize, TS)]
 pub struct LeakageArgs {
     pub split: String,
-    /// Largest dHash Hamming distance counted as a near duplicate (default 4).
+    /// Largest dHash Hamming distance of a near-duplicate candidate (default 3).
     #[ts(optional)]
     pub near: Option<u32>,
+    /// Count every candidate, without checking that the pixels show the same picture.
+    #[ts(optional)]
+    pub loose: Option<bool>,
 }
 
 /// What pre-labelling from a run wrote.

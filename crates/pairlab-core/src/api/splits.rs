@@ -21,7 +21,7 @@ impl Library {
     }
 
     /// Patients and (near-)duplicate images shared across a split's parts.
-    pub fn leakage(&self, split: &str, near_distance: u32) -> Result<LeakageReport> {
-        splits::leakage(self.conn(), split, near_distance)
+    pub fn leakage(&self, split: &str, near: splits::NearOptions) -> Result<LeakageReport> {
+        splits::leakage(self.conn(), &self.thumbs_dir(), split, near)
     }
 }

@@ -4,6 +4,7 @@
 //! Splits imported with a corpus (folders layout, manifest column) are splits too.
 
 pub mod assign;
+pub mod near;
 
 use std::collections::HashMap;
 use ts_rs::TS;
@@ -259,11 +260,34 @@ pub struct LeakageReport {
     pub patients: Vec<Shared>,
     pub exact_duplicates: Vec<Shared>,
     /// The closest near-duplicate pairs across parts, at most [`NEAR_LISTED`], closest
-    /// first: similar-looking corpora (chest X-rays) can have very many.
+    /// first: images within the dHash distance whose thumbnails show the same picture
+    /// (every pair within the distance with `loose`).
     pub near_duplicates: Vec<Shared>,
     /// How many near-duplicate pairs across parts there are in all.
     pub near_total: u64,
+    /// The near duplicates grouped: images joined by near-duplicate pairs, each group with
+    /// its parts (key: how many images).
+    pub near_clusters: Vec<Shared>,
+    /// Pairs across parts within the dHash distance whose pixels differ: look-alikes, not
+    /// copies (not counted as leakage).
+    pub look_alikes: u64,
+    /// Pairs within the distance that could not be checked (no readable thumbnail); not
+    /// counted as leakage.
+    pub unchecked: u64,
+    /// Every pair within the distance counted, without the pixel check.
+    pub loose: bool,
 }
+
+/// How near duplicates are found: candidates within a dHash distance, then (unless
+/// `loose`) the pixel check of [`near`].
+#[derive(Clone, Copy, Debug)]
+pub struct NearOptions {
+    pub distance: u32,
+    pub loose: bool,
+}
+
+/// The default dHash distance of a near-duplicate candidate.
+pub const NEAR_DISTANCE: u32 = 3;
 
 /// The most near-duplicate pairs a leakage report lists.
 pub const NEAR_LISTED: usize = 1000;
@@ -274,30 +298,21 @@ impl LeakageReport {
     }
 }
 
-/// Patients, exact duplicates (same content hash) and near duplicates (dHash within
-/// `near_distance`) found in more than one part of `split`; the closest [`NEAR_LISTED`]
-/// near-duplicate pairs are listed.
-pub fn leakage(conn: &Connection, split: &str, near_distance: u32) -> Result<LeakageReport> {
-    leakage_listing(conn, split, near_distance, NEAR_LISTED)
+/// A member of a split with what leakage is checked on.
+struct Row {
+    pair: i64,
+    part: String,
+    patient: Option<String>,
+    hash: String,
+    dhash: u64,
+    thumb: Option<String>,
 }
 
-fn leakage_listing(
-    conn: &Connection,
-    split: &str,
-    near_distance: u32,
-    near_listed: usize,
-) -> Result<LeakageReport> {
-    get(conn, split)?;
-    struct Row {
-        pair: i64,
-        part: String,
-        patient: Option<String>,
-        hash: String,
-        dhash: u64,
-    }
-    let rows: Vec<Row> = conn
+/// The members of split `split`, in pair order.
+fn members(conn: &Connection, split: &str) -> Result<Vec<Row>> {
+    let rows = conn
         .prepare(
-            "SELECT m.pair_id, m.part, pt.key, i.hash, i.dhash FROM split_members m
+            "SELECT m.pair_id, m.part, pt.key, i.hash, i.dhash, i.thumb FROM split_members m
              JOIN splits s ON s.id = m.split_id JOIN pairs p ON p.id = m.pair_id
              JOIN images i ON i.id = p.image_id LEFT JOIN patients pt ON pt.id = p.patient_id
              WHERE s.name = ?1 ORDER BY m.pair_id",
@@ -309,9 +324,35 @@ fn leakage_listing(
                 patient: r.get(2)?,
                 hash: r.get(3)?,
                 dhash: r.get::<_, i64>(4)? as u64,
+                thumb: r.get(5)?,
             })
         })?
         .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Patients, exact duplicates (same content hash) and near duplicates (the same picture
+/// within a dHash distance, see [`near`]) found in more than one part of `split`; the
+/// closest [`NEAR_LISTED`] near-duplicate pairs are listed. `thumbs` is the library's
+/// thumbnail folder.
+pub fn leakage(
+    conn: &Connection,
+    thumbs: &std::path::Path,
+    split: &str,
+    near: NearOptions,
+) -> Result<LeakageReport> {
+    leakage_listing(conn, thumbs, split, near, NEAR_LISTED)
+}
+
+fn leakage_listing(
+    conn: &Connection,
+    thumbs: &std::path::Path,
+    split: &str,
+    near_opts: NearOptions,
+    near_listed: usize,
+) -> Result<LeakageReport> {
+    get(conn, split)?;
+    let rows = members(conn, split)?;
     let shared_by = |key_of: &dyn Fn(&Row) -> Option<String>| -> Vec<Shared> {
         let mut groups: std::collections::BTreeMap<String, Vec<&Row>> = Default::default();
         for r in &rows {
@@ -341,13 +382,37 @@ fn leakage_listing(
     });
     let exact_duplicates = shared_by(&|r| Some(r.hash.clone()));
     let hashes: Vec<u64> = rows.iter().map(|r| r.dhash).collect();
-    let mut near: Vec<(u32, usize, usize)> =
-        pairlab_ml::dedup::near_hash_pairs(&hashes, near_distance)
+    let candidates: Vec<(u32, usize, usize)> =
+        pairlab_ml::dedup::near_hash_pairs(&hashes, near_opts.distance)
             .into_iter()
             .filter(|&(a, b, _)| rows[a].part != rows[b].part && rows[a].hash != rows[b].hash)
             .map(|(a, b, d)| (d, a, b))
             .collect();
+    let (mut near, look_alikes, unchecked) = if near_opts.loose {
+        (candidates, 0, 0)
+    } else {
+        self::near::confirm(candidates, |i| {
+            rows[i]
+                .thumb
+                .as_deref()
+                .and_then(|t| self::near::signature(thumbs, t))
+        })
+    };
     let near_total = near.len() as u64;
+    let links: Vec<(usize, usize)> = near.iter().map(|&(_, a, b)| (a, b)).collect();
+    let near_clusters = self::near::clusters(rows.len(), &links)
+        .into_iter()
+        .map(|members| {
+            let mut parts: Vec<String> = members.iter().map(|&i| rows[i].part.clone()).collect();
+            parts.sort();
+            parts.dedup();
+            Shared {
+                key: format!("{} images", members.len()),
+                parts,
+                pairs: members.iter().map(|&i| rows[i].pair).collect(),
+            }
+        })
+        .collect();
     near.sort_unstable();
     let near_duplicates = near
         .into_iter()
@@ -368,6 +433,10 @@ fn leakage_listing(
         exact_duplicates,
         near_duplicates,
         near_total,
+        near_clusters,
+        look_alikes,
+        unchecked,
+        loose: near_opts.loose,
     })
 }
 

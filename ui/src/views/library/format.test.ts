@@ -19,13 +19,18 @@ describe("library format", () => {
   });
   it("summarises a leakage report", () => {
     expect(leakageSummary({ patients: [1], exact_duplicates: [], near_total: 14992 })).toEqual({
-      total: 14993, text: "1 patient · 0 exact · 14,992 near",
+      total: 14993, text: "1 patient · 0 exact · 14,992 near", lookAlikes: "",
+    });
+    expect(leakageSummary({ patients: [], exact_duplicates: [], near_total: 3, near_clusters: [1], look_alikes: 1200 })).toEqual({
+      total: 3, text: "0 patients · 0 exact · 3 near in 1 cluster",
+      lookAlikes: "1,200 look-alike pairs (close hashes, different pixels) not counted",
     });
   });
   it("counts a capped near-duplicate list by its total", () => {
     const r = { patients: [1], exact_duplicates: [], near_duplicates: [1, 2], near_total: 40 };
     expect(leakageGroupTotal(r, "near_duplicates")).toBe(40);
     expect(leakageGroupTotal(r, "patients")).toBe(1);
+    expect(leakageGroupTotal({ ...r, near_clusters: [1, 2, 3] }, "near_clusters")).toBe(3);
   });
 });
 

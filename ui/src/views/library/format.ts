@@ -33,24 +33,34 @@ export function baseName(path: string): string {
   return parts[parts.length - 1] || path;
 }
 
-/** Splits a leakage key list into a short summary: "3 patients · 0 exact · 12 near". */
-export function leakageSummary(r: { patients: unknown[]; exact_duplicates: unknown[]; near_total: number }): {
-  total: number;
-  text: string;
-} {
+/** A leakage report in a line: patients, exact duplicates, near duplicates (the same
+ *  picture, grouped into clusters), and the look-alikes that were checked and not counted. */
+export function leakageSummary(r: {
+  patients: unknown[];
+  exact_duplicates: unknown[];
+  near_total: number;
+  near_clusters?: unknown[];
+  look_alikes?: number;
+}): { total: number; text: string; lookAlikes: string } {
   const total = r.patients.length + r.exact_duplicates.length + r.near_total;
   const p = r.patients.length;
-  const text = `${count(p)} ${p === 1 ? "patient" : "patients"} · ${count(r.exact_duplicates.length)} exact · ${count(r.near_total)} near`;
-  return { total, text };
+  const clusters = r.near_clusters?.length ?? 0;
+  const near = `${count(r.near_total)} near${r.near_total > 0 && clusters > 0 ? ` in ${count(clusters)} ${clusters === 1 ? "cluster" : "clusters"}` : ""}`;
+  const text = `${count(p)} ${p === 1 ? "patient" : "patients"} · ${count(r.exact_duplicates.length)} exact · ${near}`;
+  const n = r.look_alikes ?? 0;
+  const lookAlikes = n > 0 ? `${count(n)} look-alike ${n === 1 ? "pair" : "pairs"} (close hashes, different pixels) not counted` : "";
+  return { total, text, lookAlikes };
 }
 
-/** How many entries a leakage group has in all: near duplicates are listed only up to a
- * cap (the closest first), so their total comes separately. */
+/** How many entries a leakage group has in all: near-duplicate pairs are listed only up
+ *  to a cap (the closest first), so their total comes separately. */
 export function leakageGroupTotal(
-  r: { patients: unknown[]; exact_duplicates: unknown[]; near_duplicates: unknown[]; near_total: number },
-  key: "patients" | "exact_duplicates" | "near_duplicates",
+  r: { patients: unknown[]; exact_duplicates: unknown[]; near_duplicates: unknown[]; near_total: number; near_clusters?: unknown[] },
+  key: "patients" | "exact_duplicates" | "near_duplicates" | "near_clusters",
 ): number {
-  return key === "near_duplicates" ? Math.max(r.near_total, r.near_duplicates.length) : r[key].length;
+  if (key === "near_duplicates") return Math.max(r.near_total, r.near_duplicates.length);
+  if (key === "near_clusters") return r.near_clusters?.length ?? 0;
+  return r[key].length;
 }
 
 export const LAYOUTS: { value: string; label: string; hint: string }[] = [
