@@ -87,7 +87,10 @@ try {
   });
 
   await steps.step("label_one_sample_and_read_it_back", async () => {
-    await run("location.hash = '#/sample/1';");
+    // The webview keeps its storage between runs on one machine: start without a chosen
+    // annotator name, as a fresh install does.
+    await run("localStorage.clear(); location.hash = '#/sample/1'; location.reload();");
+    await sleep(500);
     await waitFor('[data-testid="sample"][data-pair="1"]');
     await waitFor('[data-testid="sample-image"]');
     const btn = await waitFor(
