@@ -28,6 +28,7 @@ pub mod dedup;
 pub mod densenet;
 pub mod encoder;
 pub mod error;
+pub mod label_issues;
 pub mod lastdim;
 pub mod metrics;
 pub mod open_clip;

@@ -1,0 +1,107 @@
+"""Cleanlab 2.9.0's label issues on fixed arrays, for the parity test of
+pairlab-ml's `label_issues` (tests/data/reference/cleanlab.json).
+
+    python3 -m venv /tmp/clvenv && /tmp/clvenv/bin/pip install cleanlab==2.9.0
+    /tmp/clvenv/bin/python tests/reference/make_cleanlab.py
+
+Deterministic: the arrays come from a seeded NumPy generator and are written with
+`repr` precision, so the Rust test reads exactly the float64 values Cleanlab saw.
+"""
+import json
+import pathlib
+import warnings
+
+import cleanlab
+import numpy as np
+from cleanlab.filter import find_label_issues
+from cleanlab.multilabel_classification.filter import find_label_issues as find_multilabel
+
+FILTERS = ["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"]
+OUT = pathlib.Path(__file__).resolve().parents[1] / "data" / "reference" / "cleanlab.json"
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def rounding_ties(labels, probs):
+    """Whether calibrating the confident joint meets a tie that decides which count is
+    rounded up: NumPy's argsort leaves the order of equal keys unspecified (it depends on
+    the CPU's sort kernels), so such arrays cannot pin the result down."""
+    from cleanlab.count import compute_confident_joint
+
+    k = probs.shape[1]
+    cj = compute_confident_joint(labels, probs, calibrate=False)
+    counts = np.bincount(labels, minlength=k)
+    cal = (cj.T / np.clip(cj.sum(axis=1), 1e-100, None) * counts).T
+    cal = cal / np.clip(np.sum(cal), 1e-100, None) * sum(counts)
+    for row in cal:
+        ints = row.round()
+        need = int(np.sum(row).round() - np.sum(ints).round())
+        if need == 0:
+            continue
+        rest = np.sort(row - ints)
+        rest = rest[::-1] if need > 0 else rest
+        m = abs(need)
+        if m < len(rest) and rest[m - 1] == rest[m]:
+            return True
+    return False
+
+
+def multi_class(rng, n, k, noise):
+    while True:
+        case = draw_multi_class(rng, n, k, noise)
+        if case is not None:
+            return case
+
+
+def draw_multi_class(rng, n, k, noise):
+    truth = rng.integers(0, k, n)
+    logits = rng.normal(0, 1.0, (n, k))
+    logits[np.arange(n), truth] += 2.0
+    probs = softmax(logits)
+    given = truth.copy()
+    flip = rng.random(n) < noise
+    given[flip] = (truth[flip] + rng.integers(1, k, flip.sum())) % k
+    if rounding_ties(given, probs):
+        return None
+    case = {"name": f"mc_n{n}_k{k}", "k": k, "labels": given.tolist(), "probs": probs.tolist(), "issues": {}}
+    for f in FILTERS:
+        mask = find_label_issues(given, probs, filter_by=f, n_jobs=1)
+        case["issues"][f] = np.flatnonzero(mask).tolist()
+    case["ranked_self_confidence"] = find_label_issues(
+        given, probs, return_indices_ranked_by="self_confidence", n_jobs=1
+    ).tolist()
+    return case
+
+
+def multi_label(rng, n, k, noise):
+    truth = rng.random((n, k)) < 0.3
+    logits = rng.normal(0, 1.2, (n, k)) + np.where(truth, 1.5, -1.5)
+    probs = 1 / (1 + np.exp(-logits))
+    given = truth ^ (rng.random((n, k)) < noise)
+    labels = [np.flatnonzero(row).tolist() for row in given]
+    case = {"name": f"ml_n{n}_k{k}", "k": k, "labels": labels, "probs": probs.tolist(), "issues": {}}
+    for f in FILTERS:
+        mask = find_multilabel(labels, probs, filter_by=f, n_jobs=1)
+        case["issues"][f] = np.flatnonzero(mask).tolist()
+    return case
+
+
+def main():
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(20261207)
+    cases = {
+        "cleanlab": cleanlab.__version__,
+        "numpy": np.__version__,
+        "multi_class": [multi_class(rng, 300, 4, 0.15), multi_class(rng, 120, 3, 0.3), multi_class(rng, 60, 6, 0.1)],
+        "multi_label": [multi_label(rng, 200, 3, 0.1), multi_label(rng, 80, 5, 0.2)],
+    }
+    OUT.write_text(json.dumps(cases) + "\n")
+    for c in cases["multi_class"] + cases["multi_label"]:
+        print(c["name"], {f: len(v) for f, v in c["issues"].items()})
+
+
+if __name__ == "__main__":
+    main()
