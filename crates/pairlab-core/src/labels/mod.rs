@@ -503,6 +503,17 @@ pub fn current(conn: &Connection, pair: i64, schema: &str) -> Result<Vec<Current
 }
 
 mod best;
+
+/// The id of the newest label event (0 before any): what caches of label-derived values
+/// (a run's thresholds and disagreement scores) are kept against.
+pub fn newest_event(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT COALESCE(MAX(id), 0) FROM label_events", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 mod review;
 pub(crate) use best::{BEST_FIRST, OneSource};
 pub use best::{best_values, best_values_without};

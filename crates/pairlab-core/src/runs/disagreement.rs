@@ -54,9 +54,7 @@ pub fn disagreement(
 /// Works out the run's scores again when a label changed since they were kept.
 pub fn fill(conn: &Connection, run: i64) -> Result<()> {
     let summary = get(conn, run)?;
-    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM label_events", [], |r| {
-        r.get(0)
-    })?;
+    let newest = crate::labels::newest_event(conn)?;
     let kept: Option<i64> = conn
         .query_row(
             "SELECT label_event FROM run_score_fills WHERE run_id = ?1 AND kind = ?2",

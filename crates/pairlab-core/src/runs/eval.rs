@@ -10,7 +10,7 @@ use ts_rs::TS;
 use pairlab_ml::curves::{pr_curve, roc_curve};
 use pairlab_ml::metrics;
 pub use pairlab_ml::metrics::{Ci, ConfusionMatrix};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::get;
@@ -156,12 +156,35 @@ fn intervals(scores: &[f32], truth: &[bool], seed: u64) -> (Option<Ci>, Option<C
 
 /// Per class, the best-F1 threshold on the run's val part (0.5 without labelled
 /// positives there) — how multi-label probabilities become labels.
+///
+/// They read every label of the schema, so they are kept in `run_thresholds` with the
+/// newest label event they were worked out from, and worked out again only after a label
+/// changed (the Sample view asks for them at every step).
 pub fn val_thresholds(conn: &Connection, run: i64) -> Result<Vec<f32>> {
+    let newest = crate::labels::newest_event(conn)?;
+    let kept: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT thresholds FROM run_thresholds WHERE run_id = ?1 AND label_event = ?2",
+            params![run, newest],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(blob) = kept {
+        return Ok(from_blob(&blob));
+    }
     let summary = get(conn, run)?;
     let (schema_id, _) = schema_of(conn, run)?;
     let labels = label_values(conn, schema_id, run)?;
     let val = predictions(conn, run, "val").unwrap_or_default();
-    Ok(thresholds_of(&summary.classes, &val, &labels))
+    let thresholds = thresholds_of(&summary.classes, &val, &labels);
+    // A cache: when another writer holds the lock, the answer is still right.
+    let _ = conn.execute(
+        "INSERT INTO run_thresholds (run_id, label_event, thresholds) VALUES (?1, ?2, ?3)
+         ON CONFLICT (run_id) DO UPDATE SET label_event = excluded.label_event,
+           thresholds = excluded.thresholds",
+        params![run, newest, crate::embed::to_blob(&thresholds)],
+    );
+    Ok(thresholds)
 }
 
 /// Per class, the best-F1 threshold of the val predictions `val` (0.5 without labelled

@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::evaluate;
+use super::{evaluate, val_thresholds};
 use crate::embed::tests::{library, pairs};
 use crate::embed::to_blob;
 use crate::error::Result;
@@ -98,5 +98,10 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
     assert!(current.iter().all(|l| l.source == "human"));
     // A run is never scored against its own pre-labels (p[7]'s blank B now has one).
     assert_eq!(evaluate(lib.conn(), run, "test")?, r);
+    // The thresholds are kept, and worked out again after a label changes: with the val
+    // pair at 0.6 now negative, A's best threshold is 0.8.
+    assert_eq!(val_thresholds(lib.conn(), run)?, vec![0.6, 0.9]);
+    labels::set_human(lib.conn_mut(), p[2], "two", "A", Some(0), "ann")?;
+    assert_eq!(val_thresholds(lib.conn(), run)?[0], 0.8);
     Ok(())
 }

@@ -1,6 +1,7 @@
 -- Schema version 21: per-pair scores of a run the Browse grid sorts and filters by (the
 -- disagreement between the run's predictions and the current labels), and the newest
--- label event each kind of score was worked out from (a later label change makes it stale).
+-- label event each kind of score was worked out from (a later label change makes it stale);
+-- a run's val thresholds, kept the same way.
 CREATE TABLE run_scores (
     run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     kind     TEXT NOT NULL,
@@ -15,4 +16,9 @@ CREATE TABLE run_score_fills (
     kind         TEXT NOT NULL,
     label_event  INTEGER NOT NULL,
     PRIMARY KEY (run_id, kind)
+);
+CREATE TABLE run_thresholds (
+    run_id       INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    label_event  INTEGER NOT NULL,
+    thresholds   BLOB NOT NULL
 );
