@@ -13,4 +13,14 @@ threshold: number | null,
  * Multi-label: the probability reaches the threshold; multi-class: the most probable
  * class.
  */
-predicted: boolean, };
+predicted: boolean, 
+/**
+ * The class's current label (a person's, else the most confident machine one, never
+ * this run's own pre-label), None when blank.
+ */
+label: number | null, 
+/**
+ * The prediction differs from that label (as `runs::disagreement` flags a pair;
+ * uncertain and blank labels never differ).
+ */
+disagrees: boolean, };

@@ -25,17 +25,44 @@ pub fn best_values_without(
     schema_id: i64,
     source: Option<&str>,
 ) -> Result<std::collections::HashMap<(i64, String), i8>> {
+    values_where(conn, schema_id, source, None)
+}
+
+/// [`best_values_without`] of one pair.
+pub(crate) fn pair_values_without(
+    conn: &Connection,
+    schema_id: i64,
+    source: Option<&str>,
+    pair: i64,
+) -> Result<std::collections::HashMap<String, i8>> {
+    Ok(values_where(conn, schema_id, source, Some(pair))?
+        .into_iter()
+        .map(|((_, class), v)| (class, v))
+        .collect())
+}
+
+fn values_where(
+    conn: &Connection,
+    schema_id: i64,
+    source: Option<&str>,
+    pair: Option<i64>,
+) -> Result<std::collections::HashMap<(i64, String), i8>> {
     let kind: String =
         conn.query_row("SELECT kind FROM schemas WHERE id = ?1", [schema_id], |r| {
             r.get(0)
         })?;
     let mut one_source = OneSource::new(SchemaKind::parse(&kind)?);
+    let one_pair = if pair.is_some() {
+        "AND pair_id = ?3"
+    } else {
+        "AND ?3 IS NULL"
+    };
     let mut stmt = conn.prepare(&format!(
         "SELECT pair_id, class, value, source FROM labels WHERE schema_id = ?1 AND source IS NOT ?2
-         ORDER BY pair_id, {BEST_FIRST}"
+         {one_pair} ORDER BY pair_id, {BEST_FIRST}"
     ))?;
     let mut out = std::collections::HashMap::new();
-    let rows = stmt.query_map(rusqlite::params![schema_id, source], |r| {
+    let rows = stmt.query_map(rusqlite::params![schema_id, source, pair], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,

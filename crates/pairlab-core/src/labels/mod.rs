@@ -515,7 +515,7 @@ pub fn newest_event(conn: &Connection) -> Result<i64> {
 }
 
 mod review;
-pub(crate) use best::{BEST_FIRST, OneSource};
+pub(crate) use best::{BEST_FIRST, OneSource, pair_values_without};
 pub use best::{best_values, best_values_without};
 pub use review::{DECISIONS, REVIEW_STATES, review_status, set_review};
 pub(crate) use review::{check_state, state_sql};

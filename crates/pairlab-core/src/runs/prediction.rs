@@ -8,7 +8,7 @@ use super::eval::{schema_of, val_thresholds};
 use super::get;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
-use crate::labels::SchemaKind;
+use crate::labels::{LabelSource, SchemaKind, pair_values_without};
 
 /// A run's prediction for one pair.
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
@@ -34,6 +34,12 @@ pub struct ClassPrediction {
     /// Multi-label: the probability reaches the threshold; multi-class: the most probable
     /// class.
     pub predicted: bool,
+    /// The class's current label (a person's, else the most confident machine one, never
+    /// this run's own pre-label), None when blank.
+    pub label: Option<i8>,
+    /// The prediction differs from that label (as `runs::disagreement` flags a pair;
+    /// uncertain and blank labels never differ).
+    pub disagrees: bool,
 }
 
 /// What run `run` predicted for pair `pair`.
@@ -53,12 +59,14 @@ pub fn pair_prediction(conn: &Connection, run: i64, pair: i64) -> Result<PairPre
             ))
         })?;
     let probs = from_blob(&blob);
-    let (_, kind) = schema_of(conn, run)?;
+    let (schema_id, kind) = schema_of(conn, run)?;
     let thresholds = match kind {
         SchemaKind::MultiLabel => Some(val_thresholds(conn, run)?),
         SchemaKind::MultiClass => None,
     };
     let top = (0..probs.len()).fold(0, |b, k| if probs[k] > probs[b] { k } else { b });
+    let own = LabelSource::run(run);
+    let current = pair_values_without(conn, schema_id, Some(own.as_str()), pair)?;
     let classes = summary
         .classes
         .iter()
@@ -66,11 +74,20 @@ pub fn pair_prediction(conn: &Connection, run: i64, pair: i64) -> Result<PairPre
         .enumerate()
         .map(|(k, (class, &probability))| {
             let threshold = thresholds.as_ref().map(|t| t[k]);
+            let predicted = threshold.map_or(k == top, |t| probability >= t);
+            let label = current.get(class).copied();
+            let disagrees = match (label, threshold) {
+                (Some(v @ (0 | 1)), Some(_)) => predicted != (v == 1),
+                (Some(1), None) => !predicted,
+                _ => false,
+            };
             ClassPrediction {
                 class: class.clone(),
                 probability,
                 threshold,
-                predicted: threshold.map_or(k == top, |t| probability >= t),
+                predicted,
+                label,
+                disagrees,
             }
         })
         .collect();

@@ -84,6 +84,11 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         .collect();
     assert_eq!(predicted, [top]);
     assert!(shown.classes.iter().all(|c| c.threshold.is_none()));
+    // Beside each class, its current label and whether the prediction differs from it
+    // (p[3] is labelled b).
+    let (a, b) = (&shown.classes[0], &shown.classes[1]);
+    assert_eq!((a.label, b.label), (None, Some(1)));
+    assert_eq!((a.disagrees, b.disagrees), (false, top != "b"));
     assert!(matches!(
         super::pair_prediction(lib.conn(), run.run_id, 999_999),
         Err(Error::NotFound(_))
