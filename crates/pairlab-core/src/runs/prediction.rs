@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::disagreement::disagreement;
 use super::eval::{schema_of, val_thresholds};
 use super::get;
 use crate::embed::from_blob;
@@ -76,11 +77,11 @@ pub fn pair_prediction(conn: &Connection, run: i64, pair: i64) -> Result<PairPre
             let threshold = thresholds.as_ref().map(|t| t[k]);
             let predicted = threshold.map_or(k == top, |t| probability >= t);
             let label = current.get(class).copied();
-            let disagrees = match (label, threshold) {
-                (Some(v @ (0 | 1)), Some(_)) => predicted != (v == 1),
-                (Some(1), None) => !predicted,
-                _ => false,
-            };
+            // The grid's rule, on this class alone.
+            let mut only = vec![None; probs.len()];
+            only[k] = label;
+            let disagrees = disagreement(&probs, &only, thresholds.as_deref())
+                .is_some_and(|(_, differs)| differs);
             ClassPrediction {
                 class: class.clone(),
                 probability,
