@@ -16,6 +16,7 @@ mod bench_export;
 mod bench_text;
 mod export;
 mod index;
+mod label_issues;
 mod labeler_learn;
 mod labels;
 mod models;
@@ -199,6 +200,9 @@ enum Command {
     },
     /// Train a classifier on a split's train part (early stopping on its val part).
     Train(runs::TrainCommand),
+    /// Likely label errors: out-of-fold predictions from patient-grouped folds, then
+    /// confident learning (Cleanlab 2.9's filters).
+    LabelIssues(label_issues::LabelIssuesCommand),
     /// Metrics of a run on a part of its split: accuracy, per-class P/R/F1, AUROC and
     /// AUPRC with 95% bootstrap intervals, calibration, confusion matrix.
     Eval {
@@ -343,6 +347,7 @@ fn run(cli: Cli) -> Result<()> {
             splits::leakage(&open_library(cli.library)?, &split, near, json)?
         }
         Command::Train(cmd) => runs::train(&mut open_library(cli.library)?, cmd)?,
+        Command::LabelIssues(cmd) => label_issues::run(&mut open_library(cli.library)?, cmd)?,
         Command::Eval { run, split, json } => {
             runs::eval(&open_library(cli.library)?, run, &split, json)?
         }

@@ -13,6 +13,15 @@ pub struct TrainCommand {
     pub schema: String,
     #[arg(long)]
     pub split: String,
+    #[command(flatten)]
+    pub how: TrainerArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a run trains (`train`, and each fold of `label-issues`).
+#[derive(clap::Args)]
+pub struct TrainerArgs {
     /// head: a linear/MLP classifier on a model's image embeddings; cnn: a small
     /// convolutional network trained from scratch on the images; finetune: a pretrained
     /// ResNet/DenseNet/ViT (--model) with a new head; text: a BERT-family encoder
@@ -74,61 +83,68 @@ pub struct TrainCommand {
     pub uncertain: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl TrainerArgs {
+    /// Core's options for training on `split` of `schema`.
+    pub fn options(self, schema: String, split: String) -> Result<TrainOptions> {
+        let TrainerArgs {
+            trainer,
+            model,
+            text_model,
+            text_section,
+            fusion,
+            epochs,
+            lr,
+            hidden,
+            size,
+            unfreeze,
+            batch,
+            device,
+            no_augment,
+            hflip,
+            memory_mb,
+            uncertain,
+            seed,
+        } = self;
+        Ok(TrainOptions {
+            lr: lr.unwrap_or_else(|| trainer.default_lr()),
+            schema,
+            split,
+            trainer,
+            model,
+            epochs,
+            hidden,
+            size: size.unwrap_or(0),
+            uncertain: runs::parse_uncertain(&uncertain)?,
+            seed,
+            tune: runs::Tune {
+                unfreeze: unfreeze.parse()?,
+                batch,
+                device: device.parse()?,
+                augment: !no_augment,
+                hflip,
+                memory_mb: memory_mb.unwrap_or(0),
+                backbone: None,
+            },
+            text: runs::TextOptions {
+                model: text_model,
+                section: text_section,
+                fusion,
+            },
+            labels: runs::LabelPolicy::Best,
+        })
+    }
 }
 
 pub fn train(lib: &mut Library, cmd: TrainCommand) -> Result<()> {
     let TrainCommand {
         schema,
         split,
-        trainer,
-        model,
-        text_model,
-        text_section,
-        fusion,
-        epochs,
-        lr,
-        hidden,
-        size,
-        unfreeze,
-        batch,
-        device,
-        no_augment,
-        hflip,
-        memory_mb,
-        uncertain,
-        seed,
+        how,
         json,
     } = cmd;
-    let uncertain = uncertain.as_str();
-    let opts = TrainOptions {
-        lr: lr.unwrap_or_else(|| trainer.default_lr()),
-        schema,
-        split,
-        trainer,
-        model,
-        epochs,
-        hidden,
-        size: size.unwrap_or(0),
-        uncertain: runs::parse_uncertain(uncertain)?,
-        seed,
-        tune: runs::Tune {
-            unfreeze: unfreeze.parse()?,
-            batch,
-            device: device.parse()?,
-            augment: !no_augment,
-            hflip,
-            memory_mb: memory_mb.unwrap_or(0),
-            backbone: None,
-        },
-        text: runs::TextOptions {
-            model: text_model,
-            section: text_section,
-            fusion,
-        },
-        labels: runs::LabelPolicy::Best,
-    };
+    let opts = how.options(schema, split)?;
     let bar = Bar::new(!json);
     let s = lib.train(&opts, &bar);
     bar.finish();

@@ -31,7 +31,8 @@ fn demo_library(tmp: &Path) -> PathBuf {
     pairlab_core::demo::prelabelled_library(tmp, 3, 7).expect("demo library")
 }
 
-/// The demo library with a patient split `s` and a short CNN run on it (run 1).
+/// The demo library with a patient split `s`, a short CNN run on it (run 1) and a
+/// label-issue search over it (two fold runs, label issues 1).
 fn trained_library(tmp: &Path) -> PathBuf {
     let dir = pairlab_core::demo::prelabelled_library(tmp, 8, 7).expect("demo library");
     pairlab_core::demo::split_by_patient(&dir, "s").expect("split");
@@ -42,6 +43,13 @@ fn trained_library(tmp: &Path) -> PathBuf {
     .expect("train args");
     lib.train(&args.options().expect("options"), &Silent)
         .expect("train");
+    let issues: pairlab_core::api::library_args::LabelIssueArgs = serde_json::from_value(json!({
+        "train": {"split": "s", "trainer": "cnn", "size": 16, "epochs": 2, "lr": 0.003},
+        "folds": 2
+    }))
+    .expect("label-issue args");
+    lib.find_label_issues(&issues.options().expect("options"), &Silent)
+        .expect("label issues");
     dir
 }
 
@@ -167,6 +175,21 @@ fn calls() -> Vec<(&'static str, Value)> {
         (
             "make_split",
             json!({"name": "ui", "strategy": "random", "ratios": "1,1", "seed": 3}),
+        ),
+        ("label_issue_sets", json!({})),
+        ("label_issues", json!({"id": 1, "limit": 2})),
+        ("label_issues", json!({"id": 99})),
+        (
+            "browse",
+            json!({"sort": {"by": "label-issues", "issues": 1}, "limit": 3}),
+        ),
+        (
+            "browse",
+            json!({"filter": {"label_issues": 1}, "limit": 500}),
+        ),
+        (
+            "start_label_issues",
+            json!({"train": {"split": "s"}, "filter": "nope"}),
         ),
     ]
 }
@@ -341,6 +364,33 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
         ok(k("me", 0)),
         Value::Null,
         "no user accounts: nobody is signed in"
+    );
+    // Label issues: stored, listed, paged; the grid orders by them (likeliest wrong first)
+    // and shows only the flagged pairs under their filter.
+    assert_eq!(
+        ok(k("label_issue_sets", 0)).as_array().map(Vec::len),
+        Some(1)
+    );
+    let issues = ok(k("label_issues", 0));
+    assert_eq!(issues["folds"].as_array().map(Vec::len), Some(2));
+    assert!(issues["issues"].as_array().is_some_and(|i| i.len() <= 2));
+    assert_eq!(issues["stale"], json!(true), "labels were set since");
+    assert_eq!(a[k("label_issues", 1)], Err(Refused("not_found".into())));
+    let scores: Vec<f64> = ok(k("browse", 6))["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["score"].as_f64())
+        .collect();
+    assert_eq!(scores.len(), 3);
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    assert_eq!(
+        ok(k("browse", 7))["rows"].as_array().map(Vec::len),
+        issues["flagged_pairs"].as_u64().map(|n| n as usize)
+    );
+    assert_eq!(
+        a[k("start_label_issues", 0)],
+        Err(Refused("invalid".into()))
     );
 }
 

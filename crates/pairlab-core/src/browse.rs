@@ -42,6 +42,8 @@ pub struct BrowseFilter {
     /// Pairs where this run's prediction differs from the current label for some class
     /// (see `runs::disagreement`).
     pub disagrees: Option<i64>,
+    /// Pairs flagged by this stored label-issue search (see `label_issues`).
+    pub label_issues: Option<i64>,
 }
 
 /// One page of the grid.
@@ -103,6 +105,13 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         ));
         args.push(Box::new(run));
     }
+    if let Some(set) = f.label_issues {
+        issue_set(conn, set)?;
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM label_issue_pairs li WHERE li.set_id = ? AND li.pair_id = +p.id AND li.flagged)",
+        );
+        args.push(Box::new(set));
+    }
     if let Some(tag) = &f.tag {
         sql.push_str(" AND EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)");
         args.push(Box::new(tag.clone()));
@@ -113,6 +122,16 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         args.push(Box::new(text_matches(conn, &q)?));
     }
     Ok((sql, args))
+}
+
+/// Refuses a label-issue search that is not stored.
+fn issue_set(conn: &Connection, id: i64) -> Result<()> {
+    conn.query_row("SELECT id FROM label_issue_sets WHERE id = ?1", [id], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()?
+    .map(|_| ())
+    .ok_or_else(|| Error::NotFound(format!("label issues {id}")))
 }
 
 /// The label part of a filter's condition: class, value, source and review status under
@@ -223,19 +242,22 @@ fn text_matches(conn: &Connection, q: &str) -> Result<i64> {
 /// The grid's order: by pair id (default ascending), or by a score, highest first unless
 /// `desc` is false (`mismatch`: a model's image–report mismatch score; `confidence`: a
 /// run's confidence in its prediction, `desc: false` for the least confident first;
-/// `disagreement`: how far a run's prediction is from the current labels). Ties go by pair
-/// id in the same direction. A score order shows only the pairs that have it, and each
+/// `disagreement`: how far a run's prediction is from the current labels; `label-issues`: a
+/// label-issue search's quality score, lowest, likeliest wrong, first unless `desc`). Ties
+/// go by pair id in the same direction. A score order shows only the pairs that have it, and each
 /// row carries its score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct BrowseSort {
-    /// `id`, `mismatch`, `confidence` or `disagreement`.
+    /// `id`, `mismatch`, `confidence`, `disagreement` or `label-issues`.
     pub by: Option<String>,
     /// The model whose mismatch scores order the grid.
     pub model: Option<String>,
     /// The run whose confidences or disagreements order the grid.
     pub run: Option<i64>,
+    /// The stored label-issue search whose scores order the grid.
+    pub issues: Option<i64>,
     pub desc: Option<bool>,
 }
 
@@ -244,6 +266,8 @@ struct Score {
     join: &'static str,
     key: i64,
     col: &'static str,
+    /// Lowest first unless told otherwise.
+    low_first: bool,
 }
 
 fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
@@ -259,6 +283,7 @@ fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
                 join: "JOIN pair_scores sc ON sc.pair_id = p.id AND sc.model_id = ? AND sc.kind = 'mismatch'",
                 key: model,
                 col: "sc.score",
+                low_first: false,
             }))
         }
         Some("confidence") => {
@@ -271,6 +296,7 @@ fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
                 join: "JOIN run_predictions sc ON sc.pair_id = p.id AND sc.run_id = ?",
                 key: run,
                 col: "sc.confidence",
+                low_first: false,
             }))
         }
         Some("disagreement") => {
@@ -282,10 +308,23 @@ fn score(conn: &Connection, sort: &BrowseSort) -> Result<Option<Score>> {
                 join: "JOIN run_scores sc ON sc.pair_id = p.id AND sc.run_id = ? AND sc.kind = 'disagreement'",
                 key: run,
                 col: "sc.score",
+                low_first: false,
+            }))
+        }
+        Some("label-issues") => {
+            let set = sort.issues.ok_or_else(|| {
+                Error::Invalid("a label-issues order needs its search (`issues`)".into())
+            })?;
+            issue_set(conn, set)?;
+            Ok(Some(Score {
+                join: "JOIN label_issue_pairs sc ON sc.pair_id = p.id AND sc.set_id = ?",
+                key: set,
+                col: "sc.score",
+                low_first: true,
             }))
         }
         Some(other) => Err(Error::Invalid(format!(
-            "order {other:?}: use id, mismatch, confidence or disagreement"
+            "order {other:?}: use id, mismatch, confidence, disagreement or label-issues"
         ))),
     }
 }
@@ -320,7 +359,9 @@ pub fn browse(
     let (cond, cond_args) = condition(conn, filter)?;
     let score = score(conn, sort)?;
     let cursor = parse_cursor(after, score.is_some())?;
-    let desc = sort.desc.unwrap_or(score.is_some());
+    let desc = sort
+        .desc
+        .unwrap_or(score.as_ref().is_some_and(|s| !s.low_first));
     let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
     let (join, key, order_by, score_col) = match score {

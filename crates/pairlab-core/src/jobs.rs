@@ -248,6 +248,18 @@ impl Jobs {
         self.start("train", move |lib, job| to_value(lib.train(&opts, job)?))
     }
 
+    /// Searches a split for likely label errors (see `Library::find_label_issues`); the
+    /// result is the stored report.
+    pub fn start_label_issues(
+        &self,
+        args: crate::api::library_args::LabelIssueArgs,
+    ) -> Result<JobStarted> {
+        let opts = args.options()?;
+        self.start("label-issues", move |lib, job| {
+            to_value(lib.find_label_issues(&opts, job)?)
+        })
+    }
+
     /// Trains the learned report labeler (see `Library::learn_labeler`); the result is the
     /// run summary.
     pub fn start_learn_labeler(&self, opts: crate::runs::LearnOptions) -> Result<JobStarted> {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod ingest;
 pub mod jobs;
+pub mod label_issues;
 pub mod labels;
 pub mod library;
 pub mod models;

@@ -46,4 +46,8 @@ corpus?: number,
  * Pairs where this run's prediction differs from the current label for some class
  * (see `runs::disagreement`).
  */
-disagrees?: number, };
+disagrees?: number, 
+/**
+ * Pairs flagged by this stored label-issue search (see `label_issues`).
+ */
+label_issues?: number, };

@@ -4,13 +4,14 @@
  * The grid's order: by pair id (default ascending), or by a score, highest first unless
  * `desc` is false (`mismatch`: a model's image–report mismatch score; `confidence`: a
  * run's confidence in its prediction, `desc: false` for the least confident first;
- * `disagreement`: how far a run's prediction is from the current labels). Ties go by pair
- * id in the same direction. A score order shows only the pairs that have it, and each
+ * `disagreement`: how far a run's prediction is from the current labels; `label-issues`: a
+ * label-issue search's quality score, lowest, likeliest wrong, first unless `desc`). Ties
+ * go by pair id in the same direction. A score order shows only the pairs that have it, and each
  * row carries its score.
  */
 export type BrowseSort = { 
 /**
- * `id`, `mismatch`, `confidence` or `disagreement`.
+ * `id`, `mismatch`, `confidence`, `disagreement` or `label-issues`.
  */
 by?: string, 
 /**
@@ -20,4 +21,8 @@ model?: string,
 /**
  * The run whose confidences or disagreements order the grid.
  */
-run?: number, desc?: boolean, };
+run?: number, 
+/**
+ * The stored label-issue search whose scores order the grid.
+ */
+issues?: number, desc?: boolean, };

@@ -17,9 +17,12 @@ import type { ImportOptions } from "./ImportOptions";
 import type { ImportRecord } from "./ImportRecord";
 import type { ImportUndone } from "./ImportUndone";
 import type { IndexArgs } from "./IndexArgs";
+import type { IssueListArgs } from "./IssueListArgs";
 import type { JobStarted } from "./JobStarted";
 import type { JobState } from "./JobState";
 import type { LabelEvent } from "./LabelEvent";
+import type { LabelIssueArgs } from "./LabelIssueArgs";
+import type { LabelIssueReport } from "./LabelIssueReport";
 import type { LabelerStatus } from "./LabelerStatus";
 import type { LeakageArgs } from "./LeakageArgs";
 import type { LeakageReport } from "./LeakageReport";
@@ -74,6 +77,9 @@ export const ROUTES = {
   runs: { method: "GET", path: "/api/runs", kind: "json" },
   start_train: { method: "POST", path: "/api/runs", kind: "json" },
   estimate_train: { method: "POST", path: "/api/runs/estimate", kind: "json" },
+  start_label_issues: { method: "POST", path: "/api/label-issues", kind: "json" },
+  label_issue_sets: { method: "GET", path: "/api/label-issues", kind: "json" },
+  label_issues: { method: "GET", path: "/api/label-issues/{id}", kind: "json" },
   labeler_status: { method: "GET", path: "/api/labeler/status", kind: "json" },
   start_learn_labeler: { method: "POST", path: "/api/labeler/learn", kind: "json" },
   run: { method: "GET", path: "/api/runs/{id}", kind: "json" },
@@ -128,6 +134,9 @@ export interface Calls {
   runs: { args: Record<string, never>; answer: Array<RunSummary> };
   start_train: { args: TrainArgs; answer: JobStarted };
   estimate_train: { args: TrainArgs; answer: RunEstimate };
+  start_label_issues: { args: LabelIssueArgs; answer: JobStarted };
+  label_issue_sets: { args: Record<string, never>; answer: Array<LabelIssueReport> };
+  label_issues: { args: IssueListArgs & { id: number }; answer: LabelIssueReport };
   labeler_status: { args: SchemaArgs; answer: LabelerStatus };
   start_learn_labeler: { args: LearnOptions; answer: JobStarted };
   run: { args: { id: number }; answer: RunSummary };

@@ -12,13 +12,14 @@
 //! of an image, server-sent events or a Tauri channel).
 
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
-use super::library_args::{AddModelArgs, PrelabelArgs, SplitArgs};
+use super::library_args::{AddModelArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, SplitArgs};
 use super::requests::*;
 use super::routes::{Kind, Route};
 use crate::browse::BrowsePage;
 use crate::error::{Error, Result};
 use crate::export::ExportOptions;
 use crate::jobs::JobState;
+use crate::label_issues::LabelIssueReport;
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
@@ -125,6 +126,19 @@ macro_rules! for_each_endpoint {
                 /// pass, time per epoch (or why it cannot run).
                 estimate_train { POST "/runs/estimate" Admin (cx, a: TrainArgs) -> RunEstimate {
                     cx.library()?.estimate_train(&a.options()?)
+                } }
+                /// Starts a search for likely label errors (patient-grouped fold runs, then
+                /// confident learning); follow it with `job` / `job_events`.
+                start_label_issues { POST "/label-issues" Admin (cx, a: LabelIssueArgs) -> JobStarted {
+                    cx.jobs().start_label_issues(a)
+                } }
+                /// Every stored label-issue search, newest first, without its issues.
+                label_issue_sets { GET "/label-issues" any (cx, _a: NoArgs) -> Vec<LabelIssueReport> {
+                    cx.library()?.label_issue_sets()
+                } }
+                /// One stored label-issue search with its issues, likeliest error first.
+                label_issues { GET "/label-issues/{id}" any (cx, a: IssueListArgs, id) -> LabelIssueReport {
+                    cx.library()?.label_issues(id, a.limit)
                 } }
                 /// Where a schema's learned report labeler stands (its last run, the human
                 /// labels since), for offering to retrain it.

@@ -177,3 +177,46 @@ mod tests {
         assert!(args("dreams", None).check().is_err());
     }
 }
+
+/// Searches a split for likely label errors, as `pairlab label-issues` does: `train` says
+/// how each fold's run trains (its `split` is the split searched).
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct LabelIssueArgs {
+    pub train: super::requests::TrainArgs,
+    /// Patient-grouped folds (default 5).
+    #[serde(default)]
+    #[ts(optional)]
+    pub folds: Option<usize>,
+    /// Cleanlab's filter: `prune_by_noise_rate` (default), `prune_by_class`, `both`,
+    /// `confident_learning` or `predicted_neq_given`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub filter: Option<String>,
+    /// `self_confidence` (default) or `normalized_margin`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub rank_by: Option<crate::label_issues::RankBy>,
+}
+
+impl LabelIssueArgs {
+    pub fn options(self) -> Result<crate::label_issues::IssueOptions> {
+        Ok(crate::label_issues::IssueOptions {
+            filter: crate::label_issues::parse_filter(
+                self.filter.as_deref().unwrap_or("prune_by_noise_rate"),
+            )?,
+            folds: self.folds.unwrap_or(crate::label_issues::DEFAULT_FOLDS),
+            rank_by: self.rank_by.unwrap_or_default(),
+            train: self.train.options()?,
+        })
+    }
+}
+
+/// How many of a result's issues to send (all without a limit).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct IssueListArgs {
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u64>,
+}

@@ -14,6 +14,31 @@ impl Library {
         runs::train(self.conn_mut(), &root, opts, progress)
     }
 
+    /// Searches a split for likely label errors: K patient-grouped fold runs, then
+    /// confident learning on their out-of-fold probabilities (see `label_issues`).
+    pub fn find_label_issues(
+        &mut self,
+        opts: &crate::label_issues::IssueOptions,
+        progress: &dyn Progress,
+    ) -> Result<crate::label_issues::LabelIssueReport> {
+        let root = self.root().to_path_buf();
+        crate::label_issues::find(self.conn_mut(), &root, opts, progress)
+    }
+
+    /// A stored label-issue search with its first `limit` issues (all without one).
+    pub fn label_issues(
+        &self,
+        id: i64,
+        limit: Option<u64>,
+    ) -> Result<crate::label_issues::LabelIssueReport> {
+        crate::label_issues::get(self.conn(), id, limit)
+    }
+
+    /// Every stored label-issue search, newest first, without its issues.
+    pub fn label_issue_sets(&self) -> Result<Vec<crate::label_issues::LabelIssueReport>> {
+        crate::label_issues::list(self.conn())
+    }
+
     /// Trains the learned report labeler of a schema (see `runs::learn_labeler`).
     pub fn learn_labeler(
         &mut self,

@@ -164,9 +164,42 @@ pub fn create(conn: &mut Connection, opts: &SplitOptions) -> Result<SplitSummary
         Strategy::Stratified => "stratified",
         Strategy::Patient => "patient",
     };
-    let tx = conn.transaction()?;
+    store(conn, &opts.name, strategy, &assigned, opts.freeze)
+}
+
+/// Makes (or remakes, unless frozen) the split `name` from a given assignment of pairs to
+/// parts (e.g. the patient-grouped folds of `label-issues`).
+pub fn create_assigned(
+    conn: &mut Connection,
+    name: &str,
+    strategy: &str,
+    assigned: &[(i64, String)],
+) -> Result<SplitSummary> {
+    store(conn, name, strategy, assigned, false)
+}
+
+fn store(
+    conn: &mut Connection,
+    name: &str,
+    strategy: &str,
+    assigned: &[(i64, String)],
+    freeze: bool,
+) -> Result<SplitSummary> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let existing: Option<(i64, bool)> = tx
+        .query_row(
+            "SELECT id, frozen FROM splits WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
     let id = match existing {
-        Some((id, _)) => {
+        Some((_, true)) => {
+            return Err(Error::Conflict(format!(
+                "split {name} is frozen; choose another --name"
+            )));
+        }
+        Some((id, false)) => {
             tx.execute("DELETE FROM split_members WHERE split_id = ?1", [id])?;
             tx.execute(
                 "UPDATE splits SET strategy = ?2 WHERE id = ?1",
@@ -176,22 +209,22 @@ pub fn create(conn: &mut Connection, opts: &SplitOptions) -> Result<SplitSummary
         }
         None => tx.query_row(
             "INSERT INTO splits (name, strategy) VALUES (?1, ?2) RETURNING id",
-            params![opts.name, strategy],
+            params![name, strategy],
             |r| r.get(0),
         )?,
     };
     {
         let mut put =
             tx.prepare("INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)")?;
-        for (pair, part) in &assigned {
+        for (pair, part) in assigned {
             put.execute(params![id, pair, part])?;
         }
     }
-    if opts.freeze {
+    if freeze {
         tx.execute("UPDATE splits SET frozen = 1 WHERE id = ?1", [id])?;
     }
     tx.commit()?;
-    get(conn, &opts.name)
+    get(conn, name)
 }
 
 /// Freezes a split: it can no longer be remade.
