@@ -6,7 +6,14 @@ pairlab-ml's `label_issues` (tests/data/reference/cleanlab.json).
 
 Deterministic: the arrays come from a seeded NumPy generator and are written with
 `repr` precision, so the Rust test reads exactly the float64 values Cleanlab saw.
+
+Calibrating the confident joint rounds counts with `argsort`, and equal remainders are
+common (equal counts in a row). NumPy's default sort is not stable (with AVX-512 kernels
+its order of ties depends on the CPU), so Cleanlab's result on such arrays depends on the
+machine. The cases without ties pin Cleanlab down as it runs; the `ties` case is made with
+NumPy's argsort made stable, which is the order Pairlab follows.
 """
+import contextlib
 import json
 import pathlib
 import warnings
@@ -76,6 +83,69 @@ def draw_multi_class(rng, n, k, noise):
     return case
 
 
+@contextlib.contextmanager
+def stable_argsort(up_earlier_first=False):
+    """NumPy's argsort with a stable sort, for Cleanlab's calls too; with
+    `up_earlier_first`, rounding up in Cleanlab's `round_preserving_sum` takes equal
+    remainders in index order instead (what a stable sort reversed does not)."""
+    import cleanlab.internal.util as util
+
+    orig, orig_rps = np.argsort, util.round_preserving_sum
+    np.argsort = lambda a, axis=-1, kind=None, order=None, **kw: orig(a, axis=axis, kind="stable", order=order, **kw)
+
+    def rps(iterable):
+        floats = np.asarray(iterable, dtype=float)
+        ints = floats.round()
+        orig_sum, int_sum = np.sum(floats).round(), np.sum(ints).round()
+        while abs(int_sum - orig_sum) > 1e-6:
+            diff = np.round(orig_sum - int_sum)
+            increment = -1 if diff < 0 else 1
+            changes = min(int(abs(diff)), len(floats))
+            rest = floats - ints
+            keys = sorted(range(len(rest)), key=lambda i: (-increment * rest[i], i))
+            for i in keys[:changes]:
+                ints[i] += increment
+            int_sum = np.sum(ints).round()
+        return ints.astype(int)
+
+    if up_earlier_first:
+        util.round_preserving_sum = rps
+    try:
+        yield
+    finally:
+        np.argsort, util.round_preserving_sum = orig, orig_rps
+
+
+def with_ties(rng, n, k, noise):
+    """A multi-class case whose calibration meets rounding ties that change the flags,
+    under a stable argsort."""
+    while True:
+        truth = rng.integers(0, k, n)
+        logits = rng.normal(0, 1.0, (n, k))
+        logits[np.arange(n), truth] += 2.0
+        probs = softmax(logits)
+        given = truth.copy()
+        flip = rng.random(n) < noise
+        given[flip] = (truth[flip] + rng.integers(1, k, flip.sum())) % k
+        if not rounding_ties(given, probs):
+            continue
+        with stable_argsort(up_earlier_first=True):
+            other = find_label_issues(given, probs, n_jobs=1)
+        with stable_argsort():
+            if (find_label_issues(given, probs, n_jobs=1) == other).all():
+                continue
+        case = {"name": f"ties_n{n}_k{k}", "k": k, "labels": given.tolist(), "probs": probs.tolist(),
+                "issues": {}, "stable_sort": True}
+        with stable_argsort():
+            for f in FILTERS:
+                mask = find_label_issues(given, probs, filter_by=f, n_jobs=1)
+                case["issues"][f] = np.flatnonzero(mask).tolist()
+            case["ranked_self_confidence"] = find_label_issues(
+                given, probs, return_indices_ranked_by="self_confidence", n_jobs=1
+            ).tolist()
+        return case
+
+
 def multi_label(rng, n, k, noise):
     truth = rng.random((n, k)) < 0.3
     logits = rng.normal(0, 1.2, (n, k)) + np.where(truth, 1.5, -1.5)
@@ -98,6 +168,8 @@ def main():
         "multi_class": [multi_class(rng, 300, 4, 0.15), multi_class(rng, 120, 3, 0.3), multi_class(rng, 60, 6, 0.1)],
         "multi_label": [multi_label(rng, 200, 3, 0.1), multi_label(rng, 80, 5, 0.2)],
     }
+    # Drawn after the others, so that theirs stay the same.
+    cases["multi_class"].append(with_ties(rng, 150, 10, 0.2))
     OUT.write_text(json.dumps(cases) + "\n")
     for c in cases["multi_class"] + cases["multi_label"]:
         print(c["name"], {f: len(v) for f, v in c["issues"].items()})

@@ -53,6 +53,38 @@ fn argsort(v: &[f64]) -> Vec<usize> {
     idx
 }
 
+/// NumPy's pairwise summation (`pairwise_sum_DOUBLE`) of `a`.
+fn pairwise(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        return a.iter().fold(0.0, |s, x| s + x);
+    }
+    if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for chunk in a[8..whole].chunks_exact(8) {
+            for (acc, x) in r.iter_mut().zip(chunk) {
+                *acc += x;
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for x in &a[whole..] {
+            res += x;
+        }
+        return res;
+    }
+    let mut n2 = n / 2;
+    n2 -= n2 % 8;
+    pairwise(&a[..n2]) + pairwise(&a[n2..])
+}
+
+/// `np.sum` of a float64 array, in the array's memory order, as NumPy adds it (so that
+/// thresholds and calibration round exactly as Cleanlab's do).
+fn np_sum(a: &[f64]) -> f64 {
+    pairwise(a)
+}
+
 /// NumPy's `round` (half to even).
 fn round_even(x: f64) -> f64 {
     x.round_ties_even()
@@ -62,29 +94,30 @@ fn round_even(x: f64) -> f64 {
 /// rounded total, moving the values with the largest (or smallest) remainders.
 fn round_preserving_sum(floats: &[f64]) -> Vec<i64> {
     let mut ints: Vec<f64> = floats.iter().map(|&x| round_even(x)).collect();
-    let orig_sum = round_even(floats.iter().sum());
-    let mut int_sum = round_even(ints.iter().sum());
+    let orig_sum = round_even(np_sum(floats));
+    let mut int_sum = round_even(np_sum(&ints));
     while (int_sum - orig_sum).abs() > EPS {
         let diff = round_even(orig_sum - int_sum);
         let increment = if diff < 0.0 { -1.0 } else { 1.0 };
         let changes = (diff.abs() as usize).min(floats.len());
         let rest: Vec<f64> = floats.iter().zip(&ints).map(|(f, i)| f - i).collect();
-        // The largest remainders go up (the smallest down); equal remainders in index
-        // order. (NumPy's argsort leaves the order of ties unspecified; on this machine
-        // it gives this one.)
+        // The largest remainders go up (the smallest down). Cleanlab takes them from
+        // `argsort(rest)`, reversed to go up; equal remainders come in the order a stable
+        // sort gives, so going up the later index first, going down the earlier. (NumPy's
+        // default sort is not stable: with AVX-512 kernels its order of ties depends on the
+        // CPU, so Cleanlab's own result on such rows does too.)
         let mut order: Vec<usize> = (0..rest.len()).collect();
         order.sort_by(|&a, &b| {
-            let by = if increment > 0.0 {
-                rest[b].total_cmp(&rest[a])
+            if increment > 0.0 {
+                rest[b].total_cmp(&rest[a]).then(b.cmp(&a))
             } else {
-                rest[a].total_cmp(&rest[b])
-            };
-            by.then(a.cmp(&b))
+                rest[a].total_cmp(&rest[b]).then(a.cmp(&b))
+            }
         });
         for &i in order.iter().take(changes) {
             ints[i] += increment;
         }
-        int_sum = round_even(ints.iter().sum());
+        int_sum = round_even(np_sum(&ints));
     }
     ints.iter().map(|&x| x as i64).collect()
 }
@@ -95,15 +128,15 @@ fn confident_joint(labels: &[usize], probs: &[f64], k: usize) -> (Vec<Vec<i64>>,
     let n = labels.len();
     let row = |i: usize| &probs[i * k..(i + 1) * k];
     let mut counts = vec![0usize; k];
-    let mut sums = vec![0.0f64; k];
+    let mut given: Vec<Vec<f64>> = vec![Vec::new(); k];
     for (i, &l) in labels.iter().enumerate() {
         counts[l] += 1;
-        sums[l] += row(i)[l];
+        given[l].push(row(i)[l]);
     }
     let thresholds: Vec<f64> = (0..k)
         .map(|c| {
             let t = if counts[c] > 0 {
-                sums[c] / counts[c] as f64
+                np_sum(&given[c]) / counts[c] as f64
             } else {
                 2.0
             };
@@ -139,7 +172,10 @@ fn confident_joint(labels: &[usize], probs: &[f64], k: usize) -> (Vec<Vec<i64>>,
                 .collect()
         })
         .collect();
-    let all: f64 = cal.iter().flatten().sum::<f64>().max(1e-100);
+    // Cleanlab's calibrated joint is a transpose's result, so NumPy sums it column by
+    // column (its memory order).
+    let flat: Vec<f64> = (0..k).flat_map(|j| cal.iter().map(move |r| r[j])).collect();
+    let all: f64 = np_sum(&flat).max(1e-100);
     for r in &mut cal {
         for v in r.iter_mut() {
             *v = *v / all * n as f64;
