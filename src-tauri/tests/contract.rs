@@ -191,6 +191,11 @@ fn calls() -> Vec<(&'static str, Value)> {
             "start_label_issues",
             json!({"train": {"split": "s"}, "filter": "nope"}),
         ),
+        (
+            "resolve_label_issue",
+            json!({"id": 1, "pair": 999_999, "class": "Edema", "outcome": "keep", "annotator": "dr-a"}),
+        ),
+        ("label_issues", json!({"id": 1, "open": true})),
     ]
 }
 

@@ -31,4 +31,9 @@ rank: number,
 /**
  * The fold run that predicted the pair (it never trained on the pair's patient).
  */
-run_id: number | null, };
+run_id: number | null, 
+/**
+ * `accepted` (the suggestion became a person's label), `kept` (the given label was
+ * confirmed), or None while it waits in the review queue.
+ */
+outcome: string | null, };

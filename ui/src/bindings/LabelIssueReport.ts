@@ -34,6 +34,10 @@ flagged_pairs: number,
  */
 total_issues: number, 
 /**
+ * Of those, the ones reviewed (accepted or kept).
+ */
+resolved: number, 
+/**
  * The flagged rows, likeliest error first.
  */
 issues: Array<LabelIssue>, created_at: string, 

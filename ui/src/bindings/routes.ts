@@ -21,6 +21,7 @@ import type { IssueListArgs } from "./IssueListArgs";
 import type { JobStarted } from "./JobStarted";
 import type { JobState } from "./JobState";
 import type { LabelEvent } from "./LabelEvent";
+import type { LabelIssue } from "./LabelIssue";
 import type { LabelIssueArgs } from "./LabelIssueArgs";
 import type { LabelIssueReport } from "./LabelIssueReport";
 import type { LabelerStatus } from "./LabelerStatus";
@@ -36,6 +37,7 @@ import type { PairPrediction } from "./PairPrediction";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { PrelabelArgs } from "./PrelabelArgs";
+import type { ResolveIssueArgs } from "./ResolveIssueArgs";
 import type { ReviewStatus } from "./ReviewStatus";
 import type { RunArgs } from "./RunArgs";
 import type { RunEstimate } from "./RunEstimate";
@@ -80,6 +82,7 @@ export const ROUTES = {
   start_label_issues: { method: "POST", path: "/api/label-issues", kind: "json" },
   label_issue_sets: { method: "GET", path: "/api/label-issues", kind: "json" },
   label_issues: { method: "GET", path: "/api/label-issues/{id}", kind: "json" },
+  resolve_label_issue: { method: "POST", path: "/api/label-issues/{id}/resolve", kind: "json" },
   labeler_status: { method: "GET", path: "/api/labeler/status", kind: "json" },
   start_learn_labeler: { method: "POST", path: "/api/labeler/learn", kind: "json" },
   run: { method: "GET", path: "/api/runs/{id}", kind: "json" },
@@ -137,6 +140,7 @@ export interface Calls {
   start_label_issues: { args: LabelIssueArgs; answer: JobStarted };
   label_issue_sets: { args: Record<string, never>; answer: Array<LabelIssueReport> };
   label_issues: { args: IssueListArgs & { id: number }; answer: LabelIssueReport };
+  resolve_label_issue: { args: ResolveIssueArgs & { id: number }; answer: LabelIssue };
   labeler_status: { args: SchemaArgs; answer: LabelerStatus };
   start_learn_labeler: { args: LearnOptions; answer: JobStarted };
   run: { args: { id: number }; answer: RunSummary };

@@ -12,14 +12,16 @@
 //! of an image, server-sent events or a Tauri channel).
 
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
-use super::library_args::{AddModelArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, SplitArgs};
+use super::library_args::{
+    AddModelArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, ResolveIssueArgs, SplitArgs,
+};
 use super::requests::*;
 use super::routes::{Kind, Route};
 use crate::browse::BrowsePage;
 use crate::error::{Error, Result};
 use crate::export::ExportOptions;
 use crate::jobs::JobState;
-use crate::label_issues::LabelIssueReport;
+use crate::label_issues::{LabelIssue, LabelIssueReport};
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
@@ -136,9 +138,16 @@ macro_rules! for_each_endpoint {
                 label_issue_sets { GET "/label-issues" any (cx, _a: NoArgs) -> Vec<LabelIssueReport> {
                     cx.library()?.label_issue_sets()
                 } }
-                /// One stored label-issue search with its issues, likeliest error first.
+                /// One stored label-issue search with its issues, likeliest error first (`open`:
+                /// only those not yet reviewed, the review queue).
                 label_issues { GET "/label-issues/{id}" any (cx, a: IssueListArgs, id) -> LabelIssueReport {
-                    cx.library()?.label_issues(id, a.limit)
+                    cx.library()?.label_issues(id, a.reading())
+                } }
+                /// Accepts a flagged row's suggestion (a human label), keeps its given label
+                /// (confirmed by hand) or opens it again; the row as it now stands.
+                resolve_label_issue { POST "/label-issues/{id}/resolve" Annotator (cx, a: ResolveIssueArgs, id) -> LabelIssue {
+                    let who = cx.annotator(a.annotator);
+                    cx.library()?.resolve_label_issue(id, a.pair, &a.class, a.outcome, &who)
                 } }
                 /// Where a schema's learned report labeler stands (its last run, the human
                 /// labels since), for offering to retrain it.

@@ -212,11 +212,38 @@ impl LabelIssueArgs {
     }
 }
 
-/// How many of a result's issues to send (all without a limit).
+/// Which of a result's issues to send: at most `limit` (all without one), only those
+/// not yet reviewed with `open`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct IssueListArgs {
     #[serde(default)]
     #[ts(optional)]
     pub limit: Option<u64>,
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub open: bool,
+}
+
+impl IssueListArgs {
+    pub fn reading(&self) -> crate::label_issues::Reading {
+        crate::label_issues::Reading {
+            limit: self.limit,
+            open_only: self.open,
+        }
+    }
+}
+
+/// A reviewer's act on one flagged row of label-issue search `id`: `accept` the
+/// suggestion, `keep` the given label, or `open` it again.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIssueArgs {
+    pub pair: i64,
+    pub class: String,
+    pub outcome: crate::label_issues::Outcome,
+    /// Who decides (the signed-in user on a server with accounts).
+    #[serde(default)]
+    #[ts(optional, as = "Option<String>")]
+    pub annotator: String,
 }

@@ -25,13 +25,25 @@ impl Library {
         crate::label_issues::find(self.conn_mut(), &root, opts, progress)
     }
 
-    /// A stored label-issue search with its first `limit` issues (all without one).
+    /// A stored label-issue search with the issues `reading` asks for.
     pub fn label_issues(
         &self,
         id: i64,
-        limit: Option<u64>,
+        reading: crate::label_issues::Reading,
     ) -> Result<crate::label_issues::LabelIssueReport> {
-        crate::label_issues::get(self.conn(), id, limit)
+        crate::label_issues::get(self.conn(), id, reading)
+    }
+
+    /// A reviewer's act on one flagged row (see `label_issues::resolve`).
+    pub fn resolve_label_issue(
+        &mut self,
+        set: i64,
+        pair: i64,
+        class: &str,
+        outcome: crate::label_issues::Outcome,
+        annotator: &str,
+    ) -> Result<crate::label_issues::LabelIssue> {
+        crate::label_issues::resolve(self.conn_mut(), set, pair, class, outcome, annotator)
     }
 
     /// Every stored label-issue search, newest first, without its issues.

@@ -11,6 +11,7 @@
 //! first: likeliest wrong) and the flagged (pair, class) rows it filters by.
 
 pub mod folds;
+pub mod review;
 pub mod score;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
 
+pub use review::{Outcome, resolve};
 pub use score::{RankBy, filter_name, parse_filter};
 
 use crate::error::{Error, Result};
@@ -61,6 +63,9 @@ pub struct LabelIssue {
     pub rank: u64,
     /// The fold run that predicted the pair (it never trained on the pair's patient).
     pub run_id: Option<i64>,
+    /// `accepted` (the suggestion became a person's label), `kept` (the given label was
+    /// confirmed), or None while it waits in the review queue.
+    pub outcome: Option<String>,
 }
 
 /// One search's result.
@@ -82,6 +87,8 @@ pub struct LabelIssueReport {
     pub flagged_pairs: u64,
     /// Flagged (pair, class) rows in all (`issues` may hold fewer).
     pub total_issues: u64,
+    /// Of those, the ones reviewed (accepted or kept).
+    pub resolved: u64,
     /// The flagged rows, likeliest error first.
     pub issues: Vec<LabelIssue>,
     pub created_at: String,
@@ -224,7 +231,7 @@ pub fn find(
     );
     let id = store(conn, schema.id, &split, opts, &runs, &found)?;
     progress.subject("label-issues", id);
-    let mut report = get(conn, id, None)?;
+    let mut report = get(conn, id, Reading::default())?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -369,8 +376,48 @@ fn store(
     Ok(id)
 }
 
-/// A stored result with its first `limit` issues (all without a limit).
-pub fn get(conn: &Connection, id: i64, limit: Option<u64>) -> Result<LabelIssueReport> {
+const ISSUE_COLUMNS: &str = "i.pair_id, i.class, i.given, i.suggested, i.suggested_class, i.score, i.rank, i.run_id, o.outcome
+     FROM label_issues i LEFT JOIN label_issue_outcomes o
+     ON o.set_id = i.set_id AND o.pair_id = i.pair_id AND o.class = i.class";
+
+fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelIssue> {
+    Ok(LabelIssue {
+        pair_id: r.get(0)?,
+        class: r.get(1)?,
+        given: r.get(2)?,
+        suggested: r.get(3)?,
+        suggested_class: r.get(4)?,
+        score: r.get(5)?,
+        rank: r.get::<_, i64>(6)? as u64,
+        run_id: r.get(7)?,
+        outcome: r.get(8)?,
+    })
+}
+
+/// One flagged row of a stored result.
+pub fn issue(conn: &Connection, set: i64, pair: i64, class: &str) -> Result<Option<LabelIssue>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {ISSUE_COLUMNS} WHERE i.set_id = ?1 AND i.pair_id = ?2 AND i.class = ?3"
+            ),
+            params![set, pair, class],
+            issue_row,
+        )
+        .optional()?)
+}
+
+/// Which of a result's issues to read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading {
+    /// At most this many (all without one).
+    pub limit: Option<u64>,
+    /// Only those not yet reviewed (the review queue).
+    pub open_only: bool,
+}
+
+/// A stored result with the issues `reading` asks for, likeliest error first.
+pub fn get(conn: &Connection, id: i64, reading: Reading) -> Result<LabelIssueReport> {
     type Head = (String, String, String, String, String, i64, String);
     let head: Head = conn
         .query_row(
@@ -401,29 +448,25 @@ pub fn get(conn: &Connection, id: i64, limit: Option<u64>) -> Result<LabelIssueR
         [id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM label_issues WHERE set_id = ?1",
+    let (total, resolved): (i64, i64) = conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM label_issues WHERE set_id = ?1),
+                (SELECT COUNT(*) FROM label_issue_outcomes WHERE set_id = ?1)",
         [id],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let limit = reading
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let open = if reading.open_only {
+        "AND o.outcome IS NULL"
+    } else {
+        ""
+    };
     let issues = conn
-        .prepare(
-            "SELECT pair_id, class, given, suggested, suggested_class, score, rank, run_id
-             FROM label_issues WHERE set_id = ?1 ORDER BY rank LIMIT ?2",
-        )?
-        .query_map(params![id, limit], |r| {
-            Ok(LabelIssue {
-                pair_id: r.get(0)?,
-                class: r.get(1)?,
-                given: r.get(2)?,
-                suggested: r.get(3)?,
-                suggested_class: r.get(4)?,
-                score: r.get(5)?,
-                rank: r.get::<_, i64>(6)? as u64,
-                run_id: r.get(7)?,
-            })
-        })?
+        .prepare(&format!(
+            "SELECT {ISSUE_COLUMNS} WHERE i.set_id = ?1 {open} ORDER BY i.rank LIMIT ?2"
+        ))?
+        .query_map(params![id, limit], issue_row)?
         .collect::<Result<_, _>>()?;
     Ok(LabelIssueReport {
         id,
@@ -435,6 +478,7 @@ pub fn get(conn: &Connection, id: i64, limit: Option<u64>) -> Result<LabelIssueR
         examined: examined as u64,
         flagged_pairs: flagged_pairs as u64,
         total_issues: total as u64,
+        resolved: resolved as u64,
         issues,
         created_at,
         stale: crate::labels::newest_event(conn)? > event,
@@ -448,5 +492,16 @@ pub fn list(conn: &Connection) -> Result<Vec<LabelIssueReport>> {
         .prepare("SELECT id FROM label_issue_sets ORDER BY id DESC")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    ids.into_iter().map(|id| get(conn, id, Some(0))).collect()
+    ids.into_iter()
+        .map(|id| {
+            get(
+                conn,
+                id,
+                Reading {
+                    limit: Some(0),
+                    open_only: false,
+                },
+            )
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use image::{GrayImage, Luma};
 use rusqlite::params;
 
-use super::{IssueOptions, RankBy, find, get, list};
+use super::{IssueOptions, Outcome, RankBy, Reading, find, get, list, resolve};
 use crate::error::{Error, Result};
 use crate::ingest::IndexOptions;
 use crate::labels::{self, SchemaDef};
@@ -193,13 +193,72 @@ fn planted_label_errors_are_found_out_of_fold_by_patient() -> Result<()> {
     assert!(rest.rows.iter().all(|r| r.score >= page.rows[2].score));
 
     // Stored: read back the same, listed, stale once a label changes.
-    let back = get(lib.conn(), found.id, None)?;
+    let back = get(lib.conn(), found.id, Reading::default())?;
     assert_eq!(back.issues, found.issues);
     assert!(!back.stale);
-    assert_eq!(get(lib.conn(), found.id, Some(1))?.issues.len(), 1);
-    labels::set_human(lib.conn_mut(), pairs[4], "tone", "dark", None, "ann")?;
-    labels::set_human(lib.conn_mut(), pairs[4], "tone", "bright", Some(1), "ann")?;
-    assert!(get(lib.conn(), found.id, None)?.stale);
+    let one = Reading {
+        limit: Some(1),
+        open_only: false,
+    };
+    assert_eq!(get(lib.conn(), found.id, one)?.issues.len(), 1);
+
+    // The review queue: accepting a suggestion makes it a person's label (the given human
+    // label blanked first: one class per pair), keeping confirms the given one; both leave
+    // the queue, and opening one again puts it back.
+    let (first, second) = (&found.issues[0], &found.issues[1]);
+    let to = first.suggested_class.clone().unwrap_or_default();
+    let done = resolve(
+        lib.conn_mut(),
+        found.id,
+        first.pair_id,
+        &first.class,
+        Outcome::Accept,
+        "rev",
+    )?;
+    assert_eq!(done.outcome.as_deref(), Some("accepted"));
+    let now = labels::current(lib.conn(), first.pair_id, "tone")?;
+    let positive: Vec<(String, String)> = now
+        .iter()
+        .filter(|l| l.value == 1)
+        .map(|l| (l.class.clone(), l.source.as_str().to_string()))
+        .collect();
+    assert_eq!(positive, [(to, "human".to_string())]);
+    resolve(
+        lib.conn_mut(),
+        found.id,
+        second.pair_id,
+        &second.class,
+        Outcome::Keep,
+        "rev",
+    )?;
+    let open = Reading {
+        limit: None,
+        open_only: true,
+    };
+    let queue = get(lib.conn(), found.id, open)?;
+    assert_eq!(queue.issues.len(), 1);
+    assert_eq!(queue.resolved, 2);
+    assert!(queue.stale, "a label changed since the search");
+    resolve(
+        lib.conn_mut(),
+        found.id,
+        second.pair_id,
+        &second.class,
+        Outcome::Open,
+        "rev",
+    )?;
+    assert_eq!(get(lib.conn(), found.id, open)?.issues.len(), 2);
+    assert!(matches!(
+        resolve(
+            lib.conn_mut(),
+            found.id,
+            pairs[0],
+            "bright",
+            Outcome::Keep,
+            "rev"
+        ),
+        Err(Error::NotFound(_))
+    ));
     assert_eq!(list(lib.conn())?.len(), 1);
     Ok(())
 }

@@ -35,3 +35,14 @@ CREATE TABLE label_issues (
     PRIMARY KEY (set_id, pair_id, class)
 );
 CREATE INDEX label_issues_rank ON label_issues (set_id, rank);
+-- What a reviewer made of a flagged row: `accepted` (the suggestion became a human label)
+-- or `kept` (the given label was confirmed by hand); a row without one is still open.
+CREATE TABLE label_issue_outcomes (
+    set_id     INTEGER NOT NULL REFERENCES label_issue_sets(id) ON DELETE CASCADE,
+    pair_id    INTEGER NOT NULL,
+    class      TEXT NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('accepted', 'kept')),
+    annotator  TEXT NOT NULL,
+    at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (set_id, pair_id, class)
+);
