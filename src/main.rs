@@ -8,6 +8,7 @@
     )
 )]
 
+mod agreement;
 mod bar;
 mod bench;
 mod bench_browse;
@@ -103,6 +104,10 @@ enum Command {
     /// Label pairs by hand: set, undo, redo, history, review.
     #[command(subcommand)]
     Label(labels::LabelCommand),
+    /// Assign pairs to annotators, a fraction to two (double labelling).
+    Assign(agreement::AssignCommand),
+    /// Inter-annotator agreement: Cohen's and Fleiss' kappa per class, the disagreements.
+    Agreement(agreement::AgreementCommand),
     /// Label schemas: add from a TOML file, list.
     #[command(subcommand)]
     Schema(labels::SchemaCommand),
@@ -299,6 +304,10 @@ fn errors(lib: &Library, limit: Option<u64>, json: bool) -> Result<()> {
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per command: the CLI's dispatch table, nothing else"
+)]
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Index(cmd) => index::index(&mut open_library(cli.library)?, cmd)?,
@@ -320,6 +329,8 @@ fn run(cli: Cli) -> Result<()> {
             print::demo(&mut lib, &dir, n, seed)?;
         }
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
+        Command::Assign(cmd) => agreement::assign(&mut open_library(cli.library)?, cmd)?,
+        Command::Agreement(cmd) => agreement::agreement(&open_library(cli.library)?, &cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Users(cmd) => users::run(&open_library(cli.library)?, cmd)?,
         Command::Prelabel(cmd) => report_labeler::prelabel(&mut open_library(cli.library)?, cmd)?,

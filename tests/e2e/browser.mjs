@@ -343,6 +343,55 @@ try {
     await page.selectOption('[data-testid="thumb-size"]', "medium");
   });
 
+  await steps.step("find_label_errors_then_review_them_with_keys", async () => {
+    // A search with the New run form's settings (3 patient-grouped folds of a short cnn)…
+    await page.goto(`${server.url}#/train`);
+    await page.waitForSelector('[data-testid="train-form"]');
+    await page.selectOption('[data-testid="train-split"]', "demo-by-patient");
+    await page.fill('[data-testid="train-epochs"]', "3");
+    await page.selectOption('[data-testid="issues-folds"]', "3");
+    await page.click('[data-testid="issues-start"]');
+    await page.waitForSelector('[data-testid="issues-row"]', { timeout: 300000 });
+    const [search] = await api("/api/label-issues");
+    assertEq(search.folds.length, 3, "one run per fold");
+    const queue = (await api(`/api/label-issues/${search.id}?open=true`)).issues;
+    assert(queue.length >= 3, `the demo's rule labels give likely errors: ${queue.length}`);
+    await shot("train-label-issues");
+    // … reviewed one at a time in the Sample view: y accepts, x keeps, s skips, ctrl+z undoes.
+    await page.click(`[data-testid="issues-row"][data-id="${search.id}"] [data-testid="issues-review"]`);
+    const at = (n) => page.waitForFunction(
+      (t) => document.querySelector('[data-testid="issue-position"]')?.textContent === t, `${n} of ${queue.length}`,
+    );
+    await at(1);
+    assertEq(Number(await page.getAttribute('[data-testid="issue-banner"]', "data-pair")), queue[0].pair_id, "the likeliest first");
+    assertEq(await axeViolations(page), [], "the review queue's accessibility violations");
+    await shot("sample-issue-queue");
+    await page.keyboard.press("y");
+    await at(2);
+    assertEq(await humanValue(queue[0].pair_id, queue[0].class), queue[0].suggested, "accepting makes the suggestion a person's label");
+    await page.keyboard.press("x");
+    await at(3);
+    assertEq(await humanValue(queue[1].pair_id, queue[1].class), queue[1].given, "keeping confirms the given label by hand");
+    let open = (await api(`/api/label-issues/${search.id}?open=true`)).issues.map((i) => `${i.pair_id}/${i.class}`);
+    assert(!open.includes(`${queue[1].pair_id}/${queue[1].class}`), "a kept row leaves the queue");
+    await page.keyboard.press("Control+z");
+    await at(2);
+    open = (await api(`/api/label-issues/${search.id}?open=true`)).issues.map((i) => `${i.pair_id}/${i.class}`);
+    assert(open.includes(`${queue[1].pair_id}/${queue[1].class}`), "undo puts the row back in the queue");
+    await page.keyboard.press("s");
+    await at(3);
+    // In Browse: only the flagged pairs, likeliest wrong first.
+    await page.goto(`${server.url}#/browse?label_issues=${search.id}&sort=label-issues&issues=${search.id}`);
+    const n = await api("/api/browse/count", { filter: { label_issues: search.id } });
+    assertEq(n, search.flagged_pairs, "the filter keeps the flagged pairs");
+    await page.waitForFunction(
+      (t) => document.querySelector('[data-testid="result-count"]')?.textContent.includes(t), `${n.toLocaleString("en-US")} pair`,
+    );
+    const want = await api("/api/browse", { filter: { label_issues: search.id }, sort: { by: "label-issues", issues: search.id }, limit: 6 });
+    await page.waitForFunction((k) => document.querySelectorAll('[data-testid="cell"]').length >= k, want.rows.length);
+    assertEq((await cellIds()).slice(0, want.rows.length), want.rows.map((r) => r.id), "the grid's order");
+  });
+
   await steps.step("fine_tune_a_backbone_register_it_and_evaluate_it", async () => {
     // A small torchxrayvision DenseNet saved whole by torch.save (committed, random weights).
     const ckpt = join(ROOT, "tests/data/reference/checkpoints/xrv_tiny.pt");

@@ -44,6 +44,8 @@ pub struct BrowseFilter {
     pub disagrees: Option<i64>,
     /// Pairs flagged by this stored label-issue search (see `label_issues`).
     pub label_issues: Option<i64>,
+    /// Pairs assigned to this annotator (`pairlab assign`).
+    pub assigned: Option<String>,
 }
 
 /// One page of the grid.
@@ -111,6 +113,12 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
             " AND EXISTS (SELECT 1 FROM label_issue_pairs li WHERE li.set_id = ? AND li.pair_id = +p.id AND li.flagged)",
         );
         args.push(Box::new(set));
+    }
+    if let Some(who) = &f.assigned {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM assignments a WHERE a.annotator = ? AND a.pair_id = +p.id)",
+        );
+        args.push(Box::new(who.clone()));
     }
     if let Some(tag) = &f.tag {
         sql.push_str(" AND EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)");

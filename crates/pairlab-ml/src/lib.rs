@@ -13,6 +13,7 @@
     )
 )]
 
+pub mod agreement;
 pub mod backbone;
 pub mod batchnorm;
 pub mod bert;

@@ -5,6 +5,8 @@ import type { AddModelArgs } from "../bindings/AddModelArgs";
 import type { ImportOptions } from "../bindings/ImportOptions";
 import type { PrelabelArgs } from "../bindings/PrelabelArgs";
 import type { SplitArgs } from "../bindings/SplitArgs";
+import type { LabelIssueArgs } from "../bindings/LabelIssueArgs";
+import type { Outcome } from "../bindings/Outcome";
 import { call } from "./transport";
 import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewDecision, TrainArgs } from "./types";
 
@@ -53,6 +55,11 @@ export const api = {
   run: (id: number) => call("run", { id }),
   runEpochs: (id: number) => call("run_epochs", { id }),
   startTrain: (args: TrainArgs) => call("start_train", { ...args }),
+  startLabelIssues: (args: LabelIssueArgs) => call("start_label_issues", { ...args }),
+  labelIssueSets: () => call("label_issue_sets"),
+  labelIssues: (id: number, open?: boolean, limit?: number) => call("label_issues", { id, open, limit }),
+  resolveLabelIssue: (id: number, pair: number, cls: string, outcome: Outcome, annotator: string) =>
+    call("resolve_label_issue", { id, pair, class: cls, outcome, annotator }),
   estimateTrain: (args: TrainArgs) => call("estimate_train", { ...args }),
   registerRunModel: (id: number, name?: string) => call("register_run_model", { id, name }),
   prelabelRun: (id: number) => call("prelabel_run", { id }),

@@ -76,4 +76,4 @@ export const REVIEW_STATES: { state: ReviewState; text: string }[] = [
 export type EvidenceValue = Value | number;
 
 /** The orders of the Browse grid (BrowseSort.by). */
-export type SortBy = "id" | "mismatch" | "confidence" | "disagreement";
+export type SortBy = "id" | "mismatch" | "confidence" | "disagreement" | "label-issues";

@@ -50,4 +50,8 @@ disagrees?: number,
 /**
  * Pairs flagged by this stored label-issue search (see `label_issues`).
  */
-label_issues?: number, };
+label_issues?: number, 
+/**
+ * Pairs assigned to this annotator (`pairlab assign`).
+ */
+assigned?: string, };

@@ -2,7 +2,11 @@
 // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings
 
 import type { AddModelArgs } from "./AddModelArgs";
+import type { AgreementArgs } from "./AgreementArgs";
+import type { AgreementReport } from "./AgreementReport";
 import type { AnnotatorArgs } from "./AnnotatorArgs";
+import type { AssignOptions } from "./AssignOptions";
+import type { AssignSummary } from "./AssignSummary";
 import type { BrowseArgs } from "./BrowseArgs";
 import type { BrowsePage } from "./BrowsePage";
 import type { CellArgs } from "./CellArgs";
@@ -21,7 +25,6 @@ import type { IssueListArgs } from "./IssueListArgs";
 import type { JobStarted } from "./JobStarted";
 import type { JobState } from "./JobState";
 import type { LabelEvent } from "./LabelEvent";
-import type { LabelIssue } from "./LabelIssue";
 import type { LabelIssueArgs } from "./LabelIssueArgs";
 import type { LabelIssueReport } from "./LabelIssueReport";
 import type { LabelerStatus } from "./LabelerStatus";
@@ -38,6 +41,7 @@ import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { PrelabelArgs } from "./PrelabelArgs";
 import type { ResolveIssueArgs } from "./ResolveIssueArgs";
+import type { Resolved } from "./Resolved";
 import type { ReviewStatus } from "./ReviewStatus";
 import type { RunArgs } from "./RunArgs";
 import type { RunEstimate } from "./RunEstimate";
@@ -99,6 +103,8 @@ export const ROUTES = {
   set_review: { method: "POST", path: "/api/review", kind: "json" },
   start_export: { method: "POST", path: "/api/exports", kind: "json" },
   start_import_labels: { method: "POST", path: "/api/labels/imports", kind: "json" },
+  assign: { method: "POST", path: "/api/assignments", kind: "json" },
+  agreement: { method: "GET", path: "/api/agreement", kind: "json" },
   label_imports: { method: "GET", path: "/api/labels/imports", kind: "json" },
   undo_import: { method: "POST", path: "/api/labels/imports/{id}/undo", kind: "json" },
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
@@ -140,7 +146,7 @@ export interface Calls {
   start_label_issues: { args: LabelIssueArgs; answer: JobStarted };
   label_issue_sets: { args: Record<string, never>; answer: Array<LabelIssueReport> };
   label_issues: { args: IssueListArgs & { id: number }; answer: LabelIssueReport };
-  resolve_label_issue: { args: ResolveIssueArgs & { id: number }; answer: LabelIssue };
+  resolve_label_issue: { args: ResolveIssueArgs & { id: number }; answer: Resolved };
   labeler_status: { args: SchemaArgs; answer: LabelerStatus };
   start_learn_labeler: { args: LearnOptions; answer: JobStarted };
   run: { args: { id: number }; answer: RunSummary };
@@ -157,6 +163,8 @@ export interface Calls {
   set_review: { args: SetReviewArgs; answer: ReviewStatus };
   start_export: { args: ExportOptions; answer: JobStarted };
   start_import_labels: { args: ImportOptions; answer: JobStarted };
+  assign: { args: AssignOptions; answer: AssignSummary };
+  agreement: { args: AgreementArgs; answer: AgreementReport };
   label_imports: { args: Record<string, never>; answer: Array<ImportRecord> };
   undo_import: { args: AnnotatorArgs & { id: number }; answer: ImportUndone };
   start_index: { args: IndexArgs; answer: JobStarted };

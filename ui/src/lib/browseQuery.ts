@@ -15,11 +15,11 @@ export interface BrowseQuery {
 }
 
 const FILTER_KEYS = ["split", "part", "schema", "class", "value", "source", "review", "tag", "text"] as const;
-/** Filters that take an id (a corpus, a run). */
-const ID_KEYS = ["corpus", "disagrees"] as const;
+/** Filters that take an id (a corpus, a run, a label-issue search). */
+const ID_KEYS = ["corpus", "disagrees", "label_issues"] as const;
 const VALUES = ["1", "0", "-1", "blank"];
 const REVIEWS: string[] = REVIEW_STATES.map((r) => r.state);
-const SORTS = ["id", "mismatch", "confidence", "disagreement"];
+const SORTS = ["id", "mismatch", "confidence", "disagreement", "label-issues"];
 /** Orders by a run's score. */
 const RUN_SORTS = ["confidence", "disagreement"];
 
@@ -46,6 +46,8 @@ export function parseBrowseQuery(q: URLSearchParams): BrowseQuery {
   if (model) out.sort.model = model;
   const run = Number(q.get("run"));
   if (q.get("run") && Number.isInteger(run) && run > 0) out.sort.run = run;
+  const issues = Number(q.get("issues"));
+  if (q.get("issues") && Number.isInteger(issues) && issues > 0) out.sort.issues = issues;
   const desc = q.get("desc");
   if (desc === "1" || desc === "0") out.sort.desc = desc === "1";
   const pairs = q.get("pairs");
@@ -76,13 +78,15 @@ export function formatBrowseQuery(b: BrowseQuery): URLSearchParams {
   if (b.sort.by !== "id") q.set("sort", b.sort.by);
   if (b.sort.by === "mismatch" && b.sort.model) q.set("model", b.sort.model);
   if (RUN_SORTS.includes(b.sort.by) && b.sort.run) q.set("run", String(b.sort.run));
+  if (b.sort.by === "label-issues" && b.sort.issues) q.set("issues", String(b.sort.issues));
   if (b.sort.desc !== undefined && b.sort.desc !== defaultDesc(b.sort.by)) q.set("desc", b.sort.desc ? "1" : "0");
   return q;
 }
 
-/** The server's direction for an order: ids ascending, scores highest first. */
+/** The server's direction for an order: ids ascending, scores highest first, a label-issue
+ * search's quality score lowest (likeliest wrong) first. */
 export function defaultDesc(by: SortBy): boolean {
-  return by !== "id";
+  return by !== "id" && by !== "label-issues";
 }
 
 /** Whether the grid runs highest first. */
@@ -96,6 +100,7 @@ export function wireSort(sort: Sort): BrowseSort | undefined {
   const out: BrowseSort = { by: sort.by };
   if (sort.by === "mismatch" && sort.model) out.model = sort.model;
   if (RUN_SORTS.includes(sort.by) && sort.run) out.run = sort.run;
+  if (sort.by === "label-issues" && sort.issues) out.issues = sort.issues;
   if (sort.desc !== undefined && sort.desc !== defaultDesc(sort.by)) out.desc = sort.desc;
   return out;
 }

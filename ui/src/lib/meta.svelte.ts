@@ -2,6 +2,7 @@
 // refreshed on demand, e.g. after indexing or training.
 import { api } from "../api/api";
 import type { ModelRecord, RunSummary, Schema, SplitSummary, Stats } from "../api/types";
+import type { LabelIssueReport } from "../bindings/LabelIssueReport";
 import { toastError } from "./toast.svelte";
 
 export const meta = $state<{
@@ -10,7 +11,9 @@ export const meta = $state<{
   splits: SplitSummary[];
   runs: RunSummary[];
   models: ModelRecord[];
-}>({ stats: null, schemas: [], splits: [], runs: [], models: [] });
+  /** Stored label-issue searches, newest first (without their issues). */
+  labelIssues: LabelIssueReport[];
+}>({ stats: null, schemas: [], splits: [], runs: [], models: [], labelIssues: [] });
 
 export async function refreshStats(): Promise<void> {
   try {
@@ -34,9 +37,10 @@ export async function refreshSchemas(): Promise<void> {
   }
 }
 
-/** Splits (with part sizes: a pass over the split on the server), runs and models. */
+/** Splits (with part sizes: a pass over the split on the server), runs, models and label-issue searches. */
 export async function refreshLists(): Promise<void> {
-  const [splits, runs, models] = await Promise.allSettled([api.splits(), api.runs(), api.models()]);
+  const [splits, runs, models, issues] = await Promise.allSettled([api.splits(), api.runs(), api.models(), api.labelIssueSets()]);
+  if (issues.status === "fulfilled") meta.labelIssues = issues.value;
   if (splits.status === "fulfilled") meta.splits = splits.value;
   if (runs.status === "fulfilled") meta.runs = runs.value;
   if (models.status === "fulfilled") meta.models = models.value;

@@ -13,7 +13,8 @@
 
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
 use super::library_args::{
-    AddModelArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, ResolveIssueArgs, SplitArgs,
+    AddModelArgs, AgreementArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, ResolveIssueArgs,
+    SplitArgs,
 };
 use super::requests::*;
 use super::routes::{Kind, Route};
@@ -21,7 +22,8 @@ use crate::browse::BrowsePage;
 use crate::error::{Error, Result};
 use crate::export::ExportOptions;
 use crate::jobs::JobState;
-use crate::label_issues::{LabelIssue, LabelIssueReport};
+use crate::label_issues::{LabelIssueReport, Resolved};
+use crate::labels::agreement::{AgreementReport, AssignOptions, AssignSummary};
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
@@ -144,8 +146,9 @@ macro_rules! for_each_endpoint {
                     cx.library()?.label_issues(id, a.reading())
                 } }
                 /// Accepts a flagged row's suggestion (a human label), keeps its given label
-                /// (confirmed by hand) or opens it again; the row as it now stands.
-                resolve_label_issue { POST "/label-issues/{id}/resolve" Annotator (cx, a: ResolveIssueArgs, id) -> LabelIssue {
+                /// (confirmed by hand) or opens it again; the row as it now stands and the
+                /// label changes written (what an undo takes back).
+                resolve_label_issue { POST "/label-issues/{id}/resolve" Annotator (cx, a: ResolveIssueArgs, id) -> Resolved {
                     let who = cx.annotator(a.annotator);
                     cx.library()?.resolve_label_issue(id, a.pair, &a.class, a.outcome, &who)
                 } }
@@ -236,6 +239,16 @@ macro_rules! for_each_endpoint {
                         ImportSource::Import => a,
                     };
                     cx.jobs().start_import_labels(a)
+                } }
+                /// Assigns pairs to annotators (a fraction to two, for double labelling); the
+                /// pairs' earlier assignments are replaced.
+                assign { POST "/assignments" Admin (cx, a: AssignOptions) -> AssignSummary {
+                    cx.library()?.assign(&a)
+                } }
+                /// Inter-annotator agreement: Cohen's kappa per class for each two
+                /// annotators, Fleiss' kappa with more, and the disagreements.
+                agreement { GET "/agreement" any (cx, a: AgreementArgs) -> AgreementReport {
+                    cx.library()?.agreement(&a.schema, a.limit.unwrap_or(500))
                 } }
                 /// Every label import, newest first.
                 label_imports { GET "/labels/imports" any (cx, _a: NoArgs) -> Vec<ImportRecord> {

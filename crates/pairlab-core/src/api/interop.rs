@@ -39,4 +39,21 @@ impl Library {
     pub fn label_imports(&self) -> Result<Vec<labels::import::ImportRecord>> {
         labels::import::imports(self.conn())
     }
+
+    /// Assigns pairs to annotators, a fraction to two (see `labels::agreement::assign`).
+    pub fn assign(
+        &mut self,
+        opts: &labels::agreement::AssignOptions,
+    ) -> Result<labels::agreement::AssignSummary> {
+        labels::agreement::assign(self.conn_mut(), opts)
+    }
+
+    /// Inter-annotator agreement of a schema, with at most `limit` disagreements.
+    pub fn agreement(
+        &self,
+        schema: &str,
+        limit: usize,
+    ) -> Result<labels::agreement::AgreementReport> {
+        labels::agreement::agreement(self.conn(), schema, limit)
+    }
 }

@@ -247,3 +247,19 @@ pub struct ResolveIssueArgs {
     #[ts(optional, as = "Option<String>")]
     pub annotator: String,
 }
+
+/// Agreement of a schema's annotators, with at most `limit` disagreements (500 unless told).
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementArgs {
+    #[serde(default = "chexpert")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<usize>,
+}
+
+fn chexpert() -> String {
+    "chexpert".into()
+}

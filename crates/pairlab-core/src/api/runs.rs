@@ -42,7 +42,7 @@ impl Library {
         class: &str,
         outcome: crate::label_issues::Outcome,
         annotator: &str,
-    ) -> Result<crate::label_issues::LabelIssue> {
+    ) -> Result<crate::label_issues::Resolved> {
         crate::label_issues::resolve(self.conn_mut(), set, pair, class, outcome, annotator)
     }
 

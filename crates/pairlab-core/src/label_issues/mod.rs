@@ -24,7 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
 
-pub use review::{Outcome, resolve};
+pub use review::{Outcome, Resolved, resolve};
 pub use score::{RankBy, filter_name, parse_filter};
 
 use crate::error::{Error, Result};

@@ -23,8 +23,15 @@ pub enum Outcome {
     Open,
 }
 
-/// Records a reviewer's act on one flagged row and makes its label change; the row as it
-/// now stands.
+/// A reviewer's act done: the row as it now stands, and how many label changes it wrote
+/// (what an undo of it takes back).
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct Resolved {
+    pub issue: LabelIssue,
+    pub label_events: u32,
+}
+
+/// Records a reviewer's act on one flagged row and makes its label change.
 pub fn resolve(
     conn: &mut Connection,
     set: i64,
@@ -32,7 +39,7 @@ pub fn resolve(
     class: &str,
     outcome: Outcome,
     annotator: &str,
-) -> Result<LabelIssue> {
+) -> Result<Resolved> {
     let schema: String = conn
         .query_row(
             "SELECT sc.name FROM label_issue_sets s JOIN schemas sc ON sc.id = s.schema_id WHERE s.id = ?1",
@@ -44,6 +51,8 @@ pub fn resolve(
     let row = super::issue(conn, set, pair, class)?
         .ok_or_else(|| Error::NotFound(format!("label issue of pair {pair}, class {class:?}")))?;
     let kind = labels::schema::get(conn, &schema)?.kind;
+    let mut written = 0u32;
+    let mut count = |ev: Option<labels::LabelEvent>| written += u32::from(ev.is_some());
     match outcome {
         Outcome::Accept => match (&row.suggested_class, kind) {
             (Some(to), SchemaKind::MultiClass) => {
@@ -54,17 +63,36 @@ pub fn resolve(
                     |r| r.get(0),
                 )?;
                 if human_given {
-                    labels::set_human(conn, pair, &schema, class, None, annotator)?;
+                    count(labels::set_human(
+                        conn, pair, &schema, class, None, annotator,
+                    )?);
                 }
-                labels::set_human(conn, pair, &schema, to, Some(1), annotator)?;
+                count(labels::set_human(
+                    conn,
+                    pair,
+                    &schema,
+                    to,
+                    Some(1),
+                    annotator,
+                )?);
             }
-            _ => {
-                labels::set_human(conn, pair, &schema, class, Some(row.suggested), annotator)?;
-            }
+            _ => count(labels::set_human(
+                conn,
+                pair,
+                &schema,
+                class,
+                Some(row.suggested),
+                annotator,
+            )?),
         },
-        Outcome::Keep => {
-            labels::set_human(conn, pair, &schema, class, Some(row.given), annotator)?;
-        }
+        Outcome::Keep => count(labels::set_human(
+            conn,
+            pair,
+            &schema,
+            class,
+            Some(row.given),
+            annotator,
+        )?),
         Outcome::Open => {}
     }
     match outcome {
@@ -84,6 +112,10 @@ pub fn resolve(
             ],
         )?,
     };
-    super::issue(conn, set, pair, class)?
-        .ok_or_else(|| Error::NotFound(format!("label issue of pair {pair}, class {class:?}")))
+    let issue = super::issue(conn, set, pair, class)?
+        .ok_or_else(|| Error::NotFound(format!("label issue of pair {pair}, class {class:?}")))?;
+    Ok(Resolved {
+        issue,
+        label_events: written,
+    })
 }

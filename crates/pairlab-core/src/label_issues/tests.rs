@@ -215,7 +215,11 @@ fn planted_label_errors_are_found_out_of_fold_by_patient() -> Result<()> {
         Outcome::Accept,
         "rev",
     )?;
-    assert_eq!(done.outcome.as_deref(), Some("accepted"));
+    assert_eq!(done.issue.outcome.as_deref(), Some("accepted"));
+    assert_eq!(
+        done.label_events, 2,
+        "the given human label blanked, the suggestion set"
+    );
     let now = labels::current(lib.conn(), first.pair_id, "tone")?;
     let positive: Vec<(String, String)> = now
         .iter()
@@ -223,7 +227,7 @@ fn planted_label_errors_are_found_out_of_fold_by_patient() -> Result<()> {
         .map(|l| (l.class.clone(), l.source.as_str().to_string()))
         .collect();
     assert_eq!(positive, [(to, "human".to_string())]);
-    resolve(
+    let kept = resolve(
         lib.conn_mut(),
         found.id,
         second.pair_id,
@@ -231,6 +235,7 @@ fn planted_label_errors_are_found_out_of_fold_by_patient() -> Result<()> {
         Outcome::Keep,
         "rev",
     )?;
+    assert_eq!(kept.label_events, 0, "already a person's label");
     let open = Reading {
         limit: None,
         open_only: true,

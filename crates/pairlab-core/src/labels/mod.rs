@@ -149,7 +149,7 @@ pub(crate) fn record(conn: &Connection, key: LabelKey, change: Change) -> Result
         ref_event,
         batch,
     } = change;
-    Ok(conn
+    let id = conn
         .prepare_cached(
             "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event, import_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
@@ -157,7 +157,25 @@ pub(crate) fn record(conn: &Connection, key: LabelKey, change: Change) -> Result
         .query_row(
             params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event, batch],
             |r| r.get(0),
-        )?)
+        )?;
+    if key.source == HUMAN
+        && let Some(who) = annotator
+    {
+        own_label(conn, key, who, new)?;
+    }
+    Ok(id)
+}
+
+/// Keeps an annotator's own value of one human label (for agreement): every human change
+/// the annotator makes, and a value they give that the shared label already had.
+fn own_label(conn: &Connection, key: LabelKey, annotator: &str, value: Option<i8>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO annotator_labels (pair_id, schema_id, class, annotator, value) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (schema_id, pair_id, class, annotator) DO UPDATE SET
+           value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    )?
+    .execute(params![key.pair, key.schema, key.class, annotator, value])?;
+    Ok(())
 }
 
 fn check_target(conn: &Connection, pair: i64, schema: &Schema, class: &str) -> Result<()> {
@@ -205,6 +223,9 @@ pub fn set_human(
     let key = LabelKey::new(pair, &schema, class, HUMAN);
     let old = stored(&tx, key)?;
     if old == value {
+        // Nothing changes, but this annotator gave the value too.
+        own_label(&tx, key, annotator, value)?;
+        tx.commit()?;
         return Ok(None);
     }
     if schema.kind == SchemaKind::MultiClass {
@@ -514,6 +535,7 @@ pub fn newest_event(conn: &Connection) -> Result<i64> {
     )
 }
 
+pub mod agreement;
 mod review;
 pub(crate) use best::{BEST_FIRST, OneSource, pair_values_without};
 pub use best::{best_values, best_values_without};

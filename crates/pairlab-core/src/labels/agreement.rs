@@ -1,0 +1,318 @@
+//! Inter-annotator agreement: pairs assigned to annotators (a chosen fraction to two, for
+//! double labelling), and each annotator's own labels (`annotator_labels`, kept on every
+//! human change and on a value the shared label already had) compared: Cohen's kappa per
+//! class for each two annotators, Fleiss' kappa per class over the items every annotator
+//! labelled when there are more than two, and the disagreements.
+//!
+//! Multi-label schemas compare each class's 1 / 0 / −1; multi-class schemas compare the
+//! class each annotator gave the pair (one row, `class` None). A label an annotator blanked
+//! is not a rating.
+
+use std::collections::BTreeMap;
+
+use pairlab_ml::agreement::{cohen_kappa, fleiss_kappa};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::SchemaKind;
+use crate::error::{Error, Result};
+
+/// Assigns pairs to annotators.
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AssignOptions {
+    pub annotators: Vec<String>,
+    /// The fraction of the pairs that two annotators label (0 to 1).
+    #[serde(default)]
+    #[ts(optional, as = "Option<f64>")]
+    pub fraction: f64,
+    /// Only the pairs of this split (all pairs without one).
+    #[serde(default)]
+    #[ts(optional)]
+    pub split: Option<String>,
+    #[serde(default)]
+    #[ts(optional, as = "Option<u64>")]
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct AnnotatorCount {
+    pub annotator: String,
+    pub pairs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct AssignSummary {
+    pub pairs: u64,
+    /// Pairs given to two annotators.
+    pub double: u64,
+    pub per_annotator: Vec<AnnotatorCount>,
+}
+
+/// Assigns every pair (of the split) to one annotator in turn, and a seeded `fraction` of
+/// them to two; the pairs' earlier assignments are replaced.
+pub fn assign(conn: &mut Connection, opts: &AssignOptions) -> Result<AssignSummary> {
+    let names: Vec<String> = opts
+        .annotators
+        .iter()
+        .map(|a| a.trim().to_string())
+        .collect();
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return Err(Error::field("annotators", "name one or more annotators"));
+    }
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != names.len() {
+        return Err(Error::field("annotators", "an annotator is named twice"));
+    }
+    if !(0.0..=1.0).contains(&opts.fraction) {
+        return Err(Error::field(
+            "fraction",
+            format!("--fraction {}: use 0 to 1", opts.fraction),
+        ));
+    }
+    if opts.fraction > 0.0 && names.len() < 2 {
+        return Err(Error::field(
+            "annotators",
+            "double labelling needs two or more annotators",
+        ));
+    }
+    let mut pairs: Vec<i64> = match &opts.split {
+        Some(split) => {
+            crate::splits::get(conn, split)?;
+            conn.prepare(
+                "SELECT m.pair_id FROM split_members m JOIN splits s ON s.id = m.split_id
+                 WHERE s.name = ?1 ORDER BY m.pair_id",
+            )?
+            .query_map([split], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+        }
+        None => conn
+            .prepare("SELECT id FROM pairs ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?,
+    };
+    // A seeded shuffle (Fisher–Yates) picks the doubly labelled pairs.
+    let mut rng = pairlab_ml::rng::SplitMix64(opts.seed ^ 0x5A5A_1234);
+    for i in (1..pairs.len()).rev() {
+        pairs.swap(i, rng.below(i + 1));
+    }
+    let double = (opts.fraction * pairs.len() as f64).round() as usize;
+    let m = names.len();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut counts = vec![0u64; m];
+    {
+        let mut clear = tx.prepare("DELETE FROM assignments WHERE pair_id = ?1")?;
+        let mut put = tx.prepare("INSERT INTO assignments (pair_id, annotator) VALUES (?1, ?2)")?;
+        for (i, pair) in pairs.iter().enumerate() {
+            clear.execute([pair])?;
+            let first = i % m;
+            put.execute(params![pair, names[first]])?;
+            counts[first] += 1;
+            if i < double {
+                let second = (i + 1) % m;
+                put.execute(params![pair, names[second]])?;
+                counts[second] += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(AssignSummary {
+        pairs: pairs.len() as u64,
+        double: double as u64,
+        per_annotator: names
+            .into_iter()
+            .zip(counts)
+            .map(|(annotator, pairs)| AnnotatorCount { annotator, pairs })
+            .collect(),
+    })
+}
+
+/// Cohen's kappa of two annotators on one class (multi-class: on the class given).
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct CohenRow {
+    /// None for a multi-class schema (the class given is compared).
+    pub class: Option<String>,
+    pub a: String,
+    pub b: String,
+    /// Pairs both labelled.
+    pub items: u64,
+    /// Of those, the pairs they gave the same value.
+    pub agreed: u64,
+    /// None when undefined (no items, or one value given to everything by both).
+    pub kappa: Option<f64>,
+}
+
+/// Fleiss' kappa of all annotators on one class, over the pairs every one of them labelled.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct FleissRow {
+    pub class: Option<String>,
+    pub items: u64,
+    pub kappa: Option<f64>,
+}
+
+/// One annotator's value in a disagreement (multi-class: the class they gave).
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct Rating {
+    pub annotator: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct Disagreement {
+    pub pair_id: i64,
+    pub class: Option<String>,
+    pub ratings: Vec<Rating>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct AgreementReport {
+    pub schema: String,
+    /// The annotators with labels of the schema.
+    pub annotators: Vec<String>,
+    pub cohen: Vec<CohenRow>,
+    /// With three or more annotators.
+    pub fleiss: Vec<FleissRow>,
+    /// Pairs (and classes) that annotators labelled differently, by pair (at most `limit`).
+    pub disagreements: Vec<Disagreement>,
+    pub total_disagreements: u64,
+}
+
+/// Ratings per class (None: the multi-class label) per pair per annotator.
+type Ratings = BTreeMap<Option<String>, BTreeMap<i64, BTreeMap<String, String>>>;
+
+fn ratings(conn: &Connection, schema_id: i64, multi_class: bool) -> Result<Ratings> {
+    let mut out: Ratings = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT pair_id, class, annotator, value FROM annotator_labels
+         WHERE schema_id = ?1 AND value IS NOT NULL ORDER BY pair_id, class, annotator",
+    )?;
+    let rows = stmt.query_map([schema_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i8>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (pair, class, who, value) = row?;
+        if multi_class {
+            if value == 1 {
+                out.entry(None)
+                    .or_default()
+                    .entry(pair)
+                    .or_default()
+                    .insert(who, class);
+            }
+        } else {
+            out.entry(Some(class))
+                .or_default()
+                .entry(pair)
+                .or_default()
+                .insert(who, value.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Agreement of the annotators of a schema; at most `limit` disagreements listed.
+pub fn agreement(conn: &Connection, schema: &str, limit: usize) -> Result<AgreementReport> {
+    let s = super::schema::get(conn, schema)?;
+    let all = ratings(conn, s.id, s.kind == SchemaKind::MultiClass)?;
+    let mut annotators: Vec<String> = all
+        .values()
+        .flat_map(|pairs| pairs.values().flat_map(|r| r.keys().cloned()))
+        .collect();
+    annotators.sort();
+    annotators.dedup();
+    let mut report = AgreementReport {
+        schema: s.name.clone(),
+        annotators: annotators.clone(),
+        cohen: Vec::new(),
+        fleiss: Vec::new(),
+        disagreements: Vec::new(),
+        total_disagreements: 0,
+    };
+    for (class, pairs) in &all {
+        for (i, a) in annotators.iter().enumerate() {
+            for b in &annotators[i + 1..] {
+                let both: Vec<(&String, &String)> = pairs
+                    .values()
+                    .filter_map(|r| Some((r.get(a)?, r.get(b)?)))
+                    .collect();
+                if both.is_empty() {
+                    continue;
+                }
+                let (x, y): (Vec<&String>, Vec<&String>) = both.iter().copied().unzip();
+                report.cohen.push(CohenRow {
+                    class: class.clone(),
+                    a: a.clone(),
+                    b: b.clone(),
+                    items: both.len() as u64,
+                    agreed: both.iter().filter(|(p, q)| p == q).count() as u64,
+                    kappa: cohen_kappa(&x, &y),
+                });
+            }
+        }
+        if annotators.len() > 2 {
+            let everyone: Vec<&BTreeMap<String, String>> = pairs
+                .values()
+                .filter(|r| r.len() == annotators.len())
+                .collect();
+            let mut cats: Vec<&String> = everyone.iter().flat_map(|r| r.values()).collect();
+            cats.sort();
+            cats.dedup();
+            let table: Vec<Vec<usize>> = everyone
+                .iter()
+                .map(|r| {
+                    cats.iter()
+                        .map(|c| r.values().filter(|v| v == c).count())
+                        .collect()
+                })
+                .collect();
+            report.fleiss.push(FleissRow {
+                class: class.clone(),
+                items: table.len() as u64,
+                kappa: fleiss_kappa(&table),
+            });
+        }
+    }
+    let mut differ: Vec<(i64, &Option<String>, &BTreeMap<String, String>)> = all
+        .iter()
+        .flat_map(|(class, pairs)| {
+            pairs
+                .iter()
+                .filter(|(_, r)| {
+                    let mut v = r.values();
+                    let first = v.next();
+                    r.len() > 1 && v.any(|x| Some(x) != first)
+                })
+                .map(move |(pair, r)| (*pair, class, r))
+        })
+        .collect();
+    differ.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    report.total_disagreements = differ.len() as u64;
+    report.disagreements = differ
+        .into_iter()
+        .take(limit)
+        .map(|(pair_id, class, r)| Disagreement {
+            pair_id,
+            class: class.clone(),
+            ratings: r
+                .iter()
+                .map(|(annotator, value)| Rating {
+                    annotator: annotator.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(report)
+}
+
+#[cfg(test)]
+#[path = "agreement_tests.rs"]
+mod tests;

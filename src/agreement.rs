@@ -1,0 +1,127 @@
+//! `pairlab assign` and `pairlab agreement`: double labelling and inter-annotator agreement.
+
+use anyhow::Result;
+use pairlab_core::Library;
+use pairlab_core::labels::agreement::{AgreementReport, AssignOptions};
+
+/// Assign pairs to annotators: each pair to one in turn, a seeded fraction to two (double
+/// labelling, for agreement); the pairs' earlier assignments are replaced. Annotators find
+/// theirs in Browse (filter "assigned to").
+#[derive(clap::Args)]
+pub struct AssignCommand {
+    /// Comma-separated annotator names.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub annotators: Vec<String>,
+    /// The fraction of the pairs two annotators label.
+    #[arg(long, default_value_t = 0.2)]
+    pub fraction: f64,
+    /// Only the pairs of this split.
+    #[arg(long)]
+    pub split: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn assign(lib: &mut Library, cmd: AssignCommand) -> Result<()> {
+    let s = lib.assign(&AssignOptions {
+        annotators: cmd.annotators,
+        fraction: cmd.fraction,
+        split: cmd.split,
+        seed: cmd.seed,
+    })?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "assigned {} pairs, {} of them to two annotators",
+        s.pairs, s.double
+    );
+    for c in &s.per_annotator {
+        println!("  {:<20} {:>7} pairs", c.annotator, c.pairs);
+    }
+    Ok(())
+}
+
+/// Inter-annotator agreement of a schema: Cohen's kappa per class for each two annotators,
+/// Fleiss' kappa when there are more, and the pairs they labelled differently.
+#[derive(clap::Args)]
+pub struct AgreementCommand {
+    #[arg(long, default_value = "chexpert")]
+    pub schema: String,
+    /// How many disagreements to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn kappa(k: Option<f64>) -> String {
+    k.map_or_else(|| "-".into(), |k| format!("{k:.3}"))
+}
+
+pub fn agreement(lib: &Library, cmd: &AgreementCommand) -> Result<()> {
+    let r = lib.agreement(&cmd.schema, cmd.limit)?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    print(&r);
+    Ok(())
+}
+
+fn print(r: &AgreementReport) {
+    if r.annotators.len() < 2 {
+        println!(
+            "schema {}: {} annotator(s) with labels; agreement needs two (pairlab assign --annotators A,B --fraction 0.2)",
+            r.schema,
+            r.annotators.len()
+        );
+        return;
+    }
+    println!(
+        "schema {}: annotators {}",
+        r.schema,
+        r.annotators.join(", ")
+    );
+    println!(
+        "{:<28} {:<24} {:>7} {:>7} {:>7}",
+        "class", "annotators", "pairs", "agreed", "kappa"
+    );
+    for c in &r.cohen {
+        println!(
+            "{:<28} {:<24} {:>7} {:>7} {:>7}",
+            c.class.as_deref().unwrap_or("(class given)"),
+            format!("{} · {}", c.a, c.b),
+            c.items,
+            c.agreed,
+            kappa(c.kappa)
+        );
+    }
+    for f in &r.fleiss {
+        println!(
+            "{:<28} {:<24} {:>7} {:>7} {:>7}",
+            f.class.as_deref().unwrap_or("(class given)"),
+            "all (Fleiss)",
+            f.items,
+            "",
+            kappa(f.kappa)
+        );
+    }
+    println!("{} disagreements", r.total_disagreements);
+    for d in &r.disagreements {
+        let says: Vec<String> = d
+            .ratings
+            .iter()
+            .map(|x| format!("{} {}", x.annotator, x.value))
+            .collect();
+        println!(
+            "  pair {:>7}  {:<28} {}",
+            d.pair_id,
+            d.class.as_deref().unwrap_or(""),
+            says.join(" · ")
+        );
+    }
+}
