@@ -1,4 +1,5 @@
-//! `pairlab assign` and `pairlab agreement`: double labelling and inter-annotator agreement.
+//! `pairlab assign`, `pairlab agreement` and `pairlab queue next`: double labelling,
+//! inter-annotator agreement and what to label next.
 
 use anyhow::Result;
 use pairlab_core::Library;
@@ -124,4 +125,55 @@ fn print(r: &AgreementReport) {
             says.join(" · ")
         );
     }
+}
+
+/// What to label next: an unlabelled pair the latest run is unsure of (spread out, never
+/// one served to another annotator in the last 15 minutes).
+#[derive(clap::Subcommand)]
+pub enum QueueCommand {
+    Next {
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        /// Who will label it (default: $USER).
+        #[arg(long)]
+        annotator: Option<String>,
+        /// The run whose uncertainty counts (default: the schema's latest done run).
+        #[arg(long)]
+        run: Option<i64>,
+        /// entropy or margin.
+        #[arg(long, default_value = "entropy")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn queue(lib: &mut Library, cmd: QueueCommand) -> Result<()> {
+    let QueueCommand::Next {
+        schema,
+        annotator,
+        run,
+        by,
+        json,
+    } = cmd;
+    let next = lib.next_pair(&pairlab_core::queue::NextArgs {
+        schema,
+        annotator: annotator.unwrap_or_else(crate::labels::default_annotator),
+        run,
+        by: by.parse()?,
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&next)?);
+        return Ok(());
+    }
+    match next {
+        Some(n) => println!(
+            "pair {}: uncertainty {:.3} by run {} ({}); {} unlabelled pairs left",
+            n.pair_id, n.uncertainty, n.run_id, n.why, n.remaining
+        ),
+        None => println!(
+            "nothing to label: every pair the run predicted has a person's label (or is with another annotator)"
+        ),
+    }
+    Ok(())
 }

@@ -108,6 +108,9 @@ enum Command {
     Assign(agreement::AssignCommand),
     /// Inter-annotator agreement: Cohen's and Fleiss' kappa per class, the disagreements.
     Agreement(agreement::AgreementCommand),
+    /// What to label next (active learning): `queue next`.
+    #[command(subcommand)]
+    Queue(agreement::QueueCommand),
     /// Label schemas: add from a TOML file, list.
     #[command(subcommand)]
     Schema(labels::SchemaCommand),
@@ -331,6 +334,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Assign(cmd) => agreement::assign(&mut open_library(cli.library)?, cmd)?,
         Command::Agreement(cmd) => agreement::agreement(&open_library(cli.library)?, &cmd)?,
+        Command::Queue(cmd) => agreement::queue(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Users(cmd) => users::run(&open_library(cli.library)?, cmd)?,
         Command::Prelabel(cmd) => report_labeler::prelabel(&mut open_library(cli.library)?, cmd)?,

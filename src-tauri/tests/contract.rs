@@ -196,6 +196,21 @@ fn calls() -> Vec<(&'static str, Value)> {
             json!({"id": 1, "pair": 999_999, "class": "Edema", "outcome": "keep", "annotator": "dr-a"}),
         ),
         ("label_issues", json!({"id": 1, "open": true})),
+        ("agreement", json!({"schema": "chexpert"})),
+        (
+            "assign",
+            json!({"annotators": ["ann", "bob"], "fraction": 0.5, "seed": 1}),
+        ),
+        ("assign", json!({"annotators": ["ann"], "fraction": 0.5})),
+        ("browse_count", json!({"filter": {"assigned": "bob"}})),
+        (
+            "queue_next",
+            json!({"schema": "chexpert", "annotator": "dr-a"}),
+        ),
+        (
+            "queue_next",
+            json!({"schema": "chexpert", "annotator": "dr-b", "by": "margin"}),
+        ),
     ]
 }
 

@@ -392,6 +392,25 @@ try {
     assertEq((await cellIds()).slice(0, want.rows.length), want.rows.map((r) => r.id), "the grid's order");
   });
 
+  await steps.step("label_next_walks_the_uncertain_unlabelled_pairs", async () => {
+    await page.goto(`${server.url}#/sample/${pair}`);
+    await page.waitForSelector('[data-testid="sample-image"]');
+    await page.keyboard.press("l");
+    await page.waitForSelector('[data-testid="label-next-bar"]');
+    const first = Number(await page.getAttribute('[data-testid="label-next-bar"]', "data-pair"));
+    const human = (await api(`/api/pairs/${first}/labels?schema=chexpert`)).filter((l) => l.source === "human");
+    assertEq(human, [], "the queue serves a pair without a person's label");
+    await page.keyboard.press("1");
+    await page.keyboard.press("n");
+    await page.waitForFunction(() => document.querySelector('[data-testid="label-next-count"]')?.textContent === "1");
+    await page.keyboard.press("j");
+    await page.waitForFunction(
+      (p) => { const b = document.querySelector('[data-testid="label-next-bar"]'); return b && Number(b.dataset.pair) !== p; }, first,
+    );
+    await shot("sample-label-next");
+    await page.click('[data-testid="label-next-bar"] .leave');
+  });
+
   await steps.step("fine_tune_a_backbone_register_it_and_evaluate_it", async () => {
     // A small torchxrayvision DenseNet saved whole by torch.save (committed, random weights).
     const ckpt = join(ROOT, "tests/data/reference/checkpoints/xrv_tiny.pt");
@@ -639,6 +658,40 @@ try {
     await page.click('[data-testid="prelabel-start"]');
     await page.waitForSelector('[data-testid="prelabel-done"]', { timeout: 120000 });
     await shot("library-actions");
+  });
+
+  await steps.step("assign_double_labelling_and_see_agreement", async () => {
+    await page.goto(`${server.url}#/library`);
+    await page.waitForSelector('[data-testid="assign-form"]');
+    await page.fill('[data-testid="assign-annotators"]', "e2e-a, e2e-b");
+    await page.fill('[data-testid="assign-fraction"]', "0.5");
+    await page.selectOption('[data-testid="assign-split"]', "demo-by-patient");
+    await page.click('[data-testid="assign-start"]');
+    await page.waitForSelector('.toast >> text=/Assigned .* to two annotators/');
+    // Both annotators label the first eight pairs assigned to both: they differ on two.
+    const mine = (await api("/api/browse", { filter: { assigned: "e2e-a" }, limit: 1000 })).rows.map((r) => r.id);
+    const theirs = new Set((await api("/api/browse", { filter: { assigned: "e2e-b" }, limit: 1000 })).rows.map((r) => r.id));
+    const both = mine.filter((id) => theirs.has(id)).slice(0, 8);
+    assertEq(both.length, 8, "half the split is double-labelled");
+    const a = [1, 0, 1, 0, 1, 1, 0, 0];
+    const b = [1, 0, 1, 0, 0, 1, 1, 0];
+    for (let i = 0; i < 8; i++) {
+      await api("/api/labels", { pair: both[i], class: "Atelectasis", value: a[i], annotator: "e2e-a" });
+      await api("/api/labels", { pair: both[i], class: "Atelectasis", value: b[i], annotator: "e2e-b" });
+    }
+    await page.click('[data-testid="agreement-refresh"]');
+    const report = await api("/api/agreement?schema=chexpert");
+    const row = report.cohen.find((c) => c.class === "Atelectasis" && c.a === "e2e-a" && c.b === "e2e-b");
+    assertEq([row.items, row.agreed], [8, 6], "eight pairs, six agreed");
+    // Cohen's kappa of these arrays: p_o = 0.75, p_e = 0.5 → 0.5.
+    assert(Math.abs(row.kappa - 0.5) < 1e-9, `kappa ${row.kappa}`);
+    await page.waitForSelector('[data-testid="agreement-kappa"] >> text="0.500"');
+    await shot("library-agreement");
+    // The disagreements open in Browse.
+    await page.click('[data-testid="agreement-review"]');
+    await page.waitForSelector('[data-testid="cell"]');
+    const shown = await cellIds();
+    for (const i of [4, 6]) assert(shown.includes(both[i]), `disagreement on pair ${both[i]} shown`);
   });
 
   await steps.step("export_a_split_then_import_labels_and_undo_the_import", async () => {

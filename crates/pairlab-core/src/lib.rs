@@ -23,6 +23,7 @@ pub mod library;
 pub mod models;
 pub mod prelabel;
 pub mod progress;
+pub mod queue;
 pub mod report_labeler;
 pub mod runs;
 pub mod splits;

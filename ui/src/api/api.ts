@@ -7,6 +7,7 @@ import type { PrelabelArgs } from "../bindings/PrelabelArgs";
 import type { SplitArgs } from "../bindings/SplitArgs";
 import type { LabelIssueArgs } from "../bindings/LabelIssueArgs";
 import type { Outcome } from "../bindings/Outcome";
+import type { AssignOptions } from "../bindings/AssignOptions";
 import { call } from "./transport";
 import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewDecision, TrainArgs } from "./types";
 
@@ -24,6 +25,9 @@ export const api = {
   addModel: (args: AddModelArgs) => call("add_model", { ...args }),
   startImportLabels: (opts: ImportOptions) => call("start_import_labels", { ...opts }),
   labelImports: () => call("label_imports"),
+  assign: (opts: AssignOptions) => call("assign", { ...opts }),
+  agreement: (schema?: string, limit?: number) => call("agreement", { schema, limit }),
+  queueNext: (schema: string, annotator: string) => call("queue_next", { schema, annotator }),
   undoImport: (id: number, annotator: string) => call("undo_import", { id, annotator }),
 
   // Pairs

@@ -34,6 +34,8 @@ import type { LearnOptions } from "./LearnOptions";
 import type { Me } from "./Me";
 import type { Misclassified } from "./Misclassified";
 import type { ModelRecord } from "./ModelRecord";
+import type { NextArgs } from "./NextArgs";
+import type { NextPair } from "./NextPair";
 import type { PageArgs } from "./PageArgs";
 import type { PairDetail } from "./PairDetail";
 import type { PairPrediction } from "./PairPrediction";
@@ -105,6 +107,7 @@ export const ROUTES = {
   start_import_labels: { method: "POST", path: "/api/labels/imports", kind: "json" },
   assign: { method: "POST", path: "/api/assignments", kind: "json" },
   agreement: { method: "GET", path: "/api/agreement", kind: "json" },
+  queue_next: { method: "POST", path: "/api/queue/next", kind: "json" },
   label_imports: { method: "GET", path: "/api/labels/imports", kind: "json" },
   undo_import: { method: "POST", path: "/api/labels/imports/{id}/undo", kind: "json" },
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
@@ -165,6 +168,7 @@ export interface Calls {
   start_import_labels: { args: ImportOptions; answer: JobStarted };
   assign: { args: AssignOptions; answer: AssignSummary };
   agreement: { args: AgreementArgs; answer: AgreementReport };
+  queue_next: { args: NextArgs; answer: NextPair | null };
   label_imports: { args: Record<string, never>; answer: Array<ImportRecord> };
   undo_import: { args: AnnotatorArgs & { id: number }; answer: ImportUndone };
   start_index: { args: IndexArgs; answer: JobStarted };

@@ -14,7 +14,7 @@ export interface BrowseQuery {
   pairs: number[] | null;
 }
 
-const FILTER_KEYS = ["split", "part", "schema", "class", "value", "source", "review", "tag", "text"] as const;
+const FILTER_KEYS = ["split", "part", "schema", "class", "value", "source", "review", "tag", "text", "assigned"] as const;
 /** Filters that take an id (a corpus, a run, a label-issue search). */
 const ID_KEYS = ["corpus", "disagrees", "label_issues"] as const;
 const VALUES = ["1", "0", "-1", "blank"];

@@ -72,6 +72,7 @@ export const KEYMAP: Binding[] = [
   { scope: "sample", action: "studyPrev", keys: ["["], description: "Previous image of the study" },
   { scope: "sample", action: "evidence", keys: ["e"], description: "Show or hide the report's evidence as a list" },
   { scope: "sample", action: "history", keys: ["h"], description: "Show or hide the label history" },
+  { scope: "sample", action: "labelNext", keys: ["l"], description: "Label next: the unlabelled pair the latest run is least sure of (then j follows that queue)" },
   { scope: "sample", action: "issueAccept", keys: ["y"], description: "Review queue: accept the suggested label" },
   { scope: "sample", action: "issueKeep", keys: ["x"], description: "Review queue: keep the given label" },
   { scope: "sample", action: "issueSkip", keys: ["s"], description: "Review queue: skip to the next likely error" },

@@ -27,6 +27,7 @@ use crate::labels::agreement::{AgreementReport, AssignOptions, AssignSummary};
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
 use crate::models::ModelRecord;
+use crate::queue::{NextArgs, NextPair};
 use crate::report_labeler::Evidence;
 use crate::runs::eval::{EvalReport, Misclassified};
 use crate::runs::{EpochMetrics, PairPrediction, RunSummary};
@@ -249,6 +250,13 @@ macro_rules! for_each_endpoint {
                 /// annotators, Fleiss' kappa with more, and the disagreements.
                 agreement { GET "/agreement" any (cx, a: AgreementArgs) -> AgreementReport {
                     cx.library()?.agreement(&a.schema, a.limit.unwrap_or(500))
+                } }
+                /// The pair to label next: unlabelled, one the latest run is unsure of, spread
+                /// out, never one served to another annotator in the last 15 minutes
+                /// (`null`: nothing left).
+                queue_next { POST "/queue/next" Annotator (cx, a: NextArgs) -> Option<NextPair> {
+                    let a = NextArgs { annotator: cx.annotator(a.annotator.clone()), ..a };
+                    cx.library()?.next_pair(&a)
                 } }
                 /// Every label import, newest first.
                 label_imports { GET "/labels/imports" any (cx, _a: NoArgs) -> Vec<ImportRecord> {

@@ -56,4 +56,12 @@ impl Library {
     ) -> Result<labels::agreement::AgreementReport> {
         labels::agreement::agreement(self.conn(), schema, limit)
     }
+
+    /// Serves the next pair to label (see `queue::next`); None when the queue is empty.
+    pub fn next_pair(
+        &mut self,
+        args: &crate::queue::NextArgs,
+    ) -> Result<Option<crate::queue::NextPair>> {
+        crate::queue::next(self.conn_mut(), args)
+    }
 }
