@@ -568,9 +568,10 @@ try {
     await page.waitForSelector('[data-testid="corpus-row"]');
     // A small library checks its splits for leakage by itself; the near-duplicate count
     // is the report's full total, not the length of its capped list.
-    const leak = page.locator('[data-testid="leakage"][data-state="done"]').first();
+    // One split by name: with several checking at once, "the first one done" moves.
+    const split = "demo-by-patient";
+    const leak = page.locator(`[data-testid="leakage"][data-split="${split}"][data-state="done"]`);
     await leak.waitFor({ timeout: 30000 });
-    const split = await leak.getAttribute("data-split");
     const report = await api(`/api/leakage?split=${encodeURIComponent(split)}`);
     const text = await leak.textContent();
     const near = `${report.near_total.toLocaleString("en-US")} near`;

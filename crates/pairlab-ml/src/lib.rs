@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod open_clip;
 pub mod openai_clip;
 pub mod preprocess;
+pub mod projection;
 pub mod random_weights;
 pub mod resnet;
 pub mod rng;
