@@ -29,6 +29,9 @@ pub enum BenchCommand {
     TextReal(crate::bench_text::TextRealArgs),
     /// Fine-tuning speed of a BERT text model (tokens/s, peak memory); `bench/text_speed.sh`.
     TextSpeed(crate::bench_text::TextSpeedArgs),
+    /// UMAP (PCA to 50, exact neighbours, layout) on random-but-clustered vectors: time and
+    /// peak memory (run in release).
+    Umap(crate::maps::UmapBenchArgs),
     /// Report labeler throughput on one thread over generated reports.
     Labeler {
         /// Number of reports.
@@ -223,6 +226,7 @@ pub fn run(cmd: BenchCommand, _library: Option<PathBuf>) -> Result<()> {
         BenchCommand::Labeler { n, json } => return bench_labeler(n, json),
         BenchCommand::TextReal(a) => return crate::bench_text::text_real(a),
         BenchCommand::TextSpeed(a) => return crate::bench_text::text_speed(a),
+        BenchCommand::Umap(a) => return crate::maps::bench_umap(&a),
         BenchCommand::LabelerReal {
             reports,
             rules,

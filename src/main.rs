@@ -20,6 +20,7 @@ mod index;
 mod label_issues;
 mod labeler_learn;
 mod labels;
+mod maps;
 mod models;
 mod print;
 mod report_labeler;
@@ -108,6 +109,8 @@ enum Command {
     Assign(agreement::AssignCommand),
     /// Inter-annotator agreement: Cohen's and Fleiss' kappa per class, the disagreements.
     Agreement(agreement::AgreementCommand),
+    /// A 2-D map of a model's embeddings (PCA or UMAP), for the Map view.
+    Map(maps::MapCommand),
     /// What to label next (active learning): `queue next`.
     #[command(subcommand)]
     Queue(agreement::QueueCommand),
@@ -335,6 +338,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Assign(cmd) => agreement::assign(&mut open_library(cli.library)?, cmd)?,
         Command::Agreement(cmd) => agreement::agreement(&open_library(cli.library)?, &cmd)?,
         Command::Queue(cmd) => agreement::queue(&mut open_library(cli.library)?, cmd)?,
+        Command::Map(cmd) => maps::map(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,
         Command::Users(cmd) => users::run(&open_library(cli.library)?, cmd)?,
         Command::Prelabel(cmd) => report_labeler::prelabel(&mut open_library(cli.library)?, cmd)?,

@@ -121,7 +121,10 @@ fn condition(conn: &Connection, f: &BrowseFilter) -> Result<(String, Vec<Box<dyn
         args.push(Box::new(who.clone()));
     }
     if let Some(tag) = &f.tag {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)");
+        // A report's own tag, or one put on the pair by hand (a map's selection).
+        sql.push_str(" AND (EXISTS (SELECT 1 FROM report_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.report_id = p.report_id AND t.name = ?)
+             OR EXISTS (SELECT 1 FROM pair_tags pg JOIN tags t ON t.id = pg.tag_id WHERE pg.pair_id = +p.id AND t.name = ?))");
+        args.push(Box::new(tag.clone()));
         args.push(Box::new(tag.clone()));
     }
     if let Some(text) = &f.text {

@@ -260,6 +260,12 @@ impl Jobs {
         })
     }
 
+    /// Makes a 2-D map of a model's embeddings (see `Library::make_map`); the result is its
+    /// summary.
+    pub fn start_map(&self, opts: crate::map::MapOptions) -> Result<JobStarted> {
+        self.start("map", move |lib, job| to_value(lib.make_map(&opts, job)?))
+    }
+
     /// Trains the learned report labeler (see `Library::learn_labeler`); the result is the
     /// run summary.
     pub fn start_learn_labeler(&self, opts: crate::runs::LearnOptions) -> Result<JobStarted> {

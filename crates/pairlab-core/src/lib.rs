@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod label_issues;
 pub mod labels;
 pub mod library;
+pub mod map;
 pub mod models;
 pub mod prelabel;
 pub mod progress;

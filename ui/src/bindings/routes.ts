@@ -10,6 +10,7 @@ import type { AssignSummary } from "./AssignSummary";
 import type { BrowseArgs } from "./BrowseArgs";
 import type { BrowsePage } from "./BrowsePage";
 import type { CellArgs } from "./CellArgs";
+import type { ColourArgs } from "./ColourArgs";
 import type { CurrentLabel } from "./CurrentLabel";
 import type { EpochMetrics } from "./EpochMetrics";
 import type { ErrorRow } from "./ErrorRow";
@@ -31,6 +32,10 @@ import type { LabelerStatus } from "./LabelerStatus";
 import type { LeakageArgs } from "./LeakageArgs";
 import type { LeakageReport } from "./LeakageReport";
 import type { LearnOptions } from "./LearnOptions";
+import type { MapColours } from "./MapColours";
+import type { MapOptions } from "./MapOptions";
+import type { MapPoints } from "./MapPoints";
+import type { MapSummary } from "./MapSummary";
 import type { Me } from "./Me";
 import type { Misclassified } from "./Misclassified";
 import type { ModelRecord } from "./ModelRecord";
@@ -59,6 +64,8 @@ import type { SetReviewArgs } from "./SetReviewArgs";
 import type { SplitArgs } from "./SplitArgs";
 import type { SplitSummary } from "./SplitSummary";
 import type { Stats } from "./Stats";
+import type { TagPairsArgs } from "./TagPairsArgs";
+import type { Tagged } from "./Tagged";
 import type { TrainArgs } from "./TrainArgs";
 
 export const ROUTES = {
@@ -108,6 +115,11 @@ export const ROUTES = {
   assign: { method: "POST", path: "/api/assignments", kind: "json" },
   agreement: { method: "GET", path: "/api/agreement", kind: "json" },
   queue_next: { method: "POST", path: "/api/queue/next", kind: "json" },
+  start_map: { method: "POST", path: "/api/maps", kind: "json" },
+  maps: { method: "GET", path: "/api/maps", kind: "json" },
+  map_points: { method: "GET", path: "/api/maps/{id}/points", kind: "json" },
+  map_colours: { method: "GET", path: "/api/maps/{id}/colours", kind: "json" },
+  tag_pairs: { method: "POST", path: "/api/tags", kind: "json" },
   label_imports: { method: "GET", path: "/api/labels/imports", kind: "json" },
   undo_import: { method: "POST", path: "/api/labels/imports/{id}/undo", kind: "json" },
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
@@ -169,6 +181,11 @@ export interface Calls {
   assign: { args: AssignOptions; answer: AssignSummary };
   agreement: { args: AgreementArgs; answer: AgreementReport };
   queue_next: { args: NextArgs; answer: NextPair | null };
+  start_map: { args: MapOptions; answer: JobStarted };
+  maps: { args: Record<string, never>; answer: Array<MapSummary> };
+  map_points: { args: { id: number }; answer: MapPoints };
+  map_colours: { args: ColourArgs & { id: number }; answer: MapColours };
+  tag_pairs: { args: TagPairsArgs; answer: Tagged };
   label_imports: { args: Record<string, never>; answer: Array<ImportRecord> };
   undo_import: { args: AnnotatorArgs & { id: number }; answer: ImportUndone };
   start_index: { args: IndexArgs; answer: JobStarted };

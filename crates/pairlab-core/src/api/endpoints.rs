@@ -14,7 +14,7 @@
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
 use super::library_args::{
     AddModelArgs, AgreementArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, ResolveIssueArgs,
-    SplitArgs,
+    SplitArgs, TagPairsArgs, Tagged,
 };
 use super::requests::*;
 use super::routes::{Kind, Route};
@@ -26,6 +26,7 @@ use crate::label_issues::{LabelIssueReport, Resolved};
 use crate::labels::agreement::{AgreementReport, AssignOptions, AssignSummary};
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
+use crate::map::{ColourArgs, MapColours, MapOptions, MapPoints, MapSummary};
 use crate::models::ModelRecord;
 use crate::queue::{NextArgs, NextPair};
 use crate::report_labeler::Evidence;
@@ -257,6 +258,23 @@ macro_rules! for_each_endpoint {
                 queue_next { POST "/queue/next" Annotator (cx, a: NextArgs) -> Option<NextPair> {
                     let a = NextArgs { annotator: cx.annotator(a.annotator.clone()), ..a };
                     cx.library()?.next_pair(&a)
+                } }
+                /// Starts a 2-D map of a model's image or report embeddings (PCA, or UMAP as a
+                /// job with progress; the same inputs answer the kept map).
+                start_map { POST "/maps" Admin (cx, a: MapOptions) -> JobStarted { cx.jobs().start_map(a) } }
+                /// Every kept map, newest first.
+                maps { GET "/maps" any (cx, _a: NoArgs) -> Vec<MapSummary> { cx.library()?.maps() } }
+                /// A map's points, pair by pair.
+                map_points { GET "/maps/{id}/points" any (cx, _a: NoArgs, id) -> MapPoints { cx.library()?.map_points(id) } }
+                /// The colours of a map's points: a label, its source, a split's part, a
+                /// mismatch or label-issue score.
+                map_colours { GET "/maps/{id}/colours" any (cx, a: ColourArgs, id) -> MapColours {
+                    cx.library()?.map_colours(id, &a)
+                } }
+                /// Tags pairs by hand (a map's selection); the Browse tag filter finds them.
+                tag_pairs { POST "/tags" Annotator (cx, a: TagPairsArgs) -> Tagged {
+                    let pairs = cx.library()?.tag_pairs(&a.name, &a.pairs)?;
+                    Ok(Tagged { name: a.name.trim().to_string(), pairs })
                 } }
                 /// Every label import, newest first.
                 label_imports { GET "/labels/imports" any (cx, _a: NoArgs) -> Vec<ImportRecord> {

@@ -64,4 +64,37 @@ impl Library {
     ) -> Result<Option<crate::queue::NextPair>> {
         crate::queue::next(self.conn_mut(), args)
     }
+
+    /// Makes (or finds kept) a 2-D map of a model's embeddings (see `map::compute`).
+    pub fn make_map(
+        &mut self,
+        opts: &crate::map::MapOptions,
+        progress: &dyn Progress,
+    ) -> Result<crate::map::MapSummary> {
+        crate::map::compute(self.conn_mut(), opts, progress)
+    }
+
+    /// Every kept map, newest first.
+    pub fn maps(&self) -> Result<Vec<crate::map::MapSummary>> {
+        crate::map::list(self.conn())
+    }
+
+    /// A map's points.
+    pub fn map_points(&self, id: i64) -> Result<crate::map::MapPoints> {
+        crate::map::points(self.conn(), id)
+    }
+
+    /// The colours of a map's points.
+    pub fn map_colours(
+        &self,
+        id: i64,
+        args: &crate::map::ColourArgs,
+    ) -> Result<crate::map::MapColours> {
+        crate::map::colours(self.conn(), id, args)
+    }
+
+    /// Tags pairs by hand; how many got the tag.
+    pub fn tag_pairs(&mut self, name: &str, pairs: &[i64]) -> Result<u64> {
+        crate::map::tag_pairs(self.conn_mut(), name, pairs)
+    }
 }

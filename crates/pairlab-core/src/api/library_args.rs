@@ -263,3 +263,18 @@ pub struct AgreementArgs {
 fn chexpert() -> String {
     "chexpert".into()
 }
+
+/// Tags pairs by hand (a map's selection).
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TagPairsArgs {
+    pub name: String,
+    pub pairs: Vec<i64>,
+}
+
+/// How many pairs got a tag.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct Tagged {
+    pub name: String,
+    pub pairs: u64,
+}

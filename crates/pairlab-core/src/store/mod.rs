@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0021_run_scores.sql"),
     include_str!("migrations/0022_label_issues.sql"),
     include_str!("migrations/0023_agreement.sql"),
+    include_str!("migrations/0024_maps.sql"),
 ];
 
 /// The schema version this build writes.
