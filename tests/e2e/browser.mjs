@@ -510,6 +510,58 @@ try {
     await shot("sample-fusion-evidence");
   });
 
+  await steps.step("map_embeddings_lasso_to_browse_and_a_tag_100k_points_smooth", async () => {
+    const image = (await api("/api/models")).find((m) => m.from_run != null && m.images);
+    await page.goto(`${server.url}#/map`);
+    await page.waitForSelector('[data-testid="map-make"]');
+    await page.selectOption('[data-testid="map-model"]', image.name);
+    await page.selectOption('[data-testid="map-method"]', "umap");
+    await page.click('[data-testid="map-make"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="map-count"]')?.dataset.count) > 0, null, { timeout: 180000 });
+    const [made] = await api("/api/maps");
+    assertEq(Number(await page.getAttribute('[data-testid="map-count"]', "data-count")), made.points, "every point drawn");
+    // Coloured by a split's part: the legend names the parts.
+    await page.selectOption('[data-testid="map-colour"]', "split");
+    await page.selectOption('[data-testid="map-colour-split"]', "demo-by-patient");
+    await page.waitForSelector('[data-testid="map-legend"] >> text=test');
+    // Hovering a point shows its thumbnail.
+    const canvas = await page.locator('[data-testid="map-canvas"]').boundingBox();
+    const at = await page.evaluate(() => window.__pairlabMap.screenOf(0));
+    await page.mouse.move(canvas.x + at[0], canvas.y + at[1]);
+    await page.waitForSelector('[data-testid="map-hover"] img');
+    await shot("map");
+    // A lasso over the left half selects exactly the points drawn there …
+    const all = await page.evaluate(() => Array.from({ length: window.__pairlabMap.count() }, (_, i) => window.__pairlabMap.screenOf(i)));
+    const [x0, x1, y0, y1] = [6, canvas.width / 2, 6, canvas.height - 6];
+    const want = all.filter(([x, y]) => x > x0 && x < x1 && y > y0 && y < y1).map((p) => p[2]).sort((a, b) => a - b);
+    assert(want.length > 0 && want.length < all.length, `the left half holds some points: ${want.length} of ${all.length}`);
+    await page.keyboard.down("Shift");
+    await page.mouse.move(canvas.x + x0, canvas.y + y0);
+    await page.mouse.down();
+    for (const [x, y] of [[x1, y0], [x1, y1], [x0, y1], [x0, y0 + 1]]) await page.mouse.move(canvas.x + x, canvas.y + y, { steps: 4 });
+    await page.mouse.up();
+    await page.keyboard.up("Shift");
+    await page.waitForSelector(`[data-testid="map-selection"][data-count="${want.length}"]`);
+    // … saved as a tag that Browse's tag filter finds …
+    await page.fill('[data-testid="map-tag-name"]', "e2e-lasso");
+    await page.click('[data-testid="map-tag"]');
+    await page.waitForSelector('.toast >> text=/Tagged .* e2e-lasso/');
+    const tagged = await api("/api/browse", { filter: { tag: "e2e-lasso" }, limit: 1000 });
+    assertEq(tagged.rows.map((r) => r.id), want, "the tagged pairs are the lasso's");
+    // … and opened in Browse.
+    await page.click('[data-testid="map-open"]');
+    await page.waitForSelector('[data-testid="cell"]');
+    assertEq(page.url().includes(`pairs=${want.slice(0, 3).join(",")}`), true, "Browse opens the selection");
+    // 100,000 points pan and zoom smoothly: frames per second while the view moves for 3 s.
+    await page.goto(`${server.url}#/map`);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="map-count"]')?.dataset.count) > 0);
+    await page.evaluate(() => window.__pairlabMap.synthetic(100000));
+    const fps = await page.evaluate(() => window.__pairlabMap.fps(3000));
+    writeFileSync(join(shots, "map-fps.json"), JSON.stringify({ points: 100000, fps }));
+    console.log(`map: ${fps.toFixed(1)} frames per second panning and zooming 100,000 points`);
+    assert(fps >= 30, `100,000 points at ${fps.toFixed(1)} frames per second`);
+  });
+
   await steps.step("cancel_asks_first_and_says_what_was_kept", async () => {
     await page.goto(`${server.url}#/train`);
     await page.waitForSelector('[data-testid="train-form"]');
@@ -744,6 +796,7 @@ try {
       ["library", '[data-testid="corpus-row"]'],
       ["browse", '[data-testid="cell"] img'],
       [`sample/${pair}`, '[data-testid="sample-image"]'],
+      ["map", '[data-testid="map-canvas"]'],
       ["train", '[data-testid="view-train"]'],
       ["evaluate", '[data-testid="cm-cell"]'],
     ];

@@ -8,6 +8,8 @@ import type { SplitArgs } from "../bindings/SplitArgs";
 import type { LabelIssueArgs } from "../bindings/LabelIssueArgs";
 import type { Outcome } from "../bindings/Outcome";
 import type { AssignOptions } from "../bindings/AssignOptions";
+import type { MapOptions } from "../bindings/MapOptions";
+import type { ColourArgs } from "../bindings/ColourArgs";
 import { call } from "./transport";
 import type { BrowseArgs, CellArgs, IndexArgs, LabelValue, ReviewDecision, TrainArgs } from "./types";
 
@@ -28,6 +30,11 @@ export const api = {
   assign: (opts: AssignOptions) => call("assign", { ...opts }),
   agreement: (schema?: string, limit?: number) => call("agreement", { schema, limit }),
   queueNext: (schema: string, annotator: string) => call("queue_next", { schema, annotator }),
+  startMap: (opts: MapOptions) => call("start_map", { ...opts }),
+  maps: () => call("maps"),
+  mapPoints: (id: number) => call("map_points", { id }),
+  mapColours: (id: number, args: ColourArgs) => call("map_colours", { id, ...args }),
+  tagPairs: (name: string, pairs: number[]) => call("tag_pairs", { name, pairs }),
   undoImport: (id: number, annotator: string) => call("undo_import", { id, annotator }),
 
   // Pairs

@@ -1,6 +1,6 @@
 // Pure hash-route parsing and formatting: #/view[/id][?query].
-export type View = "library" | "browse" | "sample" | "train" | "evaluate";
-export const VIEWS: View[] = ["library", "browse", "sample", "train", "evaluate"];
+export type View = "library" | "browse" | "sample" | "map" | "train" | "evaluate";
+export const VIEWS: View[] = ["library", "browse", "sample", "map", "train", "evaluate"];
 
 export interface Route {
   view: View;

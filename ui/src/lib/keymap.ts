@@ -29,6 +29,7 @@ export const KEYMAP: Binding[] = [
   { scope: "global", action: "goLibrary", keys: ["g l"], description: "Go to the Library" },
   { scope: "global", action: "goBrowse", keys: ["g b"], description: "Go to Browse" },
   { scope: "global", action: "goSample", keys: ["g s"], description: "Go to the Sample view" },
+  { scope: "global", action: "goMap", keys: ["g m"], description: "Go to the embedding Map" },
   { scope: "global", action: "goTrain", keys: ["g t"], description: "Go to Train" },
   { scope: "global", action: "goEvaluate", keys: ["g e"], description: "Go to Evaluate" },
 
