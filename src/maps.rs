@@ -76,6 +76,10 @@ pub struct UmapBenchArgs {
     pub clusters: usize,
     #[arg(long, default_value_t = 200)]
     pub epochs: usize,
+    /// Also write the vectors (raw little-endian f32, n × dim) and their clusters (u8), for
+    /// the same run in umap-learn (bench/umap.sh).
+    #[arg(long)]
+    pub save: Option<std::path::PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -107,6 +111,12 @@ pub fn bench_umap(a: &UmapBenchArgs) -> Result<()> {
             let noise = (rng.uniform() + rng.uniform() + rng.uniform() - 1.5) as f32;
             x.push(centres[c * d + j] + noise);
         }
+    }
+    if let Some(path) = &a.save {
+        let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path, bytes)?;
+        let labels: Vec<u8> = label.iter().map(|&c| c as u8).collect();
+        std::fs::write(path.with_extension("labels"), labels)?;
     }
     let t = Instant::now();
     let p = projection::pca(&x, n, d, d.min(50), 0)?;

@@ -545,7 +545,7 @@ try {
     // … saved as a tag that Browse's tag filter finds …
     await page.fill('[data-testid="map-tag-name"]', "e2e-lasso");
     await page.click('[data-testid="map-tag"]');
-    await page.waitForSelector('.toast >> text=/Tagged .* e2e-lasso/');
+    await page.waitForSelector('.toast >> text=/Tagged .*e2e-lasso/');
     const tagged = await api("/api/browse", { filter: { tag: "e2e-lasso" }, limit: 1000 });
     assertEq(tagged.rows.map((r) => r.id), want, "the tagged pairs are the lasso's");
     // … and opened in Browse.
@@ -745,6 +745,9 @@ try {
     await page.waitForSelector('[data-testid="cell"]');
     const shown = await cellIds();
     for (const i of [4, 6]) assert(shown.includes(both[i]), `disagreement on pair ${both[i]} shown`);
+    // Back to the Library, where the next step works.
+    await page.goto(`${server.url}#/library`);
+    await page.waitForSelector('[data-testid="corpus-row"]');
   });
 
   await steps.step("export_a_split_then_import_labels_and_undo_the_import", async () => {

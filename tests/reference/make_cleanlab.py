@@ -63,7 +63,8 @@ def multi_class(rng, n, k, noise):
             return case
 
 
-def draw_multi_class(rng, n, k, noise):
+def draw(rng, n, k, noise):
+    """Given labels (a `noise` fraction moved to another class) and softmax probabilities."""
     truth = rng.integers(0, k, n)
     logits = rng.normal(0, 1.0, (n, k))
     logits[np.arange(n), truth] += 2.0
@@ -71,6 +72,11 @@ def draw_multi_class(rng, n, k, noise):
     given = truth.copy()
     flip = rng.random(n) < noise
     given[flip] = (truth[flip] + rng.integers(1, k, flip.sum())) % k
+    return given, probs
+
+
+def draw_multi_class(rng, n, k, noise):
+    given, probs = draw(rng, n, k, noise)
     if rounding_ties(given, probs):
         return None
     case = {"name": f"mc_n{n}_k{k}", "k": k, "labels": given.tolist(), "probs": probs.tolist(), "issues": {}}
@@ -120,13 +126,7 @@ def with_ties(rng, n, k, noise):
     """A multi-class case whose calibration meets rounding ties that change the flags,
     under a stable argsort."""
     while True:
-        truth = rng.integers(0, k, n)
-        logits = rng.normal(0, 1.0, (n, k))
-        logits[np.arange(n), truth] += 2.0
-        probs = softmax(logits)
-        given = truth.copy()
-        flip = rng.random(n) < noise
-        given[flip] = (truth[flip] + rng.integers(1, k, flip.sum())) % k
+        given, probs = draw(rng, n, k, noise)
         if not rounding_ties(given, probs):
             continue
         with stable_argsort(up_earlier_first=True):

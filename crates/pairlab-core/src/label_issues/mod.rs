@@ -127,14 +127,7 @@ impl Progress for FoldProgress<'_> {
 
 /// The split's pairs (images on disk) with their patient keys.
 fn members(conn: &Connection, split: &str) -> Result<Vec<(i64, Option<String>)>> {
-    let id: i64 = conn
-        .query_row("SELECT id FROM splits WHERE name = ?1", [split], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or_else(|| {
-            Error::NotFound(format!("split {split:?} (make one with `pairlab split`)"))
-        })?;
+    let id = crate::splits::id(conn, split)?;
     Ok(conn
         .prepare(
             "SELECT m.pair_id, pt.key FROM split_members m JOIN pairs p ON p.id = m.pair_id

@@ -57,6 +57,22 @@ fn library() -> Result<(tempfile::TempDir, Library, Vec<i64>)> {
     Ok((tmp, lib, pairs))
 }
 
+/// A split `all` with every pair in its train part.
+fn whole_split(lib: &mut Library) -> Result<()> {
+    crate::splits::create(
+        lib.conn_mut(),
+        &crate::splits::SplitOptions {
+            name: "all".into(),
+            strategy: crate::splits::Strategy::Random,
+            parts: vec![("train".into(), 1.0)],
+            seed: 0,
+            stratify: None,
+            freeze: false,
+        },
+    )?;
+    Ok(())
+}
+
 fn options(split: &str) -> IssueOptions {
     IssueOptions {
         train: TrainOptions {
@@ -92,17 +108,7 @@ fn planted_label_errors_are_found_out_of_fold_by_patient() -> Result<()> {
         let class = if bright { "bright" } else { "dark" };
         labels::set_human(lib.conn_mut(), *pair, "tone", class, Some(1), "ann")?;
     }
-    crate::splits::create(
-        lib.conn_mut(),
-        &crate::splits::SplitOptions {
-            name: "all".into(),
-            strategy: crate::splits::Strategy::Random,
-            parts: vec![("train".into(), 1.0)],
-            seed: 0,
-            stratify: None,
-            freeze: false,
-        },
-    )?;
+    whole_split(&mut lib)?;
     let root = lib.root().to_path_buf();
     let found = find(lib.conn_mut(), &root, &options("all"), &Silent)?;
 
@@ -279,17 +285,7 @@ fn too_few_patients_or_folds_are_refused_clearly() -> Result<()> {
     for pair in &pairs[..4] {
         labels::set_human(lib.conn_mut(), *pair, "tone", "bright", Some(1), "ann")?;
     }
-    crate::splits::create(
-        lib.conn_mut(),
-        &crate::splits::SplitOptions {
-            name: "all".into(),
-            strategy: crate::splits::Strategy::Random,
-            parts: vec![("train".into(), 1.0)],
-            seed: 0,
-            stratify: None,
-            freeze: false,
-        },
-    )?;
+    whole_split(&mut lib)?;
     let root = lib.root().to_path_buf();
     match find(lib.conn_mut(), &root, &options("all"), &Silent) {
         Err(Error::InvalidField { field, message }) => {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use pairlab_ml::train::{Part, Targets};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::inputs::Source;
 use crate::error::{Error, Result};
@@ -16,14 +16,7 @@ pub(super) type Member = (i64, String, i64);
 
 /// The split's id and its pairs with their part and image id (images still on disk).
 pub(super) fn members(conn: &Connection, split: &str) -> Result<(i64, Vec<Member>)> {
-    let id: i64 = conn
-        .query_row("SELECT id FROM splits WHERE name = ?1", [split], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or_else(|| {
-            Error::NotFound(format!("split {split:?} (make one with `pairlab split`)"))
-        })?;
+    let id = crate::splits::id(conn, split)?;
     let rows = conn
         .prepare(
             "SELECT m.pair_id, m.part, p.image_id FROM split_members m JOIN pairs p ON p.id = m.pair_id

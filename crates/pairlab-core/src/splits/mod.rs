@@ -227,6 +227,15 @@ fn store(
     get(conn, name)
 }
 
+/// A split's id by name (NotFound, with how to make one, otherwise).
+pub fn id(conn: &Connection, name: &str) -> Result<i64> {
+    conn.query_row("SELECT id FROM splits WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| Error::NotFound(format!("split {name:?} (make one with `pairlab split`)")))
+}
+
 /// Freezes a split: it can no longer be remade.
 pub fn freeze(conn: &Connection, name: &str) -> Result<SplitSummary> {
     let n = conn.execute("UPDATE splits SET frozen = 1 WHERE name = ?1", [name])?;
