@@ -7,11 +7,21 @@ import type { NextPair } from "../bindings/NextPair";
 
 export const RETRAIN_AFTER = 20;
 
-export const labelNext = $state<{ active: boolean; current: NextPair | null; labelled: number[] }>({
+export const labelNext = $state<{ active: boolean; current: NextPair | null; labelled: number[]; offeredAt: number }>({
   active: false,
   current: null,
   labelled: [],
+  /** The count at which retraining was last offered (offered once per RETRAIN_AFTER). */
+  offeredAt: 0,
 });
+
+/** True once each time another RETRAIN_AFTER pairs have been labelled. */
+export function retrainDue(): boolean {
+  const n = labelNext.labelled.length;
+  if (n < labelNext.offeredAt + RETRAIN_AFTER) return false;
+  labelNext.offeredAt = n - (n % RETRAIN_AFTER);
+  return true;
+}
 
 /** Asks for the next pair; null when the queue is empty. */
 export async function fetchNext(schema: string, annotator: string): Promise<NextPair | null> {
@@ -30,4 +40,5 @@ export function stopLabelNext(): void {
   labelNext.active = false;
   labelNext.current = null;
   labelNext.labelled = [];
+  labelNext.offeredAt = 0;
 }
