@@ -6,7 +6,8 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::eval::{EvalReport, Labels, Pred, Scored, thresholds_of};
+use super::eval::{EvalReport, Labels, Pred, Scored};
+use super::thresholds::thresholds_of;
 use crate::embed::from_blob;
 use crate::error::Result;
 use crate::labels::SchemaKind;

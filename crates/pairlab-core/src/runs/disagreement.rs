@@ -14,8 +14,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::eval::{label_values, schema_of, val_thresholds};
+use super::eval::{label_values, schema_of};
 use super::get;
+use super::thresholds::val_thresholds;
 use crate::embed::from_blob;
 use crate::error::Result;
 use crate::labels::SchemaKind;

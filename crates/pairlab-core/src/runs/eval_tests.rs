@@ -2,11 +2,12 @@
 
 use rusqlite::params;
 
-use super::{evaluate, val_thresholds};
+use super::evaluate;
 use crate::embed::tests::{library, pairs};
 use crate::embed::to_blob;
 use crate::error::Result;
 use crate::labels::{self, SchemaDef};
+use crate::runs::thresholds::val_thresholds;
 
 #[test]
 fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Result<()> {

@@ -307,7 +307,7 @@ pub fn label_texts(conn: &Connection, run: i64, texts: &[String]) -> Result<Vec<
         .parse()?;
     let reader = pairlab_ml::train::text::Reader::load(Path::new(&dir), section)?;
     let model = super::load_model(conn, run)?;
-    let thresholds = super::eval::val_thresholds(conn, run)?;
+    let thresholds = super::thresholds::val_thresholds(conn, run)?;
     let multi_class = super::eval::schema_of(conn, run)?.1 == crate::labels::SchemaKind::MultiClass;
     let c = summary.classes.len();
     let mut rows = Vec::new();

@@ -16,6 +16,7 @@ mod parts;
 mod pixels;
 mod prediction;
 mod record;
+pub mod thresholds;
 
 use std::path::Path;
 use std::time::Instant;

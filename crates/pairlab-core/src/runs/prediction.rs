@@ -5,8 +5,9 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::disagreement::disagreement;
-use super::eval::{schema_of, val_thresholds};
+use super::eval::schema_of;
 use super::get;
+use super::thresholds::val_thresholds;
 use crate::embed::from_blob;
 use crate::error::{Error, Result};
 use crate::labels::{LabelSource, SchemaKind, pair_values_without};
