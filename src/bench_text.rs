@@ -426,7 +426,7 @@ pub struct TextSpeedArgs {
 }
 
 /// The process's peak resident memory (VmHWM) in MiB.
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|t| {

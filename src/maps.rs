@@ -84,17 +84,6 @@ pub struct UmapBenchArgs {
     pub json: bool,
 }
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 pub fn bench_umap(a: &UmapBenchArgs) -> Result<()> {
     let (n, d) = (a.n, a.dim);
     // Cluster centres on a sphere of radius 4, points with unit Gaussian-ish noise.
@@ -158,7 +147,7 @@ pub fn bench_umap(a: &UmapBenchArgs) -> Result<()> {
         "threads": rayon::current_num_threads(),
         "pca_seconds": pca_s, "knn_seconds": knn_s, "umap_seconds": umap_s,
         "total_seconds": pca_s + knn_s + umap_s,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": crate::bench_text::peak_rss_mb(),
         "nearest_same_cluster": same as f64 / sample.len() as f64,
     });
     if a.json {
@@ -170,7 +159,7 @@ pub fn bench_umap(a: &UmapBenchArgs) -> Result<()> {
             rayon::current_num_threads(),
             a.epochs,
             pca_s + knn_s + umap_s,
-            peak_rss_mib(),
+            crate::bench_text::peak_rss_mb(),
             same as f64 / sample.len() as f64
         );
     }

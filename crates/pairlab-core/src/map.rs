@@ -389,7 +389,11 @@ fn label_colours(
 
 /// The colours of a map's points.
 pub fn colours(conn: &Connection, id: i64, args: &ColourArgs) -> Result<MapColours> {
-    let pairs = points(conn, id)?.pairs;
+    summary(conn, id)?;
+    let pairs: Vec<i64> = conn
+        .prepare("SELECT pair_id FROM map_points WHERE map_id = ?1 ORDER BY pair_id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let need = |v: &Option<String>, what: &str| {
         v.clone()
             .ok_or_else(|| Error::field(what, format!("colouring by {} needs its {what}", args.by)))

@@ -10,7 +10,7 @@ use super::*;
 use crate::embed::tests::{library, pairs};
 use crate::labels::{self, SchemaDef};
 use crate::progress::Silent;
-use crate::runs::{TrainOptions, Trainer};
+use crate::runs::TrainOptions;
 
 fn trained(n: u32) -> Result<(tempfile::TempDir, crate::library::Library, Vec<i64>)> {
     let (tmp, mut lib) = library(n)?;
@@ -34,21 +34,7 @@ fn trained(n: u32) -> Result<(tempfile::TempDir, crate::library::Library, Vec<i6
             labels::set_human(lib.conn_mut(), *pair, "c", class, Some(1), "ann")?;
         }
     }
-    let opts = TrainOptions {
-        schema: "c".into(),
-        split: "s".into(),
-        trainer: Trainer::Cnn,
-        model: None,
-        epochs: 2,
-        lr: Trainer::Cnn.default_lr(),
-        hidden: 0,
-        size: 8,
-        uncertain: crate::runs::Uncertain::Ignore,
-        seed: 1,
-        tune: Default::default(),
-        text: Default::default(),
-        labels: Default::default(),
-    };
+    let opts = TrainOptions::test_cnn("c", "s", 2);
     let root = lib.root().to_path_buf();
     crate::runs::train(lib.conn_mut(), &root, &opts, &Silent)?;
     Ok((tmp, lib, p))

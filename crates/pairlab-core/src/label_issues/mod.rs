@@ -222,7 +222,14 @@ pub fn find(
         opts.filter,
         opts.rank_by,
     );
-    let id = store(conn, schema.id, &split, opts, &runs, &found)?;
+    let id = store(
+        conn,
+        (schema.id, &schema.classes),
+        &split,
+        opts,
+        &runs,
+        &found,
+    )?;
     progress.subject("label-issues", id);
     let mut report = get(conn, id, Reading::default())?;
     report.seconds = started.elapsed().as_secs_f64();
@@ -313,13 +320,12 @@ fn fold_runs(
 /// Keeps a search's result, replacing the previous one of the schema and split.
 fn store(
     conn: &mut Connection,
-    schema_id: i64,
+    (schema_id, classes): (i64, &[String]),
     split: &str,
     opts: &IssueOptions,
     runs: &[i64],
     found: &score::Found,
 ) -> Result<i64> {
-    let classes = crate::labels::schema::get(conn, &opts.train.schema)?.classes;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "DELETE FROM label_issue_sets WHERE schema_id = ?1 AND split = ?2",

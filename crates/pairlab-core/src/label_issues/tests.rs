@@ -13,7 +13,7 @@ use crate::ingest::IndexOptions;
 use crate::labels::{self, SchemaDef};
 use crate::library::Library;
 use crate::progress::Silent;
-use crate::runs::{TrainOptions, Trainer, Uncertain};
+use crate::runs::TrainOptions;
 
 const N: u32 = 60;
 const PLANTED: [u32; 3] = [4, 17, 33];
@@ -75,21 +75,7 @@ fn whole_split(lib: &mut Library) -> Result<()> {
 
 fn options(split: &str) -> IssueOptions {
     IssueOptions {
-        train: TrainOptions {
-            schema: "tone".into(),
-            split: split.into(),
-            trainer: Trainer::Cnn,
-            model: None,
-            epochs: 30,
-            lr: Trainer::Cnn.default_lr(),
-            hidden: 0,
-            size: 8,
-            uncertain: Uncertain::Ignore,
-            seed: 1,
-            tune: Default::default(),
-            text: Default::default(),
-            labels: Default::default(),
-        },
+        train: TrainOptions::test_cnn("tone", split, 30),
         folds: 3,
         filter: pairlab_ml::label_issues::Filter::PruneByNoiseRate,
         rank_by: RankBy::SelfConfidence,

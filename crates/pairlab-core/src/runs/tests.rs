@@ -11,6 +11,27 @@ use crate::error::{Error, Result};
 use crate::labels::{self, SchemaDef};
 use crate::progress::Silent;
 
+impl TrainOptions {
+    /// A short, seeded `cnn` run at 8 px of `schema` on `split` (for tests).
+    pub(crate) fn test_cnn(schema: &str, split: &str, epochs: usize) -> Self {
+        TrainOptions {
+            schema: schema.into(),
+            split: split.into(),
+            trainer: Trainer::Cnn,
+            model: None,
+            epochs,
+            lr: Trainer::Cnn.default_lr(),
+            hidden: 0,
+            size: 8,
+            uncertain: pairlab_ml::train::Uncertain::Ignore,
+            seed: 1,
+            tune: Default::default(),
+            text: Default::default(),
+            labels: Default::default(),
+        }
+    }
+}
+
 #[test]
 fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded() -> Result<()> {
     let (_tmp, mut lib) = library(12)?;
@@ -32,21 +53,7 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         let class = if k % 2 == 0 { "a" } else { "b" };
         labels::set_human(lib.conn_mut(), *pair, "c", class, Some(1), "ann")?;
     }
-    let opts = TrainOptions {
-        schema: "c".into(),
-        split: "s".into(),
-        trainer: Trainer::Cnn,
-        model: None,
-        epochs: 2,
-        lr: Trainer::Cnn.default_lr(),
-        hidden: 0,
-        size: 8,
-        uncertain: pairlab_ml::train::Uncertain::Ignore,
-        seed: 1,
-        tune: Default::default(),
-        text: Default::default(),
-        labels: Default::default(),
-    };
+    let opts = TrainOptions::test_cnn("c", "s", 2);
     let root = lib.root().to_path_buf();
     let run = train(lib.conn_mut(), &root, &opts, &Silent)?;
     assert_eq!((run.trainer.as_str(), run.status.as_str()), ("cnn", "done"));
