@@ -3,7 +3,9 @@
 # `cargo test --workspace` (unit, integration and the API contract over core, HTTP and
 # Tauri), the exports read back by Hugging Face `datasets` and pandas (tests/interop, in a
 # venv it makes from PyPI), then end to end: chromium against `pairlab serve`, and the real Tauri window
-# under Xvfb. Prints one `tests: N passed, M failed` line; exits non-zero on any failure.
+# under Xvfb (and, with PAIRLAB_PACKAGE_TEST=1 as in CI, the Debian package installed and
+# used: tests/package/run.sh). Prints one `tests: N passed, M failed` line; exits non-zero
+# on any failure.
 # First it installs what is missing, saying what it does: the system packages
 # (scripts/setup.sh, as root or with sudo), the model fixtures (scripts/fetch-fixtures.sh)
 # and the UI's packages; a step that cannot run is reported, and the tests that need it fail.
@@ -42,6 +44,13 @@ stage "interop: datasets and pandas read the exports" bash tests/interop/run.sh
 stage "e2e: chromium against pairlab serve" node tests/e2e/browser.mjs
 stage "e2e: the Tauri window under Xvfb" \
     xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/window.mjs
+# The Debian package: built, installed, started, used and removed on this machine. It
+# installs and removes the system package `pairlab`, so only where asked (CI does).
+if [ "${PAIRLAB_PACKAGE_TEST:-0}" = 1 ]; then
+    stage "package: build, install, start, demo, remove (tests/package/run.sh)" bash tests/package/run.sh
+else
+    echo "== package: skipped (it installs and removes the Debian package 'pairlab' here; PAIRLAB_PACKAGE_TEST=1 runs it, as CI does)"
+fi
 
 # cargo and the e2e scripts print `test result: ... N passed; M failed`; vitest prints
 # `Tests  N passed (N)` (or `Tests  M failed | N passed (T)`).

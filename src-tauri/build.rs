@@ -1,4 +1,8 @@
+include!("../build-support/commit.rs");
+
 fn main() {
+    // The commit the app is built from (its About).
+    emit_commit();
     // The window embeds the built web UI; say how to build it instead of failing inside
     // tauri's macro.
     println!("cargo:rerun-if-changed=../ui/dist");

@@ -44,7 +44,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "pairlab",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PAIRLAB_COMMIT"), ")"),
     about = "Curate, label and model paired image/text corpora"
 )]
 struct Cli {
@@ -441,6 +441,7 @@ fn quiet_on_closed_stdout() {
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
+    pairlab_core::set_build_commit(env!("PAIRLAB_COMMIT"));
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

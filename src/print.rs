@@ -195,9 +195,16 @@ pub fn demo(lib: &mut Library, dir: &Path, n: u32, seed: u64) -> Result<()> {
     };
     let run = done.run;
     println!();
-    println!(
-        "Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):"
-    );
+    // An installed pairlab (the Debian package, `cargo install`) is on the PATH already.
+    let on_path = std::env::current_exe()
+        .is_ok_and(|exe| !exe.components().any(|c| c.as_os_str() == "target"));
+    if on_path {
+        println!("Next:");
+    } else {
+        println!(
+            "Next (as `cargo run --release -- …` until `cargo install --path .` puts pairlab on your PATH):"
+        );
+    }
     println!("  pairlab{lib_arg} stats");
     println!("  pairlab{lib_arg} search \"pleural effusion\"");
     println!("  pairlab{lib_arg} show 1");

@@ -7,6 +7,7 @@ use pairlab_app::{Shell, library_dir, setup};
 use pairlab_core::Library;
 
 fn main() {
+    pairlab_core::set_build_commit(env!("PAIRLAB_COMMIT"));
     let result = library_dir().map_err(|e| e.to_string()).and_then(|dir| {
         // Open once first: creates or migrates the library, and fails early when it cannot.
         Library::open(&dir)

@@ -3,7 +3,8 @@
 // training run and see it finish, open the confusion matrix, click a cell, see the
 // misclassified samples. Screenshots of each view go to target/e2e/browser/.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, axeViolations, chromium, demoLibrary, outDir, pairlabBin, serve,
@@ -679,6 +680,44 @@ try {
     await page.keyboard.press("Escape");
     await page.setViewportSize({ width: 1440, height: 900 });
     assertEq(found, [], "serious accessibility violations");
+  });
+
+  await steps.step("an_empty_library_welcomes_with_add_a_folder_or_the_demo", async () => {
+    // A second server on a new, empty library: the first-run screen, then the demo opened
+    // from it (written into the library, indexed, pre-labelled, split and trained).
+    const dir = mkdtempSync(join(tmpdir(), "pairlab-e2e-empty-"));
+    const empty = await serve(join(dir, "lib"));
+    const fresh = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const errors = [];
+    fresh.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+    fresh.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+    try {
+      await fresh.goto(`${empty.url}#/library`);
+      await fresh.waitForSelector('[data-testid="first-run"]', { timeout: 15000 });
+      assertEq(await axeViolations(fresh), [], "serious accessibility violations on the first-run screen");
+      await fresh.screenshot({ path: join(shots, "first-run.png") });
+      // In a browser "Add a folder" goes to the path field (the window opens a folder picker).
+      await fresh.click('[data-testid="first-run-add"]');
+      assertEq(
+        await fresh.evaluate(() => document.activeElement?.getAttribute("data-testid")),
+        "library-add-path",
+        "Add a folder focuses the folder's path",
+      );
+      await fresh.click('[data-testid="first-run-demo"]');
+      await fresh.waitForSelector('[data-testid="first-run"] [data-testid="job-progress"]', { timeout: 15000 });
+      await fresh.waitForSelector('[data-testid="corpus-row"]', { timeout: 300000 });
+      assertEq(await fresh.$('[data-testid="first-run"]'), null, "the welcome goes once the library has a corpus");
+      const stats = await (await fetch(new URL("/api/stats", empty.url))).json();
+      assert(stats.corpora === 1 && stats.pairs > 0, `the demo is in the library: ${JSON.stringify(stats)}`);
+      const runs = await (await fetch(new URL("/api/runs", empty.url))).json();
+      assertEq(runs.length, 1, "the demo trained one run");
+      await fresh.screenshot({ path: join(shots, "first-run-done.png") });
+      assertEq(errors, [], "errors in the page");
+    } finally {
+      await fresh.close();
+      empty.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   await steps.step("sign_in_with_a_user_token", async () => {

@@ -137,3 +137,25 @@ fn a_closed_stdout_pipe_ends_quietly() {
     assert!(out.status.success(), "status {:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn version_names_the_commit_the_binary_was_built_from() {
+    let env = Env::new();
+    let version = env.run(&["--version"]);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let commit = match (std::env::var("PAIRLAB_COMMIT").ok(), head) {
+        (Some(set), _) if !set.trim().is_empty() => set.trim().to_string(),
+        (_, Some(head)) => head,
+        _ => "unknown".into(),
+    };
+    assert_eq!(
+        version.trim(),
+        format!("pairlab {} (commit {commit})", env!("CARGO_PKG_VERSION"))
+    );
+}

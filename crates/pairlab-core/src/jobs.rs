@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
-use crate::api::requests::{IndexArgs, JobStarted, TrainArgs};
+use crate::api::requests::{DemoArgs, IndexArgs, JobStarted, TrainArgs};
 use crate::error::{Error, Result};
 use crate::library::Library;
 use crate::progress::{CancelFlag, Progress};
@@ -344,6 +344,22 @@ impl Jobs {
         }
         self.start("index", move |lib, job| {
             to_value(lib.index(&root, &opts, job)?)
+        })
+    }
+
+    /// Writes the demo corpus into the library's `demo-corpus` folder and runs the demo
+    /// on it (see `demo::tour`); each step's line becomes the job's message, the result is
+    /// the tour (the corpus folder, the run, the text encoder searched with).
+    pub fn start_demo(&self, args: DemoArgs) -> Result<JobStarted> {
+        use crate::demo::tour::{self, TourOptions};
+        let opts = TourOptions {
+            dir: self.library.join("demo-corpus"),
+            patients: args.patients()?,
+            seed: 7,
+        };
+        self.start("demo", move |lib, job| {
+            let done = tour::run(lib, &opts, job, &mut |step| job.message(&step.summary()))?;
+            to_value(done)
         })
     }
 

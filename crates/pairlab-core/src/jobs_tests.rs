@@ -103,3 +103,45 @@ fn an_index_job_indexes_a_folder_and_refuses_relative_or_missing_ones() -> Resul
     ));
     Ok(())
 }
+
+#[test]
+fn the_demo_job_writes_indexes_and_trains_in_the_library_and_refuses_a_silly_size() -> Result<()> {
+    let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let lib = tmp.path().join("lib");
+    let jobs = Jobs::new(&lib);
+    let started = jobs.start_demo(DemoArgs { patients: Some(4) })?;
+    let end = wait_end(&jobs, started.job);
+    assert_eq!(end.status, JobStatus::Done, "{end:?}");
+    assert_eq!(end.kind, "demo");
+    let result = end.result.clone().expect("the tour");
+    assert_eq!(
+        result["corpus"].as_str().map(std::path::PathBuf::from),
+        Some(lib.join("demo-corpus"))
+    );
+    assert!(
+        end.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("on the test part"),
+        "{end:?}"
+    );
+    let opened = Library::open(&lib)?;
+    let stats = opened.stats()?;
+    assert_eq!(stats.corpora, 1);
+    assert!(stats.counts.pairs > 0);
+    let run = result["run"].as_i64().expect("run id");
+    assert!(opened.runs()?.iter().any(|r| r.run_id == run));
+    // A second demo reuses the corpus it wrote: still one corpus.
+    let again = wait_end(&jobs, jobs.start_demo(DemoArgs { patients: Some(4) })?.job);
+    assert_eq!(again.status, JobStatus::Done, "{again:?}");
+    assert_eq!(Library::open(&lib)?.stats()?.corpora, 1);
+    for patients in [0, 2001] {
+        assert!(matches!(
+            jobs.start_demo(DemoArgs {
+                patients: Some(patients)
+            }),
+            Err(Error::InvalidField { .. })
+        ));
+    }
+    Ok(())
+}

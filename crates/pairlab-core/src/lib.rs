@@ -33,3 +33,18 @@ pub mod users;
 
 pub use error::{Error, ErrorKind, Result};
 pub use library::Library;
+
+/// The commit the running binary was built from: its `main` says it once at start
+/// ([`set_build_commit`]), because only the binaries' build scripts ask git (core itself
+/// does not, so that a commit does not rebuild everything downstream of it).
+static BUILD_COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Records the commit this binary was built from (a binary's `main`, once).
+pub fn set_build_commit(commit: &'static str) {
+    let _ = BUILD_COMMIT.set(commit);
+}
+
+/// The commit this binary was built from, when its `main` said so.
+pub fn build_commit() -> Option<&'static str> {
+    BUILD_COMMIT.get().copied()
+}

@@ -3,4 +3,8 @@
 /**
  * What `health` answers.
  */
-export type Health = { status: string, version: string, };
+export type Health = { status: string, version: string, 
+/**
+ * The commit the binary was built from (`null` where it is not known).
+ */
+commit: string | null, };

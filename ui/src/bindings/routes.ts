@@ -12,6 +12,7 @@ import type { BrowsePage } from "./BrowsePage";
 import type { CellArgs } from "./CellArgs";
 import type { ColourArgs } from "./ColourArgs";
 import type { CurrentLabel } from "./CurrentLabel";
+import type { DemoArgs } from "./DemoArgs";
 import type { EpochMetrics } from "./EpochMetrics";
 import type { ErrorRow } from "./ErrorRow";
 import type { EvalReport } from "./EvalReport";
@@ -123,6 +124,7 @@ export const ROUTES = {
   label_imports: { method: "GET", path: "/api/labels/imports", kind: "json" },
   undo_import: { method: "POST", path: "/api/labels/imports/{id}/undo", kind: "json" },
   start_index: { method: "POST", path: "/api/corpora", kind: "json" },
+  start_demo: { method: "POST", path: "/api/demo", kind: "json" },
   jobs: { method: "GET", path: "/api/jobs", kind: "json" },
   job: { method: "GET", path: "/api/jobs/{id}", kind: "json" },
   cancel_job: { method: "POST", path: "/api/jobs/{id}/cancel", kind: "json" },
@@ -189,6 +191,7 @@ export interface Calls {
   label_imports: { args: Record<string, never>; answer: Array<ImportRecord> };
   undo_import: { args: AnnotatorArgs & { id: number }; answer: ImportUndone };
   start_index: { args: IndexArgs; answer: JobStarted };
+  start_demo: { args: DemoArgs; answer: JobStarted };
   jobs: { args: Record<string, never>; answer: Array<JobState> };
   job: { args: { id: number }; answer: JobState };
   cancel_job: { args: { id: number }; answer: JobState };

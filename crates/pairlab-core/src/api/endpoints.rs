@@ -288,6 +288,11 @@ macro_rules! for_each_endpoint {
                 start_index { POST "/corpora" Admin (cx, a: IndexArgs) -> JobStarted {
                     cx.jobs().start_index(a)
                 } }
+                /// Writes the built-in demo corpus into the library and runs the demo on it
+                /// (index, pre-label, split, train, evaluate); follow it with `job`.
+                start_demo { POST "/demo" Admin (cx, a: DemoArgs) -> JobStarted {
+                    cx.jobs().start_demo(a)
+                } }
                 /// The jobs of this process.
                 jobs { GET "/jobs" any (cx, _a: NoArgs) -> Vec<JobState> { Ok(cx.jobs().all()) } }
                 /// One job's state.

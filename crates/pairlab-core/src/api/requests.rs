@@ -238,6 +238,8 @@ pub struct Me {
 pub struct Health {
     pub status: String,
     pub version: String,
+    /// The commit the binary was built from (`null` where it is not known).
+    pub commit: Option<String>,
 }
 
 impl Health {
@@ -245,6 +247,7 @@ impl Health {
         Health {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            commit: crate::build_commit().map(str::to_owned),
         }
     }
 }
@@ -376,6 +379,30 @@ impl TrainArgs {
         };
         opts.check()?;
         Ok(opts)
+    }
+}
+
+/// Writes the built-in demo corpus into the library's `demo-corpus` folder and runs the
+/// demo on it, as `pairlab demo` does: index, pre-label the reports, split by patient,
+/// train a small CNN, evaluate.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct DemoArgs {
+    /// Patients (1 to 2000; default 120, as `pairlab demo`).
+    #[ts(optional)]
+    pub patients: Option<u32>,
+}
+
+impl DemoArgs {
+    /// The number of patients asked for, checked.
+    pub fn patients(&self) -> Result<u32> {
+        match self.patients.unwrap_or(120) {
+            n @ 1..=2000 => Ok(n),
+            n => Err(crate::Error::field(
+                "patients",
+                format!("{n} patients: choose 1 to 2000"),
+            )),
+        }
     }
 }
 

@@ -59,13 +59,41 @@ pub enum Step<'a> {
 }
 
 /// What the tour left behind.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Tour {
     pub corpus: PathBuf,
     /// The training run.
     pub run: i64,
     /// The text encoder the reports were embedded with, if any.
     pub search_model: Option<String>,
+}
+
+impl Step<'_> {
+    /// One line on what the step did (a job's message while the demo runs in the UI).
+    pub fn summary(&self) -> String {
+        match self {
+            Step::Corpus(c) => format!(
+                "Wrote {} patients, {} studies, {} images",
+                c.patients, c.studies, c.images
+            ),
+            Step::Indexed(s) => format!("Indexed {} pairs", s.pairs),
+            Step::Prelabelled { summary, .. } => format!(
+                "Pre-labelled {} reports with the report labeler",
+                summary.reports
+            ),
+            Step::NoTextEncoder => "No text encoder: no search by meaning".into(),
+            Step::Searched(s) => {
+                format!("Embedded {} reports with {}", s.embedded.reports, s.model)
+            }
+            Step::Split(s) => format!("Split {} by patient", s.name),
+            Step::Trained(r) => format!("Trained run {} (a small CNN)", r.run_id),
+            Step::Evaluated(e) => format!(
+                "Run {} on the test part: macro F1 {:.3}",
+                e.run_id, e.macro_f1
+            ),
+            Step::NotEvaluated(e) => format!("No evaluation on the test part: {e}"),
+        }
+    }
 }
 
 /// The query the tour searches the reports with.
