@@ -13,8 +13,8 @@ packages=(
     chromium
     # the real window, headless: Xvfb, WebKitWebDriver (tauri-driver drives it)
     xvfb xauth webkit2gtk-driver
-    # the Debian package's test checks its desktop entry
-    desktop-file-utils
+    # the Debian package's test: its desktop entry checked, a clean Debian to install it in
+    desktop-file-utils debootstrap
     # the export round trips (a venv with Hugging Face datasets and pandas from PyPI)
     python3 python3-venv
 )

@@ -3,17 +3,23 @@
 // PAIRLAB_LIBRARY. It must open a library in the platform data folder on the first-run
 // screen, open the demo from there (written, indexed, pre-labelled, split and trained in
 // the library), show the demo's pairs, and name the package's version and commit in
-// About (EXPECT_VERSION, EXPECT_COMMIT). Screenshots go to target/e2e/package.
-// Run by tests/package/run.sh, which installs the package first.
+// About (EXPECT_VERSION, EXPECT_COMMIT). Screenshots go to target/e2e/package (SHOTS names
+// the folder). With CHROOT set, the app runs inside that root (a clean Debian where only the
+// package and a WebDriver are installed): tauri-driver starts there, APP and HOME are paths
+// inside it. Run by tests/package/run.sh, which installs the package first.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Steps, assert, assertEq, outDir } from "./harness.mjs";
 import { openWindow, sleep } from "./tauri.mjs";
 
 const steps = new Steps("e2e_installed");
-const shots = outDir("package");
+const shots = outDir(process.env.SHOTS || "package");
+const chroot = process.env.CHROOT || "";
 const app = process.env.APP;
 const home = process.env.HOME;
+// A path inside the machine the app runs on, as this process sees it.
+const outside = (p) => (chroot ? join(chroot, p) : p);
+const driverCmd = chroot ? ["chroot", chroot, "/usr/local/bin/tauri-driver"] : ["tauri-driver"];
 const env = { ...process.env };
 delete env.PAIRLAB_LIBRARY;
 delete env.XDG_DATA_HOME;
@@ -24,12 +30,12 @@ const text = (testid) =>
 
 try {
   await steps.step("the_installed_app_opens_a_new_library_on_the_first_run_screen", async () => {
-    assert(app && existsSync(app), `the desktop entry's program is installed: ${app}`);
-    w = await openWindow(app, env, shots);
+    assert(app && existsSync(outside(app)), `the desktop entry's program is installed: ${app}`);
+    w = await openWindow(app, env, shots, driverCmd);
     await w.waitFor('[data-testid="first-run"]');
     await w.waitFor('[data-testid="view-library"]');
     const library = join(home, ".local", "share", "pairlab");
-    assert(existsSync(join(library, "pairlab.db")), `a library in the platform data folder ${library}`);
+    assert(existsSync(outside(join(library, "pairlab.db"))), `a library in the platform data folder ${library}`);
     await w.screenshot("first-run.png");
   });
 

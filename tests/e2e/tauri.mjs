@@ -22,10 +22,11 @@ async function wd(method, path, body) {
 
 /**
  * Starts tauri-driver with `env` (the app inherits it) and opens a window of `app`; a failed
- * wait saves `failure.png` in `shots`. Call `close()` at the end.
+ * wait saves `failure.png` in `shots`. Call `close()` at the end. `driver` is the command
+ * that starts tauri-driver (e.g. `["chroot", DIR, "/usr/local/bin/tauri-driver"]`).
  */
-export async function openWindow(app, env, shots) {
-  const driver = spawn("tauri-driver", ["--port", "4444"], {
+export async function openWindow(app, env, shots, driverCmd = ["tauri-driver"]) {
+  const driver = spawn(driverCmd[0], [...driverCmd.slice(1), "--port", "4444"], {
     env,
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -7,7 +7,11 @@
 # its desktop entry under Xvfb as a new user does (an empty home: the first-run screen, the
 # demo opened from there, About; tests/e2e/installed.mjs, screenshots in target/e2e/package);
 # runs the installed `pairlab demo` in a temporary folder; removes the package and checks
-# that nothing of it is left. Prints `test result: ok|FAILED. N passed; M failed`.
+# that nothing of it is left (PAIRLAB_DEB=FILE checks a package built already). Then the same on a clean Debian 12 (debootstrap's minbase in a
+# folder: no Rust, no Node, no -dev packages): apt installs the package there from the
+# Debian mirror with only what it declares, and the CLI's demo and the window (first run,
+# the demo, About; screenshots in target/e2e/package-clean) run inside it.
+# Prints `test result: ok|FAILED. N passed; M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -39,14 +43,30 @@ fail() {
 }
 
 work=$(mktemp -d)
+clean="$work/clean"
 installed_by_us=0
+# Unmounts what the clean root borrowed from this machine (never delete through a mount).
+clean_unmount() {
+    local m
+    for m in tmp/.X11-unix dev/shm dev/pts sys proc; do
+        if mountpoint -q "$clean/$m" 2>/dev/null; then umount "$clean/$m" 2>/dev/null || umount -l "$clean/$m"; fi
+    done
+}
 cleanup() {
     if [ "$installed_by_us" -ne 0 ] && dpkg-query -W -f='${Status}' pairlab 2>/dev/null | grep -q "ok installed"; then
         apt-get remove --purge -y -qq pairlab >/dev/null 2>&1 || true
     fi
-    rm -rf "$work"
+    clean_unmount
+    if findmnt -rn -o TARGET | grep -q "^$work/"; then
+        echo "left $work: something is still mounted inside it" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
+
+# Screenshots of this run only.
+rm -rf "$CARGO_TARGET_DIR/e2e/package" "$CARGO_TARGET_DIR/e2e/package-clean"
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 commit=$(git rev-parse --short=12 HEAD)
@@ -61,11 +81,16 @@ build() {
         fail "a package 'pairlab' is already installed here; this test installs and removes its own, so it will not run (apt-get remove pairlab first)"
         return 1
     fi
-    bash scripts/package.sh >"$work/package.log" 2>&1 || {
-        tail -40 "$work/package.log"
-        return 1
-    }
-    deb=$(tail -1 "$work/package.log")
+    if [ -n "${PAIRLAB_DEB:-}" ]; then
+        # A package built already (re-running only the checks).
+        deb=$(realpath "$PAIRLAB_DEB")
+    else
+        bash scripts/package.sh >"$work/package.log" 2>&1 || {
+            tail -40 "$work/package.log"
+            return 1
+        }
+        deb=$(tail -1 "$work/package.log")
+    fi
     [ -f "$deb" ] || fail "scripts/package.sh printed no package: $deb"
 }
 
@@ -75,17 +100,30 @@ contents() {
     ver=$(dpkg-deb -f "$deb" Version)
     [ "$name" = pairlab ] || fail "package name $name" || return 1
     [ "$ver" = "$version" ] || fail "package version $ver, the workspace's is $version" || return 1
-    dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
-    for f in ./usr/bin/pairlab ./usr/bin/pairlab-app ./usr/share/applications/Pairlab.desktop; do
+    dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||; s|^|/|' >"$work/files"
+    for f in /usr/bin/pairlab /usr/bin/pairlab-app /usr/share/applications/Pairlab.desktop; do
         grep -qx "$f" "$work/files" || fail "the package holds no $f" || return 1
     done
-    grep -q '^./usr/share/icons/hicolor/.*/apps/pairlab-app.png$' "$work/files" || fail "the package holds no icon" || return 1
+    grep -q '^/usr/share/icons/hicolor/.*/apps/pairlab-app.png$' "$work/files" || fail "the package holds no icon" || return 1
     dpkg-deb -f "$deb" Depends | tee "$work/depends"
 }
 
 # Every shared library the two programs load resolves, and the Debian package it comes
 # from is one the package depends on (or one of their dependencies, or essential): then a
 # clean machine's apt installs everything they need.
+# The package a library file comes from (dpkg knows a path as it was packaged: /lib/… or
+# /usr/lib/… on a merged /usr, the link or the file it points to).
+owner_of() {
+    local p owner
+    for p in "$1" "/usr$1" "$(realpath "$1")" "$(realpath "$1" | sed 's|^/usr||')"; do
+        owner=$(dpkg -S "$p" 2>/dev/null | grep -v '^diversion' | head -1 | cut -d: -f1)
+        if [ -n "$owner" ]; then
+            echo "$owner"
+            return
+        fi
+    done
+}
+
 libraries() {
     local x="$work/x" deps closure lib owner bad=0
     dpkg-deb -x "$deb" "$x"
@@ -100,8 +138,7 @@ libraries() {
             return 1
         fi
         for lib in $(ldd "$bin" | awk '/=> \//{print $3}'); do
-            owner=$(dpkg -S "$(realpath "$lib")" 2>/dev/null | head -1 | cut -d: -f1) ||
-                owner=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1)
+            owner=$(owner_of "$lib")
             [ -n "$owner" ] || { echo "no package owns $lib"; bad=1; continue; }
             if [ "$(dpkg-query -W -f='${Essential}' "$owner" 2>/dev/null)" = yes ]; then continue; fi
             grep -qx "$owner" <<<"$closure" || { echo "$(basename "$bin") loads $lib from $owner, which the package does not depend on"; bad=1; }
@@ -110,7 +147,7 @@ libraries() {
     [ "$bad" -eq 0 ]
 }
 
-install() {
+install_package() {
     installed_by_us=1
     DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >"$work/dpkg.log" 2>&1 ||
         DEBIAN_FRONTEND=noninteractive apt-get -f install -y -qq >>"$work/dpkg.log" 2>&1 || {
@@ -149,7 +186,7 @@ cli() {
     /usr/bin/pairlab --library "$work/lib" stats --json | grep -q '"pairs": *[1-9]' || fail "the installed CLI's demo indexed nothing"
 }
 
-remove() {
+remove_package() {
     apt-get remove --purge -y -qq pairlab >/dev/null || return 1
     installed_by_us=0
     ! dpkg-query -W -f='${Status}' pairlab 2>/dev/null | grep -q "ok installed" || fail "still installed" || return 1
@@ -158,14 +195,93 @@ remove() {
     done
 }
 
+# A clean Debian 12: debootstrap's minbase, made once and kept as a tarball (a pristine
+# copy is unpacked for every run), with this machine's apt sources.
+clean_install() {
+    local base="$HOME/.cache/pairlab/debian-bookworm-minbase.tar"
+    mkdir -p "$(dirname "$base")"
+    if [ ! -f "$base" ]; then
+        command -v debootstrap >/dev/null || { fail "debootstrap is missing (scripts/setup.sh installs it)"; return 1; }
+        debootstrap --variant=minbase bookworm "$work/base" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 || {
+            tail -20 "$work/debootstrap.log"
+            return 1
+        }
+        tar -C "$work/base" -cf "$base.part" . && mv "$base.part" "$base"
+        rm -rf "$work/base"
+    fi
+    mkdir -p "$clean"
+    tar -C "$clean" -xf "$base"
+    rm -f "$clean/etc/apt/sources.list"
+    cp /etc/apt/sources.list.d/*.sources "$clean/etc/apt/sources.list.d/"
+    cp /etc/apt/apt.conf.d/99artifact-registry "$clean/etc/apt/apt.conf.d/" 2>/dev/null || true
+    cp /etc/resolv.conf "$clean/etc/resolv.conf"
+    mount -t proc proc "$clean/proc"
+    mount -t sysfs sysfs "$clean/sys"
+    mkdir -p "$clean/dev/pts" "$clean/dev/shm" "$clean/tmp/.X11-unix" /tmp/.X11-unix
+    mount -t devpts -o newinstance,ptmxmode=0666 devpts "$clean/dev/pts"
+    mount -t tmpfs tmpfs "$clean/dev/shm"
+    mount --bind /tmp/.X11-unix "$clean/tmp/.X11-unix"
+    cp "$deb" "$clean/tmp/pairlab.deb"
+    {
+        chroot "$clean" apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive chroot "$clean" apt-get install -y -qq --no-install-recommends /tmp/pairlab.deb
+    } >"$work/clean-apt.log" 2>&1 || {
+        tail -30 "$work/clean-apt.log"
+        return 1
+    }
+    chroot "$clean" dpkg-query -W -f='${Status}' pairlab | grep -q "ok installed" || fail "not installed in the clean root"
+}
+
+clean_has_no_toolchain() {
+    local t
+    for t in cargo rustc node npm gcc cc; do
+        if chroot "$clean" sh -c "command -v $t" >/dev/null; then
+            fail "the clean root has $t"
+            return 1
+        fi
+    done
+    # The -dev packages the build needs are not there either: only what the package declares.
+    ! chroot "$clean" dpkg-query -W -f='${Status}' libwebkit2gtk-4.1-dev 2>/dev/null | grep -q "ok installed"
+}
+
+clean_cli() {
+    local out
+    out=$(chroot "$clean" /usr/bin/pairlab --version) || return 1
+    [ "$out" = "pairlab $version (commit $commit)" ] || fail "pairlab --version there says: $out" || return 1
+    chroot "$clean" env HOME=/root sh -c 'cd /tmp && pairlab --library /root/cli-lib demo --n 12' >"$work/clean-demo.log" 2>&1 || {
+        tail -20 "$work/clean-demo.log"
+        return 1
+    }
+    chroot "$clean" env HOME=/root pairlab --library /root/cli-lib stats --json | grep -q '"pairs": *[1-9]' ||
+        fail "the demo indexed nothing in the clean root"
+}
+
+# The window, started from the clean root's desktop entry. Driving it needs a WebDriver
+# there: WebKitWebDriver (Debian's webkit2gtk-driver) and tauri-driver, test tools only.
+clean_window() {
+    local exec
+    exec=$(sed -n 's/^Exec=\([^ ]*\).*/\1/p' "$clean/usr/share/applications/Pairlab.desktop" | head -1)
+    DEBIAN_FRONTEND=noninteractive chroot "$clean" apt-get install -y -qq --no-install-recommends webkit2gtk-driver \
+        >>"$work/clean-apt.log" 2>&1 || { tail -20 "$work/clean-apt.log"; return 1; }
+    install -m 0755 "$(command -v tauri-driver)" "$clean/usr/local/bin/tauri-driver"
+    (cd "$root" && CHROOT="$clean" HOME=/root APP="/usr/bin/$exec" SHOTS=package-clean \
+        EXPECT_VERSION="$version" EXPECT_COMMIT="$commit" \
+        xvfb-run -a -s "-ac -screen 0 1440x900x24" node tests/e2e/installed.mjs) | tee "$work/clean-window.log"
+    grep -q '^test result: ok\.' "$work/clean-window.log"
+}
+
 step build_the_package_from_this_checkout build
 step it_holds_both_programs_the_desktop_entry_and_the_icon_at_the_workspace_version contents
 step every_library_its_programs_load_comes_from_a_declared_dependency libraries
-step it_installs_with_dpkg_and_apt install
+step it_installs_with_dpkg_and_apt install_package
 step its_desktop_entry_starts_the_installed_app desktop_entry
 step the_installed_app_opens_on_first_run_and_works_through_the_demo window
 step the_installed_cli_names_its_commit_and_runs_the_demo cli
-step it_removes_cleanly remove
+step it_removes_cleanly remove_package
+step a_clean_debian_installs_it_with_apt_from_what_it_declares clean_install
+step the_clean_debian_has_no_rust_node_or_dev_packages clean_has_no_toolchain
+step there_the_cli_names_its_commit_and_runs_the_demo clean_cli
+step there_the_window_opens_on_first_run_and_works_through_the_demo clean_window
 
 echo "test result: $([ "$failed" -eq 0 ] && echo ok || echo FAILED). $passed passed; $failed failed"
 [ "$failed" -eq 0 ]
