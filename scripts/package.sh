@@ -32,11 +32,15 @@ fi
 echo "== the command line and the desktop app (release; one build, so they share their crates)"
 cargo build --release --locked -p pairlab -p pairlab-app --features pairlab-app/custom-protocol
 
-# What Tauri's configuration leaves to the build: the CLI's path in this target folder.
+# What Tauri's configuration leaves to the build: the CLI's path in this target folder, and
+# the web UI for `pairlab serve` (which finds it beside itself, in /usr/share/pairlab/ui).
 config="$target/tauri.package.json"
 mkdir -p "$target"
 cat > "$config" <<JSON
-{"bundle": {"linux": {"deb": {"files": {"/usr/bin/pairlab": "$target/release/pairlab"}}}}}
+{"bundle": {"linux": {"deb": {"files": {
+  "/usr/bin/pairlab": "$target/release/pairlab",
+  "/usr/share/pairlab/ui": "$(pwd)/ui/dist"
+}}}}}
 JSON
 
 echo "== the Debian package (Tauri's bundler)"

@@ -261,7 +261,8 @@ enum Command {
         /// Access token every request must carry (Bearer header or ?token=).
         #[arg(long, env = "PAIRLAB_TOKEN")]
         token: Option<String>,
-        /// The built web UI folder (default: ui/dist next to the sources, if built).
+        /// The built web UI folder (default: the one installed beside the program,
+        /// /usr/share/pairlab/ui from the Debian package, else ui/dist next to the sources).
         #[arg(long, value_name = "DIR")]
         ui: Option<PathBuf>,
     },

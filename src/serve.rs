@@ -8,12 +8,20 @@ use anyhow::{Context, Result};
 use pairlab_core::Library;
 use pairlab_server::AppState;
 
-/// The built UI next to the sources, used when `--ui` is not given.
+/// The built UI when `--ui` is not given: where the Debian package puts it beside the
+/// program (`/usr/bin/pairlab` → `/usr/share/pairlab/ui`), else the one built next to the
+/// sources (`ui/dist`, a developer's build).
 fn default_ui() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/pairlab/ui")));
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("ui")
         .join("dist");
-    dir.is_dir().then_some(dir)
+    installed
+        .into_iter()
+        .chain([built])
+        .find(|dir| dir.join("index.html").is_file())
 }
 
 /// A host part for a URL (IPv6 in brackets).

@@ -6,7 +6,8 @@
 # `apt` brings them); installs it (dpkg -i, then apt-get -f install); starts the program of
 # its desktop entry under Xvfb as a new user does (an empty home: the first-run screen, the
 # demo opened from there, About; tests/e2e/installed.mjs, screenshots in target/e2e/package);
-# runs the installed `pairlab demo` in a temporary folder; removes the package and checks
+# runs the installed `pairlab demo` in a temporary folder and `pairlab serve` with the web UI
+# the package ships; removes the package and checks
 # that nothing of it is left (PAIRLAB_DEB=FILE checks a package built already). Then the same on a clean Debian 12 (debootstrap's minbase in a
 # folder: no Rust, no Node, no -dev packages): apt installs the package there from the
 # Debian mirror with only what it declares, and the CLI's demo and the window (first run,
@@ -101,7 +102,7 @@ contents() {
     [ "$name" = pairlab ] || fail "package name $name" || return 1
     [ "$ver" = "$version" ] || fail "package version $ver, the workspace's is $version" || return 1
     dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||; s|^|/|' >"$work/files"
-    for f in /usr/bin/pairlab /usr/bin/pairlab-app /usr/share/applications/Pairlab.desktop; do
+    for f in /usr/bin/pairlab /usr/bin/pairlab-app /usr/share/applications/Pairlab.desktop /usr/share/pairlab/ui/index.html; do
         grep -qx "$f" "$work/files" || fail "the package holds no $f" || return 1
     done
     grep -q '^/usr/share/icons/hicolor/.*/apps/pairlab-app.png$' "$work/files" || fail "the package holds no icon" || return 1
@@ -171,8 +172,32 @@ desktop_entry() {
 window() {
     mkdir -p "$work/home"
     (cd "$root" && HOME="$work/home" APP="$app" EXPECT_VERSION="$version" EXPECT_COMMIT="$commit" \
-        xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/installed.mjs) | tee "$work/window.log"
+        xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/installed.mjs) >"$work/window.log" 2>&1
+    # Indented: its steps count as this one step (scripts/test.sh counts `test result:` lines).
+    sed 's/^/    /' "$work/window.log"
     grep -q '^test result: ok\.' "$work/window.log"
+}
+
+# `pairlab serve` from the package serves the web UI it ships (and the API) on loopback.
+# $1: the library; the rest: how to run the installed pairlab.
+serves_the_ui() {
+    local lib=$1 log="$work/serve.log" url="" pid i ok=0
+    shift
+    "$@" --library "$lib" serve --port 0 >"$log" 2>&1 &
+    pid=$!
+    for i in $(seq 1 100); do
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    if [ -n "$url" ] && grep -q "UI from /usr/share/pairlab/ui" "$log" &&
+        curl -fsS "$url" | grep -q '<title>Pairlab</title>' &&
+        curl -fsS "${url}api/health" | grep -q "\"commit\":\"$commit\""; then
+        ok=1
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ "$ok" -eq 1 ] || { cat "$log"; fail "pairlab serve from the package does not serve its web UI at ${url:-(no address)}"; }
 }
 
 cli() {
@@ -183,7 +208,8 @@ cli() {
         tail -20 "$work/demo.log"
         return 1
     }
-    /usr/bin/pairlab --library "$work/lib" stats --json | grep -q '"pairs": *[1-9]' || fail "the installed CLI's demo indexed nothing"
+    /usr/bin/pairlab --library "$work/lib" stats --json | grep -q '"pairs": *[1-9]' || fail "the installed CLI's demo indexed nothing" || return 1
+    serves_the_ui "$work/lib" /usr/bin/pairlab
 }
 
 remove_package() {
@@ -253,7 +279,8 @@ clean_cli() {
         return 1
     }
     chroot "$clean" env HOME=/root pairlab --library /root/cli-lib stats --json | grep -q '"pairs": *[1-9]' ||
-        fail "the demo indexed nothing in the clean root"
+        fail "the demo indexed nothing in the clean root" || return 1
+    serves_the_ui /root/cli-lib chroot "$clean" env HOME=/root /usr/bin/pairlab
 }
 
 # The window, started from the clean root's desktop entry. Driving it needs a WebDriver
@@ -266,21 +293,22 @@ clean_window() {
     install -m 0755 "$(command -v tauri-driver)" "$clean/usr/local/bin/tauri-driver"
     (cd "$root" && CHROOT="$clean" HOME=/root APP="/usr/bin/$exec" SHOTS=package-clean \
         EXPECT_VERSION="$version" EXPECT_COMMIT="$commit" \
-        xvfb-run -a -s "-ac -screen 0 1440x900x24" node tests/e2e/installed.mjs) | tee "$work/clean-window.log"
+        xvfb-run -a -s "-ac -screen 0 1440x900x24" node tests/e2e/installed.mjs) >"$work/clean-window.log" 2>&1
+    sed 's/^/    /' "$work/clean-window.log"
     grep -q '^test result: ok\.' "$work/clean-window.log"
 }
 
 step build_the_package_from_this_checkout build
-step it_holds_both_programs_the_desktop_entry_and_the_icon_at_the_workspace_version contents
+step it_holds_both_programs_the_web_ui_the_desktop_entry_and_the_icon_at_the_workspace_version contents
 step every_library_its_programs_load_comes_from_a_declared_dependency libraries
 step it_installs_with_dpkg_and_apt install_package
 step its_desktop_entry_starts_the_installed_app desktop_entry
 step the_installed_app_opens_on_first_run_and_works_through_the_demo window
-step the_installed_cli_names_its_commit_and_runs_the_demo cli
+step the_installed_cli_names_its_commit_runs_the_demo_and_serves_the_web_ui cli
 step it_removes_cleanly remove_package
 step a_clean_debian_installs_it_with_apt_from_what_it_declares clean_install
 step the_clean_debian_has_no_rust_node_or_dev_packages clean_has_no_toolchain
-step there_the_cli_names_its_commit_and_runs_the_demo clean_cli
+step there_the_cli_names_its_commit_runs_the_demo_and_serves_the_web_ui clean_cli
 step there_the_window_opens_on_first_run_and_works_through_the_demo clean_window
 
 echo "test result: $([ "$failed" -eq 0 ] && echo ok || echo FAILED). $passed passed; $failed failed"
