@@ -55,3 +55,21 @@ export async function runningJob(kind: string): Promise<JobState | null> {
   const running = all.filter((j) => j.kind === kind && j.status === "running");
   return running.length ? running.reduce((a, b) => (b.id > a.id ? b : a)) : null;
 }
+
+/** A job's state the moment it is started, until its first event arrives. */
+export function startedJob(id: number, kind: string, stage = "starting"): JobState {
+  return { id, kind, status: "running", stage, position: 0, total: 0, message: null, cancel_requested: false, subject: null, result: null, error: null };
+}
+
+/**
+ * Asks the job `current()` shows to stop, and shows the answer through `set` unless the job's
+ * stream has moved on meanwhile (its end may be in already: never back to "running").
+ * Rejects as `api.cancelJob` does.
+ */
+export async function cancelShown(current: () => JobState | null, set: (s: JobState) => void): Promise<void> {
+  const job = current();
+  if (!job) return;
+  const answer = await api.cancelJob(job.id);
+  const now = current();
+  if (now?.id === answer.id && now.status === "running") set(answer);
+}
