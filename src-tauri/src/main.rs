@@ -9,9 +9,12 @@ use pairlab_core::Library;
 fn main() {
     pairlab_core::set_build_commit(env!("PAIRLAB_COMMIT"));
     let result = library_dir().map_err(|e| e.to_string()).and_then(|dir| {
-        // Open once first: creates or migrates the library, and fails early when it cannot.
-        Library::open(&dir)
-            .map_err(|e| format!("cannot open the library at {}: {e}", dir.display()))?;
+        // Open once first: creates or migrates the library. When it cannot, the window opens
+        // all the same and says why (each call answers the error): an app started from a
+        // desktop menu has no terminal to print to.
+        if let Err(e) = Library::open(&dir) {
+            eprintln!("error: cannot open the library at {}: {e}", dir.display());
+        }
         setup(tauri::Builder::default(), Shell::new(dir))
             .run(tauri::generate_context!())
             .map_err(|e| e.to_string())

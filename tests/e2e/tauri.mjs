@@ -26,10 +26,14 @@ async function wd(method, path, body) {
  * that starts tauri-driver (e.g. `["chroot", DIR, "/usr/local/bin/tauri-driver"]`).
  */
 export async function openWindow(app, env, shots, driverCmd = ["tauri-driver"]) {
+  // Its own process group: closing stops it and the WebKitWebDriver it started (which
+  // would otherwise keep port 4445, and this process's output, after it).
   const driver = spawn(driverCmd[0], [...driverCmd.slice(1), "--port", "4444"], {
     env,
     stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
   });
+  const exited = new Promise((r) => driver.once("exit", r));
   let session = "";
   const s = (path) => `/session/${session}${path}`;
   const w = {
@@ -62,7 +66,13 @@ export async function openWindow(app, env, shots, driverCmd = ["tauri-driver"]) 
     },
     async close() {
       if (session) await wd("DELETE", s("")).catch(() => {});
-      driver.kill();
+      session = "";
+      try {
+        process.kill(-driver.pid, "SIGTERM");
+      } catch {
+        // Gone already.
+      }
+      await Promise.race([exited, sleep(5000)]);
     },
   };
   try {

@@ -3,6 +3,7 @@
 // labels one class with a click and a key, reads the label back through the window's own
 // invoke transport and from the library file with the CLI, and saves a screenshot.
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Steps, assert, assertEq, demoLibrary, outDir, pairlabBin } from "./harness.mjs";
 import { openWindow, sleep } from "./tauri.mjs";
@@ -79,6 +80,20 @@ try {
   await steps.step("screenshot_of_the_window", async () => {
     await sleep(500);
     await w.screenshot("sample.png");
+  });
+
+  await steps.step("a_library_that_cannot_open_is_said_in_the_window", async () => {
+    // Started from a desktop menu there is no terminal: the window itself says what is wrong.
+    await w.close();
+    const bad = join(demo.dir, "a-file-not-a-folder");
+    writeFileSync(bad, "not a library");
+    w = await openWindow(app, { ...process.env, PAIRLAB_LIBRARY: bad }, shots);
+    await w.waitFor('[data-testid="toast-error"]');
+    const said = await w.run(
+      "return [...document.querySelectorAll('[data-testid=\"toast-error\"]')].map((t) => t.textContent).join(' | ');",
+    );
+    assert(said.includes(bad), `an error toast names the library: ${said}`);
+    await w.screenshot("library-error.png");
   });
 } finally {
   await w?.close();

@@ -357,6 +357,17 @@ impl Jobs {
             patients: args.patients()?,
             seed: 7,
         };
+        // Two at once would write the same folder.
+        if let Some(running) = self
+            .all()
+            .iter()
+            .find(|j| j.kind == "demo" && j.is_running())
+        {
+            return Err(Error::Conflict(format!(
+                "the demo is being written already (job {})",
+                running.id
+            )));
+        }
         self.start("demo", move |lib, job| {
             let done = tour::run(lib, &opts, job, &mut |step| job.message(&step.summary()))?;
             to_value(done)

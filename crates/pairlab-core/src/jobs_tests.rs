@@ -105,11 +105,16 @@ fn an_index_job_indexes_a_folder_and_refuses_relative_or_missing_ones() -> Resul
 }
 
 #[test]
-fn the_demo_job_writes_indexes_and_trains_in_the_library_and_refuses_a_silly_size() -> Result<()> {
+fn the_demo_job_writes_indexes_and_trains_in_the_library_one_at_a_time() -> Result<()> {
     let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let lib = tmp.path().join("lib");
     let jobs = Jobs::new(&lib);
     let started = jobs.start_demo(DemoArgs { patients: Some(4) })?;
+    // One at a time: a second would write the same folder.
+    assert!(matches!(
+        jobs.start_demo(DemoArgs { patients: Some(4) }),
+        Err(Error::Conflict(_))
+    ));
     let end = wait_end(&jobs, started.job);
     assert_eq!(end.status, JobStatus::Done, "{end:?}");
     assert_eq!(end.kind, "demo");
