@@ -203,7 +203,28 @@ impl Jobs {
         kind: &str,
         work: impl FnOnce(&mut Library, &Job) -> Result<Value> + Send + 'static,
     ) -> Result<JobStarted> {
+        self.launch(kind, false, work)
+    }
+
+    /// [`Jobs::start`]; with `alone`, refused while a job of the same kind runs (checked
+    /// under the lock that registers the new one).
+    fn launch(
+        &self,
+        kind: &str,
+        alone: bool,
+        work: impl FnOnce(&mut Library, &Job) -> Result<Value> + Send + 'static,
+    ) -> Result<JobStarted> {
         let mut inner = self.lock();
+        if alone
+            && let Some(id) = inner.jobs.iter().find_map(|(id, j)| {
+                let s = j.snapshot();
+                (s.kind == kind && s.is_running()).then_some(*id)
+            })
+        {
+            return Err(Error::Conflict(format!(
+                "a {kind} job is running already (job {id})"
+            )));
+        }
         let id = inner.last + 1;
         let job = Arc::new(Job {
             state: Mutex::new((
@@ -357,18 +378,8 @@ impl Jobs {
             patients: args.patients()?,
             seed: 7,
         };
-        // Two at once would write the same folder.
-        if let Some(running) = self
-            .all()
-            .iter()
-            .find(|j| j.kind == "demo" && j.is_running())
-        {
-            return Err(Error::Conflict(format!(
-                "the demo is being written already (job {})",
-                running.id
-            )));
-        }
-        self.start("demo", move |lib, job| {
+        // One at a time: two would write the same folder.
+        self.launch("demo", true, move |lib, job| {
             let done = tour::run(lib, &opts, job, &mut |step| job.message(&step.summary()))?;
             to_value(done)
         })
