@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The Debian package end to end, on this machine (CI runs it; it needs root and installs
-# and removes the package `pairlab`, so it refuses where that package is already
-# installed): builds it (scripts/package.sh); checks what it holds and that every shared
-# library its programs load comes from a package it depends on (so that a clean machine's
-# `apt` brings them); installs it (dpkg -i, then apt-get -f install); starts the program of
-# its desktop entry under Xvfb as a new user does (an empty home: the first-run screen, the
-# demo opened from there, About; tests/e2e/installed.mjs, screenshots in target/e2e/package);
-# runs the installed `pairlab demo` in a temporary folder and `pairlab serve` with the web UI
-# the package ships; removes the package and checks
-# that nothing of it is left (PAIRLAB_DEB=FILE checks a package built already). Then the same on a clean Debian 12 (debootstrap's minbase in a
-# folder: no Rust, no Node, no -dev packages): apt installs the package there from the
-# Debian mirror with only what it declares, and the CLI's demo and the window (first run,
-# the demo, About; screenshots in target/e2e/package-clean) run inside it.
+# The Debian package end to end (CI runs it; it needs root, and it installs and removes the
+# package `pairlab`, so it refuses where that package is installed already):
+# - builds it (scripts/package.sh; PAIRLAB_DEB=FILE checks one built already);
+# - checks what it holds, and that every shared library its programs load comes from a
+#   package it depends on (so that a clean machine's apt brings them all);
+# - installs it here (dpkg -i, then apt-get -f install); starts the program of its desktop
+#   entry under Xvfb as a new user does (an empty home: the first-run screen, the demo opened
+#   from there, About; tests/e2e/installed.mjs, screenshots in target/e2e/package); runs the
+#   installed `pairlab demo` in a temporary folder and `pairlab serve` with the web UI the
+#   package ships; removes it and checks that nothing of it is left;
+# - then the same on a clean Debian 12 (debootstrap's minbase in a folder: no Rust, no Node,
+#   no -dev packages), where apt installs it from the Debian mirror with only what it
+#   declares (screenshots in target/e2e/package-clean).
 # Prints `test result: ok|FAILED. N passed; M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
