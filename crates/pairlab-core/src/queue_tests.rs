@@ -4,10 +4,8 @@
 
 use std::collections::HashSet;
 
-use rusqlite::params;
-
 use super::*;
-use crate::embed::tests::{library, pairs};
+use crate::embed::tests::{library, pairs, split_s};
 use crate::labels::{self, SchemaDef};
 use crate::progress::Silent;
 use crate::runs::TrainOptions;
@@ -18,16 +16,8 @@ fn trained(n: u32) -> Result<(tempfile::TempDir, crate::library::Library, Vec<i6
         SchemaDef::from_toml("name = \"c\"\nkind = \"multi-class\"\nclasses = [\"a\", \"b\"]\n")?;
     labels::schema::upsert(lib.conn(), &def)?;
     let p: Vec<i64> = pairs(&lib)?.iter().map(|x| x.0).collect();
-    lib.conn().execute(
-        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
-        [],
-    )?;
-    let split = lib.conn().last_insert_rowid();
+    split_s(&lib, &p, |k| if k % 5 == 4 { "val" } else { "train" })?;
     for (k, pair) in p.iter().enumerate() {
-        lib.conn().execute(
-            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
-            params![split, pair, if k % 5 == 4 { "val" } else { "train" }],
-        )?;
         // A quarter labelled by hand; the rest is what the queue offers.
         if k % 4 == 0 {
             let class = if k % 8 == 0 { "a" } else { "b" };

@@ -73,3 +73,13 @@ export async function cancelShown(current: () => JobState | null, set: (s: JobSt
   const now = current();
   if (now?.id === answer.id && now.status === "running") set(answer);
 }
+
+/**
+ * Re-attaches a view to the newest running job of `kind` (one started before the view was
+ * left): `found` gets it unless `shown()` already shows a job. Errors are left to the next try.
+ */
+export function reattach(kind: string, shown: () => JobState | null, found: (j: JobState) => void): void {
+  runningJob(kind)
+    .then((j) => j && !shown() && found(j))
+    .catch(() => {});
+}

@@ -64,6 +64,26 @@ pub(crate) fn pairs(lib: &Library) -> Result<Vec<(i64, i64, i64)>> {
     Ok(rows)
 }
 
+/// A split `s` over `pairs`, the k-th pair in the part `part(k)`; answers its id (tests).
+pub(crate) fn split_s(
+    lib: &Library,
+    pairs: &[i64],
+    part: impl Fn(usize) -> &'static str,
+) -> Result<i64> {
+    lib.conn().execute(
+        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
+        [],
+    )?;
+    let split = lib.conn().last_insert_rowid();
+    for (k, pair) in pairs.iter().enumerate() {
+        lib.conn().execute(
+            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
+            params![split, pair, part(k)],
+        )?;
+    }
+    Ok(split)
+}
+
 fn put(lib: &Library, model: &ModelRecord, kind: &str, item: i64, v: &[f32]) -> Result<()> {
     lib.conn().execute(
         "INSERT OR REPLACE INTO embeddings (model_id, kind, item_id, vector) VALUES (?1, ?2, ?3, ?4)",

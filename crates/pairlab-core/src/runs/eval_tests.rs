@@ -3,7 +3,7 @@
 use rusqlite::params;
 
 use super::evaluate;
-use crate::embed::tests::{library, pairs};
+use crate::embed::tests::{library, pairs, split_s};
 use crate::embed::to_blob;
 use crate::error::Result;
 use crate::labels::{self, SchemaDef};
@@ -16,19 +16,8 @@ fn multi_label_metrics_use_val_thresholds_and_skip_uncertain_and_blank() -> Resu
         SchemaDef::from_toml("name = \"two\"\nkind = \"multi-label\"\nclasses = [\"A\", \"B\"]\n")?;
     let schema = labels::schema::upsert(lib.conn(), &def)?;
     let p: Vec<i64> = pairs(&lib)?.iter().map(|x| x.0).collect();
+    let split = split_s(&lib, &p, |k| if k < 4 { "val" } else { "test" })?;
     let conn = lib.conn();
-    conn.execute(
-        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
-        [],
-    )?;
-    let split: i64 = conn.query_row("SELECT id FROM splits WHERE name = 's'", [], |r| r.get(0))?;
-    for (k, pair) in p.iter().enumerate() {
-        let part = if k < 4 { "val" } else { "test" };
-        conn.execute(
-            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
-            params![split, pair, part],
-        )?;
-    }
     conn.execute(
         "INSERT INTO runs (schema_id, split_id, trainer, config, seed, fingerprint, classes, status)
          VALUES (?1, ?2, 'head', '{}', 0, 'x', '[\"A\",\"B\"]', 'done')",

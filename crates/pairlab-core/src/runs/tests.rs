@@ -6,7 +6,7 @@ use rusqlite::params;
 
 use super::{TrainOptions, Trainer, list, load_model, train};
 use crate::embed::from_blob;
-use crate::embed::tests::{library, pairs};
+use crate::embed::tests::{library, pairs, split_s};
 use crate::error::{Error, Result};
 use crate::labels::{self, SchemaDef};
 use crate::progress::Silent;
@@ -39,17 +39,8 @@ fn a_run_loads_through_its_trainer_and_an_unknown_trainer_is_listed_not_loaded()
         SchemaDef::from_toml("name = \"c\"\nkind = \"multi-class\"\nclasses = [\"a\", \"b\"]\n")?;
     let schema = labels::schema::upsert(lib.conn(), &def)?;
     let p: Vec<i64> = pairs(&lib)?.iter().map(|x| x.0).collect();
-    lib.conn().execute(
-        "INSERT INTO splits (name, strategy) VALUES ('s', 'random')",
-        [],
-    )?;
-    let split = lib.conn().last_insert_rowid();
+    let split = split_s(&lib, &p, |k| ["train", "train", "val", "test"][k % 4])?;
     for (k, pair) in p.iter().enumerate() {
-        let part = ["train", "train", "val", "test"][k % 4];
-        lib.conn().execute(
-            "INSERT INTO split_members (split_id, pair_id, part) VALUES (?1, ?2, ?3)",
-            params![split, pair, part],
-        )?;
         let class = if k % 2 == 0 { "a" } else { "b" };
         labels::set_human(lib.conn_mut(), *pair, "c", class, Some(1), "ann")?;
     }
