@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use pairlab_core::Library;
+use pairlab_core::labels::adjudication::Decision;
 use pairlab_core::labels::agreement::{AgreementReport, AssignOptions};
 
 /// Assign pairs to annotators: each pair to one in turn, a seeded fraction to two (double
@@ -47,24 +48,96 @@ pub fn assign(lib: &mut Library, cmd: AssignCommand) -> Result<()> {
 }
 
 /// Inter-annotator agreement of a schema: Cohen's kappa per class for each two annotators,
-/// Fleiss' kappa when there are more, and the pairs they labelled differently.
+/// Fleiss' kappa when there are more, and the pairs they labelled differently; `resolve`
+/// decides one.
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AgreementCommand {
+    #[command(subcommand)]
+    pub action: Option<AgreementAction>,
     #[arg(long, default_value = "chexpert")]
     pub schema: String,
     /// How many disagreements to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Only the disagreements no reviewer has decided yet.
+    #[arg(long)]
+    pub open: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum AgreementAction {
+    /// Decide a disagreement: the value becomes the pair's human label (not a rating of the
+    /// reviewer's: the annotators' kappa stays as it was). `pairlab label undo` takes the
+    /// label back; `--reopen` opens the disagreement again.
+    Resolve {
+        #[arg(long, default_value = "chexpert")]
+        schema: String,
+        #[arg(long)]
+        pair: i64,
+        /// The class (left out for a multi-class schema).
+        #[arg(long)]
+        class: Option<String>,
+        /// 1, 0 or -1; for a multi-class schema the class decided.
+        #[arg(long, required_unless_present = "reopen", conflicts_with = "reopen")]
+        value: Option<String>,
+        /// Open the disagreement again (the decision is forgotten, the label stays).
+        #[arg(long)]
+        reopen: bool,
+        /// Who decides (default: $USER).
+        #[arg(long)]
+        annotator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn kappa(k: Option<f64>) -> String {
     k.map_or_else(|| "-".into(), |k| format!("{k:.3}"))
 }
 
-pub fn agreement(lib: &Library, cmd: &AgreementCommand) -> Result<()> {
-    let r = lib.agreement(&cmd.schema, cmd.limit)?;
+pub fn agreement(lib: &mut Library, cmd: AgreementCommand) -> Result<()> {
+    if let Some(AgreementAction::Resolve {
+        schema,
+        pair,
+        class,
+        value,
+        reopen: _,
+        annotator,
+        json,
+    }) = cmd.action
+    {
+        let reviewer = annotator.unwrap_or_else(crate::labels::default_annotator);
+        let done = lib.resolve_disagreement(Decision {
+            schema: &schema,
+            pair,
+            class: class.as_deref(),
+            value: value.as_deref(),
+            reviewer: &reviewer,
+        })?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&done)?);
+        } else {
+            let what = format!(
+                "pair {pair}{}",
+                class.map(|c| format!(", {c}")).unwrap_or_default()
+            );
+            match &done.disagreement.resolution {
+                Some(r) => println!(
+                    "decided {what}: {} by {} ({} label change{})",
+                    r.value,
+                    r.reviewer,
+                    done.label_events,
+                    if done.label_events == 1 { "" } else { "s" }
+                ),
+                None => println!("{what}: open again"),
+            }
+        }
+        return Ok(());
+    }
+    let r = lib.agreement(&cmd.schema, cmd.limit, cmd.open)?;
     if cmd.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -111,15 +184,23 @@ fn print(r: &AgreementReport) {
             kappa(f.kappa)
         );
     }
-    println!("{} disagreements", r.total_disagreements);
+    println!(
+        "{} disagreements, {} open (pairlab agreement resolve --pair P --class C --value V)",
+        r.total_disagreements, r.open_disagreements
+    );
     for d in &r.disagreements {
         let says: Vec<String> = d
             .ratings
             .iter()
             .map(|x| format!("{} {}", x.annotator, x.value))
             .collect();
+        let decided = d
+            .resolution
+            .as_ref()
+            .map(|r| format!("  → {} (decided by {})", r.value, r.reviewer))
+            .unwrap_or_default();
         println!(
-            "  pair {:>7}  {:<28} {}",
+            "  pair {:>7}  {:<28} {}{decided}",
             d.pair_id,
             d.class.as_deref().unwrap_or(""),
             says.join(" · ")

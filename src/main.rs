@@ -337,7 +337,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Label(cmd) => labels::label(&mut open_library(cli.library)?, cmd)?,
         Command::Assign(cmd) => agreement::assign(&mut open_library(cli.library)?, cmd)?,
-        Command::Agreement(cmd) => agreement::agreement(&open_library(cli.library)?, &cmd)?,
+        Command::Agreement(cmd) => agreement::agreement(&mut open_library(cli.library)?, cmd)?,
         Command::Queue(cmd) => agreement::queue(&mut open_library(cli.library)?, cmd)?,
         Command::Map(cmd) => maps::map(&mut open_library(cli.library)?, cmd)?,
         Command::Schema(cmd) => labels::schema(&open_library(cli.library)?, cmd)?,

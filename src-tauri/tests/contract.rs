@@ -211,6 +211,29 @@ fn calls() -> Vec<(&'static str, Value)> {
             "queue_next",
             json!({"schema": "chexpert", "annotator": "dr-b", "by": "margin"}),
         ),
+        // Two annotators disagree on pair 3; a third person decides it.
+        (
+            "set_label",
+            json!({"pair": 3, "class": "Edema", "value": 1, "annotator": "dr-a"}),
+        ),
+        (
+            "set_label",
+            json!({"pair": 3, "class": "Edema", "value": 0, "annotator": "dr-b"}),
+        ),
+        ("agreement", json!({"schema": "chexpert", "open": true})),
+        (
+            "resolve_disagreement",
+            json!({"pair": 3, "class": "Edema", "value": "1", "annotator": "dr-c"}),
+        ),
+        ("agreement", json!({"schema": "chexpert", "open": true})),
+        (
+            "resolve_disagreement",
+            json!({"pair": 999_999, "class": "Edema", "value": "1", "annotator": "dr-c"}),
+        ),
+        (
+            "resolve_disagreement",
+            json!({"pair": 3, "class": "Edema", "value": "2", "annotator": "dr-c"}),
+        ),
     ]
 }
 
@@ -410,6 +433,45 @@ fn the_three_transports_answer_the_same_and_keep_the_contract() {
     );
     assert_eq!(
         a[k("start_label_issues", 0)],
+        Err(Refused("invalid".into()))
+    );
+    // A disagreement decided: the value becomes the label, the queue no longer lists it,
+    // and the reviewer is no annotator of the agreement.
+    let on_pair_3 = |r: &Value| {
+        r["disagreements"]
+            .as_array()
+            .expect("disagreements")
+            .iter()
+            .filter(|d| d["pair_id"] == json!(3))
+            .count()
+    };
+    let before = ok(k("agreement", 1));
+    assert_eq!(on_pair_3(&before), 1);
+    let decided = ok(k("resolve_disagreement", 0));
+    assert_eq!(decided["label_events"], json!(1));
+    assert_eq!(decided["disagreement"]["resolution"]["value"], json!("1"));
+    assert_eq!(
+        decided["disagreement"]["resolution"]["reviewer"],
+        json!("dr-c")
+    );
+    let after = ok(k("agreement", 2));
+    assert_eq!(on_pair_3(&after), 0);
+    assert_eq!(
+        after["open_disagreements"].as_u64(),
+        before["open_disagreements"].as_u64().map(|n| n - 1)
+    );
+    assert!(
+        !after["annotators"]
+            .as_array()
+            .expect("annotators")
+            .contains(&json!("dr-c"))
+    );
+    assert_eq!(
+        a[k("resolve_disagreement", 1)],
+        Err(Refused("not_found".into()))
+    );
+    assert_eq!(
+        a[k("resolve_disagreement", 2)],
         Err(Refused("invalid".into()))
     );
 }

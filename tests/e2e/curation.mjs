@@ -163,7 +163,53 @@ export async function assignAndAgreement(cx) {
   await page.waitForSelector('[data-testid="cell"]');
   const shown = await cellIds();
   for (const i of [4, 6]) assert(shown.includes(both[i]), `disagreement on pair ${both[i]} shown`);
+  await decideDisagreements(cx, both);
   // Back to the Library, where the next step works.
   await page.goto(`${server.url}#/library`);
   await page.waitForSelector('[data-testid="corpus-row"]');
+}
+
+/** The disagreements decided one by one in Sample: a label key on the class decides (the
+ * reviewer is no third annotator: the annotators and their kappa stay), an undo opens it
+ * again, a click takes one annotator's side, and `s` skips. */
+async function decideDisagreements(cx, both) {
+  const { page, server, api, shot } = cx;
+  const before = await api("/api/agreement?schema=chexpert&open=true");
+  const ours = before.disagreements.filter((d) => d.class === "Atelectasis" && [both[4], both[6]].includes(d.pair_id));
+  assertEq(ours.length, 2, "both disagreements are open");
+  const [first, second] = before.disagreements;
+  await page.goto(`${server.url}#/library`);
+  await page.selectOption('[data-testid="agreement-schema"]', "chexpert");
+  await page.click('[data-testid="agreement-decide"]');
+  const at = (d) => page.waitForSelector(`[data-testid="disagreement-banner"][data-pair="${d.pair_id}"][data-class="${d.class ?? ""}"]`);
+  await at(first);
+  await shot("sample-disagreement");
+  const human = async (d) => (await api(`/api/pairs/${d.pair_id}/labels?schema=chexpert`)).find((l) => l.class === d.class && l.source === "human")?.value ?? null;
+  const isOpen = async (d) => (await api("/api/agreement?schema=chexpert&open=true")).disagreements.some((x) => x.pair_id === d.pair_id && x.class === d.class);
+  const was = await human(first);
+  // p on the disputed class (the cursor is on it) decides "positive".
+  await page.keyboard.press("p");
+  await at(second);
+  assertEq(await human(first), 1, "the decision is the label");
+  assertEq(await isOpen(first), false, "a decided disagreement leaves the queue");
+  const now = await api("/api/agreement?schema=chexpert");
+  assertEq(now.annotators, before.annotators, "the reviewer is no annotator");
+  assertEq(now.cohen, before.cohen, "kappa is the annotators' alone");
+  // Undo: the label as it was, the disagreement open again, the queue back at it.
+  await page.keyboard.press("Control+z");
+  await at(first);
+  await page.waitForFunction(() => document.querySelector('[data-testid="disagreement-position"]')?.textContent.startsWith("1 of"));
+  assertEq(await human(first), was, "undo puts the label back");
+  assertEq(await isOpen(first), true, "undo opens it again");
+  // A click takes one annotator's side.
+  const side = first.ratings.find((r) => r.value === "0") ?? first.ratings[0];
+  await page.click(`[data-testid="disagreement-choose"][data-value="${side.value}"]`);
+  await at(second);
+  assertEq(await human(first), Number(side.value), "the side taken is the label");
+  assertEq(await isOpen(first), false);
+  // s skips: the second stays open.
+  await page.keyboard.press("s");
+  if (before.disagreements.length > 2) await at(before.disagreements[2]);
+  else await page.waitForSelector(".toast >> text=/Every open disagreement was decided or skipped/");
+  assertEq(await isOpen(second), true, "a skipped disagreement stays open");
 }

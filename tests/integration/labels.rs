@@ -229,3 +229,74 @@ fn users_are_added_listed_and_revoked() {
         .expect("runs");
     assert!(!again.status.success());
 }
+
+#[test]
+fn a_reviewer_decides_a_disagreement_from_the_command_line() {
+    let env = Env::new();
+    env.png("a.png", 1);
+    env.write("a.txt", "IMPRESSION: Edema.");
+    env.index(&[]);
+    env.run(&["label", "set", "1", "Edema", "1", "--annotator", "ann"]);
+    env.run(&["label", "set", "1", "Edema", "0", "--annotator", "bob"]);
+    let open = env.json(&["agreement", "--open", "--json"]);
+    assert_eq!(open["open_disagreements"], 1, "{open}");
+    let listed = env.run(&["agreement"]);
+    assert!(listed.contains("1 disagreements, 1 open"), "{listed}");
+    let done = env.json(&[
+        "agreement",
+        "resolve",
+        "--pair",
+        "1",
+        "--class",
+        "Edema",
+        "--value",
+        "1",
+        "--annotator",
+        "rev",
+        "--json",
+    ]);
+    assert_eq!(done["label_events"], 1, "{done}");
+    assert_eq!(done["disagreement"]["resolution"]["reviewer"], "rev");
+    let shown = env.json(&["label", "show", "1", "--json"]);
+    assert_eq!(shown["labels"][0]["value"], 1, "{shown}");
+    let after = env.json(&["agreement", "--open", "--json"]);
+    assert_eq!(after["open_disagreements"], 0, "{after}");
+    assert_eq!(after["disagreements"], serde_json::json!([]));
+    assert_eq!(after["annotators"], serde_json::json!(["ann", "bob"]));
+    let listed = env.run(&["agreement"]);
+    assert!(listed.contains("→ 1 (decided by rev)"), "{listed}");
+    // The label goes back with an undo; --reopen opens the disagreement again.
+    let undo = env.run(&["label", "undo", "--annotator", "rev"]);
+    assert!(undo.contains("Edema: 1 → 0"), "{undo}");
+    let reopened = env.run(&[
+        "agreement",
+        "resolve",
+        "--pair",
+        "1",
+        "--class",
+        "Edema",
+        "--reopen",
+    ]);
+    assert!(reopened.contains("open again"), "{reopened}");
+    // Refused, with the reason: a value that is no decision, and no value at all.
+    let bad = env
+        .command(&[
+            "agreement",
+            "resolve",
+            "--pair",
+            "1",
+            "--class",
+            "Edema",
+            "--value",
+            "7",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected 1, 0, -1"));
+    let none = env
+        .command(&["agreement", "resolve", "--pair", "1", "--class", "Edema"])
+        .output()
+        .expect("runs");
+    assert!(!none.status.success());
+}

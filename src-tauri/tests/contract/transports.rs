@@ -156,7 +156,12 @@ pub fn normalise(v: Answer) -> Answer {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(m) => {
-                m.retain(|k, _| !matches!(k.as_str(), "time" | "created_at" | "indexed_at"));
+                m.retain(|k, _| {
+                    !matches!(
+                        k.as_str(),
+                        "time" | "created_at" | "indexed_at" | "decided_at"
+                    )
+                });
                 m.values_mut().for_each(strip);
             }
             Value::Array(a) => a.iter_mut().for_each(strip),

@@ -30,7 +30,10 @@ export const api = {
   startImportLabels: (opts: ImportOptions) => call("start_import_labels", { ...opts }),
   labelImports: () => call("label_imports"),
   assign: (opts: AssignOptions) => call("assign", { ...opts }),
-  agreement: (schema?: string, limit?: number) => call("agreement", { schema, limit }),
+  agreement: (schema?: string, limit?: number, open?: boolean) => call("agreement", { schema, limit, open }),
+  /** A reviewer decides a disagreement (`value` null: open it again). */
+  resolveDisagreement: (schema: string, pair: number, cls: string | null, value: string | null, annotator: string) =>
+    call("resolve_disagreement", { schema, pair, class: cls ?? undefined, value: value ?? undefined, annotator }),
   queueNext: (schema: string, annotator: string) => call("queue_next", { schema, annotator }),
   startMap: (opts: MapOptions) => call("start_map", { ...opts }),
   maps: () => call("maps"),

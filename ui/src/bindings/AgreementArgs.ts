@@ -3,4 +3,8 @@
 /**
  * Agreement of a schema's annotators, with at most `limit` disagreements (500 unless told).
  */
-export type AgreementArgs = { schema?: string, limit?: number, };
+export type AgreementArgs = { schema?: string, limit?: number, 
+/**
+ * Only the disagreements no reviewer has decided (the review queue).
+ */
+open?: boolean, };

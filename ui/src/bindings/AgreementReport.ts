@@ -13,6 +13,11 @@ annotators: Array<string>, cohen: Array<CohenRow>,
  */
 fleiss: Array<FleissRow>, 
 /**
- * Pairs (and classes) that annotators labelled differently, by pair (at most `limit`).
+ * Pairs (and classes) that annotators labelled differently, by pair (at most `limit`;
+ * only the open ones when asked).
  */
-disagreements: Array<Disagreement>, total_disagreements: number, };
+disagreements: Array<Disagreement>, total_disagreements: number, 
+/**
+ * Of those, the ones no reviewer has decided since their last rating.
+ */
+open_disagreements: number, };

@@ -15,4 +15,9 @@ ref_event: number | null, time: string,
 /**
  * The label import the change belongs to (undone and redone as one step).
  */
-import_id: number | null, };
+import_id: number | null, 
+/**
+ * A reviewer's decision on a disagreement between annotators (not their own rating;
+ * its undo and redo carry the mark).
+ */
+adjudication: boolean, };

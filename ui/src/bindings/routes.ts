@@ -2,6 +2,7 @@
 // do not edit. Regenerate: PAIRLAB_UPDATE_BINDINGS=1 cargo test --workspace bindings
 
 import type { AddModelArgs } from "./AddModelArgs";
+import type { Adjudicated } from "./Adjudicated";
 import type { AgreementArgs } from "./AgreementArgs";
 import type { AgreementReport } from "./AgreementReport";
 import type { AnnotatorArgs } from "./AnnotatorArgs";
@@ -48,6 +49,7 @@ import type { PairPrediction } from "./PairPrediction";
 import type { PairRow } from "./PairRow";
 import type { PartArgs } from "./PartArgs";
 import type { PrelabelArgs } from "./PrelabelArgs";
+import type { ResolveDisagreementArgs } from "./ResolveDisagreementArgs";
 import type { ResolveIssueArgs } from "./ResolveIssueArgs";
 import type { Resolved } from "./Resolved";
 import type { ReviewStatus } from "./ReviewStatus";
@@ -115,6 +117,7 @@ export const ROUTES = {
   start_import_labels: { method: "POST", path: "/api/labels/imports", kind: "json" },
   assign: { method: "POST", path: "/api/assignments", kind: "json" },
   agreement: { method: "GET", path: "/api/agreement", kind: "json" },
+  resolve_disagreement: { method: "POST", path: "/api/agreement/resolve", kind: "json" },
   queue_next: { method: "POST", path: "/api/queue/next", kind: "json" },
   start_map: { method: "POST", path: "/api/maps", kind: "json" },
   maps: { method: "GET", path: "/api/maps", kind: "json" },
@@ -182,6 +185,7 @@ export interface Calls {
   start_import_labels: { args: ImportOptions; answer: JobStarted };
   assign: { args: AssignOptions; answer: AssignSummary };
   agreement: { args: AgreementArgs; answer: AgreementReport };
+  resolve_disagreement: { args: ResolveDisagreementArgs; answer: Adjudicated };
   queue_next: { args: NextArgs; answer: NextPair | null };
   start_map: { args: MapOptions; answer: JobStarted };
   maps: { args: Record<string, never>; answer: Array<MapSummary> };

@@ -76,7 +76,7 @@ export const KEYMAP: Binding[] = [
   { scope: "sample", action: "labelNext", keys: ["l"], description: "Label next: the unlabelled pair the latest run is least sure of (then j follows that queue)" },
   { scope: "sample", action: "issueAccept", keys: ["y"], description: "Review queue: accept the suggested label" },
   { scope: "sample", action: "issueKeep", keys: ["x"], description: "Review queue: keep the given label" },
-  { scope: "sample", action: "issueSkip", keys: ["s"], description: "Review queue: skip to the next likely error" },
+  { scope: "sample", action: "issueSkip", keys: ["s"], description: "Review queue: skip to the next likely error (or disagreement)" },
 ];
 
 /**

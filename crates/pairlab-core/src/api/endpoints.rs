@@ -13,8 +13,8 @@
 
 use super::endpoint::{Call, Endpoint, Visit, call_json, required_id};
 use super::library_args::{
-    AddModelArgs, AgreementArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs, ResolveIssueArgs,
-    SplitArgs, TagPairsArgs, Tagged,
+    AddModelArgs, AgreementArgs, IssueListArgs, LabelIssueArgs, PrelabelArgs,
+    ResolveDisagreementArgs, ResolveIssueArgs, SplitArgs, TagPairsArgs, Tagged,
 };
 use super::requests::*;
 use super::routes::{Kind, Route};
@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::export::ExportOptions;
 use crate::jobs::JobState;
 use crate::label_issues::{LabelIssueReport, Resolved};
+use crate::labels::adjudication::Adjudicated;
 use crate::labels::agreement::{AgreementReport, AssignOptions, AssignSummary};
 use crate::labels::import::{ImportOptions, ImportRecord, ImportSource, ImportUndone};
 use crate::labels::{CurrentLabel, LabelEvent, Schema};
@@ -250,7 +251,15 @@ macro_rules! for_each_endpoint {
                 /// Inter-annotator agreement: Cohen's kappa per class for each two
                 /// annotators, Fleiss' kappa with more, and the disagreements.
                 agreement { GET "/agreement" any (cx, a: AgreementArgs) -> AgreementReport {
-                    cx.library()?.agreement(&a.schema, a.limit.unwrap_or(500))
+                    cx.library()?.agreement(&a.schema, a.limit.unwrap_or(500), a.open)
+                } }
+                /// A reviewer decides a disagreement between annotators: the value becomes
+                /// the shared human label (not a rating of the reviewer's), or, without a
+                /// value, the disagreement opens again; it as it now stands and the label
+                /// changes written (what an undo takes back).
+                resolve_disagreement { POST "/agreement/resolve" Reviewer (cx, a: ResolveDisagreementArgs) -> Adjudicated {
+                    let who = cx.annotator(a.annotator.clone());
+                    cx.library()?.resolve_disagreement(a.decision(&who))
                 } }
                 /// The pair to label next: unlabelled, one the latest run is unsure of, spread
                 /// out, never one served to another annotator in the last 15 minutes

@@ -48,13 +48,23 @@ impl Library {
         labels::agreement::assign(self.conn_mut(), opts)
     }
 
-    /// Inter-annotator agreement of a schema, with at most `limit` disagreements.
+    /// Inter-annotator agreement of a schema, with at most `limit` disagreements (only the
+    /// open ones with `open_only`).
     pub fn agreement(
         &self,
         schema: &str,
         limit: usize,
+        open_only: bool,
     ) -> Result<labels::agreement::AgreementReport> {
-        labels::agreement::agreement(self.conn(), schema, limit)
+        labels::agreement::agreement(self.conn(), schema, limit, open_only)
+    }
+
+    /// A reviewer's decision on a disagreement (see `labels::adjudication::resolve`).
+    pub fn resolve_disagreement(
+        &mut self,
+        decision: labels::adjudication::Decision,
+    ) -> Result<labels::adjudication::Adjudicated> {
+        labels::adjudication::resolve(self.conn_mut(), decision)
     }
 
     /// Serves the next pair to label (see `queue::next`); None when the queue is empty.

@@ -258,6 +258,45 @@ pub struct AgreementArgs {
     #[serde(default)]
     #[ts(optional)]
     pub limit: Option<usize>,
+    /// Only the disagreements no reviewer has decided (the review queue).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub open: bool,
+}
+
+/// A reviewer's decision on a disagreement between annotators: `value` ("1", "0", "-1";
+/// for a multi-class schema the class) becomes the shared label; without it the
+/// disagreement opens again (the review queue's undo).
+#[derive(Clone, Debug, Deserialize, Serialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveDisagreementArgs {
+    #[serde(default = "chexpert")]
+    #[ts(optional, as = "Option<String>")]
+    pub schema: String,
+    pub pair: i64,
+    /// The class (left out for a multi-class schema).
+    #[serde(default)]
+    #[ts(optional)]
+    pub class: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub value: Option<String>,
+    /// Who decides (the signed-in user on a server with accounts).
+    #[serde(default)]
+    #[ts(optional, as = "Option<String>")]
+    pub annotator: String,
+}
+
+impl ResolveDisagreementArgs {
+    pub fn decision<'a>(&'a self, reviewer: &'a str) -> crate::labels::adjudication::Decision<'a> {
+        crate::labels::adjudication::Decision {
+            schema: &self.schema,
+            pair: self.pair,
+            class: self.class.as_deref(),
+            value: self.value.as_deref(),
+            reviewer,
+        }
+    }
 }
 
 fn chexpert() -> String {

@@ -165,6 +165,18 @@ pub struct Disagreement {
     pub pair_id: i64,
     pub class: Option<String>,
     pub ratings: Vec<Rating>,
+    /// A reviewer's decision, when one was made after the last rating (see
+    /// `adjudication::resolve`); None while the disagreement is open.
+    pub resolution: Option<Resolution>,
+}
+
+/// What a reviewer decided on a disagreement: the value that became the shared label.
+#[derive(Clone, Debug, Serialize, PartialEq, TS)]
+pub struct Resolution {
+    /// "1", "0" or "-1"; for a multi-class schema the class decided.
+    pub value: String,
+    pub reviewer: String,
+    pub decided_at: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, TS)]
@@ -175,21 +187,31 @@ pub struct AgreementReport {
     pub cohen: Vec<CohenRow>,
     /// With three or more annotators.
     pub fleiss: Vec<FleissRow>,
-    /// Pairs (and classes) that annotators labelled differently, by pair (at most `limit`).
+    /// Pairs (and classes) that annotators labelled differently, by pair (at most `limit`;
+    /// only the open ones when asked).
     pub disagreements: Vec<Disagreement>,
     pub total_disagreements: u64,
+    /// Of those, the ones no reviewer has decided since their last rating.
+    pub open_disagreements: u64,
 }
 
 /// Ratings per class (None: the multi-class label) per pair per annotator.
 type Ratings = BTreeMap<Option<String>, BTreeMap<i64, BTreeMap<String, String>>>;
 
-fn ratings(conn: &Connection, schema_id: i64, multi_class: bool) -> Result<Ratings> {
+/// Every rating of a schema, or of one pair's.
+fn ratings(
+    conn: &Connection,
+    schema_id: i64,
+    multi_class: bool,
+    pair: Option<i64>,
+) -> Result<Ratings> {
     let mut out: Ratings = BTreeMap::new();
     let mut stmt = conn.prepare(
         "SELECT pair_id, class, annotator, value FROM annotator_labels
-         WHERE schema_id = ?1 AND value IS NOT NULL ORDER BY pair_id, class, annotator",
+         WHERE schema_id = ?1 AND value IS NOT NULL AND (?2 IS NULL OR pair_id = ?2)
+         ORDER BY pair_id, class, annotator",
     )?;
-    let rows = stmt.query_map([schema_id], |r| {
+    let rows = stmt.query_map(params![schema_id, pair], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
@@ -218,10 +240,93 @@ fn ratings(conn: &Connection, schema_id: i64, multi_class: bool) -> Result<Ratin
     Ok(out)
 }
 
-/// Agreement of the annotators of a schema; at most `limit` disagreements listed.
-pub fn agreement(conn: &Connection, schema: &str, limit: usize) -> Result<AgreementReport> {
+/// Reviewers' decisions still standing (none of their ratings changed or given again
+/// since) of a schema, or of one pair, by (class, pair); the class None for multi-class.
+type Resolutions = BTreeMap<(Option<String>, i64), Resolution>;
+
+fn resolutions(conn: &Connection, schema_id: i64, pair: Option<i64>) -> Result<Resolutions> {
+    let mut stmt = conn.prepare(
+        "SELECT r.pair_id, r.class, r.value, r.reviewer, r.decided_at FROM disagreement_resolutions r
+         WHERE r.schema_id = ?1 AND (?2 IS NULL OR r.pair_id = ?2)
+           AND NOT EXISTS (SELECT 1 FROM annotator_labels a
+                           WHERE a.schema_id = r.schema_id AND a.pair_id = r.pair_id
+                             AND (r.class = '' OR a.class = r.class) AND a.updated_at > r.decided_at)",
+    )?;
+    let rows = stmt.query_map(params![schema_id, pair], |r| {
+        let class: String = r.get(1)?;
+        Ok((
+            (Some(class).filter(|c| !c.is_empty()), r.get::<_, i64>(0)?),
+            Resolution {
+                value: r.get(2)?,
+                reviewer: r.get(3)?,
+                decided_at: r.get(4)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The pairs (and classes) whose annotators gave different values, by pair then class,
+/// with the decision standing on each.
+fn disagreements(all: &Ratings, decided: &Resolutions) -> Vec<Disagreement> {
+    let mut out: Vec<Disagreement> = all
+        .iter()
+        .flat_map(|(class, pairs)| {
+            pairs
+                .iter()
+                .filter(|(_, r)| {
+                    let mut v = r.values();
+                    let first = v.next();
+                    r.len() > 1 && v.any(|x| Some(x) != first)
+                })
+                .map(move |(pair, r)| Disagreement {
+                    pair_id: *pair,
+                    class: class.clone(),
+                    ratings: r
+                        .iter()
+                        .map(|(annotator, value)| Rating {
+                            annotator: annotator.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    resolution: decided.get(&(class.clone(), *pair)).cloned(),
+                })
+        })
+        .collect();
+    out.sort_by(|a, b| a.pair_id.cmp(&b.pair_id).then(a.class.cmp(&b.class)));
+    out
+}
+
+/// The disagreement on one pair's class (multi-class: `class` None), if its annotators
+/// disagree.
+pub(crate) fn disagreement(
+    conn: &Connection,
+    schema: &super::Schema,
+    pair: i64,
+    class: Option<&str>,
+) -> Result<Option<Disagreement>> {
+    let all = ratings(
+        conn,
+        schema.id,
+        schema.kind == SchemaKind::MultiClass,
+        Some(pair),
+    )?;
+    let decided = resolutions(conn, schema.id, Some(pair))?;
+    Ok(disagreements(&all, &decided)
+        .into_iter()
+        .find(|d| d.class.as_deref() == class))
+}
+
+/// Agreement of the annotators of a schema; at most `limit` disagreements listed, only
+/// the open ones with `open_only`.
+pub fn agreement(
+    conn: &Connection,
+    schema: &str,
+    limit: usize,
+    open_only: bool,
+) -> Result<AgreementReport> {
     let s = super::schema::get(conn, schema)?;
-    let all = ratings(conn, s.id, s.kind == SchemaKind::MultiClass)?;
+    let all = ratings(conn, s.id, s.kind == SchemaKind::MultiClass, None)?;
     let mut annotators: Vec<String> = all
         .values()
         .flat_map(|pairs| pairs.values().flat_map(|r| r.keys().cloned()))
@@ -235,6 +340,7 @@ pub fn agreement(conn: &Connection, schema: &str, limit: usize) -> Result<Agreem
         fleiss: Vec::new(),
         disagreements: Vec::new(),
         total_disagreements: 0,
+        open_disagreements: 0,
     };
     for (class, pairs) in &all {
         for (i, a) in annotators.iter().enumerate() {
@@ -280,35 +386,13 @@ pub fn agreement(conn: &Connection, schema: &str, limit: usize) -> Result<Agreem
             });
         }
     }
-    let mut differ: Vec<(i64, &Option<String>, &BTreeMap<String, String>)> = all
-        .iter()
-        .flat_map(|(class, pairs)| {
-            pairs
-                .iter()
-                .filter(|(_, r)| {
-                    let mut v = r.values();
-                    let first = v.next();
-                    r.len() > 1 && v.any(|x| Some(x) != first)
-                })
-                .map(move |(pair, r)| (*pair, class, r))
-        })
-        .collect();
-    differ.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    let differ = disagreements(&all, &resolutions(conn, s.id, None)?);
     report.total_disagreements = differ.len() as u64;
+    report.open_disagreements = differ.iter().filter(|d| d.resolution.is_none()).count() as u64;
     report.disagreements = differ
         .into_iter()
+        .filter(|d| !open_only || d.resolution.is_none())
         .take(limit)
-        .map(|(pair_id, class, r)| Disagreement {
-            pair_id,
-            class: class.clone(),
-            ratings: r
-                .iter()
-                .map(|(annotator, value)| Rating {
-                    annotator: annotator.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-        })
         .collect();
     Ok(report)
 }

@@ -32,7 +32,7 @@ fn annotators_own_labels_give_cohen_fleiss_and_the_disagreements() -> Result<()>
     labels::set_human(lib.conn_mut(), p[0], "f", "b", Some(1), "x")?;
     labels::set_human(lib.conn_mut(), p[0], "f", "b", None, "x")?;
 
-    let r = agreement(lib.conn(), "f", 100)?;
+    let r = agreement(lib.conn(), "f", 100, false)?;
     assert_eq!(r.annotators, ["x", "y", "z"]);
     let row = |a: &str, b: &str| {
         r.cohen
@@ -77,7 +77,7 @@ fn annotators_own_labels_give_cohen_fleiss_and_the_disagreements() -> Result<()>
     let got: Vec<i64> = r.disagreements.iter().map(|d| d.pair_id).collect();
     assert_eq!(got, want);
     assert_eq!(r.total_disagreements, want.len() as u64);
-    assert_eq!(agreement(lib.conn(), "f", 1)?.disagreements.len(), 1);
+    assert_eq!(agreement(lib.conn(), "f", 1, false)?.disagreements.len(), 1);
     Ok(())
 }
 

@@ -41,6 +41,9 @@ pub struct LabelEvent {
     pub time: String,
     /// The label import the change belongs to (undone and redone as one step).
     pub import_id: Option<i64>,
+    /// A reviewer's decision on a disagreement between annotators (not their own rating;
+    /// its undo and redo carry the mark).
+    pub adjudication: bool,
 }
 
 /// The value a class has now, and where it comes from.
@@ -96,6 +99,8 @@ pub(crate) struct Change<'a> {
     pub(crate) ref_event: Option<i64>,
     /// The label import it belongs to.
     pub(crate) batch: Option<i64>,
+    /// A reviewer's decision between annotators: not the reviewer's own rating.
+    pub(crate) adjudication: bool,
 }
 
 pub(crate) fn stored(conn: &Connection, key: LabelKey) -> Result<Option<i8>> {
@@ -148,17 +153,19 @@ pub(crate) fn record(conn: &Connection, key: LabelKey, change: Change) -> Result
         kind,
         ref_event,
         batch,
+        adjudication,
     } = change;
     let id = conn
         .prepare_cached(
-            "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event, import_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+            "INSERT INTO label_events (pair_id, schema_id, class, source, annotator, old_value, new_value, kind, ref_event, import_id, adjudication)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
         )?
         .query_row(
-            params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event, batch],
+            params![key.pair, key.schema, key.class, key.source, annotator, old, new, kind, ref_event, batch, adjudication],
             |r| r.get(0),
         )?;
     if key.source == HUMAN
+        && !adjudication
         && let Some(who) = annotator
     {
         own_label(conn, key, who, new)?;
@@ -210,6 +217,32 @@ pub fn set_human(
     value: Option<i8>,
     annotator: &str,
 ) -> Result<Option<LabelEvent>> {
+    set_person(conn, pair, schema, class, value, annotator, false)
+}
+
+/// A reviewer's decision between annotators written as the shared human label: recorded
+/// like `set_human`, but marked as an adjudication and not kept as the reviewer's own
+/// rating (see `agreement::resolve`).
+pub(crate) fn adjudicate(
+    conn: &mut Connection,
+    pair: i64,
+    schema: &str,
+    class: &str,
+    value: Option<i8>,
+    reviewer: &str,
+) -> Result<Option<LabelEvent>> {
+    set_person(conn, pair, schema, class, value, reviewer, true)
+}
+
+fn set_person(
+    conn: &mut Connection,
+    pair: i64,
+    schema: &str,
+    class: &str,
+    value: Option<i8>,
+    annotator: &str,
+    adjudication: bool,
+) -> Result<Option<LabelEvent>> {
     check_annotator(annotator)?;
     if let Some(v) = value.filter(|v| !(-1..=1).contains(v)) {
         return Err(Error::field(
@@ -224,7 +257,9 @@ pub fn set_human(
     let old = stored(&tx, key)?;
     if old == value {
         // Nothing changes, but this annotator gave the value too.
-        own_label(&tx, key, annotator, value)?;
+        if !adjudication {
+            own_label(&tx, key, annotator, value)?;
+        }
         tx.commit()?;
         return Ok(None);
     }
@@ -244,6 +279,7 @@ pub fn set_human(
         kind: "set",
         ref_event: None,
         batch: None,
+        adjudication,
     };
     let id = record(&tx, key, change)?;
     let ev = event(&tx, id)?;
@@ -351,6 +387,7 @@ pub fn set_machine(
             kind: "set",
             ref_event: None,
             batch: None,
+            adjudication: false,
         };
         record(conn, key, change)?;
     }
@@ -445,13 +482,14 @@ pub(crate) fn apply_reverse(
         kind,
         ref_event: Some(ev.id),
         batch,
+        adjudication: ev.adjudication,
     };
     record(conn, key, change)
 }
 
 const EVENT_SQL: &str =
     "SELECT e.id, e.pair_id, s.name, e.class, e.source, e.annotator, e.old_value,
-        e.new_value, e.kind, e.ref_event, e.created_at, e.import_id
+        e.new_value, e.kind, e.ref_event, e.created_at, e.import_id, e.adjudication
      FROM label_events e JOIN schemas s ON s.id = e.schema_id";
 
 fn row_event(r: &rusqlite::Row) -> rusqlite::Result<LabelEvent> {
@@ -468,6 +506,7 @@ fn row_event(r: &rusqlite::Row) -> rusqlite::Result<LabelEvent> {
         ref_event: r.get(9)?,
         time: r.get(10)?,
         import_id: r.get(11)?,
+        adjudication: r.get(12)?,
     })
 }
 
@@ -535,6 +574,7 @@ pub fn newest_event(conn: &Connection) -> Result<i64> {
     )
 }
 
+pub mod adjudication;
 pub mod agreement;
 mod review;
 pub(crate) use best::{BEST_FIRST, OneSource, pair_values_without};

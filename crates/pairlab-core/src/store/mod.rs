@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0022_label_issues.sql"),
     include_str!("migrations/0023_agreement.sql"),
     include_str!("migrations/0024_maps.sql"),
+    include_str!("migrations/0025_adjudication.sql"),
 ];
 
 /// The schema version this build writes.

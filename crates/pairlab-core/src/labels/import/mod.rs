@@ -349,6 +349,7 @@ impl Writer<'_> {
             kind: "set",
             ref_event: None,
             batch: Some(self.batch),
+            adjudication: false,
         };
         record(conn, key, change)?;
         Ok(true)
