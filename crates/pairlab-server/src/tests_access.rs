@@ -298,6 +298,22 @@ async fn user_accounts_gate_calls_by_role_and_name_the_annotator() {
     );
     let (status, v) = send(as_user(&rev, post("/api/review", &review("accepted")))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    // Deciding a disagreement is a reviewer's, and names the token's user.
+    for (value, who) in [(1, "x"), (0, "y")] {
+        let label = json!({"pair": 2, "class": "Edema", "value": value, "annotator": "z"});
+        let (status, v) = send(as_user(
+            if who == "x" { &ann } else { &adm },
+            post("/api/labels", &label),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let decide = json!({"pair": 2, "class": "Edema", "value": "1", "annotator": "mallory"});
+    let (status, v) = send(as_user(&ann, post("/api/agreement/resolve", &decide))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let (status, v) = send(as_user(&rev, post("/api/agreement/resolve", &decide))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["disagreement"]["resolution"]["reviewer"], "rev", "{v}");
     // Indexing, training and cancelling are an admin's.
     let corpus = json!({"root": fx.lib.to_string_lossy()});
     for token in [&ann, &rev] {
