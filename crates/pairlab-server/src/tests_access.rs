@@ -299,13 +299,10 @@ async fn user_accounts_gate_calls_by_role_and_name_the_annotator() {
     let (status, v) = send(as_user(&rev, post("/api/review", &review("accepted")))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     // Deciding a disagreement is a reviewer's, and names the token's user.
-    for (value, who) in [(1, "x"), (0, "y")] {
+    // (Two annotators disagree on pair 2: ann and adm.)
+    for (value, token) in [(1, &ann), (0, &adm)] {
         let label = json!({"pair": 2, "class": "Edema", "value": value, "annotator": "z"});
-        let (status, v) = send(as_user(
-            if who == "x" { &ann } else { &adm },
-            post("/api/labels", &label),
-        ))
-        .await;
+        let (status, v) = send(as_user(token, post("/api/labels", &label))).await;
         assert_eq!(status, StatusCode::OK, "{v}");
     }
     let decide = json!({"pair": 2, "class": "Edema", "value": "1", "annotator": "mallory"});
