@@ -9,7 +9,9 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::agreement::{self, Disagreement};
-use super::{HUMAN, Schema, SchemaKind, adjudicate, check_annotator, parse_value, schema};
+use super::{
+    HUMAN, Schema, SchemaKind, adjudicate, check_annotator, parse_value, schema, unknown_class,
+};
 use crate::error::{Error, Result};
 
 /// A decision made (or taken back): the disagreement as it now stands, and how many label
@@ -65,14 +67,7 @@ pub fn resolve(conn: &mut Connection, d: Decision) -> Result<Adjudicated> {
         }
         None => {
             if !s.classes.iter().any(|c| c == value) {
-                return Err(Error::field(
-                    "value",
-                    format!(
-                        "{value:?} is not a class of schema {} (classes: {})",
-                        s.name,
-                        s.classes.join(", ")
-                    ),
-                ));
+                return Err(unknown_class(&s, "value", value));
             }
             let given: Option<String> = conn
                 .query_row(
@@ -121,14 +116,7 @@ fn class_key<'a>(s: &Schema, class: Option<&'a str>) -> Result<&'a str> {
             format!("name the class of schema {} to decide", s.name),
         )),
         (SchemaKind::MultiLabel, Some(c)) if s.classes.iter().any(|x| x == c) => Ok(c),
-        (SchemaKind::MultiLabel, Some(c)) => Err(Error::field(
-            "class",
-            format!(
-                "{c:?} is not a class of schema {} (classes: {})",
-                s.name,
-                s.classes.join(", ")
-            ),
-        )),
+        (SchemaKind::MultiLabel, Some(c)) => Err(unknown_class(s, "class", c)),
     }
 }
 

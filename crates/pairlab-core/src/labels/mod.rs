@@ -185,6 +185,18 @@ fn own_label(conn: &Connection, key: LabelKey, annotator: &str, value: Option<i8
     Ok(())
 }
 
+/// The error for a name that is not a class of `schema`, given as `field`.
+pub(crate) fn unknown_class(schema: &Schema, field: &str, class: &str) -> Error {
+    Error::field(
+        field,
+        format!(
+            "{class:?} is not a class of schema {} (classes: {})",
+            schema.name,
+            schema.classes.join(", ")
+        ),
+    )
+}
+
 fn check_target(conn: &Connection, pair: i64, schema: &Schema, class: &str) -> Result<()> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM pairs WHERE id = ?1)",
@@ -195,14 +207,7 @@ fn check_target(conn: &Connection, pair: i64, schema: &Schema, class: &str) -> R
         return Err(Error::NotFound(format!("pair {pair}")));
     }
     if !schema.classes.iter().any(|c| c == class) {
-        return Err(Error::field(
-            "class",
-            format!(
-                "{class:?} is not a class of schema {} (classes: {})",
-                schema.name,
-                schema.classes.join(", ")
-            ),
-        ));
+        return Err(unknown_class(schema, "class", class));
     }
     Ok(())
 }
