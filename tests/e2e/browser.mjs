@@ -626,6 +626,10 @@ try {
     }
     // Import: an uploaded CSV with a matched, an unmatched and a malformed row.
     const target = (await api("/api/pairs?limit=1&after=40"))[0].id;
+    // What the pair's Fracture from the source "import" is before (the corpus may carry one).
+    const fracture = async () => (await api(`/api/pairs/${target}/labels?schema=chexpert`))
+      .filter((l) => l.class === "Fracture" && l.source === "import").map((l) => l.value);
+    const before = await fracture();
     await page.setInputFiles('[data-testid="import-upload"]', {
       name: "labels.csv", mimeType: "text/csv",
       buffer: Buffer.from(`pair_id,Fracture\n${target},1\n999999,1\n${target + 1},7\n`),
@@ -640,12 +644,12 @@ try {
     assertEq(imported.map((e) => [e.class, e.source, e.new_value]), [["Fracture", "import", 1]], "the import's change");
     await shot("library-export-import");
     await page.click('[data-testid="import-undo"]');
-    await page.waitForFunction(async (p) => {
+    // The undo of this import's own change (not of an earlier import of the pair's).
+    await page.waitForFunction(async ([p, ref]) => {
       const h = await (await fetch(`/api/pairs/${p}/history`)).json();
-      return h.some((e) => e.kind === "undo" && e.import_id !== null);
-    }, target, { timeout: 15000 });
-    const labels = await api(`/api/pairs/${target}/labels?schema=chexpert`);
-    assertEq(labels.filter((l) => l.class === "Fracture" && l.source === "import").length, 0, "undone");
+      return h.some((e) => e.kind === "undo" && e.ref_event === ref);
+    }, [target, imported[0].id], { timeout: 15000 });
+    assertEq(await fracture(), before, "undone: the value from before the import");
   });
 
   await steps.step("every_view_passes_axe_at_two_window_sizes", async () => {
