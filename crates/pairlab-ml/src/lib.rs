@@ -37,6 +37,7 @@ pub mod openai_clip;
 pub mod preprocess;
 pub mod projection;
 pub mod random_weights;
+pub mod recompute;
 pub mod resnet;
 pub mod rng;
 pub mod similarity;

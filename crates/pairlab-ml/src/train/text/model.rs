@@ -15,7 +15,7 @@ use crate::train::trainer::Model;
 pub struct TextModel {
     /// The encoder's tensors by name (below any `bert.` prefix).
     pub(super) tensors: Vec<(String, Tensor)>,
-    pub(super) net: BertNet,
+    pub(super) net: std::sync::Arc<BertNet>,
     pub(super) head: Linear,
     /// The folder whose config and tokenizer the encoder came with.
     pub(super) source: PathBuf,
@@ -78,7 +78,7 @@ impl TextModel {
             .collect();
         Ok(TextModel {
             tensors,
-            net,
+            net: std::sync::Arc::new(net),
             head,
             source: dir.to_path_buf(),
             max_len: meta.max_len,

@@ -307,3 +307,50 @@ fn fine_tuning_learns_the_reports_and_head_only_leaves_the_encoder_as_it_was() {
         .expect("cancelled");
     assert!(matches!(e, MlError::Cancelled), "{e}");
 }
+
+/// Layers recomputed in the backward pass (a batch over the activation budget) train the
+/// same model as layers whose activations are kept.
+#[test]
+fn recomputing_layers_in_the_backward_pass_trains_the_same_model() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tiny_bert(dir.path(), 6);
+    let reader = Reader::load(dir.path(), Section::Both).expect("reader");
+    let (x, t) = reports(&reader, 24, 0);
+    let (xv, tv) = reports(&reader, 8, 1);
+    let cfg = super::config_of(&settings(dir.path(), Unfreeze::All, 2, 1e-2)).expect("cfg");
+    let fit = |budget: usize| {
+        let tuner = super::tuner::TextTuner::build(&cfg, &t, &Device::Cpu)
+            .expect("tuner")
+            .with_budget(budget);
+        let recomputed = tuner.recomputed();
+        let fitted = tuner
+            .fit(
+                Part { x: &x, targets: &t },
+                Part {
+                    x: &xv,
+                    targets: &tv,
+                },
+                reader.dim(),
+                &cfg,
+                &mut |_| true,
+            )
+            .expect("fit");
+        (
+            fitted.model.predict(&xv).expect("predict"),
+            recomputed.delivered(),
+        )
+    };
+    let (kept, none) = fit(usize::MAX);
+    let (again, delivered) = fit(0);
+    assert_eq!(none, 0, "under the budget nothing is recomputed");
+    assert!(
+        delivered > 0,
+        "over it, the layers above the first are recomputed"
+    );
+    let diff = kept
+        .iter()
+        .zip(&again)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-4, "predictions differ by {diff}");
+}

@@ -1,6 +1,7 @@
 //! A text model being trained: the encoder's and the head's variables, the pooled vectors
 //! of a frozen encoder computed once, the steps and epochs.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -10,6 +11,7 @@ use super::TextConfig;
 use super::model::TextModel;
 use crate::bert_net::{BertNet, prefix_of};
 use crate::error::{MlError, Result};
+use crate::recompute::{self, WeightGrads};
 use crate::rng::SplitMix64;
 use crate::train::fit::{Data, EarlyStop, Event};
 use crate::train::trainer::{Fitted, Part};
@@ -107,8 +109,14 @@ pub(crate) fn seeded_head(
 }
 
 pub(super) struct TextTuner {
-    net: BertNet,
+    net: Arc<BertNet>,
     net_vars: VarMap,
+    /// Each stage's variables, by stage.
+    stage_vars: Vec<Vec<Var>>,
+    /// Gradients of the layers recomputed in the backward pass (see `recomputes`).
+    found: WeightGrads,
+    /// The activations a training batch may keep, in bytes.
+    budget: usize,
     head: Linear,
     head_vars: VarMap,
     /// Stages below this one are frozen (all of them: the head trains alone).
@@ -125,9 +133,23 @@ impl TextTuner {
         let classes = targets.classes();
         let (head, head_vars) = seeded_head(net.hidden(), classes, cfg.seed, device)?;
         let cut = cfg.unfreeze.cut(net.stages());
+        let mut stage_vars = vec![Vec::new(); net.stages()];
+        {
+            let data = net_vars.data().lock().map_err(lock_err)?;
+            let mut named: Vec<(&String, &Var)> = data.iter().collect();
+            named.sort_by(|a, b| a.0.cmp(b.0));
+            for (name, var) in named {
+                if let Some(vars) = stage_vars.get_mut(BertNet::stage_of(name)) {
+                    vars.push(var.clone());
+                }
+            }
+        }
         Ok(TextTuner {
-            net,
+            net: Arc::new(net),
             net_vars,
+            stage_vars,
+            found: WeightGrads::default(),
+            budget: activation_budget(),
             head,
             head_vars,
             cut,
@@ -141,19 +163,55 @@ impl TextTuner {
         self.cut >= self.net.stages()
     }
 
-    /// Pooled vectors of the rows; frozen stages keep no graph.
+    /// Pooled vectors of the rows; frozen stages keep no graph, and trained layers above
+    /// the first recompute their activations in the backward pass when the batch's would
+    /// not fit the budget (`recomputes`).
     fn pooled(&self, rows: &[f32], dim: usize, train: bool) -> Result<Tensor> {
         let (ids, mask) = batch_of(rows, dim, &self.device)?;
         let bias = BertNet::attention_bias(&mask)?;
+        let (n, len) = ids.dims2()?;
+        let recomputing = train && self.recomputes(n, len);
         let mut h = ids;
         for k in 0..self.net.stages() {
             let trains = train && k >= self.cut;
-            h = self.net.stage(k, &h, &bias, trains)?;
+            h = if recomputing && trains && k > self.cut {
+                let (net, bias) = (self.net.clone(), bias.clone());
+                let stage: recompute::Stage = Arc::new(move |x| net.stage(k, x, &bias, true));
+                recompute::run(&h, stage, self.stage_vars[k].clone(), &self.found)?
+            } else {
+                self.net.stage(k, &h, &bias, trains)?
+            };
             if !trains {
                 h = h.detach();
             }
         }
         Ok(BertNet::mean_pool(&h, &mask)?)
+    }
+
+    /// Whether a training batch of `n` reports × `len` tokens would keep more activations
+    /// for the backward pass than the budget (1 GiB; `PAIRLAB_ACTIVATION_BUDGET_MB` sets
+    /// another, 0 recomputes always): about 4 bytes × n × len × (3 × heads × len +
+    /// 12 × hidden + 2 × intermediate) per trained layer (three attention matrices per
+    /// head, a dozen hidden-wide and two feed-forward-wide tensors per token).
+    fn recomputes(&self, n: usize, len: usize) -> bool {
+        let c = self.net.config();
+        let layers = self.net.stages().saturating_sub(self.cut.max(1));
+        let per_token =
+            3 * c.num_attention_heads * len + 12 * c.hidden_size + 2 * c.intermediate_size;
+        let need = 4 * n * len * per_token * layers;
+        need > self.budget
+    }
+
+    /// The same tuner with another activation budget, in bytes.
+    #[cfg(test)]
+    pub(super) fn with_budget(self, budget: usize) -> Self {
+        TextTuner { budget, ..self }
+    }
+
+    /// What the recomputed layers have delivered (shared: it counts on during `fit`).
+    #[cfg(test)]
+    pub(super) fn recomputed(&self) -> WeightGrads {
+        self.found.clone()
     }
 
     /// Every row's pooled vector with the encoder frozen, in pieces.
@@ -220,7 +278,8 @@ impl TextTuner {
         for idx in order.chunks(batch) {
             let z = self.logits(tr, cache, idx, true)?;
             let loss = tr.loss_of(&z, idx)?;
-            let grads = loss.backward()?;
+            let mut grads = loss.backward()?;
+            self.found.add_into(&mut grads)?;
             opt_head.step(&grads)?;
             if self.cut < self.net.stages() {
                 opt_net.step(&grads)?;
@@ -334,4 +393,12 @@ impl TextTuner {
             best_epoch: stop.best_epoch,
         })
     }
+}
+
+/// The activations a training batch may keep, in bytes (see `TextTuner::recomputes`).
+fn activation_budget() -> usize {
+    std::env::var("PAIRLAB_ACTIVATION_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(1 << 30, |mb| mb << 20)
 }
