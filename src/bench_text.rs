@@ -421,6 +421,10 @@ pub struct TextSpeedArgs {
     /// head or all.
     #[arg(long, default_value = "all")]
     unfreeze: String,
+    /// The trainer's memory budget in MiB (0: its default, 1 GiB of activations; a batch
+    /// over it recomputes its layers in the backward pass).
+    #[arg(long, default_value_t = 0)]
+    memory_mb: usize,
     #[arg(long)]
     json: bool,
 }
@@ -480,7 +484,13 @@ pub fn text_speed(a: TextSpeedArgs) -> Result<()> {
             targets: &empty,
         },
         dim,
-        &settings(&model, unfreeze, 1, 1e-3),
+        &Settings {
+            tune: Tune {
+                memory_mb: a.memory_mb,
+                ..settings(&model, unfreeze, 1, 1e-3).tune
+            },
+            ..settings(&model, unfreeze, 1, 1e-3)
+        },
         &mut |e| {
             if let pairlab_ml::train::Event::Batch { .. } = e {
                 marks.push(started.elapsed().as_secs_f64());
@@ -494,6 +504,7 @@ pub fn text_speed(a: TextSpeedArgs) -> Result<()> {
     let secs = (marks[marks.len() - 1] - marks[0]) / (marks.len() - 1) as f64;
     let out = serde_json::json!({
         "batch": a.batch, "len": len, "steps": marks.len() - 1, "unfreeze": unfreeze.to_string(),
+        "memory_mb": a.memory_mb,
         "seconds_per_step": secs, "tokens_per_s": (a.batch * len) as f64 / secs,
         "peak_rss_mb": peak_rss_mb(),
     });

@@ -75,7 +75,9 @@ pub struct TrainerArgs {
     /// finetune: random horizontal flips (off by default: chest X-rays are not symmetric).
     #[arg(long)]
     pub hflip: bool,
-    /// finetune: memory budget in MiB [default: three quarters of the available memory].
+    /// finetune: memory budget in MiB [default: three quarters of the available memory];
+    /// text: a batch whose activations would not fit recomputes them in the backward pass,
+    /// slower [default: the model's weights and state and 1 GiB of activations].
     #[arg(long)]
     pub memory_mb: Option<usize>,
     /// Uncertain labels: ignore, zeros or ones (U-Ignore / U-Zeros / U-Ones).

@@ -302,6 +302,10 @@ pub struct TextConfig {
     pub seed: u64,
     pub uncertain: Uncertain,
     pub device: String,
+    /// Memory budget in MiB (0: the weights, their optimiser state and 1 GiB of
+    /// activations); a batch whose activations would not fit recomputes them.
+    #[serde(default)]
+    pub memory_mb: usize,
 }
 
 const DEFAULT_BATCH: usize = 16;
@@ -337,6 +341,7 @@ pub(crate) fn config_of(settings: &Settings) -> Result<TextConfig> {
         seed: settings.seed,
         uncertain: settings.uncertain,
         device: DeviceChoice::name_of(&settings.tune.device.device()?).into(),
+        memory_mb: settings.tune.memory_mb,
     })
 }
 

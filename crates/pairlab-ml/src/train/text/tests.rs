@@ -309,7 +309,7 @@ fn fine_tuning_learns_the_reports_and_head_only_leaves_the_encoder_as_it_was() {
 }
 
 /// Layers recomputed in the backward pass (a batch over the activation budget) train the
-/// same model as layers whose activations are kept.
+/// same model as layers whose activations are kept; a memory budget sets that budget.
 #[test]
 fn recomputing_layers_in_the_backward_pass_trains_the_same_model() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -340,6 +340,21 @@ fn recomputing_layers_in_the_backward_pass_trains_the_same_model() {
             recomputed.delivered(),
         )
     };
+    let mut small = settings(dir.path(), Unfreeze::All, 2, 1e-2);
+    small.tune.memory_mb = 1;
+    let tuner = |s: &Settings| {
+        let cfg = super::config_of(s).expect("cfg");
+        super::tuner::TextTuner::build(&cfg, &t, &Device::Cpu).expect("tuner")
+    };
+    assert_eq!(
+        tuner(&small).budget(),
+        0,
+        "1 MiB holds no more than the weights"
+    );
+    assert_eq!(
+        tuner(&settings(dir.path(), Unfreeze::All, 2, 1e-2)).budget(),
+        1 << 30
+    );
     let (kept, none) = fit(usize::MAX);
     let (again, delivered) = fit(0);
     assert_eq!(none, 0, "under the budget nothing is recomputed");

@@ -144,12 +144,13 @@ impl TextTuner {
                 }
             }
         }
+        let budget = activation_budget(cfg.memory_mb, &net_vars, cut)?;
         Ok(TextTuner {
             net: Arc::new(net),
             net_vars,
             stage_vars,
             found: WeightGrads::default(),
-            budget: activation_budget(),
+            budget,
             head,
             head_vars,
             cut,
@@ -189,10 +190,10 @@ impl TextTuner {
     }
 
     /// Whether a training batch of `n` reports × `len` tokens would keep more activations
-    /// for the backward pass than the budget (1 GiB; `PAIRLAB_ACTIVATION_BUDGET_MB` sets
-    /// another, 0 recomputes always): about 4 bytes × n × len × (3 × heads × len +
-    /// 12 × hidden + 2 × intermediate) per trained layer (three attention matrices per
-    /// head, a dozen hidden-wide and two feed-forward-wide tensors per token).
+    /// for the backward pass than the budget (see `activation_budget`): about 4 bytes × n
+    /// × len × (3 × heads × len + 12 × hidden + 2 × intermediate) per trained layer (three
+    /// attention matrices per head, a dozen hidden-wide and two feed-forward-wide tensors
+    /// per token).
     fn recomputes(&self, n: usize, len: usize) -> bool {
         let c = self.net.config();
         let layers = self.net.stages().saturating_sub(self.cut.max(1));
@@ -206,6 +207,11 @@ impl TextTuner {
     #[cfg(test)]
     pub(super) fn with_budget(self, budget: usize) -> Self {
         TextTuner { budget, ..self }
+    }
+
+    #[cfg(test)]
+    pub(super) fn budget(&self) -> usize {
+        self.budget
     }
 
     /// What the recomputed layers have delivered (shared: it counts on during `fit`).
@@ -395,10 +401,20 @@ impl TextTuner {
     }
 }
 
-/// The activations a training batch may keep, in bytes (see `TextTuner::recomputes`).
-fn activation_budget() -> usize {
-    std::env::var("PAIRLAB_ACTIVATION_BUDGET_MB")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .map_or(1 << 30, |mb| mb << 20)
+/// The activations a training batch may keep, in bytes: 1 GiB by default; with a memory
+/// budget (`--memory-mb`), what it leaves beside the weights (4 bytes each) and, for the
+/// trained ones, their gradient and AdamW's two moments.
+fn activation_budget(memory_mb: usize, vars: &VarMap, cut: usize) -> Result<usize> {
+    if memory_mb == 0 {
+        return Ok(1 << 30);
+    }
+    let data = vars.data().lock().map_err(lock_err)?;
+    let held: usize = data
+        .iter()
+        .map(|(name, v)| {
+            let copies = if BertNet::stage_of(name) >= cut { 4 } else { 1 };
+            4 * copies * v.elem_count()
+        })
+        .sum();
+    Ok((memory_mb << 20).saturating_sub(held))
 }
