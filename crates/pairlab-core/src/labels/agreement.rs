@@ -198,6 +198,16 @@ pub struct AgreementReport {
 /// Ratings per class (None: the multi-class label) per pair per annotator.
 type Ratings = BTreeMap<Option<String>, BTreeMap<i64, BTreeMap<String, String>>>;
 
+/// The condition on `pair_id` (bound as ?2) for all pairs or one, written so that the
+/// one-pair query uses the (schema, pair) index.
+fn one_pair(pair: Option<i64>) -> &'static str {
+    if pair.is_some() {
+        "pair_id = ?2"
+    } else {
+        "pair_id IS NOT ?2"
+    }
+}
+
 /// Every rating of a schema, or of one pair's.
 fn ratings(
     conn: &Connection,
@@ -206,11 +216,12 @@ fn ratings(
     pair: Option<i64>,
 ) -> Result<Ratings> {
     let mut out: Ratings = BTreeMap::new();
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT pair_id, class, annotator, value FROM annotator_labels
-         WHERE schema_id = ?1 AND value IS NOT NULL AND (?2 IS NULL OR pair_id = ?2)
+         WHERE schema_id = ?1 AND value IS NOT NULL AND {}
          ORDER BY pair_id, class, annotator",
-    )?;
+        one_pair(pair)
+    ))?;
     let rows = stmt.query_map(params![schema_id, pair], |r| {
         Ok((
             r.get::<_, i64>(0)?,
@@ -245,13 +256,14 @@ fn ratings(
 type Resolutions = BTreeMap<(Option<String>, i64), Resolution>;
 
 fn resolutions(conn: &Connection, schema_id: i64, pair: Option<i64>) -> Result<Resolutions> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT r.pair_id, r.class, r.value, r.reviewer, r.decided_at FROM disagreement_resolutions r
-         WHERE r.schema_id = ?1 AND (?2 IS NULL OR r.pair_id = ?2)
+         WHERE r.schema_id = ?1 AND r.{}
            AND NOT EXISTS (SELECT 1 FROM annotator_labels a
                            WHERE a.schema_id = r.schema_id AND a.pair_id = r.pair_id
                              AND (r.class = '' OR a.class = r.class) AND a.updated_at > r.decided_at)",
-    )?;
+        one_pair(pair)
+    ))?;
     let rows = stmt.query_map(params![schema_id, pair], |r| {
         let class: String = r.get(1)?;
         Ok((
