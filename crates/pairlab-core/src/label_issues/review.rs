@@ -56,25 +56,7 @@ pub fn resolve(
     match outcome {
         Outcome::Accept => match (&row.suggested_class, kind) {
             (Some(to), SchemaKind::MultiClass) => {
-                let human_given: bool = conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM labels l JOIN schemas sc ON sc.id = l.schema_id
-                     WHERE sc.name = ?1 AND l.pair_id = ?2 AND l.class = ?3 AND l.source = 'human' AND l.value = 1)",
-                    params![schema, pair, class],
-                    |r| r.get(0),
-                )?;
-                if human_given {
-                    count(labels::set_human(
-                        conn, pair, &schema, class, None, annotator,
-                    )?);
-                }
-                count(labels::set_human(
-                    conn,
-                    pair,
-                    &schema,
-                    to,
-                    Some(1),
-                    annotator,
-                )?);
+                written += labels::set_human_class(conn, pair, &schema, to, annotator, false)?;
             }
             _ => count(labels::set_human(
                 conn,

@@ -4,13 +4,14 @@
 //! and the decision is kept beside the ratings until one of them changes. Opening it again
 //! (the review queue's undo) removes the decision.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::agreement::{self, Disagreement};
+use super::agreement::{self, Disagreement, Resolution};
 use super::{
-    HUMAN, Schema, SchemaKind, adjudicate, check_annotator, parse_value, schema, unknown_class,
+    Schema, SchemaKind, adjudicate, check_annotator, parse_value, schema, set_human_class,
+    unknown_class,
 };
 use crate::error::{Error, Result};
 
@@ -51,9 +52,9 @@ pub fn resolve(conn: &mut Connection, d: Decision) -> Result<Adjudicated> {
             label_events: 0,
         });
     };
-    if agreement::disagreement(conn, &s, d.pair, d.class)?.is_none() {
+    let Some(mut disagreement) = agreement::disagreement(conn, &s, d.pair, d.class)? else {
         return Err(none(&s, d.pair, d.class));
-    }
+    };
     let mut written = 0u32;
     let decided = match d.class {
         Some(class) => {
@@ -69,31 +70,21 @@ pub fn resolve(conn: &mut Connection, d: Decision) -> Result<Adjudicated> {
             if !s.classes.iter().any(|c| c == value) {
                 return Err(unknown_class(&s, "value", value));
             }
-            let given: Option<String> = conn
-                .query_row(
-                    "SELECT class FROM labels WHERE pair_id = ?1 AND schema_id = ?2 AND source = ?3 AND value = 1",
-                    params![d.pair, s.id, HUMAN],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(other) = given.filter(|g| g != value) {
-                written += u32::from(
-                    adjudicate(conn, d.pair, d.schema, &other, None, d.reviewer)?.is_some(),
-                );
-            }
-            written += u32::from(
-                adjudicate(conn, d.pair, d.schema, value, Some(1), d.reviewer)?.is_some(),
-            );
+            written += set_human_class(conn, d.pair, d.schema, value, d.reviewer, true)?;
             value.to_string()
         }
     };
-    conn.execute(
+    let decided_at: String = conn.query_row(
         "INSERT OR REPLACE INTO disagreement_resolutions (schema_id, pair_id, class, value, reviewer)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING decided_at",
         params![s.id, d.pair, key, decided, d.reviewer],
+        |r| r.get(0),
     )?;
-    let disagreement = agreement::disagreement(conn, &s, d.pair, d.class)?
-        .ok_or_else(|| none(&s, d.pair, d.class))?;
+    disagreement.resolution = Some(Resolution {
+        value: decided,
+        reviewer: d.reviewer.to_string(),
+        decided_at,
+    });
     Ok(Adjudicated {
         disagreement,
         label_events: written,

@@ -227,7 +227,7 @@ pub fn set_human(
 
 /// A reviewer's decision between annotators written as the shared human label: recorded
 /// like `set_human`, but marked as an adjudication and not kept as the reviewer's own
-/// rating (see `agreement::resolve`).
+/// rating (see `adjudication::resolve`).
 pub(crate) fn adjudicate(
     conn: &mut Connection,
     pair: i64,
@@ -237,6 +237,34 @@ pub(crate) fn adjudicate(
     reviewer: &str,
 ) -> Result<Option<LabelEvent>> {
     set_person(conn, pair, schema, class, value, reviewer, true)
+}
+
+/// Makes `to` the one class a person gave the pair under a multi-class schema: the class
+/// a person gave before is blanked first (a second positive class is refused otherwise).
+/// Returns how many label changes were written.
+pub(crate) fn set_human_class(
+    conn: &mut Connection,
+    pair: i64,
+    schema: &str,
+    to: &str,
+    who: &str,
+    adjudication: bool,
+) -> Result<u32> {
+    let given: Option<String> = conn
+        .query_row(
+            "SELECT l.class FROM labels l JOIN schemas s ON s.id = l.schema_id
+             WHERE s.name = ?1 AND l.pair_id = ?2 AND l.source = ?3 AND l.value = 1",
+            params![schema, pair, HUMAN],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let mut written = 0;
+    if let Some(other) = given.filter(|g| g != to) {
+        let blanked = set_person(conn, pair, schema, &other, None, who, adjudication)?;
+        written += u32::from(blanked.is_some());
+    }
+    let set = set_person(conn, pair, schema, to, Some(1), who, adjudication)?;
+    Ok(written + u32::from(set.is_some()))
 }
 
 fn set_person(
