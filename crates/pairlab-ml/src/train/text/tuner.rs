@@ -144,7 +144,7 @@ impl TextTuner {
                 }
             }
         }
-        let budget = activation_budget(cfg.memory_mb, &net_vars, cut)?;
+        let budget = activation_budget(cfg.memory_mb, &stage_vars, cut);
         Ok(TextTuner {
             net: Arc::new(net),
             net_vars,
@@ -256,14 +256,8 @@ impl TextTuner {
         Ok(self.head.forward(&f)?)
     }
 
-    fn trained_vars(&self) -> Result<Vec<Var>> {
-        let data = self.net_vars.data().lock().map_err(lock_err)?;
-        let mut named: Vec<(&String, &Var)> = data
-            .iter()
-            .filter(|(n, _)| BertNet::stage_of(n) >= self.cut)
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(b.0));
-        Ok(named.into_iter().map(|(_, v)| v.clone()).collect())
+    fn trained_vars(&self) -> Vec<Var> {
+        self.stage_vars[self.cut.min(self.stage_vars.len())..].concat()
     }
 
     fn snapshot(&self) -> Result<Vec<(Var, Tensor)>> {
@@ -340,7 +334,7 @@ impl TextTuner {
             ..Default::default()
         };
         let head_vars = self.head_vars.all_vars();
-        let net_vars = self.trained_vars()?;
+        let net_vars = self.trained_vars();
         let mut opt_head = AdamW::new(head_vars.clone(), params(cfg.lr))?;
         let mut opt_net = AdamW::new(net_vars.clone(), params(cfg.lr * cfg.encoder_lr_factor))?;
         let mut rng = SplitMix64(cfg.seed ^ 0x5EED);
@@ -404,17 +398,17 @@ impl TextTuner {
 /// The activations a training batch may keep, in bytes: 1 GiB by default; with a memory
 /// budget (`--memory-mb`), what it leaves beside the weights (4 bytes each) and, for the
 /// trained ones, their gradient and AdamW's two moments.
-fn activation_budget(memory_mb: usize, vars: &VarMap, cut: usize) -> Result<usize> {
+fn activation_budget(memory_mb: usize, stage_vars: &[Vec<Var>], cut: usize) -> usize {
     if memory_mb == 0 {
-        return Ok(1 << 30);
+        return 1 << 30;
     }
-    let data = vars.data().lock().map_err(lock_err)?;
-    let held: usize = data
+    let held: usize = stage_vars
         .iter()
-        .map(|(name, v)| {
-            let copies = if BertNet::stage_of(name) >= cut { 4 } else { 1 };
-            4 * copies * v.elem_count()
+        .enumerate()
+        .flat_map(|(k, vars)| {
+            let copies = if k >= cut { 4 } else { 1 };
+            vars.iter().map(move |v| 4 * copies * v.elem_count())
         })
         .sum();
-    Ok((memory_mb << 20).saturating_sub(held))
+    (memory_mb << 20).saturating_sub(held)
 }
