@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, axeViolations, chromium, demoLibrary, outDir, pairlabBin, serve,
+  CHROMIUM_ARGS, ROOT, Steps, assert, assertEq, axeViolations, chromium, demoLibrary, outDir, pairlabBin, serve, until,
 } from "./harness.mjs";
 import * as curation from "./curation.mjs";
 
@@ -645,10 +645,8 @@ try {
     await shot("library-export-import");
     await page.click('[data-testid="import-undo"]');
     // The undo of this import's own change (not of an earlier import of the pair's).
-    await page.waitForFunction(async ([p, ref]) => {
-      const h = await (await fetch(`/api/pairs/${p}/history`)).json();
-      return h.some((e) => e.kind === "undo" && e.ref_event === ref);
-    }, [target, imported[0].id], { timeout: 15000 });
+    await until(async () => (await api(`/api/pairs/${target}/history`))
+      .some((e) => e.kind === "undo" && e.ref_event === imported[0].id), "the undo of the import's change");
     assertEq(await fracture(), before, "undone: the value from before the import");
   });
 

@@ -105,6 +105,17 @@ export function assert(cond, message) {
   if (!cond) throw new Error(`assertion failed: ${message}`);
 }
 
+/** Waits until `check()` (awaited, run here in node) answers true, polling every 100 ms;
+ *  throws with `what` after `timeout` ms. (Playwright's waitForFunction does not await an
+ *  async predicate: its promise is truthy, so it would return at once.) */
+export async function until(check, what, timeout = 15000) {
+  const end = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
 export function assertEq(a, b, message) {
   const ja = JSON.stringify(a);
   const jb = JSON.stringify(b);
