@@ -155,6 +155,7 @@ pub enum BenchCommand {
 fn kind_of(k: KindArg) -> Kind {
     match k {
         KindArg::Small => Kind::Small,
+        KindArg::Tiny => Kind::Tiny,
         KindArg::Xray => Kind::Xray,
         KindArg::Huge => Kind::Huge,
     }
@@ -164,6 +165,8 @@ fn kind_of(k: KindArg) -> Kind {
 pub enum KindArg {
     /// 256-px PNGs with text reports.
     Small,
+    /// 32-px PNGs with text reports (a million pairs on a small disk).
+    Tiny,
     /// Full-size (about 2,500 × 3,000 px) JPEG chest X-rays with text reports.
     Xray,
     /// 16,000² 16-bit RGBA PNGs (2 GB each decoded whole): the decoding memory bound.

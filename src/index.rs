@@ -36,6 +36,9 @@ pub struct IndexCommand {
     /// Do not write thumbnails.
     #[arg(long)]
     pub no_thumbnails: bool,
+    /// Files per piece of a streamed plan (whole folders; for tests).
+    #[arg(long, hide = true, default_value_t = pairlab_core::ingest::SEGMENT_FILES)]
+    pub segment_files: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +55,7 @@ pub fn index(lib: &mut Library, cmd: IndexCommand) -> Result<()> {
             ..Limits::default()
         },
         thumbnails: !cmd.no_thumbnails,
+        segment_files: cmd.segment_files,
     };
     let bar = bar::Bar::new(!cmd.json);
     let summary = lib.index(&cmd.root, &opts, &bar);

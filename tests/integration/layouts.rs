@@ -4,6 +4,16 @@ use crate::util::{Env, assert_counts};
 
 #[test]
 fn stem_pairs_same_stem_files() {
+    stem_pairs_same_stem_files_with(&[]);
+}
+
+/// The same with every folder a piece of its own of the streamed plan.
+#[test]
+fn stem_pairs_same_stem_files_folder_by_folder() {
+    stem_pairs_same_stem_files_with(&["--segment-files", "1"]);
+}
+
+fn stem_pairs_same_stem_files_with(extra: &[&str]) {
     let env = Env::new();
     env.png("a.png", 1);
     env.write("a.txt", "FINDINGS: Heart is normal.\nIMPRESSION: Normal.");
@@ -13,7 +23,7 @@ fn stem_pairs_same_stem_files() {
     env.write("nested/c.txt", "IMPRESSION: Cardiomegaly.");
     env.png("lonely.png", 4);
     env.write("orphan.txt", "A report with no image.");
-    let v = env.index(&[]);
+    let v = env.index(extra);
     assert_eq!(v["layout"], "stem");
     assert_counts(
         &v,
@@ -49,6 +59,16 @@ fn stem_pairs_same_stem_files() {
 
 #[test]
 fn folders_with_splits_become_classes_and_an_imported_split() {
+    folders_with_splits_become_classes_and_an_imported_split_with(&[]);
+}
+
+/// The same with every folder a piece of its own of the streamed plan.
+#[test]
+fn folders_with_splits_become_classes_and_an_imported_split_folder_by_folder() {
+    folders_with_splits_become_classes_and_an_imported_split_with(&["--segment-files", "1"]);
+}
+
+fn folders_with_splits_become_classes_and_an_imported_split_with(extra: &[&str]) {
     let env = Env::new();
     env.png("train/cat/1.png", 1);
     env.png("train/cat/2.png", 2);
@@ -57,7 +77,7 @@ fn folders_with_splits_become_classes_and_an_imported_split() {
     env.png("test/cat/5.png", 5);
     env.png("test/bird/6.png", 6);
     env.png("test/7.png", 7); // not in a class folder
-    let v = env.index(&[]);
+    let v = env.index(extra);
     assert_eq!(v["layout"], "folders");
     assert_counts(
         &v,
@@ -110,11 +130,21 @@ fn folders_with_splits_become_classes_and_an_imported_split() {
 
 #[test]
 fn folders_without_splits() {
+    folders_without_splits_with(&[]);
+}
+
+/// The same with every folder a piece of its own of the streamed plan.
+#[test]
+fn folders_without_splits_folder_by_folder() {
+    folders_without_splits_with(&["--segment-files", "1"]);
+}
+
+fn folders_without_splits_with(extra: &[&str]) {
     let env = Env::new();
     env.png("normal/1.png", 1);
     env.png("normal/2.png", 2);
     env.jpeg("effusion/3.jpg", 3);
-    let v = env.index(&["--layout", "folders"]);
+    let v = env.index(&[&["--layout", "folders"], extra].concat());
     assert_counts(&v, &[("images", 3), ("errors", 0)]);
     let labels = env.query("SELECT class, COUNT(*) FROM labels GROUP BY class ORDER BY class");
     assert_eq!(labels, vec![vec!["effusion", "1"], vec!["normal", "2"]]);
@@ -123,6 +153,16 @@ fn folders_without_splits() {
 
 #[test]
 fn mimic_studies_share_their_report() {
+    mimic_studies_share_their_report_with(&[]);
+}
+
+/// The same with every folder a piece of its own of the streamed plan.
+#[test]
+fn mimic_studies_share_their_report_folder_by_folder() {
+    mimic_studies_share_their_report_with(&["--segment-files", "1"]);
+}
+
+fn mimic_studies_share_their_report_with(extra: &[&str]) {
     let env = Env::new();
     env.jpeg("files/p10/p10000032/s50414267/img-a.jpg", 1);
     env.jpeg("files/p10/p10000032/s50414267/img-b.jpg", 2);
@@ -142,7 +182,7 @@ fn mimic_studies_share_their_report() {
     );
     env.jpeg("files/p10/stray.jpg", 5); // not in a study folder
     env.write("mimic-cxr-2.0.0-metadata.csv", "dicom_id,subject_id\nx,1\n");
-    let v = env.index(&[]);
+    let v = env.index(extra);
     assert_eq!(v["layout"], "mimic");
     assert_counts(
         &v,

@@ -7,12 +7,22 @@ use crate::util::{Env, assert_counts, png_bytes};
 
 #[test]
 fn modify_add_delete_move() {
+    modify_add_delete_move_with(&[]);
+}
+
+/// The same with every folder a piece of its own of the streamed plan.
+#[test]
+fn modify_add_delete_move_folder_by_folder() {
+    modify_add_delete_move_with(&["--segment-files", "1"]);
+}
+
+fn modify_add_delete_move_with(extra: &[&str]) {
     let env = Env::new();
     for i in 0..5u8 {
         env.png(&format!("img{i}.png"), i);
         env.write(&format!("img{i}.txt"), format!("IMPRESSION: case {i}."));
     }
-    let first = env.index(&[]);
+    let first = env.index(extra);
     assert_counts(
         &first,
         &[("pairs", 5), ("images", 5), ("added", 5), ("unchanged", 0)],
@@ -25,7 +35,7 @@ fn modify_add_delete_move() {
     let moved_pair = id_of("img3.png");
 
     // Unchanged: nothing is read again.
-    let again = env.index(&[]);
+    let again = env.index(extra);
     assert_counts(
         &again,
         &[
@@ -53,7 +63,7 @@ fn modify_add_delete_move() {
     std::fs::rename(env.path("img3.png"), env.path("moved/img3.png")).expect("mv");
     std::fs::rename(env.path("img3.txt"), env.path("moved/img3.txt")).expect("mv");
 
-    let v = env.index(&[]);
+    let v = env.index(extra);
     assert_counts(
         &v,
         &[
@@ -111,7 +121,7 @@ fn modify_add_delete_move() {
     );
     // The deleted file comes back unchanged: it is present again.
     env.png("img1.png", 1);
-    let back = env.index(&[]);
+    let back = env.index(extra);
     assert_counts(&back, &[("images", 6), ("missing", 0), ("pairs", 6)]);
     stats_agree(&back);
     // Without kept counts (a run that did not finish) they are counted live.

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 pub enum Kind {
     /// 256-px greyscale PNGs.
     Small,
+    /// 32-px greyscale PNGs: a million pairs fit on a small disk (for memory in N).
+    Tiny,
     /// Greyscale JPEGs of 2,500 × 3,000 px, the size of a real chest X-ray.
     Xray,
     /// 16,000 × 16,000 16-bit RGBA PNGs, just under the default pixel limit: 2 GB each
@@ -23,6 +25,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Small => "small",
+            Kind::Tiny => "tiny",
             Kind::Xray => "xray",
             Kind::Huge => "huge",
         }
@@ -50,6 +53,7 @@ pub fn write(dir: &Path, kind: Kind, n: u32) -> Result<bool> {
         std::fs::write(&txt, report.text).map_err(|e| Error::io(&txt, e))?;
         let (img, ext) = match kind {
             Kind::Small => (cases::render(&case, 256, &mut rng), "png"),
+            Kind::Tiny => (cases::render(&case, 32, &mut rng), "png"),
             Kind::Xray => (xray(&case, &mut rng), "jpg"),
             Kind::Huge => {
                 let path = sub.join(format!("{i:07}.png"));

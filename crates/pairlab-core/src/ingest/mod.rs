@@ -12,7 +12,7 @@ pub mod scan;
 mod thumbs;
 mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use ts_rs::TS;
@@ -98,7 +98,13 @@ pub struct IndexOptions {
     pub manifest: Option<PathBuf>,
     pub limits: Limits,
     pub thumbnails: bool,
+    /// A folder-local layout (stem, folders, mimic) is planned and indexed in pieces of
+    /// whole folders of about this many files, so memory stays flat in the corpus's size.
+    pub segment_files: usize,
 }
+
+/// The default piece of a streamed plan: enough files for every reader to stay busy.
+pub const SEGMENT_FILES: usize = 8192;
 
 impl Default for IndexOptions {
     fn default() -> Self {
@@ -107,6 +113,7 @@ impl Default for IndexOptions {
             manifest: None,
             limits: Limits::default(),
             thumbnails: true,
+            segment_files: SEGMENT_FILES,
         }
     }
 }
@@ -194,7 +201,16 @@ fn index_at_normal_sync(
     let lib_root = lib.root().canonicalize().ok();
     let skip = lib_root.as_deref().filter(|l| l.starts_with(&root));
     progress.stage("scanning", 0);
-    let plan = layout::plan(&root, opts.layout, opts.manifest.as_deref(), skip)?;
+    let source = layout::open(&root, opts.layout, opts.manifest.as_deref(), skip)?;
+    let (layout, schema, with_split, total) = match &source {
+        layout::Source::Whole(plan) => (
+            plan.layout,
+            plan.schema.clone(),
+            plan.images.iter().any(|p| p.split.is_some()),
+            (plan.images.len() + plan.reports.len()) as u64,
+        ),
+        layout::Source::Streamed(s) => (s.layout, s.schema.clone(), s.with_splits, s.files),
+    };
     let thumbs = opts.thumbnails.then(|| lib.thumbs_dir());
     let library_dir = lib.root().to_owned();
     // Held until indexing returns; cleans what a killed run left.
@@ -210,7 +226,7 @@ fn index_at_normal_sync(
         // leave a corpus with no state), and `running` becomes visible only with this
         // process's lock held.
         let tx = conn.transaction()?;
-        let corpus = write::upsert_corpus(&tx, &root_str, &name, plan.layout.name())?;
+        let corpus = write::upsert_corpus(&tx, &root_str, &name, layout.name())?;
         tx.execute(
             "UPDATE corpora SET index_state = 'running',
                index_state_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
@@ -222,18 +238,39 @@ fn index_at_normal_sync(
         corpus
     };
     progress.subject("corpus", corpus);
+    let stored_before: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE corpus_id = ?1)
+             OR EXISTS (SELECT 1 FROM reports WHERE corpus_id = ?1)",
+        [corpus],
+        |r| r.get(0),
+    )?;
     let mut run = CorpusRun {
         corpus,
+        stored_before,
+        root: &root,
         opts,
         thumbs: thumbs.as_deref(),
-        errors: plan.errors.clone(),
+        errors: Vec::new(),
         progress,
+        counts: ImageCounts::default(),
+        found_images: write::Found::default(),
+        found_reports: write::Found::default(),
     };
-    // Reports first: pairs point at them.
-    let report_ids = run.reports(conn, &plan.reports)?;
-    let images = run.images(conn, &plan, &report_ids)?;
-
+    let mut linker = write::Linker::new(conn, corpus, schema.as_ref(), with_split)?;
+    progress.stage("indexing", total);
+    let pieces = match source {
+        layout::Source::Whole(plan) => run.piece(conn, &mut linker, plan),
+        layout::Source::Streamed(survey) => {
+            let segment = opts.segment_files.max(1);
+            layout::stream(&root, skip, &survey, segment, |plan| {
+                run.piece(conn, &mut linker, plan)
+            })
+            .map(|errors| run.errors.extend(errors))
+        }
+    };
+    pieces?;
     let tx = conn.transaction()?;
+    write::mark_unfound_missing(&tx, corpus, &run.found_images, &run.found_reports)?;
     write::replace_errors(&tx, corpus, &run.errors)?;
     write::finish_corpus(&tx, corpus)?;
     tx.commit()?;
@@ -242,17 +279,17 @@ fn index_at_normal_sync(
     Ok(IndexSummary {
         corpus,
         root: root_str,
-        layout: plan.layout.name().to_owned(),
+        layout: layout.name().to_owned(),
         pairs: counts.pairs,
         images: counts.images,
         reports: counts.reports,
         unpaired_images: counts.unpaired_images,
         unpaired_reports: counts.unpaired_reports,
         errors: run.errors.len() as u64,
-        unchanged: images.unchanged,
+        unchanged: run.counts.unchanged,
         missing: counts.missing,
-        added: images.added - images.moved,
-        moved: images.moved,
+        added: run.counts.added - run.counts.moved,
+        moved: run.counts.moved,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -260,13 +297,23 @@ fn index_at_normal_sync(
 /// One corpus being indexed: what every stage needs, and the errors it records.
 struct CorpusRun<'a> {
     corpus: i64,
+    /// The corpus had image or report rows before this run (else there is nothing to
+    /// look up: a first index).
+    stored_before: bool,
+    /// The corpus root, canonical.
+    root: &'a Path,
     opts: &'a IndexOptions,
     thumbs: Option<&'a Path>,
     errors: Vec<IngestError>,
     progress: &'a dyn Progress,
+    counts: ImageCounts,
+    /// The image and report rows this run found (the rest are missing at the end).
+    found_images: write::Found,
+    found_reports: write::Found,
 }
 
 /// How the images of a run went.
+#[derive(Default)]
 struct ImageCounts {
     unchanged: u64,
     /// Read and written (new, changed or moved).
@@ -276,18 +323,44 @@ struct ImageCounts {
 }
 
 impl CorpusRun<'_> {
-    /// Reads new and changed reports, keeps unchanged ones and marks vanished ones
-    /// missing; answers the report id of every planned source.
+    /// Indexes one piece of the plan (the whole plan, or some folders of a streamed one):
+    /// its reports first, since its images point at them.
+    fn piece(
+        &mut self,
+        conn: &mut Connection,
+        linker: &mut write::Linker,
+        plan: layout::Plan,
+    ) -> Result<()> {
+        let layout::Plan {
+            images,
+            reports,
+            errors,
+            ..
+        } = plan;
+        self.errors.extend(errors);
+        let report_ids = self.reports(conn, &reports)?;
+        drop(reports);
+        self.images(conn, linker, &images, &report_ids)
+    }
+
+    /// Reads new and changed reports and keeps unchanged ones; answers the report id of
+    /// every planned source. (Those not found at all are marked missing at the end.)
     fn reports(
         &mut self,
         conn: &mut Connection,
         planned_reports: &[layout::PlannedReport],
     ) -> Result<HashMap<String, i64>> {
         let corpus = self.corpus;
-        let old_reports = write::existing_reports(conn, corpus)?;
-        self.progress.stage("reports", planned_reports.len() as u64);
+        let old_reports = match self.stored_before {
+            true => write::existing_reports(
+                conn,
+                corpus,
+                planned_reports.iter().map(|r| r.source.as_str()),
+            )?,
+            false => HashMap::new(),
+        };
         let mut report_ids: HashMap<String, i64> = HashMap::new();
-        let errors = &mut self.errors;
+        let (errors, found) = (&mut self.errors, &mut self.found_reports);
         let limits = &self.opts.limits;
         pipelined(
             planned_reports,
@@ -295,10 +368,10 @@ impl CorpusRun<'_> {
             |batch, results| {
                 let tx = conn.transaction()?;
                 for (planned, res) in batch.iter().zip(results) {
-                    match res {
+                    let id = match res {
                         Ok(ReadReport::Unchanged(id)) => {
                             write::mark_report_present(&tx, id)?;
-                            report_ids.insert(planned.source.clone(), id);
+                            id
                         }
                         Ok(ReadReport::New(parsed, file)) => {
                             if parsed.lossy {
@@ -316,43 +389,45 @@ impl CorpusRun<'_> {
                                 &parsed,
                             )?;
                             write::set_report_tags(&tx, id, &planned.tags)?;
-                            report_ids.insert(planned.source.clone(), id);
+                            id
                         }
-                        Err(e) => errors.push(e),
-                    }
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
+                    found.insert(id);
+                    report_ids.insert(planned.source.clone(), id);
                 }
                 Ok(tx.commit()?)
             },
             self.progress,
         )?;
-        let tx = conn.transaction()?;
-        for (source, old) in &old_reports {
-            if !report_ids.contains_key(source) {
-                write::set_report_missing(&tx, old.id)?;
-            }
-        }
-        tx.commit()?;
         Ok(report_ids)
     }
 
     /// Images: unchanged ones are only re-linked; new and changed ones are read (a moved
-    /// file keeps its image id, found by hash); vanished ones are marked missing.
+    /// file keeps its image id, found by hash). (Those not found at all are marked
+    /// missing at the end.)
     fn images(
         &mut self,
         conn: &mut Connection,
-        plan: &layout::Plan,
+        linker: &mut write::Linker,
+        images: &[layout::PlannedImage],
         report_ids: &HashMap<String, i64>,
-    ) -> Result<ImageCounts> {
-        let corpus = self.corpus;
-        let old_images = write::existing_images(conn, corpus)?;
-        let planned: Vec<_> = plan.images.iter().filter(|p| p.file.is_some()).collect();
-        let mut vanished_by_hash = vanished_by_hash(&old_images, &planned);
-        let mut linker = write::Linker::new(
-            conn,
-            corpus,
-            plan.schema.as_ref(),
-            plan.images.iter().any(|p| p.split.is_some()),
-        )?;
+    ) -> Result<()> {
+        let (corpus, root, stored_before) = (self.corpus, self.root, self.stored_before);
+        let planned: Vec<_> = images.iter().filter(|p| p.file.is_some()).collect();
+        let old_images = match self.stored_before {
+            true => write::existing_images(
+                conn,
+                corpus,
+                planned
+                    .iter()
+                    .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str())),
+            )?,
+            false => HashMap::new(),
+        };
         let (unchanged, changed): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| {
             p.file.as_ref().is_some_and(|f| {
                 old_images
@@ -360,9 +435,18 @@ impl CorpusRun<'_> {
                     .is_some_and(|o| o.size == f.size && o.mtime_ns == f.mtime_ns)
             })
         });
-        let mut seen_ids: HashSet<i64> = HashSet::new();
-        let report_of =
-            |p: &layout::PlannedImage| p.report.as_ref().and_then(|r| report_ids.get(r)).copied();
+        // The report read in this piece, or in an earlier one of this run.
+        let found_reports = &self.found_reports;
+        let report_of = |tx: &Connection, p: &layout::PlannedImage| -> Result<Option<i64>> {
+            match p.report.as_deref() {
+                None => Ok(None),
+                Some(r) => match report_ids.get(r) {
+                    Some(id) => Ok(Some(*id)),
+                    None => write::found_report(tx, corpus, r, found_reports),
+                },
+            }
+        };
+        let found = &mut self.found_images;
         {
             let tx = conn.transaction()?;
             for p in &unchanged {
@@ -370,14 +454,15 @@ impl CorpusRun<'_> {
                     continue;
                 };
                 write::set_image_missing(&tx, old.id, false)?;
-                linker.link(&tx, old.id, p, report_of(p), None)?;
-                seen_ids.insert(old.id);
+                linker.link(&tx, old.id, p, report_of(&tx, p)?, None)?;
+                found.insert(old.id);
             }
             tx.commit()?;
         }
-        self.progress.stage("images", changed.len() as u64);
-        let (mut added, mut moved) = (0u64, 0u64);
+        self.progress.advance(unchanged.len() as u64);
+        self.counts.unchanged += unchanged.len() as u64;
         let (limits, thumbs, errors) = (&self.opts.limits, self.thumbs, &mut self.errors);
+        let counts = &mut self.counts;
         pipelined(
             &changed,
             |p| match p.file.as_ref() {
@@ -406,55 +491,25 @@ impl CorpusRun<'_> {
                     }
                     let reuse = match old_images.get(&file.rel) {
                         Some(old) => Some(old.id),
+                        None if !stored_before => None,
                         None => {
-                            let m = vanished_by_hash
-                                .get_mut(meta.hash.as_str())
-                                .and_then(|ids| ids.pop());
-                            moved += u64::from(m.is_some());
+                            let m = write::vanished_with_hash(
+                                &tx, corpus, root, &meta.hash, found,
+                            )?;
+                            counts.moved += u64::from(m.is_some());
                             m
                         }
                     };
                     let id = write::write_image(&tx, corpus, file, &meta, reuse)?;
-                    linker.link(&tx, id, p, report_of(p), Some(&meta))?;
-                    seen_ids.insert(id);
-                    added += 1;
+                    linker.link(&tx, id, p, report_of(&tx, p)?, Some(&meta))?;
+                    found.insert(id);
+                    counts.added += 1;
                 }
                 Ok(tx.commit()?)
             },
             self.progress,
-        )?;
-        let tx = conn.transaction()?;
-        for old in old_images.values() {
-            if !seen_ids.contains(&old.id) {
-                write::set_image_missing(&tx, old.id, true)?;
-            }
-        }
-        tx.commit()?;
-        Ok(ImageCounts {
-            unchanged: unchanged.len() as u64,
-            added,
-            moved,
-        })
+        )
     }
-}
-
-/// The ids of the images stored before whose paths are no longer planned, by content
-/// hash: a planned file with one of those hashes is the same image moved.
-fn vanished_by_hash<'a>(
-    old_images: &'a HashMap<String, write::ExistingImage>,
-    planned: &[&layout::PlannedImage],
-) -> HashMap<&'a str, Vec<i64>> {
-    let planned_paths: HashSet<&str> = planned
-        .iter()
-        .filter_map(|p| p.file.as_ref().map(|f| f.rel.as_str()))
-        .collect();
-    let mut vanished: HashMap<&str, Vec<i64>> = HashMap::new();
-    for (path, old) in old_images {
-        if !planned_paths.contains(path.as_str()) {
-            vanished.entry(old.hash.as_str()).or_default().push(old.id);
-        }
-    }
-    vanished
 }
 
 /// Runs `compute` over `items` in parallel batches and hands each batch's results to

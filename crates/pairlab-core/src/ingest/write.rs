@@ -2,6 +2,7 @@
 //! transaction and uses cached prepared statements.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -20,7 +21,6 @@ pub struct ExistingImage {
     pub id: i64,
     pub size: u64,
     pub mtime_ns: i64,
-    pub hash: String,
 }
 
 /// A report row as it was before this run.
@@ -49,37 +49,153 @@ pub fn finish_corpus(conn: &Connection, corpus: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn existing_images(conn: &Connection, corpus: i64) -> Result<HashMap<String, ExistingImage>> {
-    let mut stmt =
-        conn.prepare("SELECT path, id, size, mtime_ns, hash FROM images WHERE corpus_id = ?1")?;
-    let rows = stmt.query_map([corpus], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            ExistingImage {
-                id: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                mtime_ns: r.get(3)?,
-                hash: r.get(4)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// The stored rows of `paths` (those that have one), read one by one so that a piece of
+/// a streamed plan reads only its own.
+pub fn existing_images<'a>(
+    conn: &Connection,
+    corpus: i64,
+    paths: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, ExistingImage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, size, mtime_ns FROM images WHERE corpus_id = ?1 AND path = ?2",
+    )?;
+    let mut out = HashMap::new();
+    for path in paths {
+        let row = stmt
+            .query_row(params![corpus, path], |r| {
+                Ok(ExistingImage {
+                    id: r.get(0)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                })
+            })
+            .optional()?;
+        if let Some(row) = row {
+            out.insert(path.to_owned(), row);
+        }
+    }
+    Ok(out)
 }
 
-pub fn existing_reports(conn: &Connection, corpus: i64) -> Result<HashMap<String, ExistingReport>> {
-    let mut stmt =
-        conn.prepare("SELECT source, id, size, mtime_ns FROM reports WHERE corpus_id = ?1")?;
-    let rows = stmt.query_map([corpus], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            ExistingReport {
-                id: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                mtime_ns: r.get(3)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// The stored rows of the reports `sources` (those that have one).
+pub fn existing_reports<'a>(
+    conn: &Connection,
+    corpus: i64,
+    sources: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, ExistingReport>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, size, mtime_ns FROM reports WHERE corpus_id = ?1 AND source = ?2",
+    )?;
+    let mut out = HashMap::new();
+    for source in sources {
+        let row = stmt
+            .query_row(params![corpus, source], |r| {
+                Ok(ExistingReport {
+                    id: r.get(0)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                })
+            })
+            .optional()?;
+        if let Some(row) = row {
+            out.insert(source.to_owned(), row);
+        }
+    }
+    Ok(out)
+}
+
+/// The row ids a run found, one bit each (a million rows: 125 KB), so that what it did not
+/// find can be marked missing at the end without holding its paths.
+#[derive(Default)]
+pub struct Found {
+    bits: Vec<u64>,
+    /// Ids too large for the bits (SQLite gives the next id, so in practice none).
+    sparse: std::collections::BTreeSet<i64>,
+}
+
+impl Found {
+    const DENSE: i64 = 1 << 32;
+
+    pub fn insert(&mut self, id: i64) {
+        if !(0..Self::DENSE).contains(&id) {
+            self.sparse.insert(id);
+            return;
+        }
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        self.bits[word] |= 1 << bit;
+    }
+
+    pub fn contains(&self, id: i64) -> bool {
+        if !(0..Self::DENSE).contains(&id) {
+            return self.sparse.contains(&id);
+        }
+        self.bits
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+}
+
+/// The id of the report `source` when this run found it (in an earlier piece of the plan).
+pub fn found_report(
+    conn: &Connection,
+    corpus: i64,
+    source: &str,
+    found: &Found,
+) -> Result<Option<i64>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM reports WHERE corpus_id = ?1 AND source = ?2")?
+        .query_row(params![corpus, source], |r| r.get(0))
+        .optional()?;
+    Ok(id.filter(|id| found.contains(*id)))
+}
+
+/// A stored image with content `hash` that this run has not found and whose file is gone
+/// from the corpus: the same image moved to the new path (its row and labels stay).
+pub fn vanished_with_hash(
+    conn: &Connection,
+    corpus: i64,
+    root: &Path,
+    hash: &str,
+    found: &Found,
+) -> Result<Option<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, path FROM images WHERE hash = ?2 AND corpus_id = ?1 ORDER BY id",
+    )?;
+    let candidates: Vec<(i64, String)> = stmt
+        .query_map(params![corpus, hash], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(candidates
+        .into_iter()
+        .find(|(id, path)| {
+            !found.contains(*id) && std::fs::symlink_metadata(root.join(path)).is_err()
+        })
+        .map(|(id, _)| id))
+}
+
+/// Marks missing every image and report of the corpus this run did not find.
+pub fn mark_unfound_missing(
+    conn: &Connection,
+    corpus: i64,
+    images: &Found,
+    reports: &Found,
+) -> Result<()> {
+    for (table, found) in [("images", images), ("reports", reports)] {
+        let gone: Vec<i64> = conn
+            .prepare(&format!(
+                "SELECT id FROM {table} WHERE corpus_id = ?1 AND missing = 0"
+            ))?
+            .query_map([corpus], |r| r.get(0))?
+            .filter(|id| id.as_ref().map_or(true, |id| !found.contains(*id)))
+            .collect::<Result<_, _>>()?;
+        let mut mark = conn.prepare(&format!("UPDATE {table} SET missing = 1 WHERE id = ?1"))?;
+        for id in gone {
+            mark.execute([id])?;
+        }
+    }
+    Ok(())
 }
 
 /// Inserts or updates a report; the text (and so the FTS index) is only rewritten when it
@@ -229,11 +345,9 @@ pub fn set_image_missing(conn: &Connection, id: i64, missing: bool) -> Result<()
     Ok(())
 }
 
-pub fn set_report_missing(conn: &Connection, id: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE reports SET missing = 1 WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
-}
+/// How many patient and study ids the linker keeps at most (then it starts again), so its
+/// memory stays flat on a corpus of millions.
+const CACHED: usize = 50_000;
 
 /// Ids of patients, studies, the imported schema and split, cached for one run.
 pub struct Linker {
@@ -281,6 +395,9 @@ impl Linker {
                  ON CONFLICT (corpus_id, key) DO UPDATE SET key = excluded.key RETURNING id",
             )?
             .query_row(params![self.corpus, key], |r| r.get(0))?;
+        if self.patients.len() >= CACHED {
+            self.patients.clear();
+        }
         self.patients.insert(key.to_owned(), id);
         Ok(id)
     }
@@ -297,6 +414,9 @@ impl Linker {
                  RETURNING id",
             )?
             .query_row(params![self.corpus, key, patient], |r| r.get(0))?;
+        if self.studies.len() >= CACHED {
+            self.studies.clear();
+        }
         self.studies.insert(key.to_owned(), id);
         Ok(id)
     }

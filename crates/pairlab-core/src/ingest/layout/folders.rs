@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ImportedSchema, Layout, Plan, is_image, pair_same_stem};
+use super::{ImportedSchema, Layout, Plan, pair_same_stem};
 use crate::ingest::scan::FileRef;
 use crate::ingest::{ErrorKind, IngestError};
 
@@ -21,14 +21,10 @@ pub fn split_name(name: &str) -> Option<&'static str> {
     }
 }
 
-pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
+/// The plan of some of a corpus's files, whether its top folders are split folders being
+/// known beforehand (from the survey); its schema has the classes of these files only.
+pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>, with_splits: bool) -> Plan {
     let mut plan = Plan::new(Layout::Folders, errors);
-    let top_dirs: BTreeSet<&str> = files
-        .iter()
-        .filter(|f| is_image(f))
-        .filter_map(|f| f.rel.split_once('/').map(|(top, _)| top))
-        .collect();
-    let with_splits = !top_dirs.is_empty() && top_dirs.iter().all(|d| split_name(d).is_some());
     let images = pair_same_stem(&mut plan, &files);
     let mut classes = BTreeSet::new();
     for mut img in images {

@@ -2,8 +2,6 @@
 //! `files/pXX/pSUBJECT/sSTUDY.txt`. Every image of a study shares its report; SUBJECT is
 //! the patient id and STUDY the study id.
 
-use std::collections::BTreeSet;
-
 use super::{Layout, Plan, PlannedImage, PlannedReport, ReportContent, is_image};
 use crate::ingest::scan::FileRef;
 use crate::ingest::{ErrorKind, IngestError};
@@ -44,13 +42,11 @@ fn is_study_report(rel: &str) -> bool {
     find_prefix(&parts).is_some_and(|i| parts.len() == i + 3 && parts[i + 2].ends_with(".txt"))
 }
 
+/// An image names its study's report whether or not that file is among `files` (it may
+/// be in an earlier piece of a streamed plan): the engine pairs it only with a report read
+/// in this run.
 pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
     let mut plan = Plan::new(Layout::Mimic, errors);
-    let reports: BTreeSet<&str> = files
-        .iter()
-        .filter(|f| is_study_report(&f.rel))
-        .map(|f| f.rel.as_str())
-        .collect();
     for f in &files {
         if is_study_report(&f.rel) {
             plan.reports.push(PlannedReport {
@@ -62,7 +58,7 @@ pub fn plan(files: Vec<FileRef>, errors: Vec<IngestError>) -> Plan {
             match parse_image_path(&f.rel) {
                 Some((patient, study, report)) => plan.images.push(PlannedImage {
                     file: Some(f.clone()),
-                    report: reports.contains(report.as_str()).then_some(report),
+                    report: Some(report),
                     patient: Some(patient),
                     study: Some(study),
                     ..PlannedImage::default()

@@ -6,6 +6,9 @@ pub mod iu_xml;
 mod manifest;
 mod mimic;
 mod stem;
+mod stream;
+
+pub use stream::{Source, Survey, stream};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -135,15 +138,17 @@ impl Plan {
     }
 }
 
-/// Builds the plan for `root` in `layout` (detecting it for [`Layout::Auto`]).
-pub fn plan(
+/// What to index at `root` in `layout` (detecting it for [`Layout::Auto`]): a manifest's
+/// or IU X-ray XML's whole plan, or for the folder-local layouts a survey that
+/// [`stream`] plans a piece at a time.
+pub fn open(
     root: &Path,
     layout: Layout,
     manifest: Option<&Path>,
     skip: Option<&Path>,
-) -> Result<Plan> {
-    if layout == Layout::Manifest || (layout == Layout::Auto && manifest.is_some()) {
-        let file = match manifest {
+) -> Result<Source> {
+    let manifest_file = if layout == Layout::Manifest || (layout == Layout::Auto && manifest.is_some()) {
+        Some(match manifest {
             Some(m) => m.to_owned(),
             None => find_manifest(root)?.ok_or_else(|| {
                 Error::Invalid(format!(
@@ -151,49 +156,20 @@ pub fn plan(
                     root.display()
                 ))
             })?,
-        };
-        return manifest::plan(root, &file);
-    }
-    if layout == Layout::Auto
-        && let Some(file) = find_manifest(root)?
-    {
-        return manifest::plan(root, &file);
-    }
-    let (files, errors) = scan::walk(root, skip);
-    let layout = match layout {
-        Layout::Auto => detect(&files),
-        other => other,
+        })
+    } else if layout == Layout::Auto {
+        find_manifest(root)?
+    } else {
+        None
     };
-    Ok(match layout {
-        Layout::Stem | Layout::Auto | Layout::Manifest => stem::plan(files, errors),
-        Layout::Folders => folders::plan(files, errors),
-        Layout::Mimic => mimic::plan(files, errors),
-        Layout::IuXml => iu_xml::plan(files, errors),
-    })
-}
-
-/// Guesses the layout of a walked folder.
-pub fn detect(files: &[FileRef]) -> Layout {
-    if files
-        .iter()
-        .any(|f| is_image(f) && mimic::parse_image_path(&f.rel).is_some())
-    {
-        return Layout::Mimic;
+    match (manifest_file, layout) {
+        (Some(file), _) => Ok(Source::Whole(manifest::plan(root, &file)?)),
+        (None, Layout::IuXml) => {
+            let (files, errors) = scan::walk(root, skip);
+            Ok(Source::Whole(iu_xml::plan(files, errors)))
+        }
+        (None, layout) => stream::survey(root, layout, skip),
     }
-    if files
-        .iter()
-        .filter(|f| f.ext() == "xml")
-        .take(5)
-        .any(iu_xml::looks_like_openi)
-    {
-        return Layout::IuXml;
-    }
-    let any_report = files.iter().any(is_report);
-    let images: Vec<&FileRef> = files.iter().filter(|f| is_image(f)).collect();
-    if !any_report && !images.is_empty() && images.iter().all(|f| !f.dir().is_empty()) {
-        return Layout::Folders;
-    }
-    Layout::Stem
 }
 
 /// A CSV or JSONL file at the top of `root` whose header names an `image` column.
