@@ -493,9 +493,8 @@ impl CorpusRun<'_> {
                         Some(old) => Some(old.id),
                         None if !stored_before => None,
                         None => {
-                            let m = write::vanished_with_hash(
-                                &tx, corpus, root, &meta.hash, found,
-                            )?;
+                            let m =
+                                write::vanished_with_hash(&tx, corpus, root, &meta.hash, found)?;
                             counts.moved += u64::from(m.is_some());
                             m
                         }

@@ -85,10 +85,11 @@ pub fn contained(root_canon: &Path, path: &Path) -> Option<PathBuf> {
 pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<FileRef>, Vec<IngestError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    let done: Result<(), std::convert::Infallible> = walk_each(root, skip, true, &mut errors, |f| {
-        files.push(f);
-        Ok(())
-    });
+    let done: Result<(), std::convert::Infallible> =
+        walk_each(root, skip, true, &mut errors, |f| {
+            files.push(f);
+            Ok(())
+        });
     let Ok(()) = done;
     (files, errors)
 }

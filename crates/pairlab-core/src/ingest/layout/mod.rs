@@ -147,7 +147,9 @@ pub fn open(
     manifest: Option<&Path>,
     skip: Option<&Path>,
 ) -> Result<Source> {
-    let manifest_file = if layout == Layout::Manifest || (layout == Layout::Auto && manifest.is_some()) {
+    let manifest_file = if layout == Layout::Manifest
+        || (layout == Layout::Auto && manifest.is_some())
+    {
         Some(match manifest {
             Some(m) => m.to_owned(),
             None => find_manifest(root)?.ok_or_else(|| {

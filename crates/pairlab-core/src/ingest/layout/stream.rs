@@ -74,7 +74,8 @@ impl Seen {
         self.mimic_image |= mimic::parse_image_path(&f.rel).is_some();
         let parts: Vec<&str> = f.rel.split('/').collect();
         self.image_at_top |= parts.len() == 1;
-        let could_be_folders = layout == Layout::Folders || (layout == Layout::Auto && !self.report);
+        let could_be_folders =
+            layout == Layout::Folders || (layout == Layout::Auto && !self.report);
         if could_be_folders && parts.len() >= 2 {
             self.tops.insert(parts[0].to_owned());
             self.classes_flat.insert(parts[0].to_owned());
