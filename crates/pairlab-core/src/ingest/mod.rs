@@ -352,8 +352,9 @@ impl CorpusRun<'_> {
     ) -> Result<HashMap<String, i64>> {
         let corpus = self.corpus;
         let old_reports = match self.stored_before {
-            true => write::existing_reports(
+            true => write::stored(
                 conn,
+                write::Rows::Reports,
                 corpus,
                 planned_reports.iter().map(|r| r.source.as_str()),
             )?,
@@ -419,8 +420,9 @@ impl CorpusRun<'_> {
         let (corpus, root, stored_before) = (self.corpus, self.root, self.stored_before);
         let planned: Vec<_> = images.iter().filter(|p| p.file.is_some()).collect();
         let old_images = match self.stored_before {
-            true => write::existing_images(
+            true => write::stored(
                 conn,
+                write::Rows::Images,
                 corpus,
                 planned
                     .iter()
@@ -559,7 +561,7 @@ enum ReadReport {
 
 fn read_planned_report(
     r: &layout::PlannedReport,
-    old: Option<&write::ExistingReport>,
+    old: Option<&write::Stored>,
     limits: &Limits,
 ) -> Result<ReadReport, IngestError> {
     let file = match &r.content {

@@ -15,20 +15,19 @@ use crate::error::Result;
 use crate::labels;
 use crate::labels::schema::{self, Schema, SchemaDef};
 
-/// An image row as it was before this run.
+/// An image or report row as it was before this run.
 #[derive(Clone, Debug)]
-pub struct ExistingImage {
+pub struct Stored {
     pub id: i64,
     pub size: u64,
     pub mtime_ns: i64,
 }
 
-/// A report row as it was before this run.
-#[derive(Clone, Debug)]
-pub struct ExistingReport {
-    pub id: i64,
-    pub size: u64,
-    pub mtime_ns: i64,
+/// Which rows [`stored`] reads: images by path, reports by source.
+#[derive(Clone, Copy)]
+pub enum Rows {
+    Images,
+    Reports,
 }
 
 pub fn upsert_corpus(conn: &Connection, root: &str, name: &str, layout: &str) -> Result<i64> {
@@ -49,48 +48,25 @@ pub fn finish_corpus(conn: &Connection, corpus: i64) -> Result<()> {
     Ok(())
 }
 
-/// The stored rows of `paths` (those that have one), read one by one so that a piece of
-/// a streamed plan reads only its own.
-pub fn existing_images<'a>(
+/// The stored rows of `keys` (image paths or report sources; those that have a row), read
+/// one by one so that a piece of a streamed plan reads only its own.
+pub fn stored<'a>(
     conn: &Connection,
+    rows: Rows,
     corpus: i64,
-    paths: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, ExistingImage>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, size, mtime_ns FROM images WHERE corpus_id = ?1 AND path = ?2",
-    )?;
-    let mut out = HashMap::new();
-    for path in paths {
-        let row = stmt
-            .query_row(params![corpus, path], |r| {
-                Ok(ExistingImage {
-                    id: r.get(0)?,
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                })
-            })
-            .optional()?;
-        if let Some(row) = row {
-            out.insert(path.to_owned(), row);
+    keys: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, Stored>> {
+    let mut stmt = conn.prepare_cached(match rows {
+        Rows::Images => "SELECT id, size, mtime_ns FROM images WHERE corpus_id = ?1 AND path = ?2",
+        Rows::Reports => {
+            "SELECT id, size, mtime_ns FROM reports WHERE corpus_id = ?1 AND source = ?2"
         }
-    }
-    Ok(out)
-}
-
-/// The stored rows of the reports `sources` (those that have one).
-pub fn existing_reports<'a>(
-    conn: &Connection,
-    corpus: i64,
-    sources: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, ExistingReport>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, size, mtime_ns FROM reports WHERE corpus_id = ?1 AND source = ?2",
-    )?;
+    })?;
     let mut out = HashMap::new();
-    for source in sources {
+    for key in keys {
         let row = stmt
-            .query_row(params![corpus, source], |r| {
-                Ok(ExistingReport {
+            .query_row(params![corpus, key], |r| {
+                Ok(Stored {
                     id: r.get(0)?,
                     size: r.get::<_, i64>(1)? as u64,
                     mtime_ns: r.get(2)?,
@@ -98,7 +74,7 @@ pub fn existing_reports<'a>(
             })
             .optional()?;
         if let Some(row) = row {
-            out.insert(source.to_owned(), row);
+            out.insert(key.to_owned(), row);
         }
     }
     Ok(out)
