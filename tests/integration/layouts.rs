@@ -476,3 +476,36 @@ fn jsonl_manifest_given_explicitly() {
     );
     assert_eq!(env.query("SELECT key FROM patients"), vec![vec!["7"]]);
 }
+
+/// A folder is cut into pieces of a streamed plan only between names that cannot pair:
+/// with a piece as small as one file, same-stem files still pair, and so do stems with
+/// dots in them.
+#[test]
+fn a_folder_is_cut_only_between_files_that_cannot_pair() {
+    let env = Env::new();
+    for (stem, seed) in [("x", 1u8), ("x.y", 2), ("x-1", 3), ("xa", 4)] {
+        env.png(&format!("{stem}.png"), seed);
+        env.write(&format!("{stem}.txt"), format!("IMPRESSION: case {stem}."));
+    }
+    env.write("x.md", "A second report for x.");
+    let v = env.index(&["--segment-files", "1"]);
+    assert_counts(&v, &[("pairs", 4), ("images", 4), ("unpaired_images", 0)]);
+    let rows = env.query(
+        "SELECT i.path, r.source FROM pairs p JOIN images i ON i.id = p.image_id
+         JOIN reports r ON r.id = p.report_id ORDER BY i.path",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec!["x-1.png", "x-1.txt"],
+            vec!["x.png", "x.txt"],
+            vec!["x.y.png", "x.y.txt"],
+            vec!["xa.png", "xa.txt"],
+        ]
+    );
+    assert_eq!(
+        env.errors(),
+        vec![("x.md".to_string(), "layout".to_string())],
+        "the second report of x is said, as when planned whole"
+    );
+}

@@ -99,7 +99,8 @@ pub struct IndexOptions {
     pub limits: Limits,
     pub thumbnails: bool,
     /// A folder-local layout (stem, folders, mimic) is planned and indexed in pieces of
-    /// whole folders of about this many files, so memory stays flat in the corpus's size.
+    /// about this many files (never parting files that pair), so memory stays flat in the
+    /// corpus's size.
     pub segment_files: usize,
 }
 

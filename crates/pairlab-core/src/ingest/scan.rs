@@ -110,7 +110,11 @@ pub fn walk_each<E>(
     let mut walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by(|a, b| {
-            let key = |e: &walkdir::DirEntry| e.file_type().is_dir();
+            // A link counts as what it leads to (a followed folder link after the files).
+            let key = |e: &walkdir::DirEntry| match e.path_is_symlink() {
+                true => e.path().is_dir(),
+                false => e.file_type().is_dir(),
+            };
             key(a)
                 .cmp(&key(b))
                 .then_with(|| a.file_name().cmp(b.file_name()))

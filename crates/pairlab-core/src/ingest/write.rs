@@ -129,7 +129,10 @@ pub fn found_report(
 }
 
 /// A stored image with content `hash` that this run has not found and whose file is gone
-/// from the corpus: the same image moved to the new path (its row and labels stay).
+/// from the corpus: the same image moved to the new path (its row and labels stay). Only
+/// the first 32 rows with that hash are looked at, so a corpus of thousands of identical
+/// files (blank frames) is not stat'ed over and over: past them a moved copy is indexed
+/// as new and its old row marked missing.
 pub fn vanished_with_hash(
     conn: &Connection,
     corpus: i64,
@@ -138,7 +141,7 @@ pub fn vanished_with_hash(
     found: &Found,
 ) -> Result<Option<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, path FROM images WHERE hash = ?2 AND corpus_id = ?1 ORDER BY id",
+        "SELECT id, path FROM images WHERE hash = ?2 AND corpus_id = ?1 ORDER BY id LIMIT 32",
     )?;
     let candidates: Vec<(i64, String)> = stmt
         .query_map(params![corpus, hash], |r| Ok((r.get(0)?, r.get(1)?)))?

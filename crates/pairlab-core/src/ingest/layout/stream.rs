@@ -1,10 +1,10 @@
 //! The folder-local layouts (stem, folders, mimic) planned a piece at a time, so indexing
 //! holds a few thousand files' plan however large the corpus: a first walk that keeps only
 //! what decides the layout (and, for `folders`, its classes and split folders), then a
-//! second that hands the engine a [`Plan`] for every run of whole folders of about
-//! `segment` files. A folder's files come together and before its sub-folders
-//! ([`scan::walk_each`]), so same-stem pairs never straddle two pieces and a MIMIC study's
-//! report (beside its study folder) comes before the study's images.
+//! second that hands the engine a [`Plan`] for every piece of about `segment` files. A
+//! folder's files come together, by name, and before its sub-folders
+//! ([`scan::walk_each`]), so same-stem pairs never straddle two pieces ([`may_part`]) and
+//! a MIMIC study's report (beside its study folder) comes before the study's images.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -140,9 +140,22 @@ pub fn survey(root: &Path, layout: Layout, skip: Option<&Path>) -> Result<Source
     }))
 }
 
-/// Walks `root` again and hands `each` the plan of every run of whole folders of at least
-/// `segment` files (the last one smaller). Answers the walk's errors (unreadable entries,
-/// links out of the root, loops); the layout's own errors are in each piece's plan.
+/// Whether a piece may end between `last` and `next` (in walk order): in another folder,
+/// or in the same folder under a name that differs before its first dot. Files that pair
+/// share a stem, so that part of their names, and names sharing it are next to each other
+/// by name ("x.png", "x.txt" and "x.y.png" stay together; "x-1.png" may go).
+fn may_part(last: &FileRef, next: &FileRef) -> bool {
+    let head = |f: &FileRef| {
+        let name = f.rel.rsplit('/').next().unwrap_or_default();
+        name.split('.').next().unwrap_or_default().to_owned()
+    };
+    last.dir() != next.dir() || head(last) != head(next)
+}
+
+/// Walks `root` again and hands `each` the plan of every piece of at least `segment` files
+/// (the last one smaller), ending only where [`may_part`] allows (a large folder is cut
+/// into pieces too). Answers the walk's errors (unreadable entries, links out of the root,
+/// loops); the layout's own errors are in each piece's plan.
 pub fn stream(
     root: &Path,
     skip: Option<&Path>,
@@ -158,8 +171,8 @@ pub fn stream(
         _ => stem::plan(files, Vec::new()),
     };
     scan::walk_each(root, skip, true, &mut errors, |f| -> Result<()> {
-        let new_folder = pending.last().is_some_and(|last| last.dir() != f.dir());
-        if new_folder && pending.len() >= segment {
+        let may_end = pending.last().is_some_and(|last| may_part(last, &f));
+        if may_end && pending.len() >= segment {
             each(plan(std::mem::take(&mut pending)))?;
         }
         pending.push(f);
