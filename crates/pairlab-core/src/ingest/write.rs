@@ -48,8 +48,11 @@ pub fn finish_corpus(conn: &Connection, corpus: i64) -> Result<()> {
     Ok(())
 }
 
-/// The stored rows of `keys` (image paths or report sources; those that have a row), read
-/// one by one so that a piece of a streamed plan reads only its own.
+/// The stored rows of `keys` (image paths or report sources; those that have a row). A
+/// piece of a streamed plan reads only its own: the keys of each folder in it (they come
+/// together) are read as one range of the index, from the smallest to the largest, and
+/// what else lies in that range is passed over (at most a folder's sub-folders, read once
+/// per folder above them), which is several times faster than one lookup per key.
 pub fn stored<'a>(
     conn: &Connection,
     rows: Rows,
@@ -57,24 +60,39 @@ pub fn stored<'a>(
     keys: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, Stored>> {
     let mut stmt = conn.prepare_cached(match rows {
-        Rows::Images => "SELECT id, size, mtime_ns FROM images WHERE corpus_id = ?1 AND path = ?2",
+        Rows::Images => {
+            "SELECT path, id, size, mtime_ns FROM images
+             WHERE corpus_id = ?1 AND path >= ?2 AND path <= ?3"
+        }
         Rows::Reports => {
-            "SELECT id, size, mtime_ns FROM reports WHERE corpus_id = ?1 AND source = ?2"
+            "SELECT source, id, size, mtime_ns FROM reports
+             WHERE corpus_id = ?1 AND source >= ?2 AND source <= ?3"
         }
     })?;
+    let folder = |k: &str| k.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
     let mut out = HashMap::new();
-    for key in keys {
-        let row = stmt
-            .query_row(params![corpus, key], |r| {
-                Ok(Stored {
-                    id: r.get(0)?,
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                })
-            })
-            .optional()?;
-        if let Some(row) = row {
-            out.insert(key.to_owned(), row);
+    let mut keys = keys.peekable();
+    while let Some(first) = keys.next() {
+        let dir = folder(first);
+        let mut group: std::collections::HashSet<&str> = std::collections::HashSet::from([first]);
+        while let Some(k) = keys.next_if(|k| folder(k) == dir) {
+            group.insert(k);
+        }
+        let (lo, hi) = (
+            group.iter().min().copied().unwrap_or_default(),
+            group.iter().max().copied().unwrap_or_default(),
+        );
+        let mut found = stmt.query(params![corpus, lo, hi])?;
+        while let Some(r) = found.next()? {
+            let key: String = r.get(0)?;
+            if group.contains(key.as_str()) {
+                let row = Stored {
+                    id: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                };
+                out.insert(key, row);
+            }
         }
     }
     Ok(out)
