@@ -69,7 +69,9 @@ pub fn stored<'a>(
              WHERE corpus_id = ?1 AND source >= ?2 AND source <= ?3"
         }
     })?;
-    let folder = |k: &str| k.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+    fn folder(k: &str) -> &str {
+        k.rsplit_once('/').map_or("", |(d, _)| d)
+    }
     let mut out = HashMap::new();
     let mut keys = keys.peekable();
     while let Some(first) = keys.next() {

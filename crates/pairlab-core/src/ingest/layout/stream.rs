@@ -145,10 +145,10 @@ pub fn survey(root: &Path, layout: Layout, skip: Option<&Path>) -> Result<Source
 /// share a stem, so that part of their names, and names sharing it are next to each other
 /// by name ("x.png", "x.txt" and "x.y.png" stay together; "x-1.png" may go).
 fn may_part(last: &FileRef, next: &FileRef) -> bool {
-    let head = |f: &FileRef| {
+    fn head(f: &FileRef) -> &str {
         let name = f.rel.rsplit('/').next().unwrap_or_default();
-        name.split('.').next().unwrap_or_default().to_owned()
-    };
+        name.split('.').next().unwrap_or_default()
+    }
     last.dir() != next.dir() || head(last) != head(next)
 }
 
